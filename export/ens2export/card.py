@@ -1,0 +1,90 @@
+"""Model cards: the JSON beside every ``.onnx`` that says what it is and how it was made."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, WINDOW, build_model
+from ens2export.weights import n_parameters
+
+CITATIONS = [
+    "Zhou Z., Yip H.M., Tsimring K., Sur M., Ip J.P.K., Tong C.K.: Effective and efficient neural "
+    "networks for spike inference from in vivo calcium imaging. Cell Reports Methods 3, 100462 (2023); "
+    "bioRxiv 2021.08.30.458217.",
+    "Rupprecht P., Carta S., Hoffmann A., et al.: A database and deep learning toolbox for noise-optimized, "
+    "generalized spike inference from calcium imaging. Nature Neuroscience 24, 1324-1337 (2021).",
+]
+
+CONTRACT: dict[str, Any] = {
+    "sample_rate_hz": 60.0,
+    "window": WINDOW,
+    "input": {
+        "name": INPUT_NAME,
+        "shape": ["batch", WINDOW],
+        "dtype": "float32",
+        "units": "raw dF/F as a fraction (0.3 = 30 %), not normalised, resampled to 60 Hz",
+    },
+    "output": {
+        "name": OUTPUT_NAME,
+        "shape": ["batch", WINDOW],
+        "dtype": "float32",
+        "units": "inferred spikes per 60 Hz bin (non-negative)",
+    },
+    "padding": "48 zeros before the first and after the last 60 Hz sample",
+    "windows": "start at padded indices 0, hop, 2*hop, ... ... while below n_samples (window k covers samples k*hop-48 ... k*hop+47)",
+    "overlap_add": "each sample's rate is the mean of the outputs of all windows covering it",
+}
+
+
+def git_commit(folder: Path | None = None) -> str:
+    """The current commit of the repository holding ``folder`` (``-dirty`` if modified)."""
+    cwd = folder or Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def write_model(
+    weights: dict,
+    out: Path,
+    *,
+    name: str,
+    cell_class: str,
+    description: str,
+    training: dict[str, Any],
+    published: bool = False,
+) -> dict[str, Any]:
+    """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card."""
+    metadata = {
+        "name": name,
+        "cell_class": cell_class,
+        "contract": json.dumps(CONTRACT, sort_keys=True),
+        "citation": CITATIONS[0],
+    }
+    model = build_model(weights, metadata)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, str(out))
+    card = {
+        "name": name,
+        "description": description,
+        "cell_class": cell_class,
+        "published": published,
+        "architecture": {"name": "ENS2 U-Net, 1-D", "parameters": n_parameters(weights)},
+        "training": training,
+        "contract": CONTRACT,
+        "onnx": {"file": out.name, "opset": OPSET},
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "citations": CITATIONS,
+        "scores": {},
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return card

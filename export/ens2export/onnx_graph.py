@@ -1,0 +1,101 @@
+"""Build the ENS² U-Net as an ONNX graph straight from a weights dict.
+
+Writing the graph by hand (rather than tracing torch) keeps the published-weights
+converter free of PyTorch and makes the graph exactly the one METHOD.md describes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ens2export.weights import block_prefixes, check_weights
+
+OPSET = 18
+INPUT_NAME = "dff_windows"
+OUTPUT_NAME = "spike_rate"
+WINDOW = 96
+LEAKY_SLOPE = 0.2
+NORM_EPSILON = 1e-5
+
+
+class _GraphBuilder:
+    def __init__(self, weights: dict[str, np.ndarray]):
+        self.weights = weights
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._count = 0
+
+    def _name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def constant(self, name: str, value: np.ndarray) -> str:
+        self.initializers.append(numpy_helper.from_array(value, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], **attributes) -> str:
+        output = self._name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [output], **attributes))
+        return output
+
+    def conv(self, x: str, weight_name: str, bias_name: str | None = None, pad: int = 1) -> str:
+        inputs = [self.constant(weight_name, self.weights[weight_name])]
+        if bias_name is not None:
+            inputs.append(self.constant(bias_name, self.weights[bias_name]))
+        return self.node("Conv", [x, *inputs], pads=[pad, pad])
+
+    def norm_act(self, x: str, channels: int, stem: str) -> str:
+        scale = self.constant(f"{stem}.scale", np.ones(channels, np.float32))
+        shift = self.constant(f"{stem}.shift", np.zeros(channels, np.float32))
+        x = self.node("InstanceNormalization", [x, scale, shift], epsilon=NORM_EPSILON)
+        return self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
+
+    def block(self, x: str, prefix: str) -> str:
+        for index in (1, 2):
+            weight_name = f"{prefix}conv{index}.weight"
+            x = self.conv(x, weight_name)
+            x = self.norm_act(x, self.weights[weight_name].shape[0], f"{prefix}norm{index}")
+        return x
+
+
+def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str]) -> onnx.ModelProto:
+    """ENS² as an ONNX model: (batch, 96) float32 ΔF/F windows in, spikes per bin out."""
+    check_weights(weights)
+    g = _GraphBuilder(weights)
+    prefixes = block_prefixes()
+    axis_one = g.constant("axis_one", np.array([1], dtype=np.int64))
+    x = g.node("Unsqueeze", [INPUT_NAME, axis_one])
+    skips = []
+    for prefix in prefixes[:3]:
+        x = g.block(x, prefix)
+        skips.append(x)
+        x = g.node("MaxPool", [x], kernel_shape=[2], strides=[2])
+    x = g.block(x, prefixes[3])
+    for level, prefix, skip in zip((3, 2, 1), prefixes[4:], reversed(skips)):
+        up_weight = g.constant(f"upconv{level}.weight", weights[f"upconv{level}.weight"])
+        up_bias = g.constant(f"upconv{level}.bias", weights[f"upconv{level}.bias"])
+        x = g.node("ConvTranspose", [x, up_weight, up_bias], kernel_shape=[2], strides=[2])
+        x = g.node("Concat", [x, skip], axis=1)
+        x = g.block(x, prefix)
+    x = g.conv(x, "conv.weight", "conv.bias", pad=0)
+    x = g.node("Relu", [x])
+    g.nodes.append(helper.make_node("Squeeze", [x, axis_one], [OUTPUT_NAME]))
+
+    graph = helper.make_graph(
+        g.nodes,
+        "ens2_unet",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", WINDOW])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", WINDOW])],
+        g.initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="ens2export",
+    )
+    model.ir_version = 8  # readable by onnxruntime >= 1.14
+    helper.set_model_props(model, metadata)
+    onnx.checker.check_model(model, full_check=True)
+    return model

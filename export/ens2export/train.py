@@ -1,0 +1,108 @@
+"""Training the ENS² network with the published recipe."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from ens2export.dataset import WindowSource
+from ens2export.network import ENS2UNet, initialise, to_weights
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Published ENS² defaults (METHOD.md): Adam 1e-3, 1024 windows/step, MSE, patience 500."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 1024
+    max_steps: int = 5000
+    patience: int = 500
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    weights: dict[str, np.ndarray]
+    losses: np.ndarray  # training loss of every step
+    steps: int
+    stopped_early: bool
+    wall_time_s: float
+    device: str
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """CUDA when asked for or (``"auto"``) available, else CPU with every core."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    return torch.device(device)
+
+
+def train(
+    source: WindowSource,
+    settings: TrainSettings = TrainSettings(),
+    device: str = "auto",
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train a fresh network on ``source``; deterministic for a seed on CPU.
+
+    Stops after ``max_steps`` or once the loss has not beaten its best for
+    ``patience`` steps; the weights after the last step are returned.
+    """
+    target_device = pick_device(device)
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    model = ENS2UNet()
+    initialise(model, generator)
+    model.to(target_device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    # On a GPU the whole training set lives on the device; batches are gathered there.
+    on_gpu = target_device.type == "cuda"
+    if on_gpu:
+        inputs = torch.from_numpy(source.inputs).to(target_device)
+        targets = torch.from_numpy(source.targets).to(target_device)
+        offsets = torch.arange(96, device=target_device)
+
+    losses: list[float] = []
+    best, since_best = np.inf, 0
+    started = time.perf_counter()
+    for step in range(1, settings.max_steps + 1):
+        if on_gpu:
+            chosen = torch.from_numpy(source.starts[rng.integers(0, source.n_windows, settings.batch_size)])
+            index = chosen.to(target_device)[:, None] + offsets
+            x, y = inputs[index], targets[index]
+        else:
+            batch_x, batch_y = source.batch(rng, settings.batch_size)
+            x, y = torch.from_numpy(batch_x), torch.from_numpy(batch_y)
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.mean((model(x) - y) ** 2)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        losses.append(value)
+        if on_step is not None:
+            on_step(step, value)
+        if value < best:
+            best, since_best = value, 0
+        else:
+            since_best += 1
+            if since_best >= settings.patience:
+                break
+    return TrainResult(
+        weights=to_weights(model.cpu()),
+        losses=np.asarray(losses, dtype=np.float32),
+        steps=len(losses),
+        stopped_early=len(losses) < settings.max_steps,
+        wall_time_s=time.perf_counter() - started,
+        device=str(target_device),
+    )

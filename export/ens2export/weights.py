@@ -1,0 +1,75 @@
+"""ENS² weights as a plain dict of 1-D numpy arrays, the one format every part shares.
+
+Names follow the published checkpoint (``encoder1.enc1conv1.weight`` …). The
+published file stores 2-D kernels applied to a (1 × 96) image with padding 1; only
+the middle kernel row ever touches data, so dropping the others is exact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ENCODER_FEATURES = (9, 18, 36)
+BOTTLENECK_FEATURES = 72
+
+
+def block_prefixes() -> list[str]:
+    """Names of the conv blocks in forward order, as the published checkpoint spells them."""
+    names = [f"encoder{i}.enc{i}" for i in (1, 2, 3)]
+    names.append("bottleneck.bottleneck")
+    names += [f"decoder{i}.dec{i}" for i in (3, 2, 1)]
+    return names
+
+
+def load_published_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a published ENS² ``.npz`` checkpoint and return its 1-D equivalent."""
+    with np.load(path, allow_pickle=False) as archive:
+        published = {name: archive[name] for name in archive.files}
+    weights: dict[str, np.ndarray] = {}
+    for name, value in published.items():
+        if value.ndim == 4 and value.shape[2:] == (3, 3):
+            value = value[:, :, 1, :]  # the only kernel row that sees data
+        elif value.ndim == 4:
+            value = value[:, :, 0, :]  # (1 × k) kernels: transposed convs and the head
+        weights[name] = np.ascontiguousarray(value, dtype=np.float32)
+    check_weights(weights)
+    return weights
+
+
+def check_weights(weights: dict[str, np.ndarray]) -> None:
+    """Raise ``ValueError`` naming the first missing or misshapen tensor."""
+    expected = expected_shapes()
+    missing = sorted(set(expected) - set(weights))
+    if missing:
+        raise ValueError(f"weights lack {len(missing)} tensors, e.g. {missing[0]!r}")
+    for name, shape in expected.items():
+        if tuple(weights[name].shape) != shape:
+            raise ValueError(f"{name}: shape {weights[name].shape}, expected {shape}")
+
+
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    """Shape of every tensor of the 1-D ENS² U-Net, by published name."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    channels_in = 1
+    encoder_blocks = zip(block_prefixes()[:4], (*ENCODER_FEATURES, BOTTLENECK_FEATURES))
+    for prefix, features in encoder_blocks:
+        shapes[f"{prefix}conv1.weight"] = (features, channels_in, 3)
+        shapes[f"{prefix}conv2.weight"] = (features, features, 3)
+        channels_in = features
+    for level, prefix in zip((3, 2, 1), block_prefixes()[4:]):
+        features = ENCODER_FEATURES[level - 1]
+        shapes[f"upconv{level}.weight"] = (channels_in, features, 2)
+        shapes[f"upconv{level}.bias"] = (features,)
+        shapes[f"{prefix}conv1.weight"] = (features, 2 * features, 3)
+        shapes[f"{prefix}conv2.weight"] = (features, features, 3)
+        channels_in = features
+    shapes["conv.weight"] = (1, ENCODER_FEATURES[0], 1)
+    shapes["conv.bias"] = (1,)
+    return shapes
+
+
+def n_parameters(weights: dict[str, np.ndarray]) -> int:
+    """Number of scalar parameters in ``weights``."""
+    return int(sum(value.size for value in weights.values()))

@@ -1,0 +1,25 @@
+"""ens2rt: fast ENS² spike inference from calcium imaging on onnxruntime, without PyTorch.
+
+>>> import ens2rt
+>>> res = ens2rt.infer(dff, frame_rate=30.0)   # dff: (n_neurons, n_frames) ΔF/F
+>>> res.rate, res.time, res.spike_times
+"""
+
+from ens2rt.errors import Ens2Error, InputError, ModelError
+from ens2rt.infer import DEFAULT_HOP, InferenceResult, infer
+from ens2rt.model import Model, available_models, available_providers
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_HOP",
+    "Ens2Error",
+    "InferenceResult",
+    "InputError",
+    "Model",
+    "ModelError",
+    "__version__",
+    "available_models",
+    "available_providers",
+    "infer",
+]

@@ -1,0 +1,13 @@
+"""The exceptions ens2rt raises: one base class to catch, specific subclasses to read."""
+
+
+class Ens2Error(Exception):
+    """Base class of every error ens2rt raises on purpose."""
+
+
+class InputError(Ens2Error, ValueError):
+    """The traces, frame rate or settings given to ens2rt are unusable."""
+
+
+class ModelError(Ens2Error):
+    """A model file or its card is missing, corrupt or incompatible."""

@@ -1,0 +1,156 @@
+"""Loading an ONNX spike-inference model with its card onto an onnxruntime provider."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from ens2rt.errors import InputError, ModelError
+from ens2rt.windows import WINDOW
+
+DEFAULT_MODEL = "ens2-exc"
+DEVICES = ("auto", "cpu", "cuda")
+_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def models_dir() -> Path:
+    """Folder of the models shipped inside the package."""
+    return Path(str(resources.files("ens2rt") / "models"))
+
+
+def available_models() -> list[str]:
+    """Names of the shipped models (usable as ``model=``)."""
+    folder = models_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(path.stem for path in folder.glob("*.onnx"))
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """Path of a shipped model name, or of an ``.onnx`` file given by path."""
+    as_path = Path(model)
+    if as_path.suffix == ".onnx":
+        if not as_path.is_file():
+            raise ModelError(f"model file {as_path} does not exist")
+        return as_path
+    candidate = models_dir() / f"{model}.onnx"
+    if not candidate.is_file():
+        known = ", ".join(available_models()) or "none"
+        raise ModelError(f"unknown model {str(model)!r}; shipped models: {known}")
+    return candidate
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_card(onnx_path: Path) -> dict[str, Any]:
+    """The JSON model card beside ``onnx_path``, checked against the file's sha256."""
+    card_path = onnx_path.with_suffix(".json")
+    if not card_path.is_file():
+        raise ModelError(f"model {onnx_path} has no card {card_path.name} beside it")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {card_path} is not valid JSON: {exc}") from exc
+    expected = card.get("sha256")
+    actual = sha256_of(onnx_path)
+    if expected != actual:
+        raise ModelError(
+            f"model file {onnx_path} does not match its card (sha256 {actual[:12]}…, "
+            f"card says {str(expected)[:12]}…): the file is corrupt or was replaced"
+        )
+    return card
+
+
+def available_providers() -> list[str]:
+    """onnxruntime execution providers this installation offers."""
+    return list(ort.get_available_providers())
+
+
+def _requested_providers(device: str) -> list[str]:
+    if device not in DEVICES:
+        raise InputError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    available = available_providers()
+    if device == "cuda":
+        if _PROVIDERS["cuda"] not in available:
+            raise ModelError(
+                "device='cuda' needs onnxruntime-gpu with a working CUDA install; "
+                f"this onnxruntime offers only {', '.join(available)}"
+            )
+        return [_PROVIDERS["cuda"], _PROVIDERS["cpu"]]
+    if device == "auto" and _PROVIDERS["cuda"] in available:
+        return [_PROVIDERS["cuda"], _PROVIDERS["cpu"]]
+    return [_PROVIDERS["cpu"]]
+
+
+@dataclass
+class Model:
+    """An ONNX model, its card and the onnxruntime session that runs it.
+
+    Load once and pass to :func:`ens2rt.infer` to avoid reloading per call::
+
+        model = ens2rt.Model.load("ens2-exc", device="cpu", threads=2)
+        res = ens2rt.infer(dff, frame_rate=30.0, model=model)
+    """
+
+    name: str
+    path: Path
+    card: dict[str, Any]
+    session: ort.InferenceSession = field(repr=False)
+    provider: str
+
+    @classmethod
+    def load(cls, model: str | Path = DEFAULT_MODEL, device: str = "auto", threads: int | None = None) -> Model:
+        """Load a shipped model by name or an ``.onnx`` file (with its card) by path.
+
+        ``device``: ``"auto"`` (CUDA when onnxruntime-gpu sees a GPU, else CPU),
+        ``"cpu"`` or ``"cuda"``. ``threads``: CPU threads for onnxruntime (default: all).
+        """
+        path = resolve_model_path(model)
+        card = read_card(path)
+        options = ort.SessionOptions()
+        if threads is not None:
+            if threads < 1:
+                raise InputError(f"threads must be at least 1, not {threads}")
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        requested = _requested_providers(device)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
+        provider = session.get_providers()[0]
+        if device == "cuda" and provider != _PROVIDERS["cuda"]:
+            raise ModelError(f"asked for CUDA but onnxruntime fell back to {provider}")
+        _check_contract(session, path)
+        return cls(name=card.get("name", path.stem), path=path, card=card, session=session, provider=provider)
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the ``.onnx`` file (checked against the card at load)."""
+        return str(self.card["sha256"])
+
+    @property
+    def input_name(self) -> str:
+        return self.session.get_inputs()[0].name
+
+    def run(self, windows: np.ndarray) -> np.ndarray:
+        """Run the network on (n, 96) float32 windows; returns (n, 96) spikes per bin."""
+        return self.session.run(None, {self.input_name: windows})[0]
+
+
+def _check_contract(session: ort.InferenceSession, path: Path) -> None:
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+    if inputs[0].shape[-1] != WINDOW or outputs[0].shape[-1] != WINDOW:
+        raise ModelError(f"{path}: expected (batch, {WINDOW}) input and output, got {inputs[0].shape}")
