@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +39,6 @@ CONTRACT: dict[str, Any] = {
     "windows": "start at padded indices 0, hop, 2*hop, ... ... while below n_samples (window k covers samples k*hop-48 ... k*hop+47)",
     "overlap_add": "each sample's rate is the mean of the outputs of all windows covering it",
 }
-
-
-def git_commit(folder: Path | None = None) -> str:
-    """The current commit of the repository holding ``folder`` (``-dirty`` if modified)."""
-    cwd = folder or Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
 
 
 def write_model(

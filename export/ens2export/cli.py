@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,18 +12,28 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
-GroundTruth = Annotated[Path, typer.Option("--ground-truth", "-g", help="Folder of CASCADE-format DS* datasets.")]
+GroundTruth = Annotated[
+    Path, typer.Option("--ground-truth", "-g", help="Folder of CASCADE-format DS* datasets, or one made by `ens2export prepare`.")
+]
 
 
-def _command_line() -> str:
-    return shlex.join(["ens2export", *sys.argv[1:]])
+def _command_line(context: typer.Context) -> str:
+    """The command as parsed (options spelled out), so a run can be repeated exactly."""
+    words = ["ens2export", context.info_name or ""]
+    for name, value in context.params.items():
+        option = "--" + name.replace("_", "-")
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                words += [option, str(item)]
+    return shlex.join(words)
 
 
 @app.command()
 def train(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to create (weights, loss curve, run.json).")],
     ground_truth: GroundTruth,
-    datasets: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset id to train on (repeat); default: all.")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset id to train on (repeat); default: all.")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="Dataset id to leave out (repeat).")] = None,
     max_steps: int = 5000,
     patience: int = 500,
@@ -38,52 +47,42 @@ def train(
     ens2export train -g ../shared/ground_truth -x DS09 -x DS22 -x DS23 -o runs/loo-DS09
     """
     from ens2export.dataset import load_windows
-    from ens2export.train import TrainSettings
+    from ens2export.train import TrainSettings, save_run
     from ens2export.train import train as run_training
 
     settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience, seed=seed)
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
-    source = load_windows(ground_truth, include=datasets, exclude=exclude or ())
+    source = load_windows(ground_truth, include=dataset, exclude=exclude or ())
     typer.echo(f"{len(source.datasets)} datasets, {source.n_neurons} neurons, {source.hours:.1f} h, {source.n_windows} windows")
     with typer.progressbar(length=settings.max_steps, label="training") as bar:
 
         def on_step(step: int, loss: float) -> None:
-            bar.label = f"loss {loss:.4f}"
+            if step % 50 == 0:  # a new label redraws the bar; off a terminal that is a new line
+                bar.label = f"loss {loss:.4f}"
             bar.update(1)
 
         result = run_training(source, settings, device=device, on_step=on_step)
-    write_run(out, source, settings, result)
+    save_run(out, source, settings, result, _command_line(ctx))
     typer.echo(f"{result.steps} steps in {result.wall_time_s:.0f} s, final loss {result.losses[-1]:.5f} -> {out}")
 
 
-def write_run(out: Path, source, settings, result) -> None:
-    """Save a training run: weights.npz, losses.csv and run.json."""
-    from ens2export.card import git_commit
+@app.command()
+def prepare(
+    ground_truth: GroundTruth,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write one DSxx.npz per dataset into.")],
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset id (repeat); default: all.")] = None,
+) -> None:
+    """Pre-process ground truth once (resampled, padded, binned); `train -g` then reads it fast."""
+    from ens2export.dataset import prepare as prepare_windows
 
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "weights.npz", **result.weights)
-    np.savetxt(out / "losses.csv", result.losses, fmt="%.6g", header="training MSE per step", comments="# ")
-    run = {
-        "datasets": list(source.datasets),
-        "n_neurons": source.n_neurons,
-        "hours": round(source.hours, 3),
-        "n_windows": source.n_windows,
-        "settings": settings.as_dict(),
-        "steps": result.steps,
-        "stopped_early": result.stopped_early,
-        "final_loss": float(result.losses[-1]),
-        "best_loss": float(result.losses.min()),
-        "wall_time_s": round(result.wall_time_s, 1),
-        "device": result.device,
-        "command": _command_line(),
-        "git_commit": git_commit(),
-    }
-    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    for path in prepare_windows(ground_truth, out, include=dataset):
+        typer.echo(f"wrote {path}")
 
 
 @app.command()
 def onnx(
+    ctx: typer.Context,
     run: Annotated[Path, typer.Argument(help="Run folder written by `ens2export train`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write, e.g. models/ens2-exc.onnx.")],
     cell_class: Annotated[str, typer.Option(help="excitatory or inhibitory.")] = "excitatory",
@@ -95,7 +94,7 @@ def onnx(
     run_info = json.loads((run / "run.json").read_text())
     with np.load(run / "weights.npz") as archive:
         weights = {key: archive[key] for key in archive.files}
-    training = {**run_info, "export_command": _command_line()}
+    training = {**run_info, "export_command": _command_line(ctx)}
     card = write_model(
         weights,
         out,
@@ -109,6 +108,7 @@ def onnx(
 
 @app.command("convert-published")
 def convert_published(
+    ctx: typer.Context,
     weights: Annotated[Path, typer.Argument(help="Published ENS2 weights (.npz).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
     cell_class: Annotated[str, typer.Option(help="excitatory or inhibitory.")] = "excitatory",
@@ -127,7 +127,7 @@ def convert_published(
         training={
             "source": weights.name,
             "datasets": "as published by the ENS2 authors (CASCADE ground truth of this cell class)",
-            "command": _command_line(),
+            "command": _command_line(ctx),
         },
         published=True,
     )

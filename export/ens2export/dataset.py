@@ -2,51 +2,106 @@
 
 Every trial is resampled to 60 Hz, padded with 48 zeros on each side (as inference
 pads a recording) and appended to one long array; training windows are index
-offsets into it, so a batch of 1024 windows is one vectorized gather.
+offsets into it, so a batch of 1024 windows is one vectorized gather. The padding
+between trials is wider than the target smoothing kernel, so smoothing the whole
+concatenated spike-count array at once equals smoothing each trial alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from ens2rt.groundtruth import Neuron, find_datasets, load_dataset, true_rate_at_60hz
+from ens2rt.groundtruth import (
+    Neuron,
+    find_datasets,
+    load_dataset,
+    select_datasets,
+    smooth_spike_counts,
+    spike_counts_at_60hz,
+)
 from ens2rt.resample import resample_to_60hz
-from ens2rt.windows import HALF_WINDOW, WINDOW, pad_for_windows
+from ens2rt.windows import WINDOW, pad_for_windows
 
 
 @dataclass(frozen=True)
 class WindowSource:
-    """All training windows of a set of trials: ``inputs``/``targets`` share offsets."""
+    """All training windows of a set of trials, kept as padded 60 Hz arrays."""
 
     inputs: np.ndarray  # float32, every padded 60 Hz trial back to back
-    targets: np.ndarray  # float32, smoothed true spike counts on the same samples
-    starts: np.ndarray  # int64, offset of every valid window
+    spike_counts: np.ndarray  # uint8, true spikes per 60 Hz bin on the same samples
+    trial_lengths: np.ndarray  # int64, unpadded 60 Hz length of each trial
     datasets: tuple[str, ...]
     n_neurons: int
 
+    @cached_property
+    def targets(self) -> np.ndarray:
+        """Smoothed true spike counts (float32), aligned with ``inputs``."""
+        return smooth_spike_counts(self.spike_counts).astype(np.float32)
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Offset of every window: one per 60 Hz sample of every trial, as in inference."""
+        trial_offsets = np.concatenate([[0], np.cumsum(self.trial_lengths + WINDOW)[:-1]])
+        first = np.repeat(trial_offsets, self.trial_lengths)
+        within = np.arange(first.size) - np.repeat(np.cumsum(self.trial_lengths) - self.trial_lengths, self.trial_lengths)
+        return first + within
+
     @property
     def n_windows(self) -> int:
-        return int(self.starts.size)
+        return int(self.trial_lengths.sum())
 
     @property
     def hours(self) -> float:
-        """Recorded time covered, in hours (one window starts at every 60 Hz sample)."""
+        """Recorded time covered, in hours."""
         return self.n_windows / 60.0 / 3600.0
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
         """``size`` windows drawn uniformly with replacement: (inputs, targets), each (size, 96)."""
-        chosen = self.starts[rng.integers(0, self.starts.size, size)]
+        chosen = self.starts[rng.integers(0, self.n_windows, size)]
         index = chosen[:, None] + np.arange(WINDOW)
         return self.inputs[index], self.targets[index]
 
+    def save(self, path: str | Path) -> None:
+        """Write a compressed ``.npz`` that :meth:`load` reads back (to train elsewhere)."""
+        np.savez_compressed(
+            path,
+            inputs=self.inputs,
+            spike_counts=self.spike_counts,
+            trial_lengths=self.trial_lengths,
+            datasets=np.array(self.datasets),
+            n_neurons=self.n_neurons,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> WindowSource:
+        with np.load(path, allow_pickle=False) as archive:
+            return cls(
+                inputs=archive["inputs"],
+                spike_counts=archive["spike_counts"],
+                trial_lengths=archive["trial_lengths"],
+                datasets=tuple(str(d) for d in archive["datasets"]),
+                n_neurons=int(archive["n_neurons"]),
+            )
+
+
+def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
+    """One source holding the trials of several."""
+    return WindowSource(
+        inputs=np.concatenate([s.inputs for s in sources]),
+        spike_counts=np.concatenate([s.spike_counts for s in sources]),
+        trial_lengths=np.concatenate([s.trial_lengths for s in sources]),
+        datasets=tuple(d for s in sources for d in s.datasets),
+        n_neurons=sum(s.n_neurons for s in sources),
+    )
+
 
 def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
-    """Pre-process neurons (resample, pad, smooth targets) into a :class:`WindowSource`."""
-    inputs, targets, starts = [], [], []
-    offset = 0
+    """Pre-process neurons (resample, bin spikes, pad) into a :class:`WindowSource`."""
+    inputs, counts, lengths = [], [], []
     datasets: list[str] = []
     n_neurons = 0
     for neuron in neurons:
@@ -57,25 +112,45 @@ def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
             x = resample_to_60hz(trial.dff, trial.frame_rate)
             if x.size < WINDOW:
                 continue
-            y = true_rate_at_60hz(trial.spike_times, x.size)
             inputs.append(pad_for_windows(x))
-            targets.append(pad_for_windows(y))
-            starts.append(offset + np.arange(x.size))
-            offset += x.size + 2 * HALF_WINDOW
-    if not starts:
+            counts.append(pad_for_windows(spike_counts_at_60hz(trial.spike_times, x.size)))
+            lengths.append(x.size)
+    if not lengths:
         raise ValueError("no trial is long enough for one 96-sample window")
     return WindowSource(
         inputs=np.concatenate(inputs),
-        targets=np.concatenate(targets),
-        starts=np.concatenate(starts),
+        spike_counts=np.concatenate(counts).astype(np.uint8),
+        trial_lengths=np.asarray(lengths, dtype=np.int64),
         datasets=tuple(datasets),
         n_neurons=n_neurons,
     )
 
 
 def load_windows(root: str | Path, include: Iterable[str] | None = None, exclude: Iterable[str] = ()) -> WindowSource:
-    """Windows of the chosen datasets under a ground-truth folder."""
-    folders = find_datasets(root, include=include, exclude=exclude)
-    if not folders:
+    """Windows of the chosen datasets of a ground-truth folder or of a prepared folder.
+
+    A prepared folder (from :func:`prepare`) holds one ``DS*.npz`` per dataset and
+    loads in a fraction of a second; use it to train many leave-one-out models.
+    """
+    root = Path(root)
+    prepared = {path.stem: path for path in sorted(root.glob("DS*.npz"))} if root.is_dir() else {}
+    if prepared:
+        chosen = select_datasets(prepared, include, exclude, where=str(root))
+        sources = [WindowSource.load(path) for path in chosen.values()]
+    else:
+        chosen = find_datasets(root, include=include, exclude=exclude)
+        sources = [windows_from_neurons(load_dataset(folder)) for folder in chosen.values()]
+    if not sources:
         raise ValueError(f"no dataset left to train on under {root}")
-    return windows_from_neurons(n for folder in folders.values() for n in load_dataset(folder))
+    return concatenate(sources)
+
+
+def prepare(root: str | Path, out: str | Path, include: Iterable[str] | None = None) -> list[Path]:
+    """Pre-process each dataset of a ground-truth folder into ``out/DSxx.npz``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, folder in find_datasets(root, include=include).items():
+        windows_from_neurons(load_dataset(folder)).save(out / f"{key}.npz")
+        written.append(out / f"{key}.npz")
+    return written

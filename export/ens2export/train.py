@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -106,3 +109,37 @@ def train(
         wall_time_s=time.perf_counter() - started,
         device=str(target_device),
     )
+
+
+def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: TrainResult, command: str) -> None:
+    """Save a training run: ``weights.npz``, ``losses.csv`` and ``run.json`` (provenance)."""
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "weights.npz", **result.weights)
+    np.savetxt(out / "losses.csv", result.losses, fmt="%.6g", header="training MSE per step", comments="# ")
+    run = {
+        "datasets": list(source.datasets),
+        "n_neurons": source.n_neurons,
+        "hours": round(source.hours, 3),
+        "n_windows": source.n_windows,
+        "settings": settings.as_dict(),
+        "steps": result.steps,
+        "stopped_early": result.stopped_early,
+        "final_loss": float(result.losses[-1]),
+        "best_loss": float(result.losses.min()),
+        "wall_time_s": round(result.wall_time_s, 1),
+        "device": result.device,
+        "command": command,
+        "git_commit": git_commit(),
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+
+
+def git_commit(folder: Path | None = None) -> str:
+    """Commit of the git checkout at ``folder`` (default: the working directory), ``-dirty`` if modified."""
+    cwd = folder or Path.cwd()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")

@@ -6,7 +6,7 @@
 """
 
 from ens2rt.errors import Ens2Error, InputError, ModelError
-from ens2rt.infer import DEFAULT_HOP, InferenceResult, infer
+from ens2rt.pipeline import DEFAULT_HOP, InferenceResult, infer
 from ens2rt.model import Model, available_models, available_providers
 
 __version__ = "0.1.0"

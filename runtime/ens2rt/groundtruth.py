@@ -57,11 +57,17 @@ def find_datasets(root: str | Path, include: Iterable[str] | None = None, exclud
     if not root.is_dir():
         raise InputError(f"ground-truth folder {root} does not exist")
     found = {dataset_id(p): p for p in sorted(root.iterdir()) if p.is_dir() and any(p.glob("*.mat"))}
+    return select_datasets(found, include, exclude, where=str(root))
+
+
+def select_datasets(found: dict[str, Path], include: Iterable[str] | None, exclude: Iterable[str], where: str) -> dict[str, Path]:
+    """The entries of ``found`` (id → path) in ``include`` (default all) and not in ``exclude``."""
+    exclude = set(exclude)
     wanted = set(found) if include is None else set(include)
-    unknown = sorted(wanted - set(found)) + sorted(set(exclude) - set(found))
+    unknown = sorted((wanted | exclude) - set(found))
     if unknown:
-        raise InputError(f"no dataset {unknown[0]} in {root} (found: {', '.join(found) or 'none'})")
-    return {key: found[key] for key in found if key in wanted and key not in set(exclude)}
+        raise InputError(f"no dataset {unknown[0]} in {where} (found: {', '.join(found) or 'none'})")
+    return {key: path for key, path in found.items() if key in wanted and key not in exclude}
 
 
 def load_dataset(folder: str | Path) -> list[Neuron]:
@@ -119,9 +125,18 @@ def _read_trial(cell: np.ndarray, where: str) -> Trial | None:
     return Trial(dff=dff, frame_rate=frame_rate, spike_times=np.sort(spikes))
 
 
-def true_rate_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
-    """Ground-truth rate: spikes binned on 60 Hz bins centred at ``i / 60`` s, smoothed σ = 25 ms."""
+def spike_counts_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
+    """Spikes per 60 Hz bin, bins centred at ``i / 60`` s; spikes outside are dropped."""
     bins = np.floor(np.asarray(spike_times) * TARGET_RATE_HZ + 0.5).astype(np.int64)
     bins = bins[(bins >= 0) & (bins < n_bins)]
-    counts = np.bincount(bins, minlength=n_bins).astype(np.float64)
-    return gaussian_filter1d(counts, SIGMA_SAMPLES, mode="constant")
+    return np.bincount(bins, minlength=n_bins).astype(np.float64)
+
+
+def smooth_spike_counts(counts: np.ndarray) -> np.ndarray:
+    """Spike counts smoothed with the σ = 25 ms Gaussian of the targets (zero boundary)."""
+    return gaussian_filter1d(np.asarray(counts, dtype=np.float64), SIGMA_SAMPLES, mode="constant", axis=-1)
+
+
+def true_rate_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
+    """Ground-truth rate: spikes binned on the 60 Hz grid, smoothed with σ = 25 ms."""
+    return smooth_spike_counts(spike_counts_at_60hz(spike_times, n_bins))

@@ -1,0 +1,69 @@
+"""What the benchmarks share: dataset lists, ENS²'s reported scores, scoring a model on ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import ens2rt
+from ens2rt.groundtruth import Neuron, true_rate_at_60hz
+from ens2rt.metrics import score_neuron
+
+REPO = Path(__file__).resolve().parents[1]
+GROUND_TRUTH = REPO.parent / "shared" / "ground_truth"
+RESULTS = REPO / "benchmarks" / "results"
+CACHE = REPO / "benchmarks" / "cache"  # trained leave-one-out models: regenerable, not committed
+
+EXCITATORY = [f"DS{i:02d}" for i in range(1, 22)] + ["DS29", "DS31"]
+INHIBITORY = [f"DS{i:02d}" for i in range(22, 28)]
+# Median correlation per held-out dataset, from the ENS² paper's own leave-one-dataset-out run.
+ENS2_REPORTED = {
+    "DS02": 0.579, "DS03": 0.368, "DS04": 0.585, "DS05": 0.589, "DS06": 0.688, "DS07": 0.636,
+    "DS08": 0.678, "DS09": 0.752, "DS10": 0.897, "DS11": 0.790, "DS12": 0.890, "DS13": 0.821,
+    "DS14": 0.775, "DS15": 0.559, "DS16": 0.600, "DS17": 0.816, "DS18": 0.807, "DS19": 0.711,
+    "DS20": 0.705, "DS21": 0.638,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A neuron's trials, inferred one by one and concatenated on the 60 Hz grid."""
+
+    rate: np.ndarray
+    true_rate: np.ndarray
+    spike_times: np.ndarray | None
+    true_spike_times: np.ndarray
+
+
+def predict_neuron(neuron: Neuron, model: ens2rt.Model, hop: int, spikes: bool = True) -> Prediction:
+    """Run ``ens2rt.infer`` on every trial of ``neuron``; times continue across trials."""
+    rates, truths, inferred, true_spikes = [], [], [], []
+    offset = 0.0
+    for trial in neuron.trials:
+        if trial.dff.size * 60.0 / trial.frame_rate < 96:
+            continue  # shorter than one window
+        result = ens2rt.infer(trial.dff, trial.frame_rate, model=model, hop=hop, spikes=spikes)
+        n_out = result.time.size
+        rates.append(result.rate[0])
+        truths.append(true_rate_at_60hz(trial.spike_times, n_out))
+        true_spikes.append(trial.spike_times[(trial.spike_times >= -0.5 / 60) & (trial.spike_times < n_out / 60)] + offset)
+        if spikes:
+            inferred.append(result.spike_times[0] + offset)
+        offset += n_out / 60.0
+    return Prediction(
+        rate=np.concatenate(rates),
+        true_rate=np.concatenate(truths),
+        spike_times=np.concatenate(inferred) if spikes else None,
+        true_spike_times=np.concatenate(true_spikes),
+    )
+
+
+def score_prediction(prediction: Prediction) -> dict[str, float]:
+    return score_neuron(prediction.rate, prediction.true_rate, prediction.spike_times, prediction.true_spike_times)
+
+
+def median(values) -> float:
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    return float(np.median(values)) if values.size else float("nan")

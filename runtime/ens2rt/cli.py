@@ -1,0 +1,153 @@
+"""``ens2rt``: spike inference from ΔF/F files on the command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import ens2rt
+from ens2rt.errors import Ens2Error
+from ens2rt.model import DEFAULT_MODEL, read_card, resolve_model_path
+from ens2rt.pipeline import Progress
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+
+
+class TimeAxis(str, Enum):
+    last = "last"
+    first = "first"
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"ens2rt {ens2rt.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Fast ENS² spike inference from calcium imaging, on onnxruntime."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"ens2rt: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Progress | None]:
+    if quiet:
+        yield None
+        return
+    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        state = {"done": 0}
+
+        def update(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        yield update
+
+
+def default_output(input_path: Path) -> Path:
+    """``rec.npy`` → ``rec.ens2.npz`` beside the input."""
+    return input_path.with_name(input_path.stem + ".ens2.npz")
+
+
+@app.command()
+def infer(
+    input: Annotated[Path, typer.Argument(help="ΔF/F file: .npy, .npz, .mat, .csv or .tsv (neurons × frames).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result file, .npz or .mat [default: INPUT.ens2.npz].")] = None,
+    frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file if it holds frame_rate/fs).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to an .onnx with its card.")] = DEFAULT_MODEL,
+    hop: Annotated[int, typer.Option(help="Window hop in 60 Hz samples; 1 = published pipeline.")] = ens2rt.DEFAULT_HOP,
+    variable: Annotated[Optional[str], typer.Option(help="Variable to read from .npz/.mat files holding several.")] = None,
+    time_axis: Annotated[TimeAxis, typer.Option(help="'first' if rows are frames and columns neurons.")] = TimeAxis.last,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime [default: all].")] = None,
+    spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Infer spike rates and spike events from ΔF/F traces.
+
+    Example: ens2rt infer recording.npy --frame-rate 30 -o spikes.npz
+    """
+    from ens2rt.io import read_traces, write_result
+
+    try:
+        traces = read_traces(input, variable=variable, time_first=time_axis is TimeAxis.first)
+        rate = frame_rate if frame_rate is not None else traces.frame_rate
+        if rate is None:
+            _fail(f"{input} holds no frame rate; pass --frame-rate HZ")
+        loaded = ens2rt.Model.load(model, device=device, threads=threads)
+        with _progress(f"{input.name}: {traces.dff.shape[0] if traces.dff.ndim > 1 else 1} neurons", quiet) as progress:
+            result = ens2rt.infer(traces.dff, rate, model=loaded, hop=hop, spikes=spikes, progress=progress)
+        destination = write_result(output or default_output(input), result, {"input": str(input)})
+    except Ens2Error as exc:
+        _fail(str(exc))
+    if not quiet:
+        n_spikes = sum(t.size for t in result.spike_times) if result.spike_times is not None else 0
+        typer.echo(
+            f"{result.rate.shape[0]} neurons, {result.time.size / 60:.1f} s at 60 Hz, "
+            f"{n_spikes} spikes, model {result.model} on {loaded.provider} -> {destination}"
+        )
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the result.")] = Path("ens2rt-demo.npz"),
+    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model name or .onnx path.")] = DEFAULT_MODEL,
+) -> None:
+    """Run inference on the shipped example recording and score it against its real spikes."""
+    from ens2rt.example import load_example
+    from ens2rt.groundtruth import true_rate_at_60hz
+    from ens2rt.io import write_result
+    from ens2rt.metrics import correlation, error_rate
+
+    example = load_example()
+    typer.echo(f"example: {example.source}")
+    typer.echo(f"         {example.dff.size} frames at {example.frame_rate:.2f} Hz, {example.spike_times.size} recorded spikes")
+    try:
+        result = ens2rt.infer(example.dff, example.frame_rate, model=model)
+        destination = write_result(output, result, {"input": "ens2rt example"})
+    except Ens2Error as exc:
+        _fail(str(exc))
+    truth = true_rate_at_60hz(example.spike_times, result.time.size)
+    inferred = result.spike_times[0]
+    typer.echo(f"model {result.model} on {result.settings['provider']}, hop {result.settings['hop']}")
+    typer.echo(f"correlation of inferred rate with recorded spikes: {correlation(result.rate[0], truth):.3f}")
+    typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size}")
+    typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
+    typer.echo(f"wrote {destination}")
+    typer.echo("(a neuron from the shipped models' training data; held-out scores are in benchmarks/)")
+
+
+@app.command()
+def info() -> None:
+    """Print the version, the shipped models and the onnxruntime providers."""
+    import onnxruntime
+
+    typer.echo(f"ens2rt {ens2rt.__version__} (onnxruntime {onnxruntime.__version__})")
+    typer.echo(f"providers available: {', '.join(ens2rt.available_providers())}")
+    try:
+        in_use = ens2rt.Model.load(device="auto").provider
+    except Ens2Error as exc:
+        in_use = f"none ({exc})"
+    typer.echo(f"provider in use with device=auto: {in_use}")
+    typer.echo("models:")
+    for name in ens2rt.available_models():
+        card = read_card(resolve_model_path(name))
+        typer.echo(f"  {name:<22} {card['cell_class']:<11} {card['description']}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,155 @@
+"""Reading traces from files and writing results, atomically, for the CLI.
+
+Inputs: ``.npy``, ``.npz`` and ``.mat`` (a named variable, or the only array),
+``.csv``/``.tsv`` (one neuron per row). Outputs: ``.npz`` or ``.mat`` with the
+schema documented in the README (``rate``, ``time``, ``spike_counts``,
+``spike_times`` …).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.io
+
+from ens2rt.errors import InputError
+from ens2rt.pipeline import InferenceResult
+
+TRACE_SUFFIXES = (".npy", ".npz", ".mat", ".csv", ".tsv")
+RESULT_SUFFIXES = (".npz", ".mat")
+FRAME_RATE_KEYS = ("frame_rate", "fs", "framerate")
+
+
+@dataclass(frozen=True)
+class Traces:
+    """ΔF/F read from a file: (n_neurons, n_frames), and the frame rate if the file holds one."""
+
+    dff: np.ndarray
+    frame_rate: float | None
+    source: str
+
+
+def read_traces(path: str | Path, variable: str | None = None, time_first: bool = False) -> Traces:
+    """Read ΔF/F from ``path``; ``time_first`` when rows are frames rather than neurons."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in TRACE_SUFFIXES:
+        raise InputError(f"{path}: unsupported input type {suffix!r}; use one of {', '.join(TRACE_SUFFIXES)}")
+    try:
+        dff, frame_rate = _READERS[suffix](path, variable)
+    except InputError:
+        raise
+    except Exception as exc:  # numpy/scipy raise many types for malformed files
+        raise InputError(f"{path}: cannot read as {suffix}: {exc}") from exc
+    dff = np.asarray(dff)
+    if not np.issubdtype(dff.dtype, np.number):
+        raise InputError(f"{path}: data is {dff.dtype}, not numbers")
+    if time_first:
+        dff = dff.T
+    return Traces(dff=dff, frame_rate=frame_rate, source=str(path))
+
+
+def _read_npy(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
+    return np.load(path, allow_pickle=False), None
+
+
+def _read_npz(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {key: archive[key] for key in archive.files}
+    return _pick_variable(path, contents, variable), _frame_rate_from(contents)
+
+
+def _read_mat(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
+    contents = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+    return _pick_variable(path, contents, variable), _frame_rate_from(contents)
+
+
+def _read_text(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    return np.loadtxt(path, delimiter=delimiter, ndmin=2), None
+
+
+_READERS: dict[str, Callable[[Path, str | None], tuple[np.ndarray, float | None]]] = {
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".mat": _read_mat,
+    ".csv": _read_text,
+    ".tsv": _read_text,
+}
+
+
+def _pick_variable(path: Path, contents: dict[str, np.ndarray], variable: str | None) -> np.ndarray:
+    if variable is not None:
+        if variable not in contents:
+            raise InputError(f"{path}: no variable {variable!r}; it holds {', '.join(sorted(contents))}")
+        return contents[variable]
+    arrays = [k for k, v in contents.items() if k not in FRAME_RATE_KEYS and np.asarray(v).ndim >= 1 and np.asarray(v).size > 1]
+    if len(arrays) != 1:
+        raise InputError(f"{path}: holds {', '.join(sorted(arrays)) or 'no array'}; choose one with --variable")
+    return contents[arrays[0]]
+
+
+def _frame_rate_from(contents: dict[str, np.ndarray]) -> float | None:
+    for key in FRAME_RATE_KEYS:
+        if key in contents and np.asarray(contents[key]).size == 1:
+            return float(np.asarray(contents[key]).ravel()[0])
+    return None
+
+
+def result_arrays(result: InferenceResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fields written to every output file, spike times as one array plus offsets."""
+    arrays: dict[str, Any] = {
+        "rate": result.rate,
+        "time": result.time,
+        "noise_level": result.noise_level,
+        "model": result.model,
+        "model_sha256": result.model_sha256,
+        "settings": json.dumps({**result.settings, **(extra or {})}, sort_keys=True),
+    }
+    if result.spike_counts is not None and result.spike_times is not None:
+        arrays["spike_counts"] = result.spike_counts
+        arrays["spike_times"] = np.concatenate(result.spike_times) if result.spike_times else np.zeros(0)
+        arrays["spike_times_offsets"] = np.cumsum([0] + [t.size for t in result.spike_times]).astype(np.int64)
+    return arrays
+
+
+def write_result(path: str | Path, result: InferenceResult, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``result`` to ``.npz`` or ``.mat`` via a temporary file and a rename.
+
+    In ``.mat`` files spike times are a cell array (one row vector per neuron);
+    in ``.npz`` files neuron ``i``'s spikes are
+    ``spike_times[spike_times_offsets[i]:spike_times_offsets[i + 1]]``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in RESULT_SUFFIXES:
+        raise InputError(f"{path}: output must end in {' or '.join(RESULT_SUFFIXES)}")
+    arrays = result_arrays(result, extra)
+    if suffix == ".mat" and "spike_times" in arrays:
+        cells = np.empty((len(result.spike_times), 1), dtype=object)
+        for index, times in enumerate(result.spike_times):
+            cells[index, 0] = times[None, :]
+        arrays["spike_times"] = cells
+        del arrays["spike_times_offsets"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            if suffix == ".npz":
+                np.savez_compressed(stream, **arrays)
+            else:
+                scipy.io.savemat(stream, arrays, do_compression=True, oned_as="row")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

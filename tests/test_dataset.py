@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ens2export.dataset import WindowSource, concatenate, load_windows, windows_from_neurons  # noqa: E402
+from ens2rt.groundtruth import Neuron, Trial  # noqa: E402
+
+
+def _neuron(spike_times, seconds=10.0, rate=30.0):
+    n = int(seconds * rate)
+    dff = np.sin(np.arange(n) / 7.0)
+    return Neuron(dataset="DSX", path=None, trials=(Trial(dff=dff, frame_rate=rate, spike_times=np.asarray(spike_times)),))
+
+
+def test_one_spike_becomes_a_unit_bump_on_the_right_window_sample():
+    source = windows_from_neurons([_neuron([2.0])])  # 2 s = 60 Hz sample 120
+    assert source.n_windows == 600
+    window = source.starts[130]  # window k covers trial samples k - 48 … k + 47
+    target = source.targets[window : window + 96]
+    assert target.sum() == pytest.approx(1.0, abs=1e-6)
+    assert np.argmax(target) == 120 - 130 + 48
+
+
+def test_windows_are_the_padded_trace_that_inference_sees():
+    source = windows_from_neurons([_neuron([1.0, 5.0])])
+    from ens2rt.resample import resample_to_60hz
+
+    x = resample_to_60hz(np.sin(np.arange(300) / 7.0), 30.0).astype(np.float32)
+    first = source.inputs[source.starts[0] : source.starts[0] + 96]
+    np.testing.assert_array_equal(first[:48], 0)
+    np.testing.assert_array_equal(first[48:], x[:48])
+
+
+def test_trials_do_not_bleed_into_each_other():
+    source = concatenate([windows_from_neurons([_neuron([9.99])]), windows_from_neurons([_neuron([0.01])])])
+    boundary = source.trial_lengths[0] + 96
+    assert source.targets[: boundary].sum() == pytest.approx(1.0, abs=1e-5)
+    assert source.n_neurons == 2
+
+
+def test_save_and_load_round_trip(tmp_path):
+    source = windows_from_neurons([_neuron([1.0, 2.0, 2.01])])
+    source.save(tmp_path / "w.npz")
+    again = WindowSource.load(tmp_path / "w.npz")
+    np.testing.assert_array_equal(again.targets, source.targets)
+    np.testing.assert_array_equal(again.starts, source.starts)
+
+
+def test_real_datasets_prepare_quickly_and_lazily(ground_truth):
+    source = load_windows(ground_truth, include=["DS09", "DS31"])
+    assert source.datasets == ("DS09", "DS31")
+    assert source.hours > 5
+    # windows are offsets into one array, not a materialised (n_windows, 96) matrix
+    assert source.inputs.size < 1.1 * (source.n_windows + 96 * len(source.trial_lengths))
+    x, y = source.batch(np.random.default_rng(0), 1024)
+    assert x.shape == y.shape == (1024, 96)

@@ -1,0 +1,41 @@
+"""The wheel carries the models and installs into a fresh venv without PyTorch."""
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)], check=True, capture_output=True)
+    return next(out.glob("ens2_runtime-*.whl"))
+
+
+def test_wheel_holds_models_cards_and_example(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for model in ("ens2-exc", "ens2-inh", "ens2-published-exc", "ens2-published-inh"):
+        assert f"ens2rt/models/{model}.onnx" in names and f"ens2rt/models/{model}.json" in names
+    assert "ens2rt/data/example.npz" in names
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist") and "extra ==" not in line]
+    assert sorted(r.split()[1].split(">")[0].split("<")[0] for r in requires) == ["numpy", "onnxruntime", "scipy", "typer"]
+
+
+def test_wheel_installs_and_runs_in_a_fresh_venv_without_torch(wheel, tmp_path):
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
+    check = "import importlib.util as u, ens2rt; assert u.find_spec('torch') is None; print(ens2rt.available_models())"
+    listed = subprocess.run([str(python), "-c", check], check=True, capture_output=True, text=True)
+    assert "ens2-exc" in listed.stdout
+    demo = subprocess.run([str(env / "bin" / "ens2rt"), "demo", "-o", str(tmp_path / "d.npz")], capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / "d.npz").is_file() and "correlation" in demo.stdout

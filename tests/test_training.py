@@ -1,0 +1,82 @@
+"""A short training run on real ground truth, exported to ONNX and run by onnxruntime."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnxruntime = pytest.importorskip("onnxruntime")
+
+from typer.testing import CliRunner  # noqa: E402
+
+import ens2rt  # noqa: E402
+from ens2export.cli import app  # noqa: E402
+from ens2export.dataset import load_windows  # noqa: E402
+from ens2export.network import from_weights  # noqa: E402
+from ens2export.train import TrainSettings, train  # noqa: E402
+
+runner = CliRunner()
+
+
+def test_a_few_steps_lower_the_loss_and_are_reproducible(ground_truth):
+    source = load_windows(ground_truth, include=["DS05"])
+    settings = TrainSettings(max_steps=40, batch_size=256, seed=3)
+    first = train(source, settings, device="cpu")
+    assert first.steps == 40 and not first.stopped_early
+    assert first.losses[-10:].mean() < 0.8 * first.losses[:5].mean()
+    again = train(source, settings, device="cpu")
+    np.testing.assert_array_equal(first.losses, again.losses)
+
+
+def test_patience_stops_training():
+    from ens2export.dataset import WindowSource
+
+    flat = WindowSource(
+        inputs=np.zeros(2000, np.float32),
+        spike_counts=np.zeros(2000, np.uint8),
+        trial_lengths=np.array([1904]),
+        datasets=("DSX",),
+        n_neurons=1,
+    )
+    result = train(flat, TrainSettings(max_steps=500, patience=5, batch_size=8), device="cpu")
+    assert result.stopped_early and result.steps < 500
+
+
+def test_train_and_export_cli_make_a_model_the_runtime_loads(ground_truth, tmp_path):
+    run = tmp_path / "run"
+    trained = runner.invoke(
+        app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "15", "--batch-size", "128", "--device", "cpu"]
+    )
+    assert trained.exit_code == 0, trained.output
+    info = json.loads((run / "run.json").read_text())
+    assert info["datasets"] == ["DS05"] and info["steps"] == 15 and info["command"].startswith("ens2export train")
+    assert np.loadtxt(run / "losses.csv").size == 15
+
+    out = tmp_path / "models" / "tiny.onnx"
+    exported = runner.invoke(app, ["onnx", str(run), "-o", str(out), "--cell-class", "excitatory"])
+    assert exported.exit_code == 0, exported.output
+    card = json.loads(out.with_suffix(".json").read_text())
+    for key in ("name", "cell_class", "training", "contract", "sha256", "citations", "scores"):
+        assert key in card
+    assert card["training"]["datasets"] == ["DS05"] and card["contract"]["window"] == 96
+
+    # onnxruntime equals torch on real windows
+    source = load_windows(ground_truth, include=["DS05"])
+    windows, _ = source.batch(np.random.default_rng(0), 512)
+    with np.load(run / "weights.npz") as archive:
+        model = from_weights({k: archive[k] for k in archive.files}).eval()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(windows)).numpy()
+    loaded = ens2rt.Model.load(out, device="cpu")
+    assert np.abs(loaded.run(windows) - expected).max() <= 1e-4
+    assert loaded.name == "tiny"
+
+
+def test_onnx_metadata_carries_the_contract(tmp_path):
+    session = onnxruntime.InferenceSession(str(ens2rt.Model.load("ens2-exc", device="cpu").path))
+    metadata = session.get_modelmeta().custom_metadata_map
+    contract = json.loads(metadata["contract"])
+    assert contract["sample_rate_hz"] == 60.0 and contract["window"] == 96
+    assert contract["input"]["name"] == session.get_inputs()[0].name
+    assert session.get_inputs()[0].shape[0] == "batch"
