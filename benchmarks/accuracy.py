@@ -49,7 +49,7 @@ def run_dir(held_out: str, runs: Path) -> Path:
     return runs / f"loo-{held_out}"
 
 
-def train_one(held_out: str, training_data: Path, runs: Path, device: str, seed: int, max_steps: int) -> str:
+def train_one(held_out: str, training_data: Path, runs: Path, device: str, seed: int, max_steps: int, patience: int) -> str:
     """Train the leave-``held_out``-out model unless its run folder already exists."""
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run, train
@@ -58,9 +58,9 @@ def train_one(held_out: str, training_data: Path, runs: Path, device: str, seed:
     if (out / "run.json").is_file():
         return f"{held_out}: cached"
     source = load_windows(training_data, include=EXCITATORY, exclude=[held_out])
-    settings = TrainSettings(seed=seed, max_steps=max_steps)
+    settings = TrainSettings(seed=seed, max_steps=max_steps, patience=patience)
     result = train(source, settings, device=device)
-    command = f"python benchmarks/accuracy.py train -d {held_out} --training-data {training_data} --device {device} --seed {seed} --max-steps {max_steps}"
+    command = f"python benchmarks/accuracy.py train -d {held_out} --training-data {training_data} --device {device} --seed {seed} --max-steps {max_steps} --patience {patience} --runs {runs}"
     save_run(out, source, settings, result, command)
     return f"{held_out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
@@ -74,15 +74,16 @@ def train_command(
     workers: Annotated[int, typer.Option(help="Models trained at once (worth it on a GPU).")] = 1,
     seed: int = 0,
     max_steps: Annotated[int, typer.Option(help="Published: 5000 (fewer only to smoke-test).")] = 5000,
+    patience: Annotated[int, typer.Option(help="Published: 500 steps without a better loss.")] = 500,
 ) -> None:
     """Train the leave-one-dataset-out models (published recipe); skips those already trained."""
     held_out = dataset or EXCITATORY
     if workers == 1:
         for key in held_out:
-            typer.echo(train_one(key, training_data, runs, device, seed, max_steps))
+            typer.echo(train_one(key, training_data, runs, device, seed, max_steps, patience))
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for line in pool.map(train_one, held_out, *zip(*[(training_data, runs, device, seed, max_steps)] * len(held_out))):
+        for line in pool.map(train_one, held_out, *zip(*[(training_data, runs, device, seed, max_steps, patience)] * len(held_out))):
             typer.echo(line)
 
 

@@ -5,6 +5,7 @@
 >>> res.rate, res.time, res.spike_times
 """
 
+from ens2rt import example
 from ens2rt.errors import Ens2Error, InputError, ModelError
 from ens2rt.pipeline import DEFAULT_HOP, InferenceResult, infer
 from ens2rt.model import Model, available_models, available_providers

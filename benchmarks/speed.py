@@ -1,0 +1,203 @@
+"""Throughput of ens2rt beside the published ENS² pipeline and OASIS, in one run.
+
+    python benchmarks/speed.py run                      # 20 neurons x 10 min at 30 Hz, CPU
+    python benchmarks/speed.py run --device cuda        # ens2rt on onnxruntime's CUDA provider
+
+Every method runs in its own process on the same traces (the shipped real
+recording, circularly shifted per neuron and resampled to 30 Hz), so peak memory
+is its own. Speeds are neuron-hours of recording per second of wall time, with
+ratios to the published pipeline; the machine is shared, so only ratios measured
+in one run mean anything.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ens2rt  # noqa: E402
+from benchmarks.common import RESULTS  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+FRAME_RATE = 30.0
+METHODS = ("published", "ens2rt-hop1", "ens2rt-default", "oasis")
+
+
+def make_traces(n_neurons: int, minutes: float, seed: int = 0) -> np.ndarray:
+    """Real-looking ΔF/F: the shipped recording at 30 Hz, shifted differently per neuron."""
+    from scipy.signal import resample_poly
+
+    example = ens2rt.example.load_example()
+    base = resample_poly(example.dff.astype(np.float64), 1, 2)  # 60 → 30 Hz
+    n_frames = int(minutes * 60 * FRAME_RATE)
+    tiled = np.resize(base, n_frames + base.size)
+    shifts = np.random.default_rng(seed).integers(0, base.size, n_neurons)
+    return np.stack([tiled[s : s + n_frames] for s in shifts]).astype(np.float32)
+
+
+def flops_per_window() -> float:
+    """Multiply-adds × 2 of one 96-sample window through the U-Net (convolutions only)."""
+    from ens2export.weights import expected_shapes
+
+    length = {"encoder1": 96, "encoder2": 48, "encoder3": 24, "bottleneck": 12, "decoder3": 24, "decoder2": 48, "decoder1": 96}
+    total = 0.0
+    for name, shape in expected_shapes().items():
+        if not name.endswith("weight"):
+            continue
+        stem = name.split(".")[0]
+        if stem.startswith("upconv"):  # (in, out, 2) producing 2× the input length
+            total += 2 * np.prod(shape) * {"upconv3": 12, "upconv2": 24, "upconv1": 48}[stem]
+        else:
+            total += 2 * np.prod(shape) * length.get(stem, 96)
+    return float(total)
+
+
+def measured_peak_gflops() -> float:
+    """float32 matrix-product throughput of this machine through numpy's BLAS: a practical peak."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    a @ a
+    started = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    return 5 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9
+
+
+def _run_published(dff: np.ndarray) -> dict:
+    import torch
+
+    from benchmarks import published_pipeline
+    from ens2export.network import from_weights
+    from ens2export.weights import load_published_weights
+
+    weights = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ens2_published_exc_weights.npz"
+    if weights.is_file():
+        model = from_weights(load_published_weights(weights)).eval()
+    else:  # same network and cost with the shipped copy of the published weights
+        from ens2export.network import ENS2UNet
+
+        model = ENS2UNet().eval()
+    torch.set_num_threads(torch.get_num_threads())
+    started = time.perf_counter()
+    for trace in dff:
+        published_pipeline.spikes(published_pipeline.rate(model, trace, FRAME_RATE))
+    return {"seconds": time.perf_counter() - started}
+
+
+def _run_ens2rt(dff: np.ndarray, hop: int, device: str) -> dict:
+    from ens2rt import pipeline
+
+    totals: dict[str, float] = defaultdict(float)
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            result = function(*args, **kwargs)
+            totals[name] += time.perf_counter() - started
+            return result
+
+        return wrapper
+
+    # The library has no timers in its hot loop; the benchmark wraps its stages instead.
+    pipeline.resample_to_60hz = timed("resampling", pipeline.resample_to_60hz)
+    pipeline.pad_for_windows = timed("windowing", pipeline.pad_for_windows)
+    pipeline.gather_windows = timed("windowing", pipeline.gather_windows)
+    pipeline.overlap_add = timed("overlap-add", pipeline.overlap_add)
+    pipeline.fit_spikes = timed("spike fitting", pipeline.fit_spikes)
+    model = ens2rt.Model.load("ens2-published-exc", device=device)
+    model.run = timed("onnxruntime", model.run)
+    windows = dff.shape[0] * len(range(0, round(dff.shape[1] * 60 / FRAME_RATE), hop))
+    started = time.perf_counter()
+    ens2rt.infer(dff, FRAME_RATE, model=model, hop=hop)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "provider": model.provider,
+        "breakdown": dict(totals),
+        "network_gflops": windows * flops_per_window() / totals["onnxruntime"] / 1e9,
+    }
+
+
+def _run_oasis(dff: np.ndarray) -> dict:
+    from oasis.functions import deconvolve
+
+    started = time.perf_counter()
+    for trace in dff.astype(np.float64):
+        deconvolve(trace, penalty=1)
+    return {"seconds": time.perf_counter() - started}
+
+
+@app.command()
+def one(method: str, neurons: int, minutes: float, device: str = "cpu") -> None:
+    """Time one method in this process and print JSON (used by `run`)."""
+    dff = make_traces(neurons, minutes)
+    if method == "published":
+        result = _run_published(dff)
+    elif method == "ens2rt-hop1":
+        result = _run_ens2rt(dff, 1, device)
+    elif method == "ens2rt-default":
+        result = _run_ens2rt(dff, ens2rt.DEFAULT_HOP, device)
+    elif method == "oasis":
+        result = _run_oasis(dff)
+    else:
+        raise typer.BadParameter(f"unknown method {method}; one of {', '.join(METHODS)}")
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    typer.echo(json.dumps(result))
+
+
+@app.command()
+def run(
+    neurons: Annotated[int, typer.Option(help="Neurons in the test recording.")] = 20,
+    minutes: Annotated[float, typer.Option(help="Minutes of recording per neuron.")] = 10.0,
+    device: Annotated[str, typer.Option(help="cpu or cuda for the ens2rt rows.")] = "cpu",
+    out: Annotated[Path, typer.Option(help="Markdown file for the table.")] = None,
+) -> None:
+    """Time every method on the same recording and print the table."""
+    neuron_hours = neurons * minutes / 60
+    rows = {}
+    for method in METHODS:
+        command = [sys.executable, __file__, "one", method, str(neurons), str(minutes), "--device", device]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            typer.echo(f"{method} failed:\n{done.stderr[-2000:]}", err=True)
+            continue
+        rows[method] = json.loads(done.stdout.strip().splitlines()[-1])
+    baseline = rows.get("published", {}).get("seconds")
+    peak = measured_peak_gflops()
+    lines = [
+        f"{neurons} neurons × {minutes:g} min at {FRAME_RATE:g} Hz ({neuron_hours:.2f} neuron-hours); "
+        f"{platform.processor() or platform.machine()}, numpy sgemm peak {peak:.0f} GFLOP/s",
+        "",
+        "| method | wall s | neuron-hours / s | × published | peak memory MB | provider | network GFLOP/s (% of sgemm peak) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method, row in rows.items():
+        ratio = f"{baseline / row['seconds']:.1f}" if baseline else "n/a"
+        gflops = f"{row['network_gflops']:.1f} ({100 * row['network_gflops'] / peak:.0f} %)" if "network_gflops" in row else ""
+        lines.append(
+            f"| {method} | {row['seconds']:.2f} | {neuron_hours / row['seconds']:.2f} | {ratio} | "
+            f"{row['peak_rss_mb']:.0f} | {row.get('provider', 'torch CPU' if method == 'published' else '')} | {gflops} |"
+        )
+    for method, row in rows.items():
+        if "breakdown" in row:
+            parts = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(row["breakdown"].items(), key=lambda kv: -kv[1]))
+            lines.append(f"\n{method}: {parts}")
+    text = "\n".join(lines) + "\n"
+    typer.echo(text)
+    if out is not None:
+        out.write_text(text)
+
+
+if __name__ == "__main__":
+    app()
