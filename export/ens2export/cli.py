@@ -18,13 +18,16 @@ GroundTruth = Annotated[
 
 
 def _command_line(context: typer.Context) -> str:
-    """The command as parsed (options spelled out), so a run can be repeated exactly."""
+    """The command as parsed (every option spelled out), so a run can be repeated exactly."""
     words = ["ens2export", context.info_name or ""]
-    for name, value in context.params.items():
-        option = "--" + name.replace("_", "-")
-        for item in value if isinstance(value, (list, tuple)) else [value]:
-            if item is not None:
-                words += [option, str(item)]
+    for param in context.command.params:
+        value = context.params.get(param.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in (v for v in values if v is not None):
+            if param.param_type_name == "argument":
+                words.append(str(item))
+            else:
+                words += [max(param.opts, key=len), str(item)]
     return shlex.join(words)
 
 

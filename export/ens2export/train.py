@@ -111,6 +111,78 @@ def train(
     )
 
 
+def train_together(
+    sources: list[WindowSource],
+    settings: TrainSettings = TrainSettings(),
+    device: str = "auto",
+) -> list[TrainResult]:
+    """Train one fresh model per source, all at once (e.g. the leave-one-out models).
+
+    The models are stacked and run through ``torch.func.vmap``: each keeps its own
+    windows, loss, Adam state (Adam is element-wise) and early stop, as if trained
+    alone, while a GPU runs all of them in the kernels of one.
+    """
+    from torch.func import functional_call, stack_module_state, vmap
+
+    target = pick_device(device)
+    generator = torch.Generator(device=target).manual_seed(settings.seed)
+    members = []
+    for _ in sources:  # every model starts from the same seeded weights, as separate runs would
+        model = ENS2UNet()
+        initialise(model, torch.Generator().manual_seed(settings.seed))
+        members.append(model.to(target))
+    params, _ = stack_module_state(members)
+    skeleton = members[0]
+    forward = vmap(lambda p, x: functional_call(skeleton, p, (x,)))
+    optimizer = torch.optim.Adam(params.values(), lr=settings.learning_rate)
+    on_device = [
+        (torch.from_numpy(s.inputs).to(target), torch.from_numpy(s.targets).to(target), torch.from_numpy(s.starts).to(target))
+        for s in sources
+    ]
+    offsets = torch.arange(96, device=target)
+
+    n = len(sources)
+    losses: list[list[float]] = [[] for _ in sources]
+    best, since_best = np.full(n, np.inf), np.zeros(n, dtype=int)
+    finished: list[dict | None] = [None] * n
+    elapsed = np.zeros(n)
+    started = time.perf_counter()
+    for _ in range(settings.max_steps):
+        batches = []
+        for inputs, targets, starts in on_device:
+            index = starts[torch.randint(starts.numel(), (settings.batch_size,), device=target, generator=generator)]
+            index = index[:, None] + offsets
+            batches.append((inputs[index], targets[index]))
+        x, y = (torch.stack(parts) for parts in zip(*batches))
+        optimizer.zero_grad(set_to_none=True)
+        per_model = torch.mean((forward(params, x) - y) ** 2, dim=(1, 2))
+        per_model.sum().backward()  # the models share no parameter: each gets its own gradient
+        optimizer.step()
+        values = per_model.detach().cpu().numpy()
+        for m in (m for m in range(n) if finished[m] is None):
+            losses[m].append(float(values[m]))
+            if values[m] < best[m]:
+                best[m], since_best[m] = values[m], 0
+            else:
+                since_best[m] += 1
+            if since_best[m] >= settings.patience or len(losses[m]) == settings.max_steps:
+                finished[m] = {k: v[m].detach().cpu().numpy().astype(np.float32) for k, v in params.items()}
+                elapsed[m] = time.perf_counter() - started
+        if all(f is not None for f in finished):
+            break
+    return [
+        TrainResult(
+            weights=finished[m],
+            losses=np.asarray(losses[m], dtype=np.float32),
+            steps=len(losses[m]),
+            stopped_early=len(losses[m]) < settings.max_steps,
+            wall_time_s=float(elapsed[m]),
+            device=f"{target} (vmap over {n} models)",
+        )
+        for m in range(n)
+    ]
+
+
 def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: TrainResult, command: str) -> None:
     """Save a training run: ``weights.npz``, ``losses.csv`` and ``run.json`` (provenance)."""
     out.mkdir(parents=True, exist_ok=True)
