@@ -22,9 +22,9 @@ train() {  # $1: recipe name (run folder), $2: seconds allowed, rest: options
     --runs "/tmp/runs/$recipe" --device cuda "${datasets[@]}" "$@"
   tar czf "$out/loo_runs.tar.gz" -C /tmp runs
 }
-time train smoke 60 --max-steps 50   # times one step of all models, before the long runs
-time train published 170
-time train fixed5000 170 --patience 5000
+time train smoke 45 --max-steps 50   # times one step of all models, before the long runs
+time train published 150
+time train fixed5000 130 --patience 5000
 
 if python3 -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())"; then
   timeout 150 python3 benchmarks/speed.py run --device cuda --out "$out/speed_cuda.md"
