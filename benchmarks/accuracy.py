@@ -40,7 +40,7 @@ from benchmarks.common import (  # noqa: E402
 from ens2rt.groundtruth import find_datasets, load_dataset, smooth_spike_counts  # noqa: E402
 from ens2rt.metrics import correlation  # noqa: E402
 from ens2export.dataset import load_windows  # noqa: E402
-from ens2export.train import TrainSettings, save_run, train, train_together  # noqa: E402
+from ens2export.train import TrainSettings, save_run, train  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
@@ -64,18 +64,6 @@ def train_one(held_out: str, training_data: Path, runs: Path, device: str, seed:
     return f"{held_out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
 
-def train_at_once(held_out: list[str], training_data: Path, runs: Path, device: str, settings) -> None:
-    sources = [load_windows(training_data, include=EXCITATORY, exclude=[key]) for key in held_out]
-    results = train_together(sources, settings, device=device)
-    for key, source, result in zip(held_out, sources, results):
-        command = (
-            f"python benchmarks/accuracy.py train --together -d {' -d '.join(held_out)} --training-data {training_data} "
-            f"--device {device} --seed {settings.seed} --max-steps {settings.max_steps} --patience {settings.patience}"
-        )
-        save_run(run_dir(key, runs), source, settings, result, command)
-        typer.echo(f"{key}: {result.steps} steps, loss {result.losses[-1]:.5f}, {result.device}")
-
-
 @app.command("train")
 def train_command(
     dataset: Datasets = None,
@@ -86,13 +74,9 @@ def train_command(
     seed: int = 0,
     max_steps: Annotated[int, typer.Option(help="Published: 5000 (fewer only to smoke-test).")] = 5000,
     patience: Annotated[int, typer.Option(help="Published: 500 steps without a better loss.")] = 500,
-    together: Annotated[bool, typer.Option(help="Train all models at once through vmap (fast on a GPU).")] = False,
 ) -> None:
     """Train the leave-one-dataset-out models (published recipe); skips those already trained."""
     held_out = [key for key in dataset or EXCITATORY if not (run_dir(key, runs) / "run.json").is_file()]
-    if together:
-        train_at_once(held_out, training_data, runs, device, TrainSettings(seed=seed, max_steps=max_steps, patience=patience))
-        return
     if workers == 1:
         for key in held_out:
             typer.echo(train_one(key, training_data, runs, device, seed, max_steps, patience))
