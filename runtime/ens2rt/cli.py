@@ -44,18 +44,27 @@ def _fail(message: str) -> None:
 
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[Progress | None]:
+    """A progress callback for :func:`ens2rt.infer`; the bar appears with the first batch,
+    so input errors raised before inference print nothing but the error."""
     if quiet:
         yield None
         return
-    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
-        state = {"done": 0}
+    bar = None
+    shown = 0
 
-        def update(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - state["done"])
-            state["done"] = done
+    def update(done: int, total: int) -> None:
+        nonlocal bar, shown
+        if bar is None:
+            bar = typer.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - shown)
+        shown = done
 
+    try:
         yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def default_output(input_path: Path) -> Path:

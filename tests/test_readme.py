@@ -1,0 +1,27 @@
+"""Every command the README promises is the one CI runs or a test exercises."""
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+CI = (REPO / ".ci" / "run").read_text()
+
+
+def _fenced_commands():
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readme_test_command():
+    test_command = next(c for c in _fenced_commands() if "pytest" in c)
+    steps = [part.strip() for part in test_command.split("&&")]
+    ci_lines = [line.strip() for line in CI.splitlines() if line.strip() and not line.startswith("#")]
+    for step in steps:
+        assert any(line.endswith(step) for line in ci_lines), step
+    assert ci_lines[-1] == steps[-1]
+
+
+def test_the_first_command_runs_the_demo():
+    first = _fenced_commands()[0]
+    assert first == "pip install . && ens2rt demo"
