@@ -9,12 +9,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
 import ens2rt
 from ens2rt.errors import Ens2Error
 from ens2rt.model import DEFAULT_MODEL, read_card, resolve_model_path
 from ens2rt.pipeline import Progress
+from ens2rt.suite2p import DffSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 
@@ -68,19 +70,26 @@ def _progress(label: str, quiet: bool) -> Iterator[Progress | None]:
 
 
 def default_output(input_path: Path) -> Path:
-    """``rec.npy`` → ``rec.ens2.npz`` beside the input."""
+    """``rec.npy`` → ``rec.ens2.npz`` beside the input (inside a suite2p folder)."""
+    if input_path.is_dir():
+        return input_path / "ens2.npz"
     return input_path.with_name(input_path.stem + ".ens2.npz")
 
 
 @app.command()
 def infer(
-    input: Annotated[Path, typer.Argument(help="ΔF/F file: .npy, .npz, .mat, .csv or .tsv (neurons × frames).")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result file, .npz or .mat [default: INPUT.ens2.npz].")] = None,
-    frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file if it holds frame_rate/fs).")] = None,
+    input: Annotated[Path, typer.Argument(help="ΔF/F: .npy .npz .mat .csv .tsv (neurons × frames), a suite2p plane folder, a CaImAn .hdf5 or an .nwb file.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result: .npz, .mat, .h5, or .nwb for an NWB input [default: INPUT.ens2.npz].")] = None,
+    frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file when it holds one).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to an .onnx with its card.")] = DEFAULT_MODEL,
     hop: Annotated[int, typer.Option(help="Window hop in 60 Hz samples; 1 = published pipeline.")] = ens2rt.DEFAULT_HOP,
     variable: Annotated[Optional[str], typer.Option(help="Variable to read from .npz/.mat files holding several.")] = None,
     time_axis: Annotated[TimeAxis, typer.Option(help="'first' if rows are frames and columns neurons.")] = TimeAxis.last,
+    series: Annotated[Optional[str], typer.Option(help="NWB: name of the ΔF/F RoiResponseSeries, if several.")] = None,
+    all_rois: Annotated[bool, typer.Option("--all-rois", help="suite2p: infer every ROI, not only iscell ones.")] = False,
+    neuropil: Annotated[float, typer.Option(help="suite2p: neuropil coefficient.")] = DffSettings.neuropil_coefficient,
+    baseline_window: Annotated[float, typer.Option(help="suite2p: running-baseline window, s.")] = DffSettings.baseline_window_s,
+    baseline_percentile: Annotated[float, typer.Option(help="suite2p: running-baseline percentile.")] = DffSettings.baseline_percentile,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime [default: all].")] = None,
     spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.")] = True,
@@ -90,17 +99,32 @@ def infer(
 
     Example: ens2rt infer recording.npy --frame-rate 30 -o spikes.npz
     """
-    from ens2rt.io import read_traces, write_result
+    from ens2rt.io import read_input, write_result
 
+    destination = output or default_output(input)
     try:
-        traces = read_traces(input, variable=variable, time_first=time_axis is TimeAxis.first)
-        rate = frame_rate if frame_rate is not None else traces.frame_rate
-        if rate is None:
+        if destination.suffix.lower() == ".nwb" and input.suffix.lower() != ".nwb":
+            _fail(f"{destination}: NWB output is a copy of an NWB input with results added; use .npz, .mat or .h5")
+        traces = read_input(
+            input,
+            variable=variable,
+            time_first=time_axis is TimeAxis.first,
+            frame_rate=frame_rate,
+            series=series,
+            all_rois=all_rois,
+            dff_settings=DffSettings(neuropil, baseline_window, baseline_percentile),
+        )
+        if traces.frame_rate is None:
             _fail(f"{input} holds no frame rate; pass --frame-rate HZ")
         loaded = ens2rt.Model.load(model, device=device, threads=threads)
-        with _progress(f"{input.name}: {traces.dff.shape[0] if traces.dff.ndim > 1 else 1} neurons", quiet) as progress:
-            result = ens2rt.infer(traces.dff, rate, model=loaded, hop=hop, spikes=spikes, progress=progress)
-        destination = write_result(output or default_output(input), result, {"input": str(input)})
+        with _progress(f"{input.name}: {np.atleast_2d(traces.dff).shape[0]} neurons", quiet) as progress:
+            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, hop=hop, spikes=spikes, progress=progress)
+        if destination.suffix.lower() == ".nwb":
+            from ens2rt.nwb import write_nwb
+
+            write_nwb(input, destination, result, series=traces.settings.get("series"))
+        else:
+            write_result(destination, result, traces, {"input": str(input)})
     except Ens2Error as exc:
         _fail(str(exc))
     if not quiet:
@@ -119,7 +143,7 @@ def demo(
     """Run inference on the shipped example recording and score it against its real spikes."""
     from ens2rt.example import load_example
     from ens2rt.groundtruth import true_rate_at_60hz
-    from ens2rt.io import write_result
+    from ens2rt.io import Traces, write_result
     from ens2rt.metrics import correlation, error_rate
 
     example = load_example()
@@ -127,7 +151,7 @@ def demo(
     typer.echo(f"         {example.dff.size} frames at {example.frame_rate:.2f} Hz, {example.spike_times.size} recorded spikes")
     try:
         result = ens2rt.infer(example.dff, example.frame_rate, model=model)
-        destination = write_result(output, result, {"input": "ens2rt example"})
+        destination = write_result(output, result, Traces(example.dff, example.frame_rate, "ens2rt example"))
     except Ens2Error as exc:
         _fail(str(exc))
     truth = true_rate_at_60hz(example.spike_times, result.time.size)
@@ -137,7 +161,36 @@ def demo(
     typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size}")
     typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
     typer.echo(f"wrote {destination}")
+    try:
+        from ens2rt.plot import plot_result, read_result
+
+        figure = plot_result(read_result(destination), [0], destination.with_suffix(".png"), [example.spike_times], example.source)
+        typer.echo(f"wrote {figure}")
+    except Ens2Error as exc:  # matplotlib is optional
+        typer.echo(f"no figure: {exc}")
     typer.echo("(a neuron from the shipped models' training data; held-out scores are in benchmarks/)")
+
+
+@app.command()
+def plot(
+    result: Annotated[Path, typer.Argument(help="A .npz written by `ens2rt infer`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure file (.png, .pdf, .svg).")] = Path("ens2rt.png"),
+    neurons: Annotated[str, typer.Option(help="Neurons (rows) to draw, e.g. '0,5,9'.")] = "0",
+) -> None:
+    """Draw ΔF/F, the inferred rate and spike events of some neurons on a shared time axis.
+
+    Example: ens2rt plot spikes.npz --neurons 0,5,9 -o fig.png
+    """
+    from ens2rt.plot import plot_result, read_result
+
+    try:
+        chosen = [int(n) for n in neurons.replace(",", " ").split()]
+    except ValueError:
+        raise typer.BadParameter(f"{neurons!r} is not a list of neuron numbers", param_hint="--neurons") from None
+    try:
+        typer.echo(f"wrote {plot_result(read_result(result), chosen, output, title=result.name)}")
+    except Ens2Error as exc:
+        _fail(str(exc))
 
 
 @app.command()

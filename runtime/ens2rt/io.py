@@ -1,9 +1,10 @@
 """Reading traces from files and writing results, atomically, for the CLI.
 
 Inputs: ``.npy``, ``.npz`` and ``.mat`` (a named variable, or the only array),
-``.csv``/``.tsv`` (one neuron per row). Outputs: ``.npz`` or ``.mat`` with the
-schema documented in the README (``rate``, ``time``, ``spike_counts``,
-``spike_times`` …).
+``.csv``/``.tsv`` (one neuron per row), a suite2p plane folder, a CaImAn ``.hdf5``
+and an NWB file. Outputs: ``.npz``, ``.mat`` or ``.h5`` with the schema documented
+in the README (``rate``, ``time``, ``spike_counts``, ``spike_times`` …), or a copy
+of an NWB input with the results added.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ import numpy as np
 import scipy.io
 
 from ens2rt.errors import InputError
+from ens2rt.caiman import read_caiman
+from ens2rt.nwb import read_nwb
 from ens2rt.pipeline import InferenceResult
+from ens2rt.suite2p import DffSettings, is_suite2p_folder, read_suite2p
 
 TRACE_SUFFIXES = (".npy", ".npz", ".mat", ".csv", ".tsv")
-RESULT_SUFFIXES = (".npz", ".mat")
+RESULT_SUFFIXES = (".npz", ".mat", ".h5")
 FRAME_RATE_KEYS = ("frame_rate", "fs", "framerate")
 
 
@@ -34,6 +38,36 @@ class Traces:
     dff: np.ndarray
     frame_rate: float | None
     source: str
+    roi_index: np.ndarray | None = None  #: which ROIs of the source the rows are
+    settings: dict[str, Any] = field(default_factory=dict)  #: how ΔF/F was derived, if it was
+
+
+def read_input(
+    path: str | Path,
+    *,
+    variable: str | None = None,
+    time_first: bool = False,
+    frame_rate: float | None = None,
+    series: str | None = None,
+    all_rois: bool = False,
+    dff_settings: DffSettings = DffSettings(),
+) -> Traces:
+    """Read ΔF/F from any supported source: array files, suite2p, CaImAn or NWB."""
+    path = Path(path)
+    if is_suite2p_folder(path):
+        dff, rate, rois = read_suite2p(path, frame_rate=frame_rate, all_rois=all_rois, settings=dff_settings)
+        return Traces(dff, rate, str(path), rois, {"source_format": "suite2p", **asdict(dff_settings)})
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, but not a suite2p plane folder (F.npy, Fneu.npy, iscell.npy)")
+    suffix = path.suffix.lower()
+    if suffix in (".hdf5", ".h5") and path.is_file():
+        dff, rate = read_caiman(path, frame_rate)
+        return Traces(dff, rate, str(path), settings={"source_format": "caiman"})
+    if suffix == ".nwb" and path.is_file():
+        dff, rate, name = read_nwb(path, series)
+        return Traces(dff, frame_rate or rate, str(path), settings={"source_format": "nwb", "series": name})
+    traces = read_traces(path, variable=variable, time_first=time_first)
+    return Traces(traces.dff, frame_rate or traces.frame_rate, traces.source)
 
 
 def read_traces(path: str | Path, variable: str | None = None, time_first: bool = False) -> Traces:
@@ -105,16 +139,25 @@ def _frame_rate_from(contents: dict[str, np.ndarray]) -> float | None:
     return None
 
 
-def result_arrays(result: InferenceResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The fields written to every output file, spike times as one array plus offsets."""
+def result_arrays(result: InferenceResult, traces: Traces | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fields written to every output file, spike times as one array plus offsets.
+
+    With ``traces``, the input ΔF/F (``dff``, its ``frame_rate``) and the ROI indices
+    of the rows (``roi_index``) are stored too, so a result file is self-contained.
+    """
     arrays: dict[str, Any] = {
         "rate": result.rate,
         "time": result.time,
         "noise_level": result.noise_level,
         "model": result.model,
         "model_sha256": result.model_sha256,
-        "settings": json.dumps({**result.settings, **(extra or {})}, sort_keys=True),
+        "settings": json.dumps({**result.settings, **(traces.settings if traces else {}), **(extra or {})}, sort_keys=True),
     }
+    if traces is not None:
+        arrays["dff"] = np.atleast_2d(traces.dff).astype(np.float32)
+        arrays["frame_rate"] = float(result.settings["frame_rate"])
+        rows = arrays["dff"].shape[0]
+        arrays["roi_index"] = traces.roi_index if traces.roi_index is not None else np.arange(rows)
     if result.spike_counts is not None and result.spike_times is not None:
         arrays["spike_counts"] = result.spike_counts
         arrays["spike_times"] = np.concatenate(result.spike_times) if result.spike_times else np.zeros(0)
@@ -122,18 +165,18 @@ def result_arrays(result: InferenceResult, extra: dict[str, Any] | None = None) 
     return arrays
 
 
-def write_result(path: str | Path, result: InferenceResult, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``result`` to ``.npz`` or ``.mat`` via a temporary file and a rename.
+def write_result(path: str | Path, result: InferenceResult, traces: Traces | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``result`` to ``.npz``, ``.mat`` or ``.h5`` via a temporary file and a rename.
 
     In ``.mat`` files spike times are a cell array (one row vector per neuron);
-    in ``.npz`` files neuron ``i``'s spikes are
+    in ``.npz`` and ``.h5`` files neuron ``i``'s spikes are
     ``spike_times[spike_times_offsets[i]:spike_times_offsets[i + 1]]``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in RESULT_SUFFIXES:
         raise InputError(f"{path}: output must end in {' or '.join(RESULT_SUFFIXES)}")
-    arrays = result_arrays(result, extra)
+    arrays = result_arrays(result, traces, extra)
     if suffix == ".mat" and "spike_times" in arrays:
         cells = np.empty((len(result.spike_times), 1), dtype=object)
         for index, times in enumerate(result.spike_times):
@@ -146,10 +189,25 @@ def write_result(path: str | Path, result: InferenceResult, extra: dict[str, Any
         with os.fdopen(handle, "wb") as stream:
             if suffix == ".npz":
                 np.savez_compressed(stream, **arrays)
-            else:
+            elif suffix == ".mat":
                 scipy.io.savemat(stream, arrays, do_compression=True, oned_as="row")
+            else:
+                _write_h5(stream, arrays)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_h5(stream, arrays: dict[str, Any]) -> None:
+    try:
+        import h5py
+    except ImportError as exc:
+        raise InputError("writing .h5 needs h5py: pip install 'ens2-runtime[formats]'") from exc
+    with h5py.File(stream, "w") as handle:
+        for key, value in arrays.items():
+            if isinstance(value, str):
+                handle.attrs[key] = value
+            else:
+                handle.create_dataset(key, data=value, compression="gzip" if np.ndim(value) > 1 else None)

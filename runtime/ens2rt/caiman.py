@@ -1,0 +1,34 @@
+"""ΔF/F from a CaImAn HDF5 results file (``cnm.save(...)``), read with h5py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ens2rt.errors import InputError
+
+
+def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.ndarray, float]:
+    """Return (``estimates/F_dff``, frame rate from ``params/data/fr`` unless given)."""
+    try:
+        import h5py
+    except ImportError as exc:
+        raise InputError("reading CaImAn files needs h5py: pip install 'ens2-runtime[formats]'") from exc
+    path = Path(path)
+    with h5py.File(path, "r") as handle:
+        if "estimates" not in handle:
+            raise InputError(f"{path}: not a CaImAn results file (no 'estimates' group)")
+        estimates = handle["estimates"]
+        if "F_dff" not in estimates or estimates["F_dff"].shape == ():
+            raise InputError(
+                f"{path}: holds no estimates/F_dff. CaImAn's C is denoised, deconvolved-model output, "
+                "not ΔF/F; run cnm.estimates.detrend_df_f() and save again"
+            )
+        dff = np.asarray(estimates["F_dff"], dtype=np.float64)
+        if frame_rate is None:
+            try:
+                frame_rate = float(np.asarray(handle["params/data/fr"]))
+            except KeyError as exc:
+                raise InputError(f"{path}: no params/data/fr; pass --frame-rate") from exc
+    return dff, frame_rate

@@ -1,0 +1,117 @@
+"""ΔF/F from an NWB file and results written back into a copy of it (needs ``pynwb``).
+
+Input: a ``RoiResponseSeries`` of a ``DfOverF`` container (chosen by name when the
+file has several). Output: a copy of the input file with a processing module
+``spike_inference`` holding the rate as a ``RoiResponseSeries`` over the same ROIs
+and a ``DynamicTable`` of spike times, one row per ROI.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ens2rt.errors import InputError
+from ens2rt.pipeline import InferenceResult
+
+MODULE = "spike_inference"
+
+
+def _pynwb():
+    try:
+        import pynwb
+    except ImportError as exc:
+        raise InputError("NWB files need pynwb: pip install 'ens2-runtime[nwb]'") from exc
+    return pynwb
+
+
+def dff_series(nwbfile) -> dict:
+    """Every RoiResponseSeries inside a DfOverF container, by name."""
+    from pynwb.ophys import DfOverF
+
+    found = {}
+    for module in nwbfile.processing.values():
+        for interface in module.data_interfaces.values():
+            if isinstance(interface, DfOverF):
+                found.update(interface.roi_response_series)
+    return found
+
+
+def _choose(path: Path, nwbfile, name: str | None):
+    series = dff_series(nwbfile)
+    if not series:
+        raise InputError(f"{path}: no DfOverF RoiResponseSeries (ens2rt needs ΔF/F, not raw fluorescence)")
+    if name is None:
+        if len(series) > 1:
+            raise InputError(f"{path}: several ΔF/F series ({', '.join(sorted(series))}); choose one with --series")
+        name = next(iter(series))
+    if name not in series:
+        raise InputError(f"{path}: no ΔF/F series {name!r}; it has {', '.join(sorted(series))}")
+    return series[name]
+
+
+def read_nwb(path: str | Path, series: str | None = None) -> tuple[np.ndarray, float, str]:
+    """Return (ΔF/F as ROIs × frames, frame rate, series name)."""
+    pynwb = _pynwb()
+    path = Path(path)
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        chosen = _choose(path, io.read(), series)
+        data = np.asarray(chosen.data[:], dtype=np.float64)
+        if chosen.rate is not None:
+            frame_rate = float(chosen.rate)
+        else:
+            frame_rate = 1.0 / float(np.mean(np.diff(np.asarray(chosen.timestamps[:]))))
+        name = chosen.name
+    return (data.T if data.ndim == 2 else data[None, :]), frame_rate, name
+
+
+def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, series: str | None = None) -> Path:
+    """Copy ``source`` to ``out`` with the inferred rate and spikes added (atomically)."""
+    pynwb = _pynwb()
+    from hdmf.common import DynamicTable, VectorData, VectorIndex
+    from pynwb.ophys import RoiResponseSeries
+
+    source, out = Path(source), Path(out)
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".tmp.nwb")
+    os.close(handle)
+    try:
+        with pynwb.NWBHDF5IO(str(source), "r") as io:
+            nwbfile = io.read()
+            chosen = _choose(source, nwbfile, series)
+            roi_ids = np.asarray(chosen.rois.data[:])
+            start = float(chosen.starting_time) if chosen.rate is not None else float(chosen.timestamps[0])
+            module = nwbfile.create_processing_module(MODULE, f"ens2rt: spikes inferred from {chosen.name} by {result.model}")
+            module.add(
+                RoiResponseSeries(
+                    name="inferred_rate",
+                    data=result.rate.T,
+                    rois=chosen.rois.table.create_roi_table_region(description=f"the ROIs of {chosen.name}", region=roi_ids.tolist()),
+                    unit="spikes per 60 Hz bin",
+                    rate=60.0,
+                    starting_time=start,
+                    description=f"model {result.model} (sha256 {result.model_sha256}), settings {result.settings}",
+                )
+            )
+            times = result.spike_times or [np.zeros(0)] * len(roi_ids)
+            flat = VectorData(name="spike_times", description="spike times, s (session time)", data=(np.concatenate(times) + start).tolist())
+            module.add(
+                DynamicTable(
+                    name="inferred_spikes",
+                    description="discrete spikes fitted to the inferred rate, one row per ROI",
+                    columns=[
+                        VectorData(name="roi", description="index into the plane segmentation", data=roi_ids.tolist()),
+                        flat,
+                        VectorIndex(name="spike_times_index", target=flat, data=np.cumsum([t.size for t in times]).tolist()),
+                    ],
+                )
+            )
+            with pynwb.NWBHDF5IO(temporary, "w") as writer:
+                writer.export(src_io=io, nwbfile=nwbfile)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return out

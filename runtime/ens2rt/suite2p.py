@@ -1,0 +1,80 @@
+"""ΔF/F from a suite2p plane folder (``F.npy``, ``Fneu.npy``, ``iscell.npy``, ``ops.npy``).
+
+ΔF/F = (Fc − B(Fc)) / B(F), with Fc = F − c · Fneu (c = 0.7 by default) and B a
+running percentile baseline (8th percentile over 60 s). Dividing by the baseline of
+the raw ROI fluorescence keeps the denominator positive even where neuropil
+subtraction pushes Fc to or below zero.
+
+``ops.npy`` is a pickled dict and loading it can run code: ens2rt unpickles it (and
+nothing else) only to read the frame rate ``fs``; open only suite2p folders you trust,
+or pass the frame rate and skip it with ``read_ops=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import percentile_filter
+
+from ens2rt.errors import InputError
+
+REQUIRED = ("F.npy", "Fneu.npy", "iscell.npy")
+
+
+@dataclass(frozen=True)
+class DffSettings:
+    """How ΔF/F is computed from suite2p's raw fluorescence; recorded in every output."""
+
+    neuropil_coefficient: float = 0.7
+    baseline_window_s: float = 60.0
+    baseline_percentile: float = 8.0
+
+
+def is_suite2p_folder(path: Path) -> bool:
+    return path.is_dir() and all((path / name).is_file() for name in REQUIRED)
+
+
+def running_baseline(traces: np.ndarray, window_frames: int, percentile: float) -> np.ndarray:
+    """Running percentile along time, computed on a decimated trace and interpolated back.
+
+    About 60 points per window are plenty for a baseline and keep long recordings cheap.
+    """
+    n_frames = traces.shape[-1]
+    step = max(1, window_frames // 60)
+    coarse = traces[..., ::step]
+    size = max(1, window_frames // step)
+    baseline = percentile_filter(coarse, percentile, size=(1, size), mode="nearest")
+    return np.stack([np.interp(np.arange(n_frames), np.arange(0, n_frames, step), row) for row in baseline])
+
+
+def read_suite2p(folder: str | Path, frame_rate: float | None = None, all_rois: bool = False,
+                 settings: DffSettings = DffSettings(), read_ops: bool = True) -> tuple[np.ndarray, float, np.ndarray]:  # fmt: skip
+    """Return (ΔF/F of the chosen ROIs, frame rate, their ROI indices in suite2p's arrays)."""
+    folder = Path(folder)
+    if not is_suite2p_folder(folder):
+        missing = [name for name in REQUIRED if not (folder / name).is_file()]
+        raise InputError(f"{folder}: not a suite2p plane folder (missing {', '.join(missing)})")
+    fluorescence = np.load(folder / "F.npy", allow_pickle=False).astype(np.float64)
+    neuropil = np.load(folder / "Fneu.npy", allow_pickle=False).astype(np.float64)
+    iscell = np.load(folder / "iscell.npy", allow_pickle=False)
+    if fluorescence.shape != neuropil.shape or fluorescence.ndim != 2:
+        raise InputError(f"{folder}: F.npy {fluorescence.shape} and Fneu.npy {neuropil.shape} must be equal (ROIs × frames)")
+    if frame_rate is None:
+        if not read_ops or not (folder / "ops.npy").is_file():
+            raise InputError(f"{folder}: no frame rate; pass --frame-rate (or keep ops.npy, which holds fs)")
+        ops = np.load(folder / "ops.npy", allow_pickle=True).item()  # suite2p pickles a dict here
+        frame_rate = float(ops["fs"])
+    chosen = np.arange(fluorescence.shape[0]) if all_rois else np.flatnonzero(np.asarray(iscell)[:, 0] > 0.5)
+    if chosen.size == 0:
+        raise InputError(f"{folder}: iscell.npy marks no ROI as a cell; pass --all-rois to infer every ROI")
+    raw = fluorescence[chosen]
+    corrected = raw - settings.neuropil_coefficient * neuropil[chosen]
+    window = max(3, int(round(settings.baseline_window_s * frame_rate)))
+    denominator = running_baseline(raw, window, settings.baseline_percentile)
+    if np.any(denominator <= 0):
+        roi = chosen[np.flatnonzero((denominator <= 0).any(axis=1))[0]]
+        raise InputError(f"{folder}: ROI {roi} has a non-positive fluorescence baseline; ΔF/F is undefined")
+    dff = (corrected - running_baseline(corrected, window, settings.baseline_percentile)) / denominator
+    return dff, frame_rate, chosen
