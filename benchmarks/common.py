@@ -10,6 +10,7 @@ import numpy as np
 import ens2rt
 from ens2rt.groundtruth import Neuron, true_rate_at_60hz
 from ens2rt.metrics import score_neuron
+from ens2rt.resample import DEFAULT_RESAMPLER
 
 REPO = Path(__file__).resolve().parents[1]
 GROUND_TRUTH = REPO.parent / "shared" / "ground_truth"
@@ -37,14 +38,14 @@ class Prediction:
     true_spike_times: np.ndarray
 
 
-def predict_neuron(neuron: Neuron, model: ens2rt.Model, hop: int, spikes: bool = True) -> Prediction:
+def predict_neuron(neuron: Neuron, model: ens2rt.Model, hop: int, spikes: bool = True, resampler: str = DEFAULT_RESAMPLER) -> Prediction:
     """Run ``ens2rt.infer`` on every trial of ``neuron``; times continue across trials."""
     rates, truths, inferred, true_spikes = [], [], [], []
     offset = 0.0
     for trial in neuron.trials:
         if trial.dff.size * 60.0 / trial.frame_rate < 96:
             continue  # shorter than one window
-        result = ens2rt.infer(trial.dff, trial.frame_rate, model=model, hop=hop, spikes=spikes)
+        result = ens2rt.infer(trial.dff, trial.frame_rate, model=model, hop=hop, spikes=spikes, resampler=resampler)
         n_out = result.time.size
         rates.append(result.rate[0])
         truths.append(true_rate_at_60hz(trial.spike_times, n_out))

@@ -49,7 +49,9 @@ def test_torch_pipeline_reproduces_published_rate(published, reference):
 
 
 def test_runtime_hop1_reproduces_published_rate(reference):
-    res = ens2rt.infer(reference["dff"], float(reference["frame_rate"]), model="ens2-published-exc", hop=1, device="cpu")
+    res = ens2rt.infer(
+        reference["dff"], float(reference["frame_rate"]), model="ens2-published-exc", hop=1, resampler="fourier", device="cpu"
+    )
     assert res.rate.shape == (1, reference["rate_60hz"].size)
     assert np.abs(res.rate[0] - reference["rate_60hz"]).max() <= 1e-4
     assert np.array_equal(res.spike_counts[0], reference["spike_counts_60hz"])

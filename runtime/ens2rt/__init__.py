@@ -9,6 +9,7 @@ from ens2rt import example
 from ens2rt.errors import Ens2Error, InputError, ModelError
 from ens2rt.pipeline import DEFAULT_HOP, InferenceResult, infer
 from ens2rt.model import Model, available_models, available_providers
+from ens2rt.stream import Stream, StreamOutput
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,8 @@ __all__ = [
     "InputError",
     "Model",
     "ModelError",
+    "Stream",
+    "StreamOutput",
     "__version__",
     "available_models",
     "available_providers",

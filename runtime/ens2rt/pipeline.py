@@ -11,7 +11,7 @@ import numpy as np
 
 from ens2rt.errors import InputError
 from ens2rt.model import DEFAULT_MODEL, Model
-from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz, resample_to_60hz
+from ens2rt.resample import DEFAULT_RESAMPLER, RESAMPLERS, TARGET_RATE_HZ, n_samples_at_60hz, resample_to_60hz
 from ens2rt.spikes import fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
     as_trace_matrix,
@@ -68,6 +68,7 @@ def infer(
     threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     spikes: bool = True,
+    resampler: str = DEFAULT_RESAMPLER,
     progress: Progress | None = None,
 ) -> InferenceResult:
     """Infer spike rates (and spike events) from ΔF/F traces.
@@ -75,21 +76,24 @@ def infer(
     ``dff``: (n_neurons, n_frames) or (n_frames,) raw ΔF/F (0.3 = 30 %); NaN frames
     are bridged for the network and come back as NaN. ``frame_rate``: Hz.
     ``model``: a shipped model name, an ``.onnx`` path with its card, or a loaded
-    :class:`Model`. ``hop``: window hop in 60 Hz samples (1 = the published
-    pipeline). ``progress(done, total)`` is called as window batches finish.
+    :class:`Model`. ``hop``: window hop in 60 Hz samples. ``resampler``: ``"sinc"``
+    (local, streamable) or ``"fourier"`` (the published pipeline: with ``hop=1`` it
+    reproduces ENS²'s numbers). ``progress(done, total)`` is called as batches finish.
     """
     traces = as_trace_matrix(dff)
     rate_hz = check_frame_rate(frame_rate)
     check_length(traces.shape[1], rate_hz)
     if not isinstance(hop, (int, np.integer)) or not 1 <= hop <= MAX_HOP:
         raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
+    if resampler not in RESAMPLERS:
+        raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
     runner = model if isinstance(model, Model) else Model.load(model, device=device, threads=threads)
 
     levels = noise_level(traces, rate_hz)
     filled, gaps = fill_gaps(traces)
-    rate = rate_from_traces(runner, filled, rate_hz, hop=hop, batch_size=batch_size, progress=progress)
+    rate = rate_from_traces(runner, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
     n_out = rate.shape[1]
     masked = gap_mask_at_60hz(gaps, rate_hz, n_out) if gaps.any() else None
 
@@ -106,7 +110,7 @@ def infer(
     settings = {
         "frame_rate": rate_hz,
         "hop": int(hop),
-        "resampler": "fourier",
+        "resampler": resampler,
         "provider": runner.provider,
         "batch_size": int(batch_size),
         "spikes": bool(spikes),
@@ -130,6 +134,7 @@ def rate_from_traces(
     *,
     hop: int,
     batch_size: int,
+    resampler: str = DEFAULT_RESAMPLER,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Resample finite traces to 60 Hz and run the windowed network; (n, n_out) float32."""
@@ -141,7 +146,7 @@ def rate_from_traces(
     done = 0
     rate = np.empty((n_neurons, n_out), dtype=np.float32)
     for first in range(0, n_neurons, block):
-        padded = pad_for_windows(resample_to_60hz(traces[first : first + block], frame_rate))
+        padded = pad_for_windows(resample_to_60hz(traces[first : first + block], frame_rate, resampler))
         padded_flat = padded.ravel()
         accumulated = np.zeros(padded.size, dtype=np.float64)
         for offsets in window_batches(padded.shape[0], n_out, hop, batch_size):

@@ -1,11 +1,29 @@
-"""Resampling ΔF/F traces onto the 60 Hz grid the networks were trained on."""
+"""Resampling ΔF/F traces onto the 60 Hz grid the networks were trained on.
+
+Two resamplers give the same n_out = round(n · 60 / fs) samples at times i / 60 s:
+
+- ``"sinc"`` (default): a Kaiser-windowed sinc interpolator with cutoff
+  min(fs, 60) / 2. Each output depends only on input frames within a few frame
+  periods, so a stream, a chunk of a long recording and the whole recording give
+  the same numbers. Ends are extended with the first and last frame.
+- ``"fourier"``: ``scipy.signal.resample``, ENS²'s published pre-processing. It needs
+  the whole trace at once; use it to reproduce the published pipeline exactly.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import signal
 
+from ens2rt.errors import InputError
+
 TARGET_RATE_HZ = 60.0
+RESAMPLERS = ("sinc", "fourier")
+DEFAULT_RESAMPLER = "sinc"
+ZERO_CROSSINGS = 8  # of the sinc on each side of an output sample
+KAISER_BETA = 8.0
 
 
 def n_samples_at_60hz(n_frames: int, frame_rate: float) -> int:
@@ -13,15 +31,63 @@ def n_samples_at_60hz(n_frames: int, frame_rate: float) -> int:
     return int(round(n_frames * TARGET_RATE_HZ / frame_rate))
 
 
-def resample_to_60hz(traces: np.ndarray, frame_rate: float) -> np.ndarray:
-    """Fourier-resample traces (last axis = time) from ``frame_rate`` to 60 Hz.
-
-    This is ENS²'s published pre-processing (``scipy.signal.resample`` with
-    ``round(n · 60 / fs)`` output samples), vectorized over every leading axis.
-    Computed in float64 and returned as float64.
-    """
-    traces = np.asarray(traces, dtype=np.float64)
+def resample_to_60hz(traces: np.ndarray, frame_rate: float, method: str = DEFAULT_RESAMPLER) -> np.ndarray:
+    """Resample traces (last axis = time) from ``frame_rate`` to 60 Hz; float64 out."""
+    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     n_out = n_samples_at_60hz(traces.shape[-1], frame_rate)
-    if n_out == traces.shape[-1]:
-        return traces.copy()
-    return signal.resample(traces, n_out, axis=-1)
+    if method == "fourier":
+        return traces.copy() if n_out == traces.shape[-1] else signal.resample(traces, n_out, axis=-1)
+    if method != "sinc":
+        raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {method!r}")
+    return SincResampler(frame_rate).resample(traces, 0, np.arange(n_out), n_total=traces.shape[-1])
+
+
+class SincResampler:
+    """The windowed-sinc interpolator behind ``resample_to_60hz(..., "sinc")``, usable on pieces.
+
+    ``resample(frames, first_frame, outputs)`` computes 60 Hz samples ``outputs`` from
+    a slice of the recording that starts at frame ``first_frame`` and holds every
+    frame within ``taps`` of them; the pieces of a recording give the same numbers
+    as the whole.
+    """
+
+    def __init__(self, frame_rate: float):
+        self.frame_rate = float(frame_rate)
+        self.cutoff_hz = 0.5 * min(self.frame_rate, TARGET_RATE_HZ)
+        self.half_width_s = ZERO_CROSSINGS / (2.0 * self.cutoff_hz)
+        self.taps = int(math.ceil(self.half_width_s * self.frame_rate))  # input frames on each side
+
+    def first_frame_needed(self, output: int) -> int:
+        """Earliest input frame that 60 Hz sample ``output`` reads (may be < 0: the first frame)."""
+        return int(math.floor(output * self.frame_rate / TARGET_RATE_HZ)) - self.taps + 1
+
+    def last_frame_needed(self, output: int) -> int:
+        """Latest input frame that 60 Hz sample ``output`` reads."""
+        return int(math.floor(output * self.frame_rate / TARGET_RATE_HZ)) + self.taps
+
+    def _weights(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        position = outputs * (self.frame_rate / TARGET_RATE_HZ)
+        frames = np.floor(position).astype(np.int64)[:, None] + np.arange(1 - self.taps, self.taps + 1)
+        offset_s = (position[:, None] - frames) / self.frame_rate
+        x = np.clip(offset_s / self.half_width_s, -1.0, 1.0)
+        weights = np.sinc(2.0 * self.cutoff_hz * offset_s) * np.i0(KAISER_BETA * np.sqrt(1.0 - x * x)) / np.i0(KAISER_BETA)
+        weights[np.abs(offset_s) >= self.half_width_s] = 0.0
+        return frames, weights / weights.sum(axis=1, keepdims=True)
+
+    def resample(self, frames: np.ndarray, first_frame: int, outputs: np.ndarray, n_total: int | None = None) -> np.ndarray:
+        """60 Hz samples ``outputs`` from ``frames`` (n_traces, k), which start at ``first_frame``.
+
+        ``n_total``: length of the whole recording when its end is among ``frames``
+        (frames past the end repeat the last one). Frames before 0 repeat the first.
+        """
+        frames = np.atleast_2d(frames)
+        out = np.empty((frames.shape[0], outputs.size))
+        block = max(256, (1 << 22) // max(1, frames.shape[0] * 2 * self.taps))  # bounds the gathered taps
+        last = (n_total if n_total is not None else first_frame + frames.shape[1]) - 1
+        for start in range(0, outputs.size, block):
+            index, weights = self._weights(outputs[start : start + block])
+            local = np.clip(index, 0, last) - first_frame
+            if local.min() < 0 or local.max() >= frames.shape[1]:
+                raise ValueError("frames do not cover the requested outputs")
+            out[:, start : start + block] = np.einsum("nij,ij->ni", frames[:, local], weights)
+        return out

@@ -28,14 +28,18 @@ def window_starts(n_samples: int, hop: int) -> np.ndarray:
 
 
 def coverage(n_samples: int, hop: int) -> np.ndarray:
-    """Divisor of the overlap-add for each sample of the unpadded trace.
+    """Divisor of the overlap-add for each sample of the unpadded trace (see :func:`coverage_at`)."""
+    return coverage_at(np.arange(HALF_WINDOW, HALF_WINDOW + n_samples), hop)
+
+
+def coverage_at(padded_index: np.ndarray, hop: int) -> np.ndarray:
+    """Divisor of the overlap-add at positions of the padded trace.
 
     It counts the windows that would cover a sample if windows continued past
     both ends of the padded trace (96 for every sample at hop 1). Near the ends
     fewer real windows exist; the missing ones count as zero output, exactly as
     in the published pipeline, which divides every sample by 96.
     """
-    padded_index = np.arange(HALF_WINDOW, HALF_WINDOW + n_samples)
     last = padded_index // hop
     first = -((WINDOW - 1 - padded_index) // hop)  # ceil((p - 95) / hop)
     return (last - first + 1).astype(np.float64)

@@ -1,0 +1,208 @@
+"""Online inference: frames in as they are imaged, final 60 Hz rates out with a fixed delay.
+
+A :class:`Stream` keeps only what future outputs need (a few frames for the sinc
+resampler, the 60 Hz samples of windows not yet run, the overlap-add of samples
+not yet final), so memory is constant in the length of the recording, and nothing
+is computed twice. Everything it emits, concatenated, equals
+``ens2rt.infer(dff, frame_rate, spikes=False)`` with the same model and hop (the
+default ``resampler="sinc"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ens2rt.errors import InputError
+from ens2rt.model import DEFAULT_MODEL, Model
+from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
+from ens2rt.resample import TARGET_RATE_HZ, SincResampler, n_samples_at_60hz
+from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
+from ens2rt.traces import check_frame_rate
+from ens2rt.windows import HALF_WINDOW, MAX_HOP, WINDOW, coverage_at, gather_windows, overlap_add
+
+
+@dataclass(frozen=True)
+class StreamOutput:
+    """What one :meth:`Stream.push` or :meth:`Stream.flush` finalised."""
+
+    rate: np.ndarray  #: (n_neurons, k) float32 spikes per 60 Hz bin
+    time: np.ndarray  #: (k,) s since the first frame
+    spike_times: list[np.ndarray] | None  #: per neuron, spikes of rate runs that closed
+
+
+class Stream:
+    """Spike inference on frames as they arrive.
+
+    >>> stream = ens2rt.Stream(n_neurons=500, frame_rate=30.0)
+    >>> out = stream.push(frames)      # (500, k) ΔF/F, any k >= 1
+    >>> out.rate, out.time             # newly final 60 Hz samples
+    >>> last = stream.flush()          # at the end of the recording
+
+    Non-finite frames are replaced by the neuron's last finite value (a stream cannot
+    look ahead to interpolate as :func:`ens2rt.infer` does).
+    """
+
+    def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model = DEFAULT_MODEL,
+                 hop: int = DEFAULT_HOP, device: str = "auto", threads: int | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True):  # fmt: skip
+        if n_neurons < 1:
+            raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
+        if not isinstance(hop, (int, np.integer)) or not 1 <= hop <= MAX_HOP:
+            raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
+        self.n_neurons = int(n_neurons)
+        self.frame_rate = check_frame_rate(frame_rate)
+        self.hop = int(hop)
+        self.batch_size = int(batch_size)
+        self.model = model if isinstance(model, Model) else Model.load(model, device=device, threads=threads)
+        self._resampler = SincResampler(self.frame_rate)
+        self._spikes = spikes
+        self._frames = np.zeros((n_neurons, 0))
+        self._frames_start = 0  # index of self._frames[:, 0] in the recording
+        self._n_frames = 0
+        self._last_finite = np.full(n_neurons, np.nan)
+        self._n60 = 0  # 60 Hz samples resampled so far
+        self._buffer_start = 0  # padded index of column 0 of the two buffers below
+        self._padded = np.zeros((n_neurons, HALF_WINDOW), dtype=np.float32)  # 60 Hz input, padded
+        self._summed = np.zeros((n_neurons, HALF_WINDOW))  # overlap-add of window outputs
+        self._next_window = 0  # padded start of the next window to run
+        self._n_emitted = 0
+        self._pending = np.zeros((n_neurons, 0), dtype=np.float32)  # final rate of runs not yet closed
+        self._pending_start = 0  # 60 Hz index of self._pending[:, 0]
+        self._fitted = np.zeros(n_neurons, dtype=np.int64)  # per neuron, columns of _pending already fitted
+        self._flushed = False
+
+    @property
+    def delay_frames(self) -> int:
+        """Frames that arrive after a frame before the last rate sample it changes is emitted.
+
+        The worst case over the frame's phase: resampler half-width + window half-width
+        + hop + one more half window for the overlap-add to close. The spike events of
+        a rate sample come later still: when its run of above-threshold rate closes.
+        """
+        return max(self._delay_after(frame) for frame in range(2 * int(self.frame_rate) + 200, 4 * int(self.frame_rate) + 400))
+
+    @property
+    def delay_s(self) -> float:
+        """:attr:`delay_frames` in seconds."""
+        return self.delay_frames / self.frame_rate
+
+    def _delay_after(self, frame: int) -> int:
+        ratio = self.frame_rate / TARGET_RATE_HZ
+        last_sample = int(np.floor((frame + self._resampler.taps) / ratio))  # 60 Hz samples reading `frame`
+        while int(np.floor(last_sample * ratio)) > frame + self._resampler.taps - 1:
+            last_sample -= 1
+        last_window = (last_sample + HALF_WINDOW) // self.hop * self.hop
+        last_rate = last_window + WINDOW - 1 - HALF_WINDOW
+        closing_window = (last_rate + HALF_WINDOW) // self.hop * self.hop  # runs once its last sample exists
+        return self._resampler.last_frame_needed(closing_window + WINDOW - 1 - HALF_WINDOW) - frame
+
+    def push(self, frames: np.ndarray) -> StreamOutput:
+        """Add (n_neurons, k) frames; return the 60 Hz rate samples that became final."""
+        if self._flushed:
+            raise InputError("this stream was flushed; start a new Stream")
+        frames = np.asarray(frames, dtype=np.float64)
+        if frames.ndim == 1 and self.n_neurons == 1:
+            frames = frames[None, :]
+        if frames.ndim != 2 or frames.shape[0] != self.n_neurons or frames.shape[1] < 1:
+            raise InputError(f"push takes ({self.n_neurons}, k) frames with k >= 1, got shape {frames.shape}")
+        frames = self._hold_last_finite(frames)
+        self._frames = np.concatenate([self._frames, frames], axis=1)
+        self._n_frames += frames.shape[1]
+        ready = self._n60
+        while self._resampler.last_frame_needed(ready) <= self._n_frames - 1:
+            ready += 1
+        self._resample_until(ready, n_total=None)
+        self._run_windows(last_start=self._n60 - HALF_WINDOW)
+        return self._emit(self._next_window - HALF_WINDOW, final=False)
+
+    def flush(self) -> StreamOutput:
+        """End the recording: compute and return every remaining rate sample."""
+        if self._flushed:
+            raise InputError("this stream was already flushed")
+        self._flushed = True
+        n_total = n_samples_at_60hz(self._n_frames, self.frame_rate)
+        if n_total < WINDOW:
+            raise InputError(f"the stream ended after {self._n_frames} frames, less than one {WINDOW / TARGET_RATE_HZ:.1f} s window")
+        self._resample_until(n_total, n_total=self._n_frames)
+        self._append(np.zeros((self.n_neurons, HALF_WINDOW), dtype=np.float32))
+        self._run_windows(last_start=n_total - 1)
+        return self._emit(n_total, final=True)
+
+    def _hold_last_finite(self, frames: np.ndarray) -> np.ndarray:
+        bad = ~np.isfinite(frames)
+        if not bad.any():
+            self._last_finite = frames[:, -1].copy()
+            return frames
+        filled = frames.copy()
+        for k in range(frames.shape[1]):
+            column = filled[:, k]
+            column[bad[:, k]] = self._last_finite[bad[:, k]]
+            known = np.isfinite(column)
+            self._last_finite[known] = column[known]
+        if np.isnan(filled).any():
+            neuron = int(np.flatnonzero(np.isnan(filled).any(axis=1))[0])
+            raise InputError(f"neuron {neuron} has no finite ΔF/F value yet to hold")
+        return filled
+
+    def _resample_until(self, end: int, n_total: int | None) -> None:
+        if end > self._n60:
+            samples = self._resampler.resample(self._frames, self._frames_start, np.arange(self._n60, end), n_total=n_total)
+            self._append(samples.astype(np.float32))
+            self._n60 = end
+        keep_from = max(0, self._resampler.first_frame_needed(self._n60))
+        self._frames = self._frames[:, keep_from - self._frames_start :]
+        self._frames_start = keep_from
+
+    def _append(self, samples: np.ndarray) -> None:
+        self._padded = np.concatenate([self._padded, samples], axis=1)
+        self._summed = np.concatenate([self._summed, np.zeros(samples.shape)], axis=1)
+
+    def _run_windows(self, last_start: int) -> None:
+        starts = np.arange(self._next_window, last_start + 1, self.hop)
+        if starts.size == 0:
+            return
+        width = self._padded.shape[1]
+        offsets = (np.arange(self.n_neurons)[:, None] * width + (starts - self._buffer_start)).ravel()
+        padded_flat, summed_flat = self._padded.ravel(), self._summed.reshape(-1)
+        for first in range(0, offsets.size, self.batch_size):
+            batch = offsets[first : first + self.batch_size]
+            overlap_add(summed_flat, batch, self.model.run(gather_windows(padded_flat, batch)))
+        self._next_window = int(starts[-1]) + self.hop
+
+    def _emit(self, end: int, final: bool) -> StreamOutput:
+        end = max(end, self._n_emitted)
+        samples = np.arange(self._n_emitted, end)
+        columns = samples + HALF_WINDOW - self._buffer_start
+        rate = (self._summed[:, columns] / coverage_at(samples + HALF_WINDOW, self.hop)).astype(np.float32)
+        self._n_emitted = end
+        drop = min(self._next_window, self._n_emitted + HALF_WINDOW) - self._buffer_start
+        self._padded, self._summed = self._padded[:, drop:], self._summed[:, drop:]
+        self._buffer_start += drop
+        return StreamOutput(rate=rate, time=samples / TARGET_RATE_HZ, spike_times=self._close_runs(rate, final) if self._spikes else None)
+
+    def _close_runs(self, rate: np.ndarray, final: bool) -> list[np.ndarray]:
+        """Fit spikes to every neuron's rate runs that closed; return their spike times.
+
+        A run is closed once a sample below threshold follows it; a run longer than
+        ``MAX_RUN`` closes piece by piece, as the offline fit splits it.
+        """
+        self._pending = np.concatenate([self._pending, rate], axis=1)
+        width = self._pending.shape[1]
+        position = np.arange(width)
+        if final:
+            cut = np.full(self.n_neurons, width)
+        else:
+            last_below = np.where(self._pending < THRESHOLD, position, -1).max(axis=1, initial=-1)
+            run_start = np.maximum(last_below + 1, self._fitted)
+            cut = run_start + (width - run_start) // MAX_RUN * MAX_RUN
+        closed = (position >= self._fitted[:, None]) & (position < cut[:, None])
+        counts = fit_spikes(np.where(closed, self._pending, 0.0))
+        times = [t + self._pending_start / TARGET_RATE_HZ for t in spike_times_from_counts(counts, TARGET_RATE_HZ)]
+        trim = int(cut.min())
+        self._pending = self._pending[:, trim:]
+        self._pending_start += trim
+        self._fitted = cut - trim
+        return times
