@@ -17,7 +17,7 @@ from ens2rt.spikes import MAX_RUN, MIN_RUN_TOTAL, SIGMA_SAMPLES, THRESHOLD
 
 
 def rate(model: torch.nn.Module, dff: np.ndarray, frame_rate: float, batch_size: int = 1024) -> np.ndarray:
-    x = resample_to_60hz(dff, frame_rate).astype(np.float32)
+    x = resample_to_60hz(dff, frame_rate, "fourier").astype(np.float32)
     padded = np.pad(x, 48)
     windows = np.stack([padded[i : i + 96] for i in range(x.size)])
     outputs = []

@@ -37,7 +37,7 @@ def test_torch_pipeline_reproduces_published_rate(published, reference):
     """METHOD.md's pipeline written out in torch: resample, pad, every window, overlap-add."""
     from ens2rt.resample import resample_to_60hz
 
-    x = resample_to_60hz(reference["dff"], float(reference["frame_rate"])).astype(np.float32)
+    x = resample_to_60hz(reference["dff"], float(reference["frame_rate"]), "fourier").astype(np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, 48), 96)[: x.size]
     with torch.no_grad():
         out = from_weights(published).eval()(torch.from_numpy(np.ascontiguousarray(windows))).numpy()

@@ -35,7 +35,7 @@ def test_gather_and_overlap_add_agree_with_a_plain_loop(hop, batch):
     flat = padded.ravel()
     accumulated = np.zeros(flat.size)
     seen = 0
-    for offsets in window_batches(3, 150, hop, batch):
+    for offsets in window_batches(3, 150 + WINDOW, window_starts(150, hop), batch):
         windows = gather_windows(flat, offsets)
         overlap_add(accumulated, offsets, windows * 2.0)
         seen += offsets.size

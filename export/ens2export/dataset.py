@@ -109,7 +109,7 @@ def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
         if neuron.dataset not in datasets:
             datasets.append(neuron.dataset)
         for trial in neuron.trials:
-            x = resample_to_60hz(trial.dff, trial.frame_rate)
+            x = resample_to_60hz(trial.dff, trial.frame_rate, "fourier")  # the published pre-processing
             if x.size < WINDOW:
                 continue
             inputs.append(pad_for_windows(x))

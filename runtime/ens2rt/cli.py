@@ -93,6 +93,8 @@ def infer(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime [default: all].")] = None,
     spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.")] = True,
+    workers: Annotated[int, typer.Option(help="zarr: dask worker processes of a local cluster.")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option(help="zarr: address of a running dask scheduler.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Infer spike rates and spike events from ΔF/F traces.
@@ -101,6 +103,9 @@ def infer(
     """
     from ens2rt.io import read_input, write_result
 
+    if input.suffix.lower() == ".zarr":
+        _infer_zarr(input, output, frame_rate, model, hop, spikes, workers, scheduler, quiet)
+        return
     destination = output or default_output(input)
     try:
         if destination.suffix.lower() == ".nwb" and input.suffix.lower() != ".nwb":
@@ -133,6 +138,22 @@ def infer(
             f"{result.rate.shape[0]} neurons, {result.time.size / 60:.1f} s at 60 Hz, "
             f"{n_spikes} spikes, model {result.model} on {loaded.provider} -> {destination}"
         )
+
+
+def _infer_zarr(input, output, frame_rate, model, hop, spikes, workers, scheduler, quiet) -> None:
+    if output is None or output.suffix.lower() != ".zarr":
+        _fail("a .zarr input needs a .zarr output: -o OUT.zarr")
+    try:
+        from ens2rt.dask import infer_zarr
+
+        destination = infer_zarr(input, output, frame_rate=frame_rate, model=model, hop=hop, spikes=spikes,
+                                 workers=workers, scheduler=scheduler, show_progress=not quiet)  # fmt: skip
+    except ImportError as exc:
+        _fail(str(exc))
+    except Ens2Error as exc:
+        _fail(str(exc))
+    if not quiet:
+        typer.echo(f"wrote {destination}")
 
 
 @app.command()

@@ -11,7 +11,14 @@ import numpy as np
 
 from ens2rt.errors import InputError
 from ens2rt.model import DEFAULT_MODEL, Model
-from ens2rt.resample import DEFAULT_RESAMPLER, RESAMPLERS, TARGET_RATE_HZ, n_samples_at_60hz, resample_to_60hz
+from ens2rt.resample import (
+    DEFAULT_RESAMPLER,
+    RESAMPLERS,
+    TARGET_RATE_HZ,
+    SincResampler,
+    n_samples_at_60hz,
+    resample_to_60hz,
+)
 from ens2rt.spikes import fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
     as_trace_matrix,
@@ -24,10 +31,10 @@ from ens2rt.traces import (
 from ens2rt.windows import (
     HALF_WINDOW,
     MAX_HOP,
-    coverage,
+    WINDOW,
+    coverage_at,
     gather_windows,
     overlap_add,
-    pad_for_windows,
     window_batches,
     window_starts,
 )
@@ -137,24 +144,81 @@ def rate_from_traces(
     resampler: str = DEFAULT_RESAMPLER,
     progress: Progress | None = None,
 ) -> np.ndarray:
-    """Resample finite traces to 60 Hz and run the windowed network; (n, n_out) float32."""
+    """Resample finite traces to 60 Hz and run the windowed network; (n, n_out) float32.
+
+    Neurons go in blocks of about ``BLOCK_SAMPLES`` 60 Hz samples, so memory stays
+    bounded however many neurons there are; window batches stream through each block.
+    """
     n_neurons, n_frames = traces.shape
     n_out = n_samples_at_60hz(n_frames, frame_rate)
     block = max(1, BLOCK_SAMPLES // max(n_out, 1))
-    counts = coverage(n_out, hop)
-    total_windows = n_neurons * window_starts(n_out, hop).size
+    total = n_neurons * window_starts(n_out, hop).size
     done = 0
+
+    def count(windows: int) -> None:
+        nonlocal done
+        done += windows
+        if progress is not None:
+            progress(done, total)
+
     rate = np.empty((n_neurons, n_out), dtype=np.float32)
     for first in range(0, n_neurons, block):
-        padded = pad_for_windows(resample_to_60hz(traces[first : first + block], frame_rate, resampler))
-        padded_flat = padded.ravel()
-        accumulated = np.zeros(padded.size, dtype=np.float64)
-        for offsets in window_batches(padded.shape[0], n_out, hop, batch_size):
-            outputs = model.run(gather_windows(padded_flat, offsets))
-            overlap_add(accumulated, offsets, outputs)
-            done += offsets.size
-            if progress is not None:
-                progress(done, total_windows)
-        summed = accumulated.reshape(padded.shape)[:, HALF_WINDOW : HALF_WINDOW + n_out]
-        rate[first : first + block] = summed / counts
+        rate[first : first + block] = rate_for_range(
+            model, traces[first : first + block], 0, n_frames, frame_rate, 0, n_out,
+            hop=hop, batch_size=batch_size, resampler=resampler, on_windows=count,
+        )  # fmt: skip
     return rate
+
+
+def rate_for_range(
+    model: Model,
+    frames: np.ndarray,
+    first_frame: int,
+    n_frames: int,
+    frame_rate: float,
+    out_start: int,
+    out_end: int,
+    *,
+    hop: int,
+    batch_size: int,
+    resampler: str = DEFAULT_RESAMPLER,
+    on_windows: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Rate samples ``out_start:out_end`` of a recording of ``n_frames`` frames.
+
+    ``frames`` is the slice of the recording starting at frame ``first_frame``; it
+    must hold every frame those samples depend on (for the sinc resampler, see
+    :func:`frames_needed`; Fourier resampling needs them all). Windows keep the
+    recording's global alignment, so the pieces of a recording equal the whole.
+    """
+    n_out = n_samples_at_60hz(n_frames, frame_rate)
+    first_window = max(0, -(-(out_start - HALF_WINDOW + 1) // hop) * hop)
+    last_window = min(n_out - 1, out_end - 1 + HALF_WINDOW) // hop * hop
+    starts = np.arange(first_window, last_window + 1, hop)
+    # 60 Hz samples that those windows read, clipped to the recording
+    lo, hi = max(0, first_window - HALF_WINDOW), min(n_out, last_window + WINDOW - HALF_WINDOW)
+    if resampler == "fourier":
+        if first_frame != 0 or frames.shape[1] != n_frames:
+            raise InputError("Fourier resampling needs the whole recording; use resampler='sinc' for pieces")
+        samples = resample_to_60hz(frames, frame_rate, "fourier")[:, lo:hi]
+    else:
+        samples = SincResampler(frame_rate).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
+    padded = np.zeros((frames.shape[0], last_window + WINDOW - first_window), dtype=np.float32)
+    padded[:, lo + HALF_WINDOW - first_window : hi + HALF_WINDOW - first_window] = samples
+    padded_flat = padded.ravel()
+    summed = np.zeros(padded.size)
+    for offsets in window_batches(padded.shape[0], padded.shape[1], starts - first_window, batch_size):
+        overlap_add(summed, offsets, model.run(gather_windows(padded_flat, offsets)))
+        if on_windows is not None:
+            on_windows(offsets.size)
+    columns = np.arange(out_start, out_end) + HALF_WINDOW
+    return (summed.reshape(padded.shape)[:, columns - first_window] / coverage_at(columns, hop)).astype(np.float32)
+
+
+def frames_needed(out_start: int, out_end: int, frame_rate: float, hop: int) -> tuple[int, int]:
+    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (sinc resampler)."""
+    resampler = SincResampler(frame_rate)
+    first_window = max(0, -(-(out_start - HALF_WINDOW + 1) // hop) * hop)
+    last_window = (out_end - 1 + HALF_WINDOW) // hop * hop
+    first = max(0, resampler.first_frame_needed(max(0, first_window - HALF_WINDOW)))
+    return first, resampler.last_frame_needed(last_window + WINDOW - HALF_WINDOW - 1) + 1

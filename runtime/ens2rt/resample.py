@@ -32,14 +32,16 @@ def n_samples_at_60hz(n_frames: int, frame_rate: float) -> int:
 
 
 def resample_to_60hz(traces: np.ndarray, frame_rate: float, method: str = DEFAULT_RESAMPLER) -> np.ndarray:
-    """Resample traces (last axis = time) from ``frame_rate`` to 60 Hz; float64 out."""
-    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    """Resample traces (last axis = time) from ``frame_rate`` to 60 Hz; float64 out, same leading shape."""
+    traces = np.asarray(traces, dtype=np.float64)
     n_out = n_samples_at_60hz(traces.shape[-1], frame_rate)
     if method == "fourier":
         return traces.copy() if n_out == traces.shape[-1] else signal.resample(traces, n_out, axis=-1)
     if method != "sinc":
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {method!r}")
-    return SincResampler(frame_rate).resample(traces, 0, np.arange(n_out), n_total=traces.shape[-1])
+    rows = traces.reshape(-1, traces.shape[-1])
+    out = SincResampler(frame_rate).resample(rows, 0, np.arange(n_out), n_total=traces.shape[-1])
+    return out.reshape(*traces.shape[:-1], n_out)
 
 
 class SincResampler:

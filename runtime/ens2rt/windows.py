@@ -45,20 +45,15 @@ def coverage_at(padded_index: np.ndarray, hop: int) -> np.ndarray:
     return (last - first + 1).astype(np.float64)
 
 
-def window_batches(
-    n_traces: int, n_samples: int, hop: int, batch_size: int
-) -> Iterator[np.ndarray]:
-    """Yield flat offsets into ``padded.ravel()`` of window starts, ``batch_size`` at a time.
+def window_batches(n_traces: int, row_length: int, starts: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Yield flat offsets, into a (n_traces, row_length) array, of the windows at ``starts`` of every row.
 
-    Windows are enumerated trace by trace, so a batch mixes neurons only at trace
-    boundaries; the caller gathers and scatters with the same offsets.
+    Windows are enumerated row by row, ``batch_size`` at a time; the caller gathers
+    and scatters with the same offsets.
     """
-    starts = window_starts(n_samples, hop)
-    row_length = n_samples + WINDOW
     total = n_traces * starts.size
     for first in range(0, total, batch_size):
-        flat = np.arange(first, min(first + batch_size, total))
-        rows, cols = np.divmod(flat, starts.size)
+        rows, cols = np.divmod(np.arange(first, min(first + batch_size, total)), starts.size)
         yield rows * row_length + starts[cols]
 
 

@@ -1,0 +1,152 @@
+"""Inference on dask arrays: many neurons and long recordings, on one machine or a cluster.
+
+``infer(x, frame_rate)`` takes a dask array (neurons × frames) and returns lazy dask
+arrays equal to :func:`ens2rt.infer` on the whole array. Chunks over neurons are
+independent. Chunks over time are extended by the frames their rate samples read
+(the sinc resampler's taps and one window on each side) and keep the recording's
+window alignment, so a recording split in time gives the same numbers; this is
+``map_overlap`` made explicit, since the input and output grids differ (frames in,
+60 Hz samples out). Spike events need whole runs of rate, so they are fitted on
+the rate rechunked to full time per neuron chunk (small: float32 at 60 Hz).
+
+Each worker process loads the model once, lazily, and reuses it (onnxruntime
+sessions do not pickle). Each task runs onnxruntime on one thread: parallelism
+comes from dask's worker threads and processes, never from both at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ens2rt.errors import InputError
+from ens2rt.model import DEFAULT_MODEL, Model, resolve_model_path
+from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP, frames_needed, rate_for_range
+from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
+from ens2rt.spikes import fit_spikes
+from ens2rt.traces import check_frame_rate, check_length
+from ens2rt.windows import MAX_HOP
+
+try:
+    import dask.array as da
+except ImportError as exc:  # an optional extra
+    raise ImportError("ens2rt.dask needs dask: pip install 'ens2-runtime[dask]'") from exc
+
+_models: dict[str, Model] = {}
+_lock = threading.Lock()
+
+
+def worker_model(path: str) -> Model:
+    """The model at ``path``, loaded once per process on the CPU with one onnxruntime thread."""
+    with _lock:
+        if path not in _models:
+            _models[path] = Model.load(path, device="cpu", threads=1)
+        return _models[path]
+
+
+@dataclass(frozen=True)
+class DaskResult:
+    rate: da.Array  #: (n_neurons, n_out) float32, lazy
+    spike_counts: da.Array | None  #: (n_neurons, n_out) float32, lazy
+    time: np.ndarray  #: (n_out,) s since the first frame
+    model: str
+    model_sha256: str
+
+
+def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, hop: int = DEFAULT_HOP,
+          batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True) -> DaskResult:  # fmt: skip
+    """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F."""
+    if x.ndim != 2:
+        raise InputError(f"expected a (neurons × frames) dask array, got shape {x.shape}")
+    frame_rate = check_frame_rate(frame_rate)
+    n_frames = x.shape[1]
+    check_length(n_frames, frame_rate)
+    if not 1 <= hop <= MAX_HOP:
+        raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
+    path = str(resolve_model_path(model))
+    card = Model.load(path, device="cpu", threads=1)  # checks the file and its card here, not on a worker
+    n_out = n_samples_at_60hz(n_frames, frame_rate)
+
+    frame_edges = np.cumsum((0, *x.chunks[1]))
+    out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
+    pieces = []
+    for out_start, out_end in zip(out_edges[:-1], out_edges[1:]):
+        first, last = frames_needed(out_start, out_end, frame_rate, hop)
+        last = min(last, n_frames)
+        block = x[:, first:last].rechunk({1: -1})
+        pieces.append(
+            block.map_blocks(
+                _rate_block, first, n_frames, frame_rate, int(out_start), int(out_end), hop, batch_size, path,
+                dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
+            )  # fmt: skip
+        )
+    rate = da.concatenate(pieces, axis=1)
+    counts = None
+    if spikes:
+        counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r).astype(np.float32), dtype=np.float32)
+    return DaskResult(rate=rate, spike_counts=counts, time=np.arange(n_out) / TARGET_RATE_HZ,
+                      model=card.name, model_sha256=card.sha256)  # fmt: skip
+
+
+def _rate_block(frames, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, path):
+    frames = np.asarray(frames, dtype=np.float64)
+    if not np.isfinite(frames).all():
+        raise InputError("ens2rt.dask.infer needs finite ΔF/F; bridge NaN gaps first")
+    return rate_for_range(worker_model(path), frames, first_frame, n_frames, frame_rate, out_start, out_end,
+                          hop=hop, batch_size=batch_size)  # fmt: skip
+
+
+def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None = None, model: str | Path = DEFAULT_MODEL,
+               hop: int = DEFAULT_HOP, spikes: bool = True, workers: int = 1, scheduler: str | None = None,
+               show_progress: bool = True) -> Path:  # fmt: skip
+    """Read a (neurons × frames) zarr array, infer on a dask cluster, write a zarr group.
+
+    ``scheduler``: address of a running dask scheduler; otherwise a ``LocalCluster``
+    of ``workers`` single-threaded processes. The output is written chunk by chunk
+    into a temporary store beside ``out``, marked ``complete`` last and renamed, so
+    a crash never leaves a store that looks finished.
+    """
+    import shutil
+    import tempfile
+
+    import zarr
+    from distributed import Client, LocalCluster, progress
+
+    source, out = Path(source), Path(out)
+    if out.exists():
+        raise InputError(f"{out} exists; remove it or choose another output")
+    try:
+        array = zarr.open_array(str(source), mode="r")
+    except Exception as exc:  # zarr raises several types for a missing or foreign store
+        raise InputError(f"{source}: not a zarr array ({exc})") from exc
+    rate_hz = frame_rate if frame_rate is not None else array.attrs.get("frame_rate")
+    if rate_hz is None:
+        raise InputError(f"{source}: no frame_rate attribute; pass --frame-rate")
+    result = infer(da.from_zarr(str(source)).astype(np.float64), float(rate_hz), model=model, hop=hop, spikes=spikes)
+    temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        with Client(scheduler or cluster) as client:
+            group = zarr.open_group(str(temporary), mode="w")
+            group.attrs.update({"complete": False, "model": result.model, "model_sha256": result.model_sha256,
+                                "frame_rate": float(rate_hz), "hop": hop, "resampler": "sinc", "source": str(source)})  # fmt: skip
+            group.create_array("time", data=result.time)
+            writes = [da.to_zarr(result.rate, str(temporary), component="rate", compute=False)]
+            if result.spike_counts is not None:
+                writes.append(da.to_zarr(result.spike_counts, str(temporary), component="spike_counts", compute=False))
+            futures = client.compute(writes)
+            if show_progress:
+                progress(futures)
+            client.gather(futures)
+        zarr.open_group(str(temporary), mode="r+").attrs["complete"] = True
+        temporary.rename(out)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return out
