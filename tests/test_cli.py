@@ -141,3 +141,21 @@ def test_demo_scores_the_example_and_writes_its_result(tmp_path):
     line = next(l for l in result.output.splitlines() if l.startswith("correlation"))
     assert float(line.rsplit(":", 1)[1]) > 0.5
     assert _read_npz(out)["rate"].shape[0] == 1
+
+
+def test_info_warns_when_both_onnxruntimes_are_installed(monkeypatch):
+    import ens2rt.cli
+
+    monkeypatch.setattr(ens2rt.cli, "conflicting_onnxruntimes", lambda: ["onnxruntime", "onnxruntime-gpu"])
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0 and "overwrite each other" in result.output
+
+
+def test_the_readme_model_and_hop_example(tmp_path, dff):
+    path = tmp_path / "traces.csv"
+    np.savetxt(path, dff.T, delimiter=",")
+    result = runner.invoke(app, ["infer", str(path), "--time-axis", "first", "-r", "30", "--model", "ens2-inh", "--hop", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    saved = _read_npz(tmp_path / "traces.ens2.npz")
+    assert str(saved["model"]) == "ens2-inh" and json.loads(str(saved["settings"]))["hop"] == 1
+    np.testing.assert_allclose(saved["rate"], ens2rt.infer(dff, RATE, model="ens2-inh", hop=1).rate, atol=1e-5)

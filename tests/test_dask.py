@@ -31,6 +31,7 @@ def test_dask_equals_in_memory_for_any_chunking(dff, offline, chunks):
     np.testing.assert_allclose(got_rate, offline.rate, atol=1e-5)
     np.testing.assert_array_equal(got_counts, offline.spike_counts)
     np.testing.assert_allclose(result.time, offline.time)
+    np.testing.assert_allclose(result.noise_level.compute(scheduler="threads"), offline.noise_level, rtol=1e-6)
     assert result.model == offline.model
 
 
@@ -54,6 +55,7 @@ def test_zarr_cli_on_a_local_cluster(tmp_path, dff, offline):
     expected = ens2rt.infer(traces.astype(np.float32), rate, device="cpu")
     np.testing.assert_allclose(group["rate"][:], expected.rate, atol=1e-5)
     np.testing.assert_array_equal(group["spike_counts"][:], expected.spike_counts)
+    np.testing.assert_allclose(group["noise_level"][:], expected.noise_level, rtol=1e-6)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary store left
 
     again = CliRunner().invoke(app, ["infer", str(tmp_path / "in.zarr"), "-o", str(out), "-q"])

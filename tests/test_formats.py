@@ -141,6 +141,7 @@ def test_nwb_in_and_out(tmp_path, recording):
         assert inferred.rois.table is nwbfile.processing["ophys"]["ImageSegmentation"]["rois"]
         spikes = module["inferred_spikes"]
         np.testing.assert_allclose(spikes["spike_times"][2], expected.spike_times[2] + 5.0)
+        np.testing.assert_allclose(spikes["noise_level"][:], expected.noise_level, rtol=1e-6)
         np.testing.assert_allclose(nwbfile.processing["ophys"]["DfOverF"]["dff"].data[:], dff.T)  # source kept
 
     _run(["infer", str(source), "-o", str(tmp_path / "r.npz")])

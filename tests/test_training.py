@@ -80,3 +80,13 @@ def test_onnx_metadata_carries_the_contract(tmp_path):
     assert contract["sample_rate_hz"] == 60.0 and contract["window"] == 96
     assert contract["input"]["name"] == session.get_inputs()[0].name
     assert session.get_inputs()[0].shape[0] == "batch"
+
+
+def test_convert_published_cli_writes_the_published_model(published_exc_weights_path, tmp_path, reference):
+    out = tmp_path / "published.onnx"
+    result = runner.invoke(app, ["convert-published", str(published_exc_weights_path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["published"] is True and card["training"]["command"].startswith("ens2export convert-published")
+    model = ens2rt.Model.load(out, device="cpu")
+    assert np.abs(model.run(reference["windows_first64"]) - reference["window_outputs_first64"]).max() <= 1e-5

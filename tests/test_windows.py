@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from ens2rt.windows import WINDOW, coverage, gather_windows, overlap_add, pad_for_windows, window_batches, window_starts
+from ens2rt.windows import WINDOW, coverage_at, gather_windows, overlap_add, pad_for_windows, window_batches, window_starts
 
 
 def test_hop1_divides_by_96_like_the_published_pipeline():
-    assert np.all(coverage(500, 1) == 96)
+    assert np.all(coverage_at(np.arange(48, 548), 1) == 96)
 
 
 @pytest.mark.parametrize("hop", [1, 2, 5, 7, 16, 48])
@@ -15,7 +15,7 @@ def test_interior_coverage_counts_real_windows(hop):
     for start in window_starts(n, hop):
         real[start : start + WINDOW] += 1
     interior = slice(48, n - 48)
-    np.testing.assert_array_equal(coverage(n, hop)[interior], real[48 : 48 + n][interior])
+    np.testing.assert_array_equal(coverage_at(np.arange(48, 48 + n), hop)[interior], real[48 : 48 + n][interior])
 
 
 @pytest.mark.parametrize("hop", [1, 3, 8, 48])

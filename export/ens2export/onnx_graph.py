@@ -2,6 +2,9 @@
 
 Writing the graph by hand (rather than tracing torch) keeps the published-weights
 converter free of PyTorch and makes the graph exactly the one METHOD.md describes.
+The 1-D network runs as 2-D operators on a (1 × 96) image with (1 × k) kernels:
+onnxruntime's CPU provider has blocked-layout kernels for 2-D convolutions that its
+1-D convolutions lack, which measured about 1.3× faster on this network.
 """
 
 from __future__ import annotations
@@ -41,10 +44,10 @@ class _GraphBuilder:
         return output
 
     def conv(self, x: str, weight_name: str, bias_name: str | None = None, pad: int = 1) -> str:
-        inputs = [self.constant(weight_name, self.weights[weight_name])]
+        inputs = [self.constant(weight_name, self.weights[weight_name][:, :, None, :])]
         if bias_name is not None:
             inputs.append(self.constant(bias_name, self.weights[bias_name]))
-        return self.node("Conv", [x, *inputs], pads=[pad, pad])
+        return self.node("Conv", [x, *inputs], pads=[0, pad, 0, pad])
 
     def norm_act(self, x: str, channels: int, stem: str) -> str:
         scale = self.constant(f"{stem}.scale", np.ones(channels, np.float32))
@@ -65,23 +68,23 @@ def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str]) -> onn
     check_weights(weights)
     g = _GraphBuilder(weights)
     prefixes = block_prefixes()
-    axis_one = g.constant("axis_one", np.array([1], dtype=np.int64))
-    x = g.node("Unsqueeze", [INPUT_NAME, axis_one])
+    channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
+    x = g.node("Unsqueeze", [INPUT_NAME, channel_and_height])  # (batch, 1, 1, 96)
     skips = []
     for prefix in prefixes[:3]:
         x = g.block(x, prefix)
         skips.append(x)
-        x = g.node("MaxPool", [x], kernel_shape=[2], strides=[2])
+        x = g.node("MaxPool", [x], kernel_shape=[1, 2], strides=[1, 2])
     x = g.block(x, prefixes[3])
     for level, prefix, skip in zip((3, 2, 1), prefixes[4:], reversed(skips)):
-        up_weight = g.constant(f"upconv{level}.weight", weights[f"upconv{level}.weight"])
+        up_weight = g.constant(f"upconv{level}.weight", weights[f"upconv{level}.weight"][:, :, None, :])
         up_bias = g.constant(f"upconv{level}.bias", weights[f"upconv{level}.bias"])
-        x = g.node("ConvTranspose", [x, up_weight, up_bias], kernel_shape=[2], strides=[2])
+        x = g.node("ConvTranspose", [x, up_weight, up_bias], kernel_shape=[1, 2], strides=[1, 2])
         x = g.node("Concat", [x, skip], axis=1)
         x = g.block(x, prefix)
     x = g.conv(x, "conv.weight", "conv.bias", pad=0)
     x = g.node("Relu", [x])
-    g.nodes.append(helper.make_node("Squeeze", [x, axis_one], [OUTPUT_NAME]))
+    g.nodes.append(helper.make_node("Squeeze", [x, channel_and_height], [OUTPUT_NAME]))
 
     graph = helper.make_graph(
         g.nodes,

@@ -14,7 +14,7 @@ import typer
 
 import ens2rt
 from ens2rt.errors import Ens2Error
-from ens2rt.model import DEFAULT_MODEL, read_card, resolve_model_path
+from ens2rt.model import DEFAULT_MODEL, conflicting_onnxruntimes, read_card, resolve_model_path
 from ens2rt.pipeline import Progress
 from ens2rt.suite2p import DffSettings
 
@@ -148,9 +148,7 @@ def _infer_zarr(input, output, frame_rate, model, hop, spikes, workers, schedule
 
         destination = infer_zarr(input, output, frame_rate=frame_rate, model=model, hop=hop, spikes=spikes,
                                  workers=workers, scheduler=scheduler, show_progress=not quiet)  # fmt: skip
-    except ImportError as exc:
-        _fail(str(exc))
-    except Ens2Error as exc:
+    except (ImportError, Ens2Error) as exc:
         _fail(str(exc))
     if not quiet:
         typer.echo(f"wrote {destination}")
@@ -220,6 +218,10 @@ def info() -> None:
     import onnxruntime
 
     typer.echo(f"ens2rt {ens2rt.__version__} (onnxruntime {onnxruntime.__version__})")
+    both = conflicting_onnxruntimes()
+    if both:
+        typer.echo(f"warning: {' and '.join(both)} are both installed and overwrite each other; "
+                   "keep one: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu", err=True)  # fmt: skip
     typer.echo(f"providers available: {', '.join(ens2rt.available_providers())}")
     try:
         in_use = ens2rt.Model.load(device="auto").provider

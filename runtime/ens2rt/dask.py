@@ -27,8 +27,7 @@ from ens2rt.model import DEFAULT_MODEL, Model, resolve_model_path
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP, frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.spikes import fit_spikes
-from ens2rt.traces import check_frame_rate, check_length
-from ens2rt.windows import MAX_HOP
+from ens2rt.traces import check_frame_rate, check_hop, check_length, noise_level
 
 try:
     import dask.array as da
@@ -51,6 +50,7 @@ def worker_model(path: str) -> Model:
 class DaskResult:
     rate: da.Array  #: (n_neurons, n_out) float32, lazy
     spike_counts: da.Array | None  #: (n_neurons, n_out) float32, lazy
+    noise_level: da.Array  #: (n_neurons,) float32, lazy: ENS²/CASCADE noise level of the input
     time: np.ndarray  #: (n_out,) s since the first frame
     model: str
     model_sha256: str
@@ -64,8 +64,7 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     frame_rate = check_frame_rate(frame_rate)
     n_frames = x.shape[1]
     check_length(n_frames, frame_rate)
-    if not 1 <= hop <= MAX_HOP:
-        raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
+    hop = check_hop(hop)
     path = str(resolve_model_path(model))
     card = Model.load(path, device="cpu", threads=1)  # checks the file and its card here, not on a worker
     n_out = n_samples_at_60hz(n_frames, frame_rate)
@@ -87,7 +86,11 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     counts = None
     if spikes:
         counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r).astype(np.float32), dtype=np.float32)
-    return DaskResult(rate=rate, spike_counts=counts, time=np.arange(n_out) / TARGET_RATE_HZ,
+    levels = x.rechunk({1: -1}).map_blocks(
+        lambda block: noise_level(np.asarray(block, dtype=np.float64), frame_rate).astype(np.float32),
+        drop_axis=1, dtype=np.float32,
+    )  # fmt: skip
+    return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, time=np.arange(n_out) / TARGET_RATE_HZ,
                       model=card.name, model_sha256=card.sha256)  # fmt: skip
 
 
@@ -134,7 +137,10 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
             group.attrs.update({"complete": False, "model": result.model, "model_sha256": result.model_sha256,
                                 "frame_rate": float(rate_hz), "hop": hop, "resampler": "sinc", "source": str(source)})  # fmt: skip
             group.create_array("time", data=result.time)
-            writes = [da.to_zarr(result.rate, str(temporary), component="rate", compute=False)]
+            writes = [
+                da.to_zarr(result.rate, str(temporary), component="rate", compute=False),
+                da.to_zarr(result.noise_level, str(temporary), component="noise_level", compute=False),
+            ]
             if result.spike_counts is not None:
                 writes.append(da.to_zarr(result.spike_counts, str(temporary), component="spike_counts", compute=False))
             futures = client.compute(writes)

@@ -71,6 +71,20 @@ def read_card(onnx_path: Path) -> dict[str, Any]:
     return card
 
 
+def conflicting_onnxruntimes() -> list[str]:
+    """Names of the onnxruntime distributions installed, when more than one is (they clash)."""
+    from importlib import metadata
+
+    installed = []
+    for name in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        installed.append(name)
+    return installed if len(installed) > 1 else []
+
+
 def available_providers() -> list[str]:
     """onnxruntime execution providers this installation offers."""
     return list(ort.get_available_providers())

@@ -103,6 +103,7 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
                     description="discrete spikes fitted to the inferred rate, one row per ROI",
                     columns=[
                         VectorData(name="roi", description="index into the plane segmentation", data=roi_ids.tolist()),
+                        VectorData(name="noise_level", description="ENS2/CASCADE noise level of the input", data=result.noise_level.tolist()),
                         flat,
                         VectorIndex(name="spike_times_index", target=flat, data=np.cumsum([t.size for t in times]).tolist()),
                     ],

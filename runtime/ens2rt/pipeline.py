@@ -23,6 +23,7 @@ from ens2rt.spikes import fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
     as_trace_matrix,
     check_frame_rate,
+    check_hop,
     check_length,
     fill_gaps,
     gap_mask_at_60hz,
@@ -30,7 +31,6 @@ from ens2rt.traces import (
 )
 from ens2rt.windows import (
     HALF_WINDOW,
-    MAX_HOP,
     WINDOW,
     coverage_at,
     gather_windows,
@@ -90,8 +90,7 @@ def infer(
     traces = as_trace_matrix(dff)
     rate_hz = check_frame_rate(frame_rate)
     check_length(traces.shape[1], rate_hz)
-    if not isinstance(hop, (int, np.integer)) or not 1 <= hop <= MAX_HOP:
-        raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
+    hop = check_hop(hop)
     if resampler not in RESAMPLERS:
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
     if batch_size < 1:

@@ -20,8 +20,8 @@ from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
 from ens2rt.resample import TARGET_RATE_HZ, SincResampler, n_samples_at_60hz
 from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
-from ens2rt.traces import check_frame_rate
-from ens2rt.windows import HALF_WINDOW, MAX_HOP, WINDOW, coverage_at, gather_windows, overlap_add
+from ens2rt.traces import check_frame_rate, check_hop
+from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,9 @@ class Stream:
                  batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True):  # fmt: skip
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
-        if not isinstance(hop, (int, np.integer)) or not 1 <= hop <= MAX_HOP:
-            raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
-        self.hop = int(hop)
+        self.hop = check_hop(hop)
         self.batch_size = int(batch_size)
         self.model = model if isinstance(model, Model) else Model.load(model, device=device, threads=threads)
         self._resampler = SincResampler(self.frame_rate)

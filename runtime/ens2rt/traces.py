@@ -9,7 +9,7 @@ import numpy as np
 
 from ens2rt.errors import InputError
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
-from ens2rt.windows import WINDOW
+from ens2rt.windows import MAX_HOP, WINDOW
 
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
 
@@ -38,6 +38,13 @@ def check_frame_rate(frame_rate: float) -> float:
     if not math.isfinite(rate) or not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
         raise InputError(f"frame rate must be finite and within {MIN_RATE_HZ:g}–{MAX_RATE_HZ:g} Hz, got {frame_rate!r}")
     return rate
+
+
+def check_hop(hop: int) -> int:
+    """Return the window hop if it is an integer from 1 to ``MAX_HOP``, else raise."""
+    if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or not 1 <= hop <= MAX_HOP:
+        raise InputError(f"hop must be an integer from 1 to {MAX_HOP}, not {hop!r}")
+    return int(hop)
 
 
 def check_length(n_frames: int, frame_rate: float) -> None:

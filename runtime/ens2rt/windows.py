@@ -27,11 +27,6 @@ def window_starts(n_samples: int, hop: int) -> np.ndarray:
     return np.arange(0, n_samples, hop)
 
 
-def coverage(n_samples: int, hop: int) -> np.ndarray:
-    """Divisor of the overlap-add for each sample of the unpadded trace (see :func:`coverage_at`)."""
-    return coverage_at(np.arange(HALF_WINDOW, HALF_WINDOW + n_samples), hop)
-
-
 def coverage_at(padded_index: np.ndarray, hop: int) -> np.ndarray:
     """Divisor of the overlap-add at positions of the padded trace.
 
