@@ -40,7 +40,7 @@ from ens2rt.windows import (
 )
 
 DEFAULT_HOP = 6  # the largest hop within 0.002 of hop 1 on held-out data: benchmarks/results/hops.md
-DEFAULT_BATCH_SIZE = 4096
+DEFAULT_BATCH_SIZE = 1024  # fastest of 256…16384 windows per onnxruntime call on a 2-core CPU
 # Neurons are resampled and windowed in blocks of about this many 60 Hz samples,
 # so memory stays bounded however many neurons a recording has.
 BLOCK_SAMPLES = 1 << 24
