@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    CACHE,
+    RUNS,
     REPO,
     ENS2_REPORTED,
     EXCITATORY,
@@ -69,7 +69,7 @@ def train_one(held_out: str, training_data: Path, runs: Path, device: str, seed:
 def train_command(
     dataset: Datasets = None,
     training_data: Annotated[Path, typer.Option(help="Ground truth or an `ens2export prepare` folder.")] = GROUND_TRUTH,
-    runs: Annotated[Path, typer.Option(help="Where the leave-one-out run folders go.")] = CACHE / "runs",
+    runs: Annotated[Path, typer.Option(help="Where the leave-one-out run folders go.")] = RUNS,
     device: str = "auto",
     workers: Annotated[int, typer.Option(help="Models trained at once (worth it on a GPU).")] = 1,
     seed: int = 0,
@@ -145,7 +145,7 @@ def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int) -> dict:
 def score(
     dataset: Datasets = None,
     ground_truth: Path = GROUND_TRUTH,
-    runs: Path = CACHE / "runs",
+    runs: Path = RUNS,
     hop: int = ens2rt.DEFAULT_HOP,
     force: bool = False,
 ) -> None:

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 GROUND_TRUTH = REPO.parent / "shared" / "ground_truth"
 RESULTS = REPO / "benchmarks" / "results"
 CACHE = REPO / "benchmarks" / "cache"  # trained leave-one-out models: regenerable, not committed
+RUNS = CACHE / "runs" / "published"  # leave-one-out runs of the published recipe
 
 EXCITATORY = [f"DS{i:02d}" for i in range(1, 22)] + ["DS29", "DS31"]
 INHIBITORY = [f"DS{i:02d}" for i in range(22, 28)]

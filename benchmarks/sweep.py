@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from benchmarks.accuracy import export_run, run_dir  # noqa: E402
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, RESULTS, median, predict_neuron  # noqa: E402
+from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, RUNS, median, predict_neuron  # noqa: E402
 from ens2rt.groundtruth import find_datasets, load_dataset  # noqa: E402
 from ens2rt.metrics import correlation  # noqa: E402
 
@@ -70,7 +70,7 @@ def tabulate(results: list[dict], variants: list[str], baseline: str) -> tuple[l
 
 
 @app.command()
-def hops(dataset: Datasets = None, runs: Path = CACHE / "runs" / "published", ground_truth: Path = GROUND_TRUTH) -> None:
+def hops(dataset: Datasets = None, runs: Path = RUNS, ground_truth: Path = GROUND_TRUTH) -> None:
     """Score hops 1…48 (Fourier resampling) and name the largest within 0.002 of hop 1."""
     variants = {f"hop {h}": {"hop": h, "resampler": "fourier"} for h in HOPS}
     results = measure("hops", variants, dataset or EXCITATORY, runs, ground_truth)
@@ -81,7 +81,7 @@ def hops(dataset: Datasets = None, runs: Path = CACHE / "runs" / "published", gr
 
 
 @app.command()
-def resamplers(dataset: Datasets = None, runs: Path = CACHE / "runs" / "published", ground_truth: Path = GROUND_TRUTH) -> None:
+def resamplers(dataset: Datasets = None, runs: Path = RUNS, ground_truth: Path = GROUND_TRUTH) -> None:
     """Score the windowed-sinc resampler against Fourier resampling at the default hop."""
     variants = {name: {"hop": ens2rt.DEFAULT_HOP, "resampler": name} for name in ("fourier", "sinc")}
     results = measure("resamplers", variants, dataset or EXCITATORY, runs, ground_truth)
