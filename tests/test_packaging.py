@@ -39,3 +39,5 @@ def test_wheel_installs_and_runs_in_a_fresh_venv_without_torch(wheel, tmp_path):
     demo = subprocess.run([str(env / "bin" / "ens2rt"), "demo", "-o", str(tmp_path / "d.npz")], capture_output=True, text=True)
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / "d.npz").is_file() and "correlation" in demo.stdout
+    export = subprocess.run([str(env / "bin" / "ens2export"), "--help"], capture_output=True, text=True)
+    assert export.returncode == 1 and "pip install 'ens2-runtime[export]'" in export.stderr

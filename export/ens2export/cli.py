@@ -138,4 +138,11 @@ def convert_published(
 
 
 def main() -> None:
+    """Console script; the slim runtime install has the script but not what it needs."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("torch", "onnx") if find_spec(name) is None]
+    if missing:
+        typer.echo(f"ens2export needs {' and '.join(missing)}: pip install 'ens2-runtime[export]'", err=True)
+        raise SystemExit(1)
     app()
