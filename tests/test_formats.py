@@ -173,3 +173,22 @@ def test_plot_draws_the_chosen_neurons(tmp_path, recording):
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = runner.invoke(app, ["plot", str(tmp_path / "r.npz"), "--neurons", "7"])
     assert result.exit_code == 1 and "neuron 7 does not exist" in result.output
+
+
+class _Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def test_suite2p_ops_pickles_run_no_code(tmp_path, monkeypatch):
+    from ens2rt.suite2p import read_frame_rate
+
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "ops.npy", {"fs": 30.0, "save_path": "x", "Ly": np.int64(512), "meanImg": np.zeros((4, 4))})
+    assert read_frame_rate(tmp_path / "ops.npy") == 30.0
+    np.save(tmp_path / "evil.npy", {"fs": 30.0, "payload": _Boom()}, allow_pickle=True)
+    with pytest.raises(ens2rt.InputError, match="posix.system|os.system|nt.system"):
+        read_frame_rate(tmp_path / "evil.npy")
+    assert not (tmp_path / "pwned").exists()

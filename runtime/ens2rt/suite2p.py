@@ -5,13 +5,15 @@ running percentile baseline (8th percentile over 60 s). Dividing by the baseline
 the raw ROI fluorescence keeps the denominator positive even where neuropil
 subtraction pushes Fc to or below zero.
 
-``ops.npy`` is a pickled dict and loading it can run code: ens2rt unpickles it (and
-nothing else) only to read the frame rate ``fs``; open only suite2p folders you trust,
-or pass the frame rate and skip it with ``read_ops=False``.
+``ops.npy`` is a pickled dict, and unpickling can run arbitrary code. ens2rt opens
+it (and no other pickle) only to read the frame rate ``fs``, with an unpickler that
+accepts just the types suite2p writes (numpy arrays and scalars, builtins, paths) and
+refuses anything else; passing the frame rate skips the file altogether.
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,45 @@ class DffSettings:
     neuropil_coefficient: float = 0.7
     baseline_window_s: float = 60.0
     baseline_percentile: float = 8.0
+
+
+_OPS_TYPES = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "WindowsPath"),
+    ("pathlib", "Path"),
+    ("builtins", "slice"),
+    ("builtins", "range"),
+    ("builtins", "complex"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+}
+
+
+class _OpsUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _OPS_TYPES:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which suite2p does not write")
+        return super().find_class(module, name)
+
+
+def read_frame_rate(ops_path: Path) -> float:
+    """``fs`` from suite2p's ``ops.npy``, unpickled with only the types suite2p writes."""
+    try:
+        with open(ops_path, "rb") as stream:
+            version = np.lib.format.read_magic(stream)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            header(stream)
+            ops = _OpsUnpickler(stream).load()
+        ops = ops.item() if isinstance(ops, np.ndarray) else ops
+        return float(ops["fs"])
+    except (pickle.UnpicklingError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+        raise InputError(f"{ops_path}: cannot read the frame rate safely ({exc}); pass --frame-rate") from exc
 
 
 def is_suite2p_folder(path: Path) -> bool:
@@ -64,8 +105,7 @@ def read_suite2p(folder: str | Path, frame_rate: float | None = None, all_rois: 
     if frame_rate is None:
         if not read_ops or not (folder / "ops.npy").is_file():
             raise InputError(f"{folder}: no frame rate; pass --frame-rate (or keep ops.npy, which holds fs)")
-        ops = np.load(folder / "ops.npy", allow_pickle=True).item()  # suite2p pickles a dict here
-        frame_rate = float(ops["fs"])
+        frame_rate = read_frame_rate(folder / "ops.npy")
     chosen = np.arange(fluorescence.shape[0]) if all_rois else np.flatnonzero(np.asarray(iscell)[:, 0] > 0.5)
     if chosen.size == 0:
         raise InputError(f"{folder}: iscell.npy marks no ROI as a cell; pass --all-rois to infer every ROI")
