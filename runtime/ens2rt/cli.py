@@ -79,7 +79,7 @@ def default_output(input_path: Path) -> Path:
 @app.command()
 def infer(
     input: Annotated[Path, typer.Argument(help="ΔF/F: .npy .npz .mat .csv .tsv (neurons × frames), a suite2p plane folder, a CaImAn .hdf5 or an .nwb file.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result: .npz, .mat, .h5, or .nwb for an NWB input [default: INPUT.ens2.npz].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result: .npz, .mat, .h5, or .nwb for an NWB input (default: INPUT.ens2.npz).")] = None,
     frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file when it holds one).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to an .onnx with its card.")] = DEFAULT_MODEL,
     hop: Annotated[int, typer.Option(help="Window hop in 60 Hz samples; 1 = published pipeline.")] = ens2rt.DEFAULT_HOP,
@@ -91,7 +91,7 @@ def infer(
     baseline_window: Annotated[float, typer.Option(help="suite2p: running-baseline window, s.")] = DffSettings.baseline_window_s,
     baseline_percentile: Annotated[float, typer.Option(help="suite2p: running-baseline percentile.")] = DffSettings.baseline_percentile,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime [default: all].")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all).")] = None,
     spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.")] = True,
     workers: Annotated[int, typer.Option(help="zarr: dask worker processes of a local cluster.")] = 1,
     scheduler: Annotated[Optional[str], typer.Option(help="zarr: address of a running dask scheduler.")] = None,
