@@ -33,6 +33,7 @@ from ens2rt.windows import (
     HALF_WINDOW,
     WINDOW,
     coverage_at,
+    covering_windows,
     gather_windows,
     overlap_add,
     window_batches,
@@ -191,8 +192,8 @@ def rate_for_range(
     recording's global alignment, so the pieces of a recording equal the whole.
     """
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    first_window = max(0, -(-(out_start - HALF_WINDOW + 1) // hop) * hop)
-    last_window = min(n_out - 1, out_end - 1 + HALF_WINDOW) // hop * hop
+    first_window, last_window = covering_windows(out_start, out_end, hop)
+    last_window = min(last_window, (n_out - 1) // hop * hop)  # windows start inside the recording
     starts = np.arange(first_window, last_window + 1, hop)
     # 60 Hz samples that those windows read, clipped to the recording
     lo, hi = max(0, first_window - HALF_WINDOW), min(n_out, last_window + WINDOW - HALF_WINDOW)
@@ -217,7 +218,6 @@ def rate_for_range(
 def frames_needed(out_start: int, out_end: int, frame_rate: float, hop: int) -> tuple[int, int]:
     """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (sinc resampler)."""
     resampler = SincResampler(frame_rate)
-    first_window = max(0, -(-(out_start - HALF_WINDOW + 1) // hop) * hop)
-    last_window = (out_end - 1 + HALF_WINDOW) // hop * hop
+    first_window, last_window = covering_windows(out_start, out_end, hop)
     first = max(0, resampler.first_frame_needed(max(0, first_window - HALF_WINDOW)))
     return first, resampler.last_frame_needed(last_window + WINDOW - HALF_WINDOW - 1) + 1

@@ -21,7 +21,7 @@ from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
 from ens2rt.resample import TARGET_RATE_HZ, SincResampler, n_samples_at_60hz
 from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.traces import check_frame_rate, check_hop
-from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
+from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, covering_windows, gather_windows, overlap_add
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,9 @@ class Stream:
         last_sample = int(np.floor((frame + self._resampler.taps) / ratio))  # 60 Hz samples reading `frame`
         while int(np.floor(last_sample * ratio)) > frame + self._resampler.taps - 1:
             last_sample -= 1
-        last_window = (last_sample + HALF_WINDOW) // self.hop * self.hop
+        last_window = covering_windows(last_sample, last_sample + 1, self.hop)[1]
         last_rate = last_window + WINDOW - 1 - HALF_WINDOW
-        closing_window = (last_rate + HALF_WINDOW) // self.hop * self.hop  # runs once its last sample exists
+        closing_window = covering_windows(last_rate, last_rate + 1, self.hop)[1]  # runs once its last sample exists
         return self._resampler.last_frame_needed(closing_window + WINDOW - 1 - HALF_WINDOW) - frame
 
     def push(self, frames: np.ndarray) -> StreamOutput:

@@ -27,6 +27,12 @@ def window_starts(n_samples: int, hop: int) -> np.ndarray:
     return np.arange(0, n_samples, hop)
 
 
+def covering_windows(first_sample: int, end_sample: int, hop: int) -> tuple[int, int]:
+    """Padded starts of the first and last window touching samples ``first_sample:end_sample``."""
+    first = max(0, -(-(first_sample - HALF_WINDOW + 1) // hop) * hop)  # ceil to a multiple of hop
+    return first, (end_sample - 1 + HALF_WINDOW) // hop * hop
+
+
 def coverage_at(padded_index: np.ndarray, hop: int) -> np.ndarray:
     """Divisor of the overlap-add at positions of the padded trace.
 
