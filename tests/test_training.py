@@ -36,6 +36,8 @@ def test_patience_stops_training():
         inputs=np.zeros(2000, np.float32),
         spike_counts=np.zeros(2000, np.uint8),
         trial_lengths=np.array([1904]),
+        frame_rates=np.array([30.0]),
+        noise_levels=np.array([1.0]),
         datasets=("DSX",),
         n_neurons=1,
     )

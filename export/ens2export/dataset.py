@@ -24,7 +24,10 @@ from ens2rt.groundtruth import (
     spike_counts_at_60hz,
 )
 from ens2rt.resample import resample_to_60hz
-from ens2rt.windows import WINDOW, pad_for_windows
+from ens2rt.traces import noise_level
+from ens2rt.windows import HALF_WINDOW, WINDOW, pad_for_windows
+
+from ens2export.noise import added_noise_std, native_white_noise_at_60hz
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class WindowSource:
     inputs: np.ndarray  # float32, every padded 60 Hz trial back to back
     spike_counts: np.ndarray  # uint8, true spikes per 60 Hz bin on the same samples
     trial_lengths: np.ndarray  # int64, unpadded 60 Hz length of each trial
+    frame_rates: np.ndarray  # float64, native frame rate of each trial (Hz)
+    noise_levels: np.ndarray  # float64, native noise level ν of each trial
     datasets: tuple[str, ...]
     n_neurons: int
 
@@ -59,11 +64,36 @@ class WindowSource:
         """Recorded time covered, in hours."""
         return self.n_windows / 60.0 / 3600.0
 
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """``size`` windows drawn uniformly with replacement: (inputs, targets), each (size, 96)."""
-        chosen = self.starts[rng.integers(0, self.n_windows, size)]
-        index = chosen[:, None] + np.arange(WINDOW)
-        return self.inputs[index], self.targets[index]
+    def batch(self, rng: np.random.Generator, size: int, noise_level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` windows drawn uniformly with replacement: (inputs, targets), each (size, 96).
+
+        With ``noise_level``, every window gets fresh noise that lifts its trial to that ν.
+        """
+        chosen = rng.integers(0, self.n_windows, size)
+        index = self.starts[chosen][:, None] + np.arange(WINDOW)
+        inputs = self.inputs[index]
+        if noise_level is not None:
+            inputs = inputs + self.noise(rng, chosen, noise_level)
+        return inputs, self.targets[index]
+
+    def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float) -> np.ndarray:
+        """Noise for windows ``chosen`` (indices < n_windows) that lifts their trials to ``noise_level``.
+
+        (len(chosen), 96) float32, zero on the padding outside the trial (inference pads with
+        clean zeros) and for trials whose native ν already reaches the target.
+        """
+        trial = np.searchsorted(np.cumsum(self.trial_lengths), chosen, side="right")
+        first_window = np.cumsum(self.trial_lengths) - self.trial_lengths
+        # window w of a trial covers its samples w - 48 … w + 47
+        sample = (chosen - first_window[trial])[:, None] + np.arange(WINDOW) - HALF_WINDOW
+        inside = (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
+        std = added_noise_std(self.noise_levels[trial], noise_level, self.frame_rates[trial])
+        noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], WINDOW)
+        return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
+
+    def fraction_already_noisier(self, noise_level: float) -> float:
+        """Share of the recorded time whose native ν is at least ``noise_level`` (used unchanged)."""
+        return float(self.trial_lengths[self.noise_levels >= noise_level].sum() / self.n_windows)
 
     def save(self, path: str | Path) -> None:
         """Write a compressed ``.npz`` that :meth:`load` reads back (to train elsewhere)."""
@@ -72,6 +102,8 @@ class WindowSource:
             inputs=self.inputs,
             spike_counts=self.spike_counts,
             trial_lengths=self.trial_lengths,
+            frame_rates=self.frame_rates,
+            noise_levels=self.noise_levels,
             datasets=np.array(self.datasets),
             n_neurons=self.n_neurons,
         )
@@ -79,10 +111,14 @@ class WindowSource:
     @classmethod
     def load(cls, path: str | Path) -> WindowSource:
         with np.load(path, allow_pickle=False) as archive:
+            if "noise_levels" not in archive.files:
+                raise ValueError(f"{path} was prepared by an older ens2export (no noise levels): run `ens2export prepare` again")
             return cls(
                 inputs=archive["inputs"],
                 spike_counts=archive["spike_counts"],
                 trial_lengths=archive["trial_lengths"],
+                frame_rates=archive["frame_rates"],
+                noise_levels=archive["noise_levels"],
                 datasets=tuple(str(d) for d in archive["datasets"]),
                 n_neurons=int(archive["n_neurons"]),
             )
@@ -94,6 +130,8 @@ def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
         inputs=np.concatenate([s.inputs for s in sources]),
         spike_counts=np.concatenate([s.spike_counts for s in sources]),
         trial_lengths=np.concatenate([s.trial_lengths for s in sources]),
+        frame_rates=np.concatenate([s.frame_rates for s in sources]),
+        noise_levels=np.concatenate([s.noise_levels for s in sources]),
         datasets=tuple(d for s in sources for d in s.datasets),
         n_neurons=sum(s.n_neurons for s in sources),
     )
@@ -101,7 +139,7 @@ def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
 
 def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
     """Pre-process neurons (resample, bin spikes, pad) into a :class:`WindowSource`."""
-    inputs, counts, lengths = [], [], []
+    inputs, counts, lengths, rates, levels = [], [], [], [], []
     datasets: list[str] = []
     n_neurons = 0
     for neuron in neurons:
@@ -115,12 +153,16 @@ def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
             inputs.append(pad_for_windows(x))
             counts.append(pad_for_windows(spike_counts_at_60hz(trial.spike_times, x.size)))
             lengths.append(x.size)
+            rates.append(trial.frame_rate)
+            levels.append(float(noise_level(trial.dff, trial.frame_rate)))
     if not lengths:
         raise ValueError("no trial is long enough for one 96-sample window")
     return WindowSource(
         inputs=np.concatenate(inputs),
         spike_counts=np.concatenate(counts).astype(np.uint8),
         trial_lengths=np.asarray(lengths, dtype=np.int64),
+        frame_rates=np.asarray(rates, dtype=np.float64),
+        noise_levels=np.asarray(levels, dtype=np.float64),
         datasets=tuple(datasets),
         n_neurons=n_neurons,
     )

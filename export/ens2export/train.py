@@ -19,13 +19,18 @@ from ens2export.network import ENS2UNet, initialise, to_weights
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Published ENS² defaults (METHOD.md): Adam 1e-3, 1024 windows/step, MSE, patience 500."""
+    """Published ENS² defaults (METHOD.md): Adam 1e-3, 1024 windows/step, MSE, patience 500.
+
+    ``noise_level``: train at this ν (:mod:`ens2export.noise`); ``None`` = native noise,
+    the published recipe.
+    """
 
     learning_rate: float = 1e-3
     batch_size: int = 1024
     max_steps: int = 5000
     patience: int = 500
     seed: int = 0
+    noise_level: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -81,11 +86,13 @@ def train(
     started = time.perf_counter()
     for step in range(1, settings.max_steps + 1):
         if on_gpu:
-            chosen = torch.from_numpy(source.starts[rng.integers(0, source.n_windows, settings.batch_size)])
-            index = chosen.to(target_device)[:, None] + offsets
+            chosen = rng.integers(0, source.n_windows, settings.batch_size)
+            index = torch.from_numpy(source.starts[chosen]).to(target_device)[:, None] + offsets
             x, y = inputs[index], targets[index]
+            if settings.noise_level is not None:
+                x = x + torch.from_numpy(source.noise(rng, chosen, settings.noise_level)).to(target_device)
         else:
-            batch_x, batch_y = source.batch(rng, settings.batch_size)
+            batch_x, batch_y = source.batch(rng, settings.batch_size, settings.noise_level)
             x, y = torch.from_numpy(batch_x), torch.from_numpy(batch_y)
         optimizer.zero_grad(set_to_none=True)
         loss = torch.mean((model(x) - y) ** 2)
@@ -122,6 +129,7 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         "hours": round(source.hours, 3),
         "n_windows": source.n_windows,
         "settings": settings.as_dict(),
+        **({} if settings.noise_level is None else {"noise": noise_statement(source, settings.noise_level)}),
         "steps": result.steps,
         "stopped_early": result.stopped_early,
         "final_loss": float(result.losses[-1]),
@@ -132,6 +140,17 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         "git_commit": git_commit(),
     }
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+
+
+def noise_statement(source: WindowSource, level: float) -> dict:
+    """How a noise-level run treated its data, for run.json and the model card."""
+    return {
+        "target_noise_level": level,
+        "method": "white Gaussian noise at each trial's native frame rate, fresh for every window of every step, "
+        "sized so that the trial's noise level (median |dF/F(t+1) - dF/F(t)| * 100 / sqrt(frame rate)) reaches the target",
+        "fraction_used_unchanged": round(source.fraction_already_noisier(level), 4),
+        "used_unchanged": "trials whose native noise level is already at or above the target",
+    }
 
 
 def git_commit(folder: Path | None = None) -> str:
