@@ -38,6 +38,11 @@ RUNS = CACHE / "runs" / "noise"
 NOISE_RESULTS = RESULTS / "noise"
 
 
+@app.callback()
+def main() -> None:
+    """Noise-matched models against the recipe model (see the module docstring)."""
+
+
 def member_name(level: float | None) -> str:
     return "native" if level is None else f"nu{level:g}"
 
