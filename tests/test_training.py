@@ -76,7 +76,7 @@ def test_train_and_export_cli_make_a_model_the_runtime_loads(ground_truth, tmp_p
 
 
 def test_onnx_metadata_carries_the_contract(tmp_path):
-    session = onnxruntime.InferenceSession(str(ens2rt.Model.load("ens2-exc", device="cpu").path))
+    session = onnxruntime.InferenceSession(str(ens2rt.Model.load("ens2-exc-native", device="cpu").path))
     metadata = session.get_modelmeta().custom_metadata_map
     contract = json.loads(metadata["contract"])
     assert contract["sample_rate_hz"] == 60.0 and contract["window"] == 96

@@ -50,8 +50,16 @@ def write_model(
     description: str,
     training: dict[str, Any],
     published: bool = False,
+    family: str | None = None,
+    noise_level: float | None = None,
 ) -> dict[str, Any]:
-    """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card."""
+    """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
+
+    ``family`` and ``noise_level`` make the model a member of a noise-matched family
+    (the runtime picks per neuron the member whose ``noise_level`` is nearest).
+    """
+    if family is not None and noise_level is None:
+        raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
     metadata = {
         "name": name,
         "cell_class": cell_class,
@@ -66,6 +74,8 @@ def write_model(
         "description": description,
         "cell_class": cell_class,
         "published": published,
+        **({} if family is None else {"family": family}),
+        **({} if noise_level is None else {"noise_level": noise_level}),
         "architecture": {"name": "ENS2 U-Net, 1-D", "parameters": n_parameters(weights)},
         "training": training,
         "contract": CONTRACT,

@@ -44,20 +44,32 @@ def train(
     learning_rate: float = 1e-3,
     seed: int = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    noise_level: Annotated[
+        Optional[float],
+        typer.Option(help="Train at this noise level: white noise at each trace's native rate lifts it to this ν (quieter traces only)."),
+    ] = None,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
     ens2export train -g ../shared/ground_truth -x DS09 -x DS22 -x DS23 -o runs/loo-DS09
+
+    With --noise-level 4, every step adds fresh noise so that each trace reaches ν = 4.
     """
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run
     from ens2export.train import train as run_training
 
-    settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience, seed=seed)
+    if noise_level is not None and not noise_level > 0:
+        raise typer.BadParameter(f"must be positive, not {noise_level}", param_hint="--noise-level")
+    settings = TrainSettings(
+        learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience, seed=seed, noise_level=noise_level
+    )
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
     source = load_windows(ground_truth, include=dataset, exclude=exclude or ())
     typer.echo(f"{len(source.datasets)} datasets, {source.n_neurons} neurons, {source.hours:.1f} h, {source.n_windows} windows")
+    if noise_level is not None:
+        typer.echo(f"{source.fraction_already_noisier(noise_level):.1%} of the recorded time is already at ν >= {noise_level:g} (used unchanged)")
     with typer.progressbar(length=settings.max_steps, label="training") as bar:
 
         def on_step(step: int, loss: float) -> None:
@@ -90,6 +102,8 @@ def onnx(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write, e.g. models/ens2-exc.onnx.")],
     cell_class: Annotated[str, typer.Option(help="excitatory or inhibitory.")] = "excitatory",
     name: Annotated[Optional[str], typer.Option(help="Model name (default: the file's stem).")] = None,
+    family: Annotated[Optional[str], typer.Option(help="Noise-matched family this model joins, e.g. ens2-exc.")] = None,
+    noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
 ) -> None:
     """Export a training run to ONNX with its model card."""
     from ens2export.card import write_model
@@ -98,13 +112,20 @@ def onnx(
     with np.load(run / "weights.npz") as archive:
         weights = {key: archive[key] for key in archive.files}
     training = {**run_info, "export_command": _command_line(ctx)}
+    level = noise_level if noise_level is not None else run_info.get("noise_level")
+    if family is not None and level is None:
+        raise typer.BadParameter(f"{run / 'run.json'} records no noise level; pass --noise-level", param_hint="--family")
+    trained_at = run_info.get("settings", {}).get("noise_level")
+    recipe = "the published recipe" if trained_at is None else f"the published recipe at noise level {trained_at:g}"
     card = write_model(
         weights,
         out,
         name=name or out.stem,
         cell_class=cell_class,
-        description=f"ENS2 trained with the published recipe on {', '.join(run_info['datasets'])}.",
+        description=f"ENS2 trained with {recipe} on {', '.join(run_info['datasets'])}.",
         training=training,
+        family=family,
+        noise_level=level,
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
 

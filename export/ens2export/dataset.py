@@ -91,6 +91,12 @@ class WindowSource:
         noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], WINDOW)
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
 
+    def typical_noise_level(self) -> float:
+        """Median native ν over the recorded time (each trial weighted by its length)."""
+        order = np.argsort(self.noise_levels)
+        weight = np.cumsum(self.trial_lengths[order])
+        return float(self.noise_levels[order][np.searchsorted(weight, weight[-1] / 2)])
+
     def fraction_already_noisier(self, noise_level: float) -> float:
         """Share of the recorded time whose native ν is at least ``noise_level`` (used unchanged)."""
         return float(self.trial_lengths[self.noise_levels >= noise_level].sum() / self.n_windows)

@@ -129,6 +129,8 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         "hours": round(source.hours, 3),
         "n_windows": source.n_windows,
         "settings": settings.as_dict(),
+        # the ν it learned: the target, or for native-noise training the typical ν of its data
+        "noise_level": round(settings.noise_level if settings.noise_level is not None else source.typical_noise_level(), 3),
         **({} if settings.noise_level is None else {"noise": noise_statement(source, settings.noise_level)}),
         "steps": result.steps,
         "stopped_early": result.stopped_early,
