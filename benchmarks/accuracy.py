@@ -224,7 +224,7 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
     text = "\n".join(lines) + "\n"
     out.write_text(text)
     (RESULTS / "accuracy_summary.json").write_text(json.dumps(s, indent=1) + "\n")
-    update_card(REPO / "models" / "ens2-exc.json", s)
+    update_card(REPO / "models" / "ens2-exc-native.json", s)
     typer.echo(text)
 
 

@@ -37,7 +37,7 @@ def test_dask_equals_in_memory_for_any_chunking(dff, offline, chunks):
 
 def test_one_model_per_worker_process(dff):
     traces, rate = dff
-    path = str(ens2rt.Model.load(device="cpu").path)
+    path = str(ens2rt.Model.load("ens2-exc-native", device="cpu").path)
     assert ens2rt_dask.worker_model(path) is ens2rt_dask.worker_model(path)
     assert ens2rt_dask.worker_model(path).session.get_session_options().intra_op_num_threads == 1
 

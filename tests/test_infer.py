@@ -16,7 +16,7 @@ from ens2rt.traces import noise_level
 
 @pytest.fixture(scope="module")
 def model():
-    return ens2rt.Model.load(device="cpu")
+    return ens2rt.Model.load("ens2-exc-native", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_result_shapes_and_time_base(model):
     assert len(res.spike_times) == 3
     for row, times in zip(res.spike_counts, res.spike_times):
         assert times.size == row.sum()
-    assert res.model == "ens2-exc" and len(res.model_sha256) == 64
+    assert res.model == "ens2-exc-native" and res.model_sha256 == {"ens2-exc-native": model.sha256}
+    assert res.neuron_model.tolist() == ["ens2-exc-native"] * 3
     assert res.noise_level.shape == (3,)
 
 
@@ -66,7 +67,7 @@ def test_batching_and_blocks_do_not_change_numbers(model, monkeypatch):
 
 def test_loading_by_name_or_object_is_the_same(model):
     dff = np.random.default_rng(3).normal(0, 0.1, (2, 500))
-    by_name = ens2rt.infer(dff, 30.0, model="ens2-exc", device="cpu")
+    by_name = ens2rt.infer(dff, 30.0, model="ens2-exc-native", device="cpu")
     by_object = ens2rt.infer(dff, 30.0, model=model)
     np.testing.assert_array_equal(by_name.rate, by_object.rate)
 
@@ -126,17 +127,17 @@ def test_cuda_without_a_gpu_says_so():
     if "CUDAExecutionProvider" in ens2rt.available_providers():
         pytest.skip("this onnxruntime has CUDA")
     with pytest.raises(ModelError, match="onnxruntime-gpu"):
-        ens2rt.Model.load(device="cuda")
+        ens2rt.Model.load("ens2-exc-native", device="cuda")
 
 
 def test_corrupt_or_unverifiable_model_files_are_refused(tmp_path):
-    source = resolve_model_path("ens2-exc")
+    source = resolve_model_path("ens2-exc-native")
     onnx_copy = tmp_path / "m.onnx"
     shutil.copy(source, onnx_copy)
     with pytest.raises(ModelError, match="no card"):
         ens2rt.Model.load(onnx_copy)
     shutil.copy(source.with_suffix(".json"), tmp_path / "m.json")
-    assert ens2rt.Model.load(onnx_copy, device="cpu").name == "ens2-exc"
+    assert ens2rt.Model.load(onnx_copy, device="cpu").name == "ens2-exc-native"
     data = bytearray(onnx_copy.read_bytes())
     data[len(data) // 2] ^= 0xFF
     onnx_copy.write_bytes(bytes(data))

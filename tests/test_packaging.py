@@ -20,9 +20,12 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_holds_models_cards_and_example(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for model in ("ens2-exc", "ens2-inh", "ens2-published-exc", "ens2-published-inh"):
+    models = sorted(path.stem for path in (REPO / "models").glob("*.onnx"))
+    assert {"ens2-exc-native", "ens2-inh-native", "ens2-published-exc", "ens2-published-inh"} <= set(models)
+    for model in models:
         assert f"ens2rt/models/{model}.onnx" in names and f"ens2rt/models/{model}.json" in names
     assert "ens2rt/data/example.npz" in names
+    assert wheel.stat().st_size < 10e6  # every model is ~0.2 MB compressed; a family must not bloat the install
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist") and "extra ==" not in line]
     assert sorted(r.split()[1].split(">")[0].split("<")[0] for r in requires) == ["numpy", "onnxruntime", "scipy", "typer"]
@@ -33,9 +36,9 @@ def test_wheel_installs_and_runs_in_a_fresh_venv_without_torch(wheel, tmp_path):
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
-    check = "import importlib.util as u, ens2rt; assert u.find_spec('torch') is None; print(ens2rt.available_models())"
+    check = "import importlib.util as u, ens2rt; assert u.find_spec('torch') is None; print(ens2rt.available_families())"
     listed = subprocess.run([str(python), "-c", check], check=True, capture_output=True, text=True)
-    assert "ens2-exc" in listed.stdout
+    assert "ens2-exc-native" in listed.stdout
     demo = subprocess.run([str(env / "bin" / "ens2rt"), "demo", "-o", str(tmp_path / "d.npz")], capture_output=True, text=True)
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / "d.npz").is_file() and "correlation" in demo.stdout

@@ -7,7 +7,7 @@ from ens2rt.errors import InputError
 
 @pytest.fixture(scope="module")
 def model():
-    return ens2rt.Model.load(device="cpu")
+    return ens2rt.Model.load("ens2-exc-native", device="cpu")
 
 
 def _stream_all(stream, dff, rng, max_chunk):

@@ -7,9 +7,11 @@
 
 from ens2rt import example
 from ens2rt.errors import Ens2Error, InputError, ModelError
+from ens2rt.family import ModelFamily
 from ens2rt.pipeline import DEFAULT_HOP, InferenceResult, infer
-from ens2rt.model import Model, available_models, available_providers
+from ens2rt.model import Model, available_families, available_models, available_providers
 from ens2rt.stream import Stream, StreamOutput
+from ens2rt.traces import noise_level
 
 __version__ = "0.1.0"
 
@@ -20,10 +22,13 @@ __all__ = [
     "InputError",
     "Model",
     "ModelError",
+    "ModelFamily",
     "Stream",
     "StreamOutput",
     "__version__",
+    "available_families",
     "available_models",
     "available_providers",
     "infer",
+    "noise_level",
 ]

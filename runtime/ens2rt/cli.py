@@ -14,6 +14,7 @@ import typer
 
 import ens2rt
 from ens2rt.errors import Ens2Error
+from ens2rt.family import load_models
 from ens2rt.model import DEFAULT_MODEL, conflicting_onnxruntimes, read_card, resolve_model_path
 from ens2rt.pipeline import Progress
 from ens2rt.suite2p import DffSettings
@@ -81,7 +82,8 @@ def infer(
     input: Annotated[Path, typer.Argument(help="ΔF/F: .npy .npz .mat .csv .tsv (neurons × frames), a suite2p plane folder, a CaImAn .hdf5 or an .nwb file.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result: .npz, .mat, .h5, or .nwb for an NWB input (default: INPUT.ens2.npz).")] = None,
     frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file when it holds one).")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to an .onnx with its card.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model or family name, or path to an .onnx with its card.")] = DEFAULT_MODEL,
+    noise_level: Annotated[Optional[float], typer.Option(help="Run every neuron on the family member trained nearest this noise level (default: each neuron's own).")] = None,
     hop: Annotated[int, typer.Option(help="Window hop in 60 Hz samples; 1 = published pipeline.")] = ens2rt.DEFAULT_HOP,
     variable: Annotated[Optional[str], typer.Option(help="Variable to read from .npz/.mat files holding several.")] = None,
     time_axis: Annotated[TimeAxis, typer.Option(help="'first' if rows are frames and columns neurons.")] = TimeAxis.last,
@@ -104,7 +106,7 @@ def infer(
     from ens2rt.io import read_input, write_result
 
     if input.suffix.lower() == ".zarr":
-        _infer_zarr(input, output, frame_rate, model, hop, spikes, workers, scheduler, quiet)
+        _infer_zarr(input, output, frame_rate, model, noise_level, hop, spikes, workers, scheduler, quiet)
         return
     destination = output or default_output(input)
     try:
@@ -121,9 +123,9 @@ def infer(
         )
         if traces.frame_rate is None:
             _fail(f"{input} holds no frame rate; pass --frame-rate HZ")
-        loaded = ens2rt.Model.load(model, device=device, threads=threads)
+        loaded = load_models(model, device=device, threads=threads)
         with _progress(f"{input.name}: {np.atleast_2d(traces.dff).shape[0]} neurons", quiet) as progress:
-            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, hop=hop, spikes=spikes, progress=progress)
+            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=noise_level, hop=hop, spikes=spikes, progress=progress)
         if destination.suffix.lower() == ".nwb":
             from ens2rt.nwb import write_nwb
 
@@ -135,19 +137,24 @@ def infer(
     if not quiet:
         n_spikes = sum(t.size for t in result.spike_times) if result.spike_times is not None else 0
         typer.echo(
-            f"{result.rate.shape[0]} neurons, {result.time.size / 60:.1f} s at 60 Hz, "
-            f"{n_spikes} spikes, model {result.model} on {loaded.provider} -> {destination}"
+            f"{result.rate.shape[0]} neurons, {result.time.size / 60:.1f} s at 60 Hz, {n_spikes} spikes, "
+            f"{_models_summary(result.neuron_model)} on {result.settings['provider']} -> {destination}"
         )
 
 
-def _infer_zarr(input, output, frame_rate, model, hop, spikes, workers, scheduler, quiet) -> None:
+def _models_summary(neuron_model: np.ndarray) -> str:
+    names, counts = np.unique(neuron_model, return_counts=True)
+    return "model " + ", ".join(f"{name} ({count} neurons)" for name, count in zip(names, counts))
+
+
+def _infer_zarr(input, output, frame_rate, model, noise_level, hop, spikes, workers, scheduler, quiet) -> None:
     if output is None or output.suffix.lower() != ".zarr":
         _fail("a .zarr input needs a .zarr output: -o OUT.zarr")
     try:
         from ens2rt.dask import infer_zarr
 
-        destination = infer_zarr(input, output, frame_rate=frame_rate, model=model, hop=hop, spikes=spikes,
-                                 workers=workers, scheduler=scheduler, show_progress=not quiet)  # fmt: skip
+        destination = infer_zarr(input, output, frame_rate=frame_rate, model=model, noise_level=noise_level, hop=hop,
+                                 spikes=spikes, workers=workers, scheduler=scheduler, show_progress=not quiet)  # fmt: skip
     except (ImportError, Ens2Error) as exc:
         _fail(str(exc))
     if not quiet:
@@ -157,7 +164,7 @@ def _infer_zarr(input, output, frame_rate, model, hop, spikes, workers, schedule
 @app.command()
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the result.")] = Path("ens2rt-demo.npz"),
-    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model name or .onnx path.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model or family name, or .onnx path.")] = DEFAULT_MODEL,
 ) -> None:
     """Run inference on the shipped example recording and score it against its real spikes."""
     from ens2rt.example import load_example
@@ -175,7 +182,7 @@ def demo(
         _fail(str(exc))
     truth = true_rate_at_60hz(example.spike_times, result.time.size)
     inferred = result.spike_times[0]
-    typer.echo(f"model {result.model} on {result.settings['provider']}, hop {result.settings['hop']}")
+    typer.echo(f"noise level {result.noise_level[0]:.2f}: {_models_summary(result.neuron_model)} on {result.settings['provider']}, hop {result.settings['hop']}")
     typer.echo(f"correlation of inferred rate with recorded spikes: {correlation(result.rate[0], truth):.3f}")
     typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size}")
     typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
@@ -224,14 +231,18 @@ def info() -> None:
                    "keep one: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu", err=True)  # fmt: skip
     typer.echo(f"providers available: {', '.join(ens2rt.available_providers())}")
     try:
-        in_use = ens2rt.Model.load(device="auto").provider
+        in_use = load_models(DEFAULT_MODEL, device="auto").provider
     except Ens2Error as exc:
         in_use = f"none ({exc})"
     typer.echo(f"provider in use with device=auto: {in_use}")
+    typer.echo("model families (each neuron runs on the member nearest its noise level):")
+    for family, members in ens2rt.available_families().items():
+        typer.echo(f"  {family:<22} {', '.join(members)}" + ("  (default)" if family == DEFAULT_MODEL else ""))
     typer.echo("models:")
     for name in ens2rt.available_models():
         card = read_card(resolve_model_path(name))
-        typer.echo(f"  {name:<22} {card['cell_class']:<11} {card['description']}")
+        level = f"ν {card['noise_level']:.2g}" if card.get("noise_level") is not None else ""
+        typer.echo(f"  {name:<22} {card['cell_class']:<11} {level:<7} {card['description']}")
 
 
 def main() -> None:

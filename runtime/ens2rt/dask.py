@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
-from ens2rt.model import DEFAULT_MODEL, Model, resolve_model_path
+from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models, nearest_level
+from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP, frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.spikes import fit_spikes
-from ens2rt.traces import check_frame_rate, check_hop, check_length, noise_level
+from ens2rt.traces import check_frame_rate, check_hop, check_length
+from ens2rt.traces import noise_level as noise_level_of
 
 try:
     import dask.array as da
@@ -51,23 +53,42 @@ class DaskResult:
     rate: da.Array  #: (n_neurons, n_out) float32, lazy
     spike_counts: da.Array | None  #: (n_neurons, n_out) float32, lazy
     noise_level: da.Array  #: (n_neurons,) float32, lazy: ENS²/CASCADE noise level of the input
+    model_index: da.Array  #: (n_neurons,) int8, lazy: position in ``models`` of each neuron's model
     time: np.ndarray  #: (n_out,) s since the first frame
-    model: str
-    model_sha256: str
+    model: str  #: name of the model or family asked for
+    models: tuple[str, ...]  #: the models a neuron may run on
+    model_sha256: dict[str, str]  #: sha256 of each of ``models``
 
 
-def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, hop: int = DEFAULT_HOP,
-          batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True) -> DaskResult:  # fmt: skip
-    """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F."""
+def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
+          hop: int = DEFAULT_HOP, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True) -> DaskResult:  # fmt: skip
+    """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F.
+
+    A model family picks each neuron's member from its noise level (computed from
+    the whole trace first) or from ``noise_level``, as :func:`ens2rt.infer` does.
+    """
     if x.ndim != 2:
         raise InputError(f"expected a (neurons × frames) dask array, got shape {x.shape}")
     frame_rate = check_frame_rate(frame_rate)
     n_frames = x.shape[1]
     check_length(n_frames, frame_rate)
     hop = check_hop(hop)
-    path = str(resolve_model_path(model))
-    card = Model.load(path, device="cpu", threads=1)  # checks the file and its card here, not on a worker
+    loaded = load_models(model, device="cpu", threads=1)  # checks the files and cards here, not on a worker
+    members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
+    paths = tuple(str(m.path) for m in members)
     n_out = n_samples_at_60hz(n_frames, frame_rate)
+    levels = x.rechunk({1: -1}).map_blocks(
+        lambda block: noise_level_of(np.asarray(block, dtype=np.float64), frame_rate).astype(np.float32),
+        drop_axis=1, dtype=np.float32,
+    )  # fmt: skip
+    if noise_level is not None:
+        fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level).index.astype(np.int8)
+        model_index = da.from_array(fixed, chunks=(x.chunks[0],))
+    elif isinstance(loaded, ModelFamily):
+        member_levels = loaded.noise_levels
+        model_index = levels.map_blocks(lambda block: nearest_level(block, member_levels).astype(np.int8), dtype=np.int8)
+    else:
+        model_index = da.zeros(x.shape[0], dtype=np.int8, chunks=(x.chunks[0],))
 
     frame_edges = np.cumsum((0, *x.chunks[1]))
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
@@ -77,34 +98,32 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         last = min(last, n_frames)
         block = x[:, first:last].rechunk({1: -1})
         pieces.append(
-            block.map_blocks(
-                _rate_block, first, n_frames, frame_rate, int(out_start), int(out_end), hop, batch_size, path,
-                dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
+            da.map_blocks(
+                _rate_block, block, model_index[:, None], first, n_frames, frame_rate, int(out_start), int(out_end),
+                hop, batch_size, paths, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
             )  # fmt: skip
         )
     rate = da.concatenate(pieces, axis=1)
     counts = None
     if spikes:
         counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r).astype(np.float32), dtype=np.float32)
-    levels = x.rechunk({1: -1}).map_blocks(
-        lambda block: noise_level(np.asarray(block, dtype=np.float64), frame_rate).astype(np.float32),
-        drop_axis=1, dtype=np.float32,
-    )  # fmt: skip
-    return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, time=np.arange(n_out) / TARGET_RATE_HZ,
-                      model=card.name, model_sha256=card.sha256)  # fmt: skip
+    return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
+                      time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
+                      models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members})  # fmt: skip
 
 
-def _rate_block(frames, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, path):
+def _rate_block(frames, model_index, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths):
     frames = np.asarray(frames, dtype=np.float64)
     if not np.isfinite(frames).all():
         raise InputError("ens2rt.dask.infer needs finite ΔF/F; bridge NaN gaps first")
-    return rate_for_range(worker_model(path), frames, first_frame, n_frames, frame_rate, out_start, out_end,
+    models = NeuronModels(models=tuple(worker_model(path) for path in paths), index=np.asarray(model_index)[:, 0])
+    return rate_for_range(models, frames, first_frame, n_frames, frame_rate, out_start, out_end,
                           hop=hop, batch_size=batch_size)  # fmt: skip
 
 
 def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None = None, model: str | Path = DEFAULT_MODEL,
-               hop: int = DEFAULT_HOP, spikes: bool = True, workers: int = 1, scheduler: str | None = None,
-               show_progress: bool = True) -> Path:  # fmt: skip
+               noise_level: float | None = None, hop: int = DEFAULT_HOP, spikes: bool = True, workers: int = 1,
+               scheduler: str | None = None, show_progress: bool = True) -> Path:  # fmt: skip
     """Read a (neurons × frames) zarr array, infer on a dask cluster, write a zarr group.
 
     ``scheduler``: address of a running dask scheduler; otherwise a ``LocalCluster``
@@ -128,18 +147,21 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
     rate_hz = frame_rate if frame_rate is not None else array.attrs.get("frame_rate")
     if rate_hz is None:
         raise InputError(f"{source}: no frame_rate attribute; pass --frame-rate")
-    result = infer(da.from_zarr(str(source)).astype(np.float64), float(rate_hz), model=model, hop=hop, spikes=spikes)
+    result = infer(da.from_zarr(str(source)).astype(np.float64), float(rate_hz), model=model, noise_level=noise_level,
+                   hop=hop, spikes=spikes)  # fmt: skip
     temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
         with Client(scheduler or cluster) as client:
             group = zarr.open_group(str(temporary), mode="w")
-            group.attrs.update({"complete": False, "model": result.model, "model_sha256": result.model_sha256,
-                                "frame_rate": float(rate_hz), "hop": hop, "resampler": "sinc", "source": str(source)})  # fmt: skip
+            group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
+                                "model_sha256": result.model_sha256, "frame_rate": float(rate_hz), "hop": hop,
+                                "resampler": "sinc", "source": str(source)})  # fmt: skip
             group.create_array("time", data=result.time)
             writes = [
                 da.to_zarr(result.rate, str(temporary), component="rate", compute=False),
                 da.to_zarr(result.noise_level, str(temporary), component="noise_level", compute=False),
+                da.to_zarr(result.model_index, str(temporary), component="model_index", compute=False),
             ]
             if result.spike_counts is not None:
                 writes.append(da.to_zarr(result.spike_counts, str(temporary), component="spike_counts", compute=False))

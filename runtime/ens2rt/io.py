@@ -150,7 +150,8 @@ def result_arrays(result: InferenceResult, traces: Traces | None = None, extra: 
         "time": result.time,
         "noise_level": result.noise_level,
         "model": result.model,
-        "model_sha256": result.model_sha256,
+        "neuron_model": result.neuron_model,
+        "model_sha256": json.dumps(result.model_sha256, sort_keys=True),
         "settings": json.dumps({**result.settings, **(traces.settings if traces else {}), **(extra or {})}, sort_keys=True),
     }
     if traces is not None:
@@ -209,5 +210,7 @@ def _write_h5(stream, arrays: dict[str, Any]) -> None:
         for key, value in arrays.items():
             if isinstance(value, str):
                 handle.attrs[key] = value
+            elif np.asarray(value).dtype.kind == "U":  # names: fixed-length ASCII, which a write-only stream can take
+                handle.create_dataset(key, data=np.char.encode(np.asarray(value), "ascii"))
             else:
                 handle.create_dataset(key, data=value, compression="gzip" if np.ndim(value) > 1 else None)

@@ -15,7 +15,7 @@ import onnxruntime as ort
 from ens2rt.errors import InputError, ModelError
 from ens2rt.windows import WINDOW
 
-DEFAULT_MODEL = "ens2-exc"
+DEFAULT_MODEL = "ens2-exc"  # a family: each neuron runs on the member trained nearest its noise level
 DEVICES = ("auto", "cpu", "cuda")
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -33,6 +33,16 @@ def available_models() -> list[str]:
     return sorted(path.stem for path in folder.glob("*.onnx"))
 
 
+def available_families() -> dict[str, list[str]]:
+    """Shipped families by name, each with its member models by increasing noise level."""
+    members: dict[str, list[tuple[float, str]]] = {}
+    for name in available_models():
+        card = json.loads((models_dir() / f"{name}.json").read_text())
+        if card.get("family"):
+            members.setdefault(card["family"], []).append((float(card["noise_level"]), name))
+    return {family: [name for _, name in sorted(pairs)] for family, pairs in sorted(members.items())}
+
+
 def resolve_model_path(model: str | Path) -> Path:
     """Path of a shipped model name, or of an ``.onnx`` file given by path."""
     as_path = Path(model)
@@ -43,6 +53,8 @@ def resolve_model_path(model: str | Path) -> Path:
     candidate = models_dir() / f"{model}.onnx"
     if not candidate.is_file():
         known = ", ".join(available_models()) or "none"
+        if str(model) in available_families():
+            raise ModelError(f"{str(model)!r} is a model family, not one model (load it with ens2rt.ModelFamily.load); shipped models: {known}")
         raise ModelError(f"unknown model {str(model)!r}; shipped models: {known}")
     return candidate
 
@@ -112,7 +124,7 @@ class Model:
 
     Load once and pass to :func:`ens2rt.infer` to avoid reloading per call::
 
-        model = ens2rt.Model.load("ens2-exc", device="cpu", threads=2)
+        model = ens2rt.Model.load("ens2-exc-native", device="cpu", threads=2)
         res = ens2rt.infer(dff, frame_rate=30.0, model=model)
     """
 
@@ -123,7 +135,7 @@ class Model:
     provider: str
 
     @classmethod
-    def load(cls, model: str | Path = DEFAULT_MODEL, device: str = "auto", threads: int | None = None) -> Model:
+    def load(cls, model: str | Path, device: str = "auto", threads: int | None = None) -> Model:
         """Load a shipped model by name or an ``.onnx`` file (with its card) by path.
 
         ``device``: ``"auto"`` (CUDA when onnxruntime-gpu sees a GPU, else CPU),
@@ -152,6 +164,12 @@ class Model:
     def sha256(self) -> str:
         """sha256 of the ``.onnx`` file (checked against the card at load)."""
         return str(self.card["sha256"])
+
+    @property
+    def noise_level(self) -> float | None:
+        """Noise level ν the model was trained at (``None`` if its card does not say)."""
+        level = self.card.get("noise_level")
+        return None if level is None else float(level)
 
     @property
     def input_name(self) -> str:

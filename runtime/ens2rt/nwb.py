@@ -92,7 +92,7 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
                     unit="spikes per 60 Hz bin",
                     rate=60.0,
                     starting_time=start,
-                    description=f"model {result.model} (sha256 {result.model_sha256}), settings {result.settings}",
+                    description=f"model {result.model} (sha256 of the models that ran: {result.model_sha256}), settings {result.settings}",
                 )
             )
             times = result.spike_times or [np.zeros(0)] * len(roi_ids)
@@ -104,6 +104,7 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
                     columns=[
                         VectorData(name="roi", description="index into the plane segmentation", data=roi_ids.tolist()),
                         VectorData(name="noise_level", description="ENS2/CASCADE noise level of the input", data=result.noise_level.tolist()),
+                        VectorData(name="model", description="the model that ran on this ROI", data=result.neuron_model.tolist()),
                         flat,
                         VectorIndex(name="spike_times_index", target=flat, data=np.cumsum([t.size for t in times]).tolist()),
                     ],

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ens2rt.errors import InputError
+from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.resample import (
     DEFAULT_RESAMPLER,
@@ -27,8 +28,8 @@ from ens2rt.traces import (
     check_length,
     fill_gaps,
     gap_mask_at_60hz,
-    noise_level,
 )
+from ens2rt.traces import noise_level as estimate_noise_level
 from ens2rt.windows import (
     HALF_WINDOW,
     WINDOW,
@@ -61,8 +62,9 @@ class InferenceResult:
     spike_counts: np.ndarray | None  #: (n_neurons, n_out) float32 discrete spikes per bin
     spike_times: list[np.ndarray] | None  #: per neuron, float64 spike times
     noise_level: np.ndarray  #: (n_neurons,) ENS²/CASCADE noise level of the input
-    model: str  #: name of the model that ran
-    model_sha256: str  #: sha256 of its ONNX file
+    model: str  #: name of the model or model family asked for
+    neuron_model: np.ndarray  #: (n_neurons,) str, the model that ran on each neuron
+    model_sha256: dict[str, str]  #: sha256 of the ONNX file of each model that ran, by name
     settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
 
 
@@ -70,7 +72,8 @@ def infer(
     dff: np.ndarray,
     frame_rate: float,
     *,
-    model: str | Path | Model = DEFAULT_MODEL,
+    model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
+    noise_level: float | np.ndarray | None = None,
     hop: int = DEFAULT_HOP,
     device: str = "auto",
     threads: int | None = None,
@@ -83,8 +86,11 @@ def infer(
 
     ``dff``: (n_neurons, n_frames) or (n_frames,) raw ΔF/F (0.3 = 30 %); NaN frames
     are bridged for the network and come back as NaN. ``frame_rate``: Hz.
-    ``model``: a shipped model name, an ``.onnx`` path with its card, or a loaded
-    :class:`Model`. ``hop``: window hop in 60 Hz samples. ``resampler``: ``"sinc"``
+    ``model``: a shipped model or family name, an ``.onnx`` path with its card, or a
+    loaded :class:`Model` or :class:`ModelFamily`. A family (the default) runs each
+    neuron on the member trained nearest its noise level, estimated from its trace
+    or given as ``noise_level`` (one value or one per neuron); ``neuron_model`` says
+    which ran. ``hop``: window hop in 60 Hz samples. ``resampler``: ``"sinc"``
     (local, streamable) or ``"fourier"`` (the published pipeline: with ``hop=1`` it
     reproduces ENS²'s numbers). ``progress(done, total)`` is called as batches finish.
     """
@@ -96,11 +102,12 @@ def infer(
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
-    runner = model if isinstance(model, Model) else Model.load(model, device=device, threads=threads)
+    loaded = load_models(model, device=device, threads=threads)
 
-    levels = noise_level(traces, rate_hz)
+    levels = estimate_noise_level(traces, rate_hz)
+    runners = assign_models(loaded, levels, noise_level)
     filled, gaps = fill_gaps(traces)
-    rate = rate_from_traces(runner, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
+    rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
     n_out = rate.shape[1]
     masked = gap_mask_at_60hz(gaps, rate_hz, n_out) if gaps.any() else None
 
@@ -118,24 +125,27 @@ def infer(
         "frame_rate": rate_hz,
         "hop": int(hop),
         "resampler": resampler,
-        "provider": runner.provider,
+        "provider": runners.provider,
         "batch_size": int(batch_size),
         "spikes": bool(spikes),
     }
+    if noise_level is not None:
+        settings["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
     return InferenceResult(
         rate=rate,
         time=np.arange(n_out) / TARGET_RATE_HZ,
         spike_counts=counts,
         spike_times=times,
         noise_level=levels.astype(np.float32),
-        model=runner.name,
-        model_sha256=runner.sha256,
+        model=loaded.name,
+        neuron_model=runners.names,
+        model_sha256=runners.used,
         settings=settings,
     )
 
 
 def rate_from_traces(
-    model: Model,
+    models: NeuronModels,
     traces: np.ndarray,
     frame_rate: float,
     *,
@@ -148,6 +158,7 @@ def rate_from_traces(
 
     Neurons go in blocks of about ``BLOCK_SAMPLES`` 60 Hz samples, so memory stays
     bounded however many neurons there are; window batches stream through each block.
+    Neurons that share a model go together, so batches rarely mix models.
     """
     n_neurons, n_frames = traces.shape
     n_out = n_samples_at_60hz(n_frames, frame_rate)
@@ -162,16 +173,18 @@ def rate_from_traces(
             progress(done, total)
 
     rate = np.empty((n_neurons, n_out), dtype=np.float32)
+    by_model = np.argsort(models.index, kind="stable")
     for first in range(0, n_neurons, block):
-        rate[first : first + block] = rate_for_range(
-            model, traces[first : first + block], 0, n_frames, frame_rate, 0, n_out,
+        rows = by_model[first : first + block]
+        rate[rows] = rate_for_range(
+            models.take(rows), traces[rows], 0, n_frames, frame_rate, 0, n_out,
             hop=hop, batch_size=batch_size, resampler=resampler, on_windows=count,
         )  # fmt: skip
     return rate
 
 
 def rate_for_range(
-    model: Model,
+    models: NeuronModels,
     frames: np.ndarray,
     first_frame: int,
     n_frames: int,
@@ -186,6 +199,7 @@ def rate_for_range(
 ) -> np.ndarray:
     """Rate samples ``out_start:out_end`` of a recording of ``n_frames`` frames.
 
+    ``models`` says which model runs each row of ``frames``.
     ``frames`` is the slice of the recording starting at frame ``first_frame``; it
     must hold every frame those samples depend on (for the sinc resampler, see
     :func:`frames_needed`; Fourier resampling needs them all). Windows keep the
@@ -208,7 +222,7 @@ def rate_for_range(
     padded_flat = padded.ravel()
     summed = np.zeros(padded.size)
     for offsets in window_batches(padded.shape[0], padded.shape[1], starts - first_window, batch_size):
-        overlap_add(summed, offsets, model.run(gather_windows(padded_flat, offsets)))
+        overlap_add(summed, offsets, models.run(gather_windows(padded_flat, offsets), offsets // padded.shape[1]))
         if on_windows is not None:
             on_windows(offsets.size)
     columns = np.arange(out_start, out_end) + HALF_WINDOW

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
+from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
 from ens2rt.resample import TARGET_RATE_HZ, SincResampler, n_samples_at_60hz
@@ -36,25 +37,36 @@ class StreamOutput:
 class Stream:
     """Spike inference on frames as they arrive.
 
-    >>> stream = ens2rt.Stream(n_neurons=500, frame_rate=30.0)
+    >>> levels = ens2rt.noise_level(baseline, frame_rate=30.0)  # (500,) from a minute of imaging
+    >>> stream = ens2rt.Stream(n_neurons=500, frame_rate=30.0, noise_level=levels)
     >>> out = stream.push(frames)      # (500, k) ΔF/F, any k >= 1
     >>> out.rate, out.time             # newly final 60 Hz samples
     >>> last = stream.flush()          # at the end of the recording
 
-    Non-finite frames are replaced by the neuron's last finite value (a stream cannot
-    look ahead to interpolate as :func:`ens2rt.infer` does).
+    A model family (the default) needs each neuron's ``noise_level`` up front, since
+    a stream cannot look at the whole trace to estimate it; a single model does not.
+    ``neuron_model`` says which model runs each neuron. Non-finite frames are replaced
+    by the neuron's last finite value (a stream cannot look ahead to interpolate as
+    :func:`ens2rt.infer` does).
     """
 
-    def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model = DEFAULT_MODEL,
-                 hop: int = DEFAULT_HOP, device: str = "auto", threads: int | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True):  # fmt: skip
+    def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
+                 noise_level: float | np.ndarray | None = None, hop: int = DEFAULT_HOP, device: str = "auto",
+                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True):  # fmt: skip
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
         self.hop = check_hop(hop)
         self.batch_size = int(batch_size)
-        self.model = model if isinstance(model, Model) else Model.load(model, device=device, threads=threads)
+        loaded = load_models(model, device=device, threads=threads)
+        if isinstance(loaded, ModelFamily) and len(loaded.members) > 1 and noise_level is None:
+            raise InputError(
+                f"model family {loaded.name} picks a model per neuron from its noise level, which a stream "
+                "cannot see in advance: pass noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate)) "
+                f"or a single model ({', '.join(m.name for m in loaded.members)})"
+            )
+        self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level)
         self._resampler = SincResampler(self.frame_rate)
         self._spikes = spikes
         self._frames = np.zeros((n_neurons, 0))
@@ -71,6 +83,11 @@ class Stream:
         self._pending_start = 0  # 60 Hz index of self._pending[:, 0]
         self._fitted = np.zeros(n_neurons, dtype=np.int64)  # per neuron, columns of _pending already fitted
         self._flushed = False
+
+    @property
+    def neuron_model(self) -> np.ndarray:
+        """(n_neurons,) name of the model that runs each neuron."""
+        return self.models.names
 
     @property
     def delay_frames(self) -> int:
@@ -167,7 +184,7 @@ class Stream:
         padded_flat, summed_flat = self._padded.ravel(), self._summed.reshape(-1)
         for first in range(0, offsets.size, self.batch_size):
             batch = offsets[first : first + self.batch_size]
-            overlap_add(summed_flat, batch, self.model.run(gather_windows(padded_flat, batch)))
+            overlap_add(summed_flat, batch, self.models.run(gather_windows(padded_flat, batch), batch // width))
         self._next_window = int(starts[-1]) + self.hop
 
     def _emit(self, end: int, final: bool) -> StreamOutput:

@@ -1,0 +1,144 @@
+"""Noise-matched model families: one model per noise level, a member chosen per neuron.
+
+A model's card may name a ``family`` and the ``noise_level`` it was trained at (for
+a model trained on native-noise data: the median ν of that data). A family is
+loaded by its name, like a model; each neuron then runs on the member whose noise
+level is nearest its own estimate (:func:`ens2rt.traces.noise_level`), as CASCADE
+picks its noise-matched models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ens2rt.errors import InputError, ModelError
+from ens2rt.model import Model, available_families
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """Models trained at different noise levels; each neuron gets the member nearest its ν.
+
+    >>> family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
+    >>> family.noise_levels, [m.name for m in family.members]
+    """
+
+    name: str
+    members: tuple[Model, ...]  #: by increasing training noise level
+
+    @classmethod
+    def load(cls, name: str, device: str = "auto", threads: int | None = None) -> ModelFamily:
+        """Load every member of a shipped family (see :func:`available_families`)."""
+        families = available_families()
+        if name not in families:
+            raise ModelError(f"unknown model family {name!r}; shipped families: {', '.join(families) or 'none'}")
+        return cls.from_models(name, [Model.load(member, device=device, threads=threads) for member in families[name]])
+
+    @classmethod
+    def from_models(cls, name: str, models: Sequence[Model]) -> ModelFamily:
+        """A family of loaded models, each with a ``noise_level`` in its card."""
+        if not models:
+            raise ModelError(f"model family {name!r} has no members")
+        missing = [m.name for m in models if m.noise_level is None]
+        if missing:
+            raise ModelError(f"model family {name!r}: {', '.join(missing)} has no noise_level in its card")
+        ordered = tuple(sorted(models, key=lambda m: m.noise_level))
+        levels = [m.noise_level for m in ordered]
+        if len(set(levels)) != len(levels):
+            raise ModelError(f"model family {name!r}: two members share a noise level ({levels})")
+        return cls(name=name, members=ordered)
+
+    @property
+    def noise_levels(self) -> np.ndarray:
+        """Training noise level of each member."""
+        return np.array([m.noise_level for m in self.members])
+
+    def choose(self, noise_levels: np.ndarray) -> np.ndarray:
+        """Index of the member nearest each noise level; a non-finite level gets the quietest."""
+        return nearest_level(noise_levels, self.noise_levels)
+
+    @property
+    def provider(self) -> str:
+        """The onnxruntime provider the members run on."""
+        return self.members[0].provider
+
+    def member_for(self, noise_level: float) -> Model:
+        """The member a neuron of this noise level runs on."""
+        return self.members[int(self.choose(np.array([noise_level]))[0])]
+
+
+def nearest_level(noise_levels: np.ndarray, member_levels: np.ndarray) -> np.ndarray:
+    """Index into ``member_levels`` (increasing) nearest each noise level; non-finite → 0."""
+    levels = np.nan_to_num(np.asarray(noise_levels, dtype=float), nan=-np.inf, posinf=-np.inf)
+    return np.argmin(np.abs(levels[..., None] - np.asarray(member_levels)), axis=-1)
+
+
+@dataclass(frozen=True)
+class NeuronModels:
+    """Which model runs each neuron: runs windows of many neurons, each on its own model."""
+
+    models: tuple[Model, ...]
+    index: np.ndarray  #: (n_neurons,) position in ``models`` of each neuron's model
+
+    @classmethod
+    def single(cls, model: Model, n_neurons: int) -> NeuronModels:
+        return cls(models=(model,), index=np.zeros(n_neurons, dtype=np.int64))
+
+    @property
+    def names(self) -> np.ndarray:
+        """(n_neurons,) name of each neuron's model."""
+        return np.array([m.name for m in self.models])[self.index]
+
+    @property
+    def used(self) -> dict[str, str]:
+        """sha256 by name of the models at least one neuron runs on."""
+        return {self.models[i].name: self.models[i].sha256 for i in np.unique(self.index)}
+
+    @property
+    def provider(self) -> str:
+        return self.models[0].provider
+
+    def take(self, rows: np.ndarray | slice) -> NeuronModels:
+        """The same models for a subset of the neurons."""
+        return NeuronModels(models=self.models, index=self.index[rows])
+
+    def run(self, windows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Network output for (n, 96) windows, window ``k`` belonging to neuron ``rows[k]``."""
+        which = self.index[rows]
+        if len(self.models) == 1 or (which == which[0]).all():
+            return self.models[which[0]].run(windows)
+        out = np.empty_like(windows)
+        for position in np.unique(which):
+            chosen = which == position
+            out[chosen] = self.models[position].run(np.ascontiguousarray(windows[chosen]))
+        return out
+
+
+def load_models(model: str | Path | Model | ModelFamily, device: str = "auto", threads: int | None = None) -> Model | ModelFamily:
+    """A loaded model or family from a model name, a family name, an ``.onnx`` path, or as given."""
+    if isinstance(model, (Model, ModelFamily)):
+        return model
+    if isinstance(model, str) and model in available_families():
+        return ModelFamily.load(model, device=device, threads=threads)
+    return Model.load(model, device=device, threads=threads)
+
+
+def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None) -> NeuronModels:
+    """Each neuron's model: the member nearest its estimated ν, or nearest ``noise_level`` when given."""
+    n_neurons = levels.shape[0]
+    if isinstance(loaded, Model):
+        if noise_level is not None:
+            raise InputError(f"noise_level chooses a member of a model family; {loaded.name} is a single model")
+        return NeuronModels.single(loaded, n_neurons)
+    if noise_level is None:
+        return NeuronModels(models=loaded.members, index=loaded.choose(levels))
+    wanted = np.asarray(noise_level, dtype=float)
+    if wanted.ndim > 1 or wanted.size not in (1, n_neurons):
+        raise InputError(f"noise_level must be one value or one per neuron ({n_neurons}), got shape {wanted.shape}")
+    if not (np.isfinite(wanted).all() and (wanted >= 0).all()):
+        raise InputError(f"noise_level must be finite and non-negative, got {noise_level}")
+    return NeuronModels(models=loaded.members, index=loaded.choose(np.broadcast_to(wanted, (n_neurons,))))
