@@ -39,7 +39,7 @@ class Prediction:
     true_spike_times: np.ndarray
 
 
-def predict_neuron(neuron: Neuron, model: ens2rt.Model, hop: int, spikes: bool = True, resampler: str = DEFAULT_RESAMPLER) -> Prediction:
+def predict_neuron(neuron: Neuron, model: ens2rt.Model | ens2rt.ModelFamily, hop: int, spikes: bool = True, resampler: str = DEFAULT_RESAMPLER) -> Prediction:
     """Run ``ens2rt.infer`` on every trial of ``neuron``; times continue across trials."""
     rates, truths, inferred, true_spikes = [], [], [], []
     offset = 0.0

@@ -29,7 +29,11 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, RESULTS  # noqa: E402
+import ens2rt  # noqa: E402
+from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, RESULTS, median, predict_neuron  # noqa: E402
+from ens2rt.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
+from ens2rt.metrics import correlation  # noqa: E402
+from ens2rt.traces import noise_level  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}
@@ -82,6 +86,160 @@ def train_command(
         for held_out in fold or list(FOLDS):
             typer.echo(train_one(held_out, chosen, training_data, runs, device))
             sys.stdout.flush()
+
+
+def fold_of(dataset: str) -> str:
+    return next(fold for fold, keys in FOLDS.items() if dataset in keys)
+
+
+def export_member(held_out_fold: str, level: float | None, runs: Path = RUNS) -> Path:
+    """The fold's model at ``level`` as an ONNX family member (written once, beside its run)."""
+    from ens2export.card import write_model
+    from ens2export.dataset import load_windows
+
+    folder = run_dir(held_out_fold, level, runs)
+    out = folder / f"heldout-{held_out_fold}-{member_name(level)}.onnx"
+    if not out.is_file():
+        info = json.loads((folder / "run.json").read_text())
+        with np.load(folder / "weights.npz") as archive:
+            weights = {key: archive[key] for key in archive.files}
+        # a native-noise member sits at the typical ν of its training data
+        member_level = level if level is not None else load_windows(GROUND_TRUTH, include=info["datasets"]).typical_noise_level()
+        write_model(weights, out, name=f"heldout-{held_out_fold}-{member_name(level)}", cell_class="excitatory",
+                    description=f"noise benchmark: trained on {', '.join(info['datasets'])}", training=info,
+                    family=f"heldout-{held_out_fold}", noise_level=round(member_level, 3))  # fmt: skip
+    return out
+
+
+def fold_family(held_out_fold: str, runs: Path = RUNS) -> ens2rt.ModelFamily:
+    members = [ens2rt.Model.load(export_member(held_out_fold, level, runs), device="cpu") for level in (None, *LEVELS)]
+    return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}", members)
+
+
+def degrade(neuron: Neuron, level: float | None, seed: int) -> Neuron:
+    """The neuron's trials with white noise at their native rate lifting each to ν = ``level``."""
+    from ens2export.noise import added_noise_std
+
+    if level is None:
+        return neuron
+    trials = []
+    for index, trial in enumerate(neuron.trials):
+        rng = np.random.default_rng([seed, index, int(level * 1000)])
+        std = added_noise_std(noise_level(trial.dff, trial.frame_rate), level, trial.frame_rate)
+        trials.append(Trial(dff=trial.dff + std * rng.standard_normal(trial.dff.size), frame_rate=trial.frame_rate, spike_times=trial.spike_times))
+    return Neuron(dataset=neuron.dataset, path=neuron.path, trials=tuple(trials))
+
+
+def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dict:
+    """Every neuron of ``dataset`` at every noise condition: recipe model, family, OASIS."""
+    from benchmarks.accuracy import oasis_correlation
+
+    family = fold_family(fold_of(dataset), runs)
+    recipe = family.members[0]
+    neurons = load_dataset(find_datasets(ground_truth, include=[dataset])[dataset])
+    started = time.perf_counter()
+    conditions = {}
+    for level in (None, *LEVELS):
+        rows = []
+        for number, neuron in enumerate(neurons):
+            noisy = degrade(neuron, level, seed=int(dataset[2:]) * 1000 + number)
+            levels = [noise_level(t.dff, t.frame_rate) for t in noisy.trials if t.dff.size * 60 / t.frame_rate >= 96]
+            alone = predict_neuron(noisy, recipe, hop, spikes=False)
+            matched = predict_neuron(noisy, family, hop, spikes=False)  # the runtime picks a member per trial
+            rows.append({
+                "file": neuron.path.name,
+                "noise_levels": [round(float(v), 3) for v in levels],
+                "models": [family.members[i].name for i in family.choose(np.array(levels))],
+                "recipe": correlation(alone.rate, alone.true_rate),
+                "noise_matched": correlation(matched.rate, matched.true_rate),
+                "oasis": oasis_correlation(noisy),
+            })  # fmt: skip
+        conditions[member_name(level)] = rows
+    return {
+        "dataset": dataset,
+        "held_out_fold": fold_of(dataset),
+        "hop": hop,
+        "models": {m.name: {"noise_level": m.noise_level, "sha256": m.sha256} for m in family.members},
+        "scoring_time_s": round(time.perf_counter() - started, 1),
+        "conditions": conditions,
+    }
+
+
+@app.command()
+def score(
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset (repeat); default: all excitatory.")] = None,
+    ground_truth: Path = GROUND_TRUTH,
+    runs: Path = RUNS,
+    hop: int = ens2rt.DEFAULT_HOP,
+    results: Path = NOISE_RESULTS,
+    force: bool = False,
+) -> None:
+    """Score each dataset with its fold's models at every noise condition (cached per dataset)."""
+    results.mkdir(parents=True, exist_ok=True)
+    for key in dataset or EXCITATORY:
+        out = results / f"{key}.json"
+        if out.is_file() and not force:
+            continue
+        result = score_dataset(key, ground_truth, runs, hop)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        summary = ", ".join(
+            f"{name} {median(r['recipe'] for r in rows):.3f}/{median(r['noise_matched'] for r in rows):.3f}"
+            for name, rows in result["conditions"].items()
+        )
+        typer.echo(f"{key} (recipe/noise-matched): {summary}")
+        sys.stdout.flush()
+
+
+def summary(results: dict[str, dict]) -> dict:
+    """Median over datasets of each dataset's median correlation, per condition and contender."""
+    conditions = {}
+    for name in [member_name(level) for level in (None, *LEVELS)]:
+        per_dataset = {
+            key: {c: median(row[c] for row in result["conditions"][name]) for c in ("recipe", "noise_matched", "oasis")}
+            for key, result in results.items()
+        }
+        chosen = [m.rsplit("-", 1)[-1] for result in results.values() for row in result["conditions"][name] for m in row["models"]]
+        conditions[name] = {
+            **{c: round(median(d[c] for d in per_dataset.values()), 4) for c in ("recipe", "noise_matched", "oasis")},
+            "datasets_family_better": sum(d["noise_matched"] > d["recipe"] for d in per_dataset.values()),
+            "datasets_family_worse": sum(d["noise_matched"] < d["recipe"] for d in per_dataset.values()),
+            "members_chosen": {m: chosen.count(m) for m in sorted(set(chosen))},
+            "per_dataset": {k: {c: round(v, 4) for c, v in d.items()} for k, d in per_dataset.items()},
+        }
+    return {
+        "protocol": "two folds of the excitatory datasets (A: every other from DS01, B: the rest); models of one fold "
+        "score the other; test traces degraded by white noise at their native rate; median per-neuron correlation",
+        "datasets": sorted(results),
+        "conditions": conditions,
+    }
+
+
+@app.command()
+def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> None:
+    """Write and print the markdown table of everything scored so far."""
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("DS*.json"))}
+    if not found:
+        typer.echo("nothing scored yet", err=True)
+        raise typer.Exit(1)
+    s = summary(found)
+    lines = [
+        f"Median over {len(found)} held-out datasets of the median per-neuron correlation "
+        "(`python benchmarks/noise.py table`).",
+        "",
+        "| test noise | recipe model | noise-matched family | difference | OASIS | datasets better / worse | members chosen (trials) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in s["conditions"].items():
+        label = "as recorded" if name == "native" else f"ν = {name[2:]}"
+        members = ", ".join(f"{m} {n}" for m, n in row["members_chosen"].items())
+        lines.append(
+            f"| {label} | {row['recipe']:.3f} | {row['noise_matched']:.3f} | {row['noise_matched'] - row['recipe']:+.3f} "
+            f"| {row['oasis']:.3f} | {row['datasets_family_better']} / {row['datasets_family_worse']} | {members} |"
+        )
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    (RESULTS / "noise_summary.json").write_text(json.dumps(s, indent=1) + "\n")
+    typer.echo(text)
 
 
 if __name__ == "__main__":
