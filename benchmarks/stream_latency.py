@@ -31,7 +31,8 @@ def main(
     out: Annotated[Path, typer.Option(help="Markdown file for the result.")] = None,
 ) -> None:
     dff = make_traces(neurons, seconds / 60)
-    stream = ens2rt.Stream(neurons, FRAME_RATE, hop=hop, device="cpu")
+    levels = ens2rt.noise_level(dff[:, : int(60 * FRAME_RATE)], FRAME_RATE)  # from the first minute, as a host would
+    stream = ens2rt.Stream(neurons, FRAME_RATE, noise_level=levels, hop=hop, device="cpu")
     chunk = max(1, int(round(chunk_s * FRAME_RATE)))
     times = []
     for first in range(0, dff.shape[1], chunk):
@@ -41,7 +42,7 @@ def main(
     steady = np.asarray(times[int(np.ceil(stream.delay_s / chunk_s)) + 1 :])  # after the pipeline has filled
     text = (
         f"{neurons} neurons at {FRAME_RATE:g} Hz, pushes of {chunk} frames ({chunk / FRAME_RATE:g} s), hop {hop}, "
-        f"{len(times)} pushes; onnxruntime {stream.model.provider}\n\n"
+        f"{len(times)} pushes; models {', '.join(sorted(set(stream.neuron_model)))} on {stream.models.provider}\n\n"
         "| per-push compute, median | 95th percentile | max | real-time factor (imaging time / compute time) | output delay |\n"
         "|---|---|---|---|---|\n"
         f"| {1000 * np.median(steady):.0f} ms | {1000 * np.percentile(steady, 95):.0f} ms | {1000 * steady.max():.0f} ms "
