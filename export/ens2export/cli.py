@@ -115,8 +115,12 @@ def onnx(
     level = noise_level if noise_level is not None else run_info.get("noise_level")
     if family is not None and level is None:
         raise typer.BadParameter(f"{run / 'run.json'} records no noise level; pass --noise-level", param_hint="--family")
-    trained_at = run_info.get("settings", {}).get("noise_level")
-    recipe = "the published recipe" if trained_at is None else f"the published recipe at noise level {trained_at:g}"
+    settings = run_info.get("settings", {})
+    recipe = "the published recipe"
+    if settings.get("noise_level") is not None:
+        recipe += f" at noise level {settings['noise_level']:g}"
+    if settings.get("patience", 0) >= settings.get("max_steps", 1):
+        recipe += f" for a fixed {settings['max_steps']} steps"
     card = write_model(
         weights,
         out,
