@@ -48,11 +48,16 @@ class WindowSource:
         return smooth_spike_counts(self.spike_counts).astype(np.float32)
 
     @cached_property
+    def first_windows(self) -> np.ndarray:
+        """Index (among all windows) of each trial's first window."""
+        return np.cumsum(self.trial_lengths) - self.trial_lengths
+
+    @cached_property
     def starts(self) -> np.ndarray:
         """Offset of every window: one per 60 Hz sample of every trial, as in inference."""
         trial_offsets = np.concatenate([[0], np.cumsum(self.trial_lengths + WINDOW)[:-1]])
         first = np.repeat(trial_offsets, self.trial_lengths)
-        within = np.arange(first.size) - np.repeat(np.cumsum(self.trial_lengths) - self.trial_lengths, self.trial_lengths)
+        within = np.arange(first.size) - np.repeat(self.first_windows, self.trial_lengths)
         return first + within
 
     @property
@@ -82,10 +87,9 @@ class WindowSource:
         (len(chosen), 96) float32, zero on the padding outside the trial (inference pads with
         clean zeros) and for trials whose native ν already reaches the target.
         """
-        trial = np.searchsorted(np.cumsum(self.trial_lengths), chosen, side="right")
-        first_window = np.cumsum(self.trial_lengths) - self.trial_lengths
+        trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
         # window w of a trial covers its samples w - 48 … w + 47
-        sample = (chosen - first_window[trial])[:, None] + np.arange(WINDOW) - HALF_WINDOW
+        sample = (chosen - self.first_windows[trial])[:, None] + np.arange(WINDOW) - HALF_WINDOW
         inside = (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
         std = added_noise_std(self.noise_levels[trial], noise_level, self.frame_rates[trial])
         noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], WINDOW)
