@@ -14,6 +14,11 @@ GROUND_TRUTH = SHARED / "ground_truth"
 REFERENCE = SHARED / "reference"
 
 
+def pytest_report_header(config) -> str:
+    found = "found" if GROUND_TRUTH.is_dir() else "NOT FOUND: the tests that need it are skipped"
+    return f"ens2rt shared data (ENS2_SHARED): {SHARED} ({found})"
+
+
 def _require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not here (set ENS2_SHARED to the folder holding ground_truth/ and reference/)")

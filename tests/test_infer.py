@@ -111,7 +111,7 @@ def test_noise_level_follows_the_cascade_definition():
         (np.zeros((2, 3, 600)), 30.0, {}, "shape"),
         (np.zeros((0, 600)), 30.0, {}, "empty"),
         (np.array([["a", "b"]]), 30.0, {}, "numeric"),
-        (np.vstack([np.zeros(600), np.full(600, np.nan)]), 30.0, {}, "neuron 1"),
+        (np.vstack([np.zeros(600), np.full(600, np.nan)]), 30.0, {"empty_neurons": "error"}, "neuron 1"),
         (np.zeros((2, 600)), 30.0, {"hop": 0}, "hop"),
         (np.zeros((2, 600)), 30.0, {"hop": 49}, "hop"),
         (np.zeros((2, 600)), 30.0, {"model": "no-such-model"}, "unknown model"),

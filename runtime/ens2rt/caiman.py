@@ -16,7 +16,11 @@ def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.n
     except ImportError as exc:
         raise InputError("reading CaImAn files needs h5py: pip install 'ens2-runtime[formats]'") from exc
     path = Path(path)
-    with h5py.File(path, "r") as handle:
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:  # not HDF5, truncated, or unreadable
+        raise InputError(f"{path}: cannot read as a CaImAn HDF5 file: {exc}") from exc
+    with handle:
         if "estimates" not in handle:
             raise InputError(f"{path}: not a CaImAn results file (no 'estimates' group)")
         estimates = handle["estimates"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -13,7 +16,7 @@ import numpy as np
 import typer
 
 import ens2rt
-from ens2rt.errors import Ens2Error
+from ens2rt.errors import Ens2Error, InputWarning
 from ens2rt.family import load_models
 from ens2rt.model import DEFAULT_MODEL, conflicting_onnxruntimes, read_card, resolve_model_path
 from ens2rt.pipeline import Progress
@@ -25,6 +28,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pret
 class TimeAxis(str, Enum):
     last = "last"
     first = "first"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class EmptyNeurons(str, Enum):
+    nan = "nan"
+    error = "error"
 
 
 def _version(show: bool) -> None:
@@ -43,6 +57,24 @@ def _main(
 def _fail(message: str) -> None:
     typer.echo(f"ens2rt: error: {message}", err=True)
     raise typer.Exit(1)
+
+
+@contextmanager
+def _own_warnings(quiet: bool) -> Iterator[None]:
+    """Show ens2rt's warnings about the input as one line each (none with -q); drop those of dependencies.
+
+    Warnings of numpy, hdmf, dask … are about their internals, not the user's data.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            if not quiet:
+                for warning in caught:
+                    if issubclass(warning.category, InputWarning):
+                        typer.echo(f"ens2rt: warning: {warning.message}", err=True)
 
 
 @contextmanager
@@ -92,26 +124,46 @@ def infer(
     neuropil: Annotated[float, typer.Option(help="suite2p: neuropil coefficient.")] = DffSettings.neuropil_coefficient,
     baseline_window: Annotated[float, typer.Option(help="suite2p: running-baseline window, s.")] = DffSettings.baseline_window_s,
     baseline_percentile: Annotated[float, typer.Option(help="suite2p: running-baseline percentile.")] = DffSettings.baseline_percentile,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Where onnxruntime runs the network.")] = Device.auto,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all).")] = None,
     spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.")] = True,
+    percent: Annotated[bool, typer.Option("--percent", help="The input is ΔF/F in percent (30 = 30 %): divide it by 100.")] = False,
+    input_checks: Annotated[bool, typer.Option("--input-checks/--no-input-checks", help="Stop on input that looks like percent, raw fluorescence or a transposed array.")] = True,
+    empty_neurons: Annotated[EmptyNeurons, typer.Option(help="Neurons without a finite value: 'nan' rows with a warning, or 'error'.")] = EmptyNeurons.nan,
+    overwrite_input: Annotated[bool, typer.Option("--overwrite-input", help="Allow -o to name a file the run reads (it is replaced by the result).")] = False,
     workers: Annotated[int, typer.Option(help="zarr: dask worker processes of a local cluster.")] = 1,
     scheduler: Annotated[Optional[str], typer.Option(help="zarr: address of a running dask scheduler.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, summary or warnings; errors only.")] = False,
 ) -> None:
     """Infer spike rates and spike events from ΔF/F traces.
 
     Example: ens2rt infer recording.npy --frame-rate 30 -o spikes.npz
+
+    The output is checked before inference starts (type, folder, permission) and is
+    never one of the files read, unless --overwrite-input. Input that is likely not
+    ΔF/F as a fraction stops the run with the fix (--percent, --time-axis first).
     """
-    from ens2rt.io import read_input, write_result
+    with _own_warnings(quiet):
+        _infer(input, output, frame_rate, model, noise_level, hop, variable, time_axis, series, all_rois,
+               DffSettings(neuropil, baseline_window, baseline_percentile), device.value, threads, spikes, percent,
+               input_checks, empty_neurons.value, overwrite_input, workers, scheduler, quiet)  # fmt: skip
+
+
+def _infer(input, output, frame_rate, model, noise_level, hop, variable, time_axis, series, all_rois, dff_settings,
+           device, threads, spikes, percent, input_checks, empty_neurons, overwrite_input, workers, scheduler, quiet) -> None:  # fmt: skip
+    from ens2rt.io import check_destination, read_input, write_result
+    from ens2rt.traces import check_frame_rate
 
     if input.suffix.lower() == ".zarr":
         _infer_zarr(input, output, frame_rate, model, noise_level, hop, spikes, workers, scheduler, quiet)
         return
     destination = output or default_output(input)
     try:
-        if destination.suffix.lower() == ".nwb" and input.suffix.lower() != ".nwb":
-            _fail(f"{destination}: NWB output is a copy of an NWB input with results added; use .npz, .mat or .h5")
+        if frame_rate is not None:
+            check_frame_rate(frame_rate)
+        if not input.exists():
+            _fail(f"{input}: no such file or folder")
+        check_destination(destination, input, overwrite_input=overwrite_input)
         traces = read_input(
             input,
             variable=variable,
@@ -119,13 +171,14 @@ def infer(
             frame_rate=frame_rate,
             series=series,
             all_rois=all_rois,
-            dff_settings=DffSettings(neuropil, baseline_window, baseline_percentile),
+            dff_settings=dff_settings,
         )
         if traces.frame_rate is None:
             _fail(f"{input} holds no frame rate; pass --frame-rate HZ")
         loaded = load_models(model, device=device, threads=threads)
         with _progress(f"{input.name}: {np.atleast_2d(traces.dff).shape[0]} neurons", quiet) as progress:
-            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=noise_level, hop=hop, spikes=spikes, progress=progress)
+            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=noise_level, hop=hop, spikes=spikes,
+                                  percent=percent, input_checks=input_checks, empty_neurons=empty_neurons, progress=progress)  # fmt: skip
         if destination.suffix.lower() == ".nwb":
             from ens2rt.nwb import write_nwb
 
@@ -134,6 +187,8 @@ def infer(
             write_result(destination, result, traces, {"input": str(input)})
     except Ens2Error as exc:
         _fail(str(exc))
+    except OSError as exc:  # the disk filled up, a file vanished mid-run …
+        _fail(f"{exc.filename or destination}: {exc.strerror or exc}")
     if not quiet:
         n_spikes = sum(t.size for t in result.spike_times) if result.spike_times is not None else 0
         typer.echo(
@@ -161,17 +216,29 @@ def _infer_zarr(input, output, frame_rate, model, noise_level, hop, spikes, work
         typer.echo(f"wrote {destination}")
 
 
+def _demo_output() -> Path:
+    return Path(tempfile.gettempdir()) / "ens2rt-demo" / "ens2rt-demo.npz"
+
+
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the result.")] = Path("ens2rt-demo.npz"),
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the result (default: ens2rt-demo/ in the system's temporary folder).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Shipped model or family name, or .onnx path.")] = DEFAULT_MODEL,
 ) -> None:
     """Run inference on the shipped example recording and score it against its real spikes."""
     from ens2rt.example import load_example
+    from ens2rt.files import check_output
     from ens2rt.groundtruth import true_rate_at_60hz
     from ens2rt.io import Traces, write_result
     from ens2rt.metrics import correlation, error_rate
 
+    try:
+        if output is None:
+            output = _demo_output()
+            output.parent.mkdir(exist_ok=True)
+        check_output(output)
+    except Ens2Error as exc:
+        _fail(str(exc))
     example = load_example()
     typer.echo(f"example: {example.source}")
     typer.echo(f"         {example.dff.size} frames at {example.frame_rate:.2f} Hz, {example.spike_times.size} recorded spikes")
@@ -184,7 +251,7 @@ def demo(
     inferred = result.spike_times[0]
     typer.echo(f"noise level {result.noise_level[0]:.2f}: {_models_summary(result.neuron_model)} on {result.settings['provider']}, hop {result.settings['hop']}")
     typer.echo(f"correlation of inferred rate with recorded spikes: {correlation(result.rate[0], truth):.3f}")
-    typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size}")
+    typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size} ({_count_remark(inferred.size, example.spike_times.size)})")
     typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
     typer.echo(f"wrote {destination}")
     try:
@@ -197,6 +264,15 @@ def demo(
     typer.echo("(a neuron from the shipped models' training data; held-out scores are in benchmarks/)")
 
 
+def _count_remark(inferred: int, recorded: int) -> str:
+    """What a user should make of the demo's spike count."""
+    bias = inferred / max(recorded, 1) - 1.0
+    if abs(bias) <= 0.25:
+        return f"{bias:+.0%}"
+    return (f"{bias:+.0%}: absolute spike counts are not calibrated yet; rates follow spiking, "
+            "counts can be off by this much per neuron (bias per dataset: benchmarks/results/accuracy.md)")  # fmt: skip
+
+
 @app.command()
 def plot(
     result: Annotated[Path, typer.Argument(help="A .npz written by `ens2rt infer`.")],
@@ -207,13 +283,14 @@ def plot(
 
     Example: ens2rt plot spikes.npz --neurons 0,5,9 -o fig.png
     """
-    from ens2rt.plot import plot_result, read_result
+    from ens2rt.plot import check_figure_output, plot_result, read_result
 
     try:
         chosen = [int(n) for n in neurons.replace(",", " ").split()]
     except ValueError:
         raise typer.BadParameter(f"{neurons!r} is not a list of neuron numbers", param_hint="--neurons") from None
     try:
+        check_figure_output(output)
         typer.echo(f"wrote {plot_result(read_result(result), chosen, output, title=result.name)}")
     except Ens2Error as exc:
         _fail(str(exc))

@@ -27,7 +27,8 @@ from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models,
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP, frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
-from ens2rt.spikes import fit_spikes
+from ens2rt.files import atomic_output
+from ens2rt.spikes import DEFAULT_SPIKE_FIT, fit_spikes
 from ens2rt.traces import check_frame_rate, check_hop, check_length
 from ens2rt.traces import noise_level as noise_level_of
 
@@ -61,7 +62,8 @@ class DaskResult:
 
 
 def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
-          hop: int = DEFAULT_HOP, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True) -> DaskResult:  # fmt: skip
+          hop: int = DEFAULT_HOP, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True,
+          spike_fit: str = DEFAULT_SPIKE_FIT) -> DaskResult:  # fmt: skip
     """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F.
 
     A model family picks each neuron's member from its noise level (computed from
@@ -106,7 +108,7 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     rate = da.concatenate(pieces, axis=1)
     counts = None
     if spikes:
-        counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r).astype(np.float32), dtype=np.float32)
+        counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r, spike_fit).astype(np.float32), dtype=np.float32)
     return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members})  # fmt: skip
@@ -123,7 +125,7 @@ def _rate_block(frames, model_index, first_frame, n_frames, frame_rate, out_star
 
 def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None = None, model: str | Path = DEFAULT_MODEL,
                noise_level: float | None = None, hop: int = DEFAULT_HOP, spikes: bool = True, workers: int = 1,
-               scheduler: str | None = None, show_progress: bool = True) -> Path:  # fmt: skip
+               scheduler: str | None = None, show_progress: bool = True, spike_fit: str = DEFAULT_SPIKE_FIT) -> Path:  # fmt: skip
     """Read a (neurons × frames) zarr array, infer on a dask cluster, write a zarr group.
 
     ``scheduler``: address of a running dask scheduler; otherwise a ``LocalCluster``
@@ -131,9 +133,6 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
     into a temporary store beside ``out``, marked ``complete`` last and renamed, so
     a crash never leaves a store that looks finished.
     """
-    import shutil
-    import tempfile
-
     import zarr
     from distributed import Client, LocalCluster, progress
 
@@ -148,32 +147,30 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
     if rate_hz is None:
         raise InputError(f"{source}: no frame_rate attribute; pass --frame-rate")
     result = infer(da.from_zarr(str(source)).astype(np.float64), float(rate_hz), model=model, noise_level=noise_level,
-                   hop=hop, spikes=spikes)  # fmt: skip
-    temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+                   hop=hop, spikes=spikes, spike_fit=spike_fit)  # fmt: skip
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: the folder {out.parent} does not exist")
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
-        with Client(scheduler or cluster) as client:
-            group = zarr.open_group(str(temporary), mode="w")
-            group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
-                                "model_sha256": result.model_sha256, "frame_rate": float(rate_hz), "hop": hop,
-                                "resampler": "sinc", "source": str(source)})  # fmt: skip
-            group.create_array("time", data=result.time)
-            writes = [
-                da.to_zarr(result.rate, str(temporary), component="rate", compute=False),
-                da.to_zarr(result.noise_level, str(temporary), component="noise_level", compute=False),
-                da.to_zarr(result.model_index, str(temporary), component="model_index", compute=False),
-            ]
-            if result.spike_counts is not None:
-                writes.append(da.to_zarr(result.spike_counts, str(temporary), component="spike_counts", compute=False))
-            futures = client.compute(writes)
-            if show_progress:
-                progress(futures)
-            client.gather(futures)
-        zarr.open_group(str(temporary), mode="r+").attrs["complete"] = True
-        temporary.rename(out)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+        with atomic_output(out, directory=True) as temporary:
+            with Client(scheduler or cluster) as client:
+                group = zarr.open_group(str(temporary), mode="w")
+                group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
+                                    "model_sha256": result.model_sha256, "frame_rate": float(rate_hz), "hop": hop,
+                                    "resampler": "sinc", "spike_fit": spike_fit, "source": str(source)})  # fmt: skip
+                group.create_array("time", data=result.time)
+                writes = [
+                    da.to_zarr(result.rate, str(temporary), component="rate", compute=False),
+                    da.to_zarr(result.noise_level, str(temporary), component="noise_level", compute=False),
+                    da.to_zarr(result.model_index, str(temporary), component="model_index", compute=False),
+                ]
+                if result.spike_counts is not None:
+                    writes.append(da.to_zarr(result.spike_counts, str(temporary), component="spike_counts", compute=False))
+                futures = client.compute(writes)
+                if show_progress:
+                    progress(futures)
+                client.gather(futures)
+            zarr.open_group(str(temporary), mode="r+").attrs["complete"] = True
     finally:
         if cluster is not None:
             cluster.close()

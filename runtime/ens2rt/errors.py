@@ -11,3 +11,7 @@ class InputError(Ens2Error, ValueError):
 
 class ModelError(Ens2Error):
     """A model file or its card is missing, corrupt or incompatible."""
+
+
+class InputWarning(UserWarning):
+    """The input was usable but something about it changes the result (recorded in ``settings["warnings"]``)."""

@@ -10,8 +10,6 @@ of an NWB input with the results added.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,12 +20,15 @@ import scipy.io
 
 from ens2rt.errors import InputError
 from ens2rt.caiman import read_caiman
-from ens2rt.nwb import read_nwb
+from ens2rt.files import atomic_output, check_output
+from ens2rt.nwb import holds_results, read_nwb
 from ens2rt.pipeline import InferenceResult
+from ens2rt.suite2p import REQUIRED as SUITE2P_FILES
 from ens2rt.suite2p import DffSettings, is_suite2p_folder, read_suite2p
 
 TRACE_SUFFIXES = (".npy", ".npz", ".mat", ".csv", ".tsv")
 RESULT_SUFFIXES = (".npz", ".mat", ".h5")
+OUTPUT_SUFFIXES = (*RESULT_SUFFIXES, ".nwb")
 FRAME_RATE_KEYS = ("frame_rate", "fs", "framerate")
 
 
@@ -65,9 +66,46 @@ def read_input(
         return Traces(dff, rate, str(path), settings={"source_format": "caiman"})
     if suffix == ".nwb" and path.is_file():
         dff, rate, name = read_nwb(path, series)
-        return Traces(dff, frame_rate or rate, str(path), settings={"source_format": "nwb", "series": name})
+        return Traces(dff, rate if frame_rate is None else frame_rate, str(path), settings={"source_format": "nwb", "series": name})
     traces = read_traces(path, variable=variable, time_first=time_first)
-    return Traces(traces.dff, frame_rate or traces.frame_rate, traces.source)
+    return Traces(traces.dff, traces.frame_rate if frame_rate is None else frame_rate, traces.source)
+
+
+def files_read(path: str | Path) -> list[Path]:
+    """The files :func:`read_input` reads for ``path`` (a suite2p folder's arrays and ``ops.npy``)."""
+    path = Path(path)
+    if path.is_dir():
+        return [path / name for name in (*SUITE2P_FILES, "ops.npy")]
+    return [path]
+
+
+def check_destination(destination: str | Path, source: str | Path, *, overwrite_input: bool = False) -> Path:
+    """Raise :class:`InputError` unless a result of ``source`` can be written to ``destination``.
+
+    Checks, before any inference: the output type, the package its writer needs, an
+    NWB output's input, the folder, write permission, and that ``destination`` is
+    not a file the run reads.
+    """
+    destination, source = Path(destination), Path(source)
+    suffix = destination.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{destination}: output must end in {', '.join(RESULT_SUFFIXES)} (or .nwb for an NWB input)")
+    if suffix == ".h5":
+        _require_h5py("writing .h5")
+    if suffix == ".nwb":
+        if source.suffix.lower() != ".nwb":
+            raise InputError(f"{destination}: NWB output is a copy of an NWB input with results added; use .npz, .mat or .h5")
+        if holds_results(source):
+            raise InputError(f"{source} already holds ens2rt results (a spike_inference module); infer from the original recording")
+    return check_output(destination, files_read(source), overwrite_input=overwrite_input)
+
+
+def _require_h5py(purpose: str):
+    try:
+        import h5py
+    except ImportError as exc:
+        raise InputError(f"{purpose} needs h5py: pip install 'ens2-runtime[formats]'") from exc
+    return h5py
 
 
 def read_traces(path: str | Path, variable: str | None = None, time_first: bool = False) -> Traces:
@@ -103,8 +141,26 @@ def _read_npz(path: Path, variable: str | None) -> tuple[np.ndarray, float | Non
 
 
 def _read_mat(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
-    contents = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+    try:
+        contents = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+    except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5
+        contents = _read_mat_v73(path)
     return _pick_variable(path, contents, variable), _frame_rate_from(contents)
+
+
+def _read_mat_v73(path: Path) -> dict[str, np.ndarray]:
+    """The numeric variables of a MATLAB v7.3 (HDF5) file, in MATLAB's orientation.
+
+    HDF5 stores MATLAB's column-major arrays with their axes reversed; transposing
+    them back makes a neurons × frames variable read as neurons × frames.
+    """
+    h5py = _require_h5py("reading MATLAB v7.3 .mat files")
+    contents = {}
+    with h5py.File(path, "r") as handle:
+        for name, item in handle.items():
+            if isinstance(item, h5py.Dataset) and item.dtype.kind in "iuf" and not name.startswith("#"):
+                contents[name] = np.asarray(item[()]).T
+    return contents
 
 
 def _read_text(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
@@ -184,28 +240,21 @@ def write_result(path: str | Path, result: InferenceResult, traces: Traces | Non
             cells[index, 0] = times[None, :]
         arrays["spike_times"] = cells
         del arrays["spike_times_offsets"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            if suffix == ".npz":
-                np.savez_compressed(stream, **arrays)
-            elif suffix == ".mat":
-                scipy.io.savemat(stream, arrays, do_compression=True, oned_as="row")
-            else:
-                _write_h5(stream, arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    if suffix == ".h5":
+        _require_h5py("writing .h5")
+    check_output(path)
+    with atomic_output(path) as temporary, open(temporary, "wb") as stream:
+        if suffix == ".npz":
+            np.savez_compressed(stream, **arrays)
+        elif suffix == ".mat":
+            scipy.io.savemat(stream, arrays, do_compression=True, oned_as="row")
+        else:
+            _write_h5(stream, arrays)
     return path
 
 
 def _write_h5(stream, arrays: dict[str, Any]) -> None:
-    try:
-        import h5py
-    except ImportError as exc:
-        raise InputError("writing .h5 needs h5py: pip install 'ens2-runtime[formats]'") from exc
+    h5py = _require_h5py("writing .h5")
     with h5py.File(stream, "w") as handle:
         for key, value in arrays.items():
             if isinstance(value, str):

@@ -8,13 +8,14 @@ and a ``DynamicTable`` of spike times, one row per ROI.
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ens2rt.errors import InputError
+from ens2rt.files import atomic_output
 from ens2rt.pipeline import InferenceResult
 
 MODULE = "spike_inference"
@@ -53,12 +54,32 @@ def _choose(path: Path, nwbfile, name: str | None):
     return series[name]
 
 
+@contextmanager
+def _open(path: Path) -> Iterator:
+    """An NWB file opened for reading; a file that is not NWB/HDF5 is an :class:`InputError`."""
+    pynwb = _pynwb()
+    try:
+        io = pynwb.NWBHDF5IO(str(path), "r")
+        nwbfile = io.read()
+    except Exception as exc:  # h5py and hdmf raise OSError, ValueError and their own types
+        raise InputError(f"{path}: cannot read as NWB: {exc}") from exc
+    try:
+        yield io, nwbfile
+    finally:
+        io.close()
+
+
+def holds_results(path: str | Path) -> bool:
+    """Whether an NWB file already has the processing module ens2rt writes."""
+    with _open(Path(path)) as (_, nwbfile):
+        return MODULE in nwbfile.processing
+
+
 def read_nwb(path: str | Path, series: str | None = None) -> tuple[np.ndarray, float, str]:
     """Return (ΔF/F as ROIs × frames, frame rate, series name)."""
-    pynwb = _pynwb()
     path = Path(path)
-    with pynwb.NWBHDF5IO(str(path), "r") as io:
-        chosen = _choose(path, io.read(), series)
+    with _open(path) as (_, nwbfile):
+        chosen = _choose(path, nwbfile, series)
         data = np.asarray(chosen.data[:], dtype=np.float64)
         if chosen.rate is not None:
             frame_rate = float(chosen.rate)
@@ -75,45 +96,39 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
     from pynwb.ophys import RoiResponseSeries
 
     source, out = Path(source), Path(out)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".tmp.nwb")
-    os.close(handle)
-    try:
-        with pynwb.NWBHDF5IO(str(source), "r") as io:
-            nwbfile = io.read()
-            chosen = _choose(source, nwbfile, series)
-            roi_ids = np.asarray(chosen.rois.data[:])
-            start = float(chosen.starting_time) if chosen.rate is not None else float(chosen.timestamps[0])
-            module = nwbfile.create_processing_module(MODULE, f"ens2rt: spikes inferred from {chosen.name} by {result.model}")
-            module.add(
-                RoiResponseSeries(
-                    name="inferred_rate",
-                    data=result.rate.T,
-                    rois=chosen.rois.table.create_roi_table_region(description=f"the ROIs of {chosen.name}", region=roi_ids.tolist()),
-                    unit="spikes per 60 Hz bin",
-                    rate=60.0,
-                    starting_time=start,
-                    description=f"model {result.model} (sha256 of the models that ran: {result.model_sha256}), settings {result.settings}",
-                )
+    with _open(source) as (io, nwbfile), atomic_output(out) as temporary:
+        if MODULE in nwbfile.processing:
+            raise InputError(f"{source} already holds ens2rt results (a {MODULE} module); infer from the original recording")
+        chosen = _choose(source, nwbfile, series)
+        roi_ids = np.asarray(chosen.rois.data[:])
+        start = float(chosen.starting_time) if chosen.rate is not None else float(chosen.timestamps[0])
+        module = nwbfile.create_processing_module(MODULE, f"ens2rt: spikes inferred from {chosen.name} by {result.model}")
+        module.add(
+            RoiResponseSeries(
+                name="inferred_rate",
+                data=result.rate.T,
+                rois=chosen.rois.table.create_roi_table_region(description=f"the ROIs of {chosen.name}", region=roi_ids.tolist()),
+                unit="spikes per 60 Hz bin",
+                rate=60.0,
+                starting_time=start,
+                description=f"model {result.model} (sha256 of the models that ran: {result.model_sha256}), settings {result.settings}",
             )
-            times = result.spike_times or [np.zeros(0)] * len(roi_ids)
-            flat = VectorData(name="spike_times", description="spike times, s (session time)", data=(np.concatenate(times) + start).tolist())
-            module.add(
-                DynamicTable(
-                    name="inferred_spikes",
-                    description="discrete spikes fitted to the inferred rate, one row per ROI",
-                    columns=[
-                        VectorData(name="roi", description="index into the plane segmentation", data=roi_ids.tolist()),
-                        VectorData(name="noise_level", description="ENS2/CASCADE noise level of the input", data=result.noise_level.tolist()),
-                        VectorData(name="model", description="the model that ran on this ROI", data=result.neuron_model.tolist()),
-                        flat,
-                        VectorIndex(name="spike_times_index", target=flat, data=np.cumsum([t.size for t in times]).tolist()),
-                    ],
-                )
+        )
+        times = result.spike_times or [np.zeros(0)] * len(roi_ids)
+        flat = VectorData(name="spike_times", description="spike times, s (session time)", data=np.concatenate(times).astype(np.float64) + start)
+        module.add(
+            DynamicTable(
+                name="inferred_spikes",
+                description="discrete spikes fitted to the inferred rate, one row per ROI",
+                columns=[
+                    VectorData(name="roi", description="index into the plane segmentation", data=roi_ids.tolist()),
+                    VectorData(name="noise_level", description="ENS2/CASCADE noise level of the input", data=result.noise_level.tolist()),
+                    VectorData(name="model", description="the model that ran on this ROI", data=result.neuron_model.tolist()),
+                    flat,
+                    VectorIndex(name="spike_times_index", target=flat, data=np.cumsum([t.size for t in times]).astype(np.int64)),
+                ],
             )
-            with pynwb.NWBHDF5IO(temporary, "w") as writer:
-                writer.export(src_io=io, nwbfile=nwbfile)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        )
+        with pynwb.NWBHDF5IO(str(temporary), "w") as writer:
+            writer.export(src_io=io, nwbfile=nwbfile)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.errors import InputError
+from ens2rt.errors import InputError, InputWarning
 from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.resample import (
@@ -20,12 +21,15 @@ from ens2rt.resample import (
     n_samples_at_60hz,
     resample_to_60hz,
 )
-from ens2rt.spikes import fit_spikes, spike_times_from_counts
+from ens2rt.spikes import DEFAULT_SPIKE_FIT, SPIKE_FIT_RULES, fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
+    EMPTY_NEURON_POLICIES,
     as_trace_matrix,
     check_frame_rate,
     check_hop,
     check_length,
+    check_magnitude,
+    check_plausible,
     fill_gaps,
     gap_mask_at_60hz,
 )
@@ -45,7 +49,7 @@ DEFAULT_HOP = 6  # the largest hop within 0.002 of hop 1 on held-out data: bench
 DEFAULT_BATCH_SIZE = 1024  # fastest of 256…16384 windows per onnxruntime call on a 2-core CPU
 # Neurons are resampled and windowed in blocks of about this many 60 Hz samples,
 # so memory stays bounded however many neurons a recording has.
-BLOCK_SAMPLES = 1 << 24
+BLOCK_SAMPLES = 1 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -80,31 +84,52 @@ def infer(
     batch_size: int = DEFAULT_BATCH_SIZE,
     spikes: bool = True,
     resampler: str = DEFAULT_RESAMPLER,
+    spike_fit: str = DEFAULT_SPIKE_FIT,
+    percent: bool = False,
+    input_checks: bool = True,
+    empty_neurons: str = "nan",
     progress: Progress | None = None,
 ) -> InferenceResult:
     """Infer spike rates (and spike events) from ΔF/F traces.
 
-    ``dff``: (n_neurons, n_frames) or (n_frames,) raw ΔF/F (0.3 = 30 %); NaN frames
-    are bridged for the network and come back as NaN. ``frame_rate``: Hz.
+    ``dff``: (n_neurons, n_frames) or (n_frames,) raw ΔF/F (0.3 = 30 %), or in percent
+    with ``percent=True``; NaN frames are bridged for the network and come back as
+    NaN. A neuron without any finite frame comes back as a NaN row with an
+    :class:`~ens2rt.errors.InputWarning` (``empty_neurons="error"`` refuses it
+    instead). Input that is most likely not ΔF/F as a fraction (percent, raw
+    fluorescence, a transposed array) raises :class:`InputError` saying how to fix
+    it; ``input_checks=False`` skips those checks. ``frame_rate``: Hz.
     ``model``: a shipped model or family name, an ``.onnx`` path with its card, or a
     loaded :class:`Model` or :class:`ModelFamily`. A family (the default) runs each
     neuron on the member trained nearest its noise level, estimated from its trace
     or given as ``noise_level`` (one value or one per neuron); ``neuron_model`` says
     which ran. ``hop``: window hop in 60 Hz samples. ``resampler``: ``"sinc"``
-    (local, streamable) or ``"fourier"`` (the published pipeline: with ``hop=1`` it
-    reproduces ENS²'s numbers). ``progress(done, total)`` is called as batches finish.
+    (local, streamable) or ``"fourier"`` (the published pipeline: with ``hop=1`` and
+    ``spike_fit="published"`` it reproduces ENS²'s numbers). ``spike_fit``: how runs
+    get their first spike (:mod:`ens2rt.spikes`). ``progress(done, total)`` is called
+    as batches finish.
     """
     traces = as_trace_matrix(dff)
     rate_hz = check_frame_rate(frame_rate)
-    check_length(traces.shape[1], rate_hz)
     hop = check_hop(hop)
     if resampler not in RESAMPLERS:
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
+    if spike_fit not in SPIKE_FIT_RULES:
+        raise InputError(f"spike_fit must be one of {', '.join(SPIKE_FIT_RULES)}, not {spike_fit!r}")
+    if empty_neurons not in EMPTY_NEURON_POLICIES:
+        raise InputError(f"empty_neurons must be one of {', '.join(EMPTY_NEURON_POLICIES)}, not {empty_neurons!r}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    if percent:
+        traces = traces / 100.0
+    check_magnitude(traces)
+    levels = estimate_noise_level(traces, rate_hz)
+    if input_checks:
+        check_plausible(traces, rate_hz, levels)
+    check_length(traces.shape[1], rate_hz)
+    notes = _empty_neuron_warnings(traces, empty_neurons)
     loaded = load_models(model, device=device, threads=threads)
 
-    levels = estimate_noise_level(traces, rate_hz)
     runners = assign_models(loaded, levels, noise_level)
     filled, gaps = fill_gaps(traces)
     rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
@@ -113,13 +138,15 @@ def infer(
 
     counts = times = None
     if spikes:
-        counts = fit_spikes(rate).astype(np.float32)
+        counts = np.empty_like(rate)
+        for rows in _row_blocks(*rate.shape):  # the fit's float64 work arrays stay bounded too
+            counts[rows] = fit_spikes(rate[rows], spike_fit)
         if masked is not None:
             counts[masked] = np.nan
     if masked is not None:
         rate[masked] = np.nan
     if counts is not None:
-        times = spike_times_from_counts(np.nan_to_num(counts), TARGET_RATE_HZ)
+        times = spike_times_from_counts(counts, TARGET_RATE_HZ)
 
     settings = {
         "frame_rate": rate_hz,
@@ -128,6 +155,11 @@ def infer(
         "provider": runners.provider,
         "batch_size": int(batch_size),
         "spikes": bool(spikes),
+        "spike_fit": spike_fit,
+        "percent": bool(percent),
+        "input_checks": bool(input_checks),
+        "empty_neurons": empty_neurons,
+        "warnings": notes,
     }
     if noise_level is not None:
         settings["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
@@ -142,6 +174,25 @@ def infer(
         model_sha256=runners.used,
         settings=settings,
     )
+
+
+def _row_blocks(n_neurons: int, n_samples: int) -> list[slice]:
+    """Slices of neurons holding about ``BLOCK_SAMPLES`` samples each (at least one neuron)."""
+    step = max(1, BLOCK_SAMPLES // max(n_samples, 1))
+    return [slice(first, first + step) for first in range(0, n_neurons, step)]
+
+
+def _empty_neuron_warnings(traces: np.ndarray, policy: str) -> list[str]:
+    """Warn about (or, with policy ``"error"``, refuse) neurons without any finite frame."""
+    empty = np.flatnonzero(~np.isfinite(traces).any(axis=1))
+    if empty.size == 0:
+        return []
+    listed = ", ".join(map(str, empty[:10])) + (", …" if empty.size > 10 else "")
+    if policy == "error":
+        raise InputError(f"{empty.size} neuron(s) have no finite ΔF/F value (neuron {listed})")
+    message = f"{empty.size} of {traces.shape[0]} neurons have no finite ΔF/F value; their rows are NaN (neuron {listed})"
+    warnings.warn(message, InputWarning, stacklevel=3)
+    return [message]
 
 
 def rate_from_traces(
@@ -162,7 +213,6 @@ def rate_from_traces(
     """
     n_neurons, n_frames = traces.shape
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    block = max(1, BLOCK_SAMPLES // max(n_out, 1))
     total = n_neurons * window_starts(n_out, hop).size
     done = 0
 
@@ -174,8 +224,8 @@ def rate_from_traces(
 
     rate = np.empty((n_neurons, n_out), dtype=np.float32)
     by_model = np.argsort(models.index, kind="stable")
-    for first in range(0, n_neurons, block):
-        rows = by_model[first : first + block]
+    for block in _row_blocks(n_neurons, n_out):
+        rows = by_model[block]
         rate[rows] = rate_for_range(
             models.take(rows), traces[rows], 0, n_frames, frame_rate, 0, n_out,
             hop=hop, batch_size=batch_size, resampler=resampler, on_windows=count,

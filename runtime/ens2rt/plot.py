@@ -7,6 +7,37 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
+from ens2rt.files import atomic_output, check_output
+
+RESULT_FIELDS = ("rate", "time")
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise InputError("plots need matplotlib: pip install 'ens2-runtime[plot]'") from exc
+    return plt
+
+
+def figure_formats() -> dict[str, str]:
+    """File types matplotlib can save, by suffix (without the dot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    _pyplot()
+    return FigureCanvasAgg.get_supported_filetypes()
+
+
+def check_figure_output(path: str | Path) -> Path:
+    """Raise :class:`InputError` unless a figure can be written to ``path`` (before drawing it)."""
+    path = Path(path)
+    formats = figure_formats()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise InputError(f"{path}: figures are saved as {', '.join('.' + f for f in sorted(formats))}")
+    return check_output(path)
 
 
 def read_result(path: str | Path) -> dict[str, np.ndarray]:
@@ -14,8 +45,15 @@ def read_result(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if path.suffix.lower() != ".npz" or not path.is_file():
         raise InputError(f"{path}: plot reads the .npz result files of ens2rt infer")
-    with np.load(path, allow_pickle=False) as archive:
-        return {key: archive[key] for key in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except Exception as exc:  # numpy raises several types for damaged archives
+        raise InputError(f"{path}: cannot read as .npz: {exc}") from exc
+    missing = [key for key in RESULT_FIELDS if key not in arrays]
+    if missing or np.ndim(arrays["rate"]) != 2:
+        raise InputError(f"{path}: not a result of ens2rt infer (no {', '.join(missing) or '2-D rate'})")
+    return arrays
 
 
 def neuron_spikes(arrays: dict[str, np.ndarray], neuron: int) -> np.ndarray:
@@ -25,14 +63,8 @@ def neuron_spikes(arrays: dict[str, np.ndarray], neuron: int) -> np.ndarray:
 
 def plot_result(arrays: dict[str, np.ndarray], neurons: list[int], out: str | Path,
                 true_spikes: list[np.ndarray] | None = None, title: str = "") -> Path:  # fmt: skip
-    """Draw one panel pair per neuron on a shared time axis and save it to ``out``."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise InputError("plots need matplotlib: pip install 'ens2-runtime[plot]'") from exc
+    """Draw one panel pair per neuron on a shared time axis and save it to ``out`` (atomically)."""
+    plt = _pyplot()
     n_rows = arrays["rate"].shape[0]
     bad = [n for n in neurons if not 0 <= n < n_rows]
     if bad:
@@ -50,7 +82,7 @@ def plot_result(arrays: dict[str, np.ndarray], neurons: list[int], out: str | Pa
         top.set_title(label, loc="left", fontsize=10)
         bottom.plot(arrays["time"], arrays["rate"][neuron], color="tab:blue", lw=0.8, label="inferred rate")
         bottom.set_ylabel("spikes / bin")
-        height = max(float(np.nanmax(arrays["rate"][neuron])), 0.5)
+        height = float(np.nanmax(np.append(arrays["rate"][neuron], 0.5)))  # an all-NaN row draws empty
         if "spike_times" in arrays:
             bottom.vlines(neuron_spikes(arrays, neuron), 1.05 * height, 1.2 * height, color="tab:red", lw=0.8, label="inferred spikes")
         if true_spikes is not None:
@@ -61,6 +93,9 @@ def plot_result(arrays: dict[str, np.ndarray], neurons: list[int], out: str | Pa
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     out = Path(out)
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
+    try:
+        with atomic_output(out) as temporary:
+            figure.savefig(temporary, dpi=120, format=out.suffix.lower().lstrip("."))
+    finally:
+        plt.close(figure)
     return out

@@ -24,6 +24,8 @@ RESAMPLERS = ("sinc", "fourier")
 DEFAULT_RESAMPLER = "sinc"
 ZERO_CROSSINGS = 8  # of the sinc on each side of an output sample
 KAISER_BETA = 8.0
+GATHER_BUDGET = 1 << 22  # float64 values gathered at once (32 MB)
+MIN_BLOCK = 256  # output samples per weights computation, at least
 
 
 def n_samples_at_60hz(n_frames: int, frame_rate: float) -> int:
@@ -84,12 +86,16 @@ class SincResampler:
         """
         frames = np.atleast_2d(frames)
         out = np.empty((frames.shape[0], outputs.size))
-        block = max(256, (1 << 22) // max(1, frames.shape[0] * 2 * self.taps))  # bounds the gathered taps
+        # The gathered taps (rows × outputs × 2·taps) stay under GATHER_BUDGET values
+        # however many rows there are: outputs in blocks, rows in groups.
+        rows = max(1, GATHER_BUDGET // (MIN_BLOCK * 2 * self.taps))
+        block = max(MIN_BLOCK, GATHER_BUDGET // max(1, min(rows, frames.shape[0]) * 2 * self.taps))
         last = (n_total if n_total is not None else first_frame + frames.shape[1]) - 1
         for start in range(0, outputs.size, block):
             index, weights = self._weights(outputs[start : start + block])
             local = np.clip(index, 0, last) - first_frame
             if local.min() < 0 or local.max() >= frames.shape[1]:
                 raise ValueError("frames do not cover the requested outputs")
-            out[:, start : start + block] = np.einsum("nij,ij->ni", frames[:, local], weights)
+            for row in range(0, frames.shape[0], rows):
+                out[row : row + rows, start : start + block] = np.einsum("nij,ij->ni", frames[row : row + rows][:, local], weights)
         return out

@@ -6,6 +6,15 @@ spike) and then keeps adding the single spike whose Gaussian bump most lowers th
 squared error to the run, until no spike helps. Every run is independent, so all
 runs of all neurons advance together, one spike per run per iteration; runs are
 grouped by length so short runs do not pay for long ones.
+
+Two rules for the first spike of a run (``rule=``):
+
+- ``"strict"`` (default): like every later spike, it is placed only if it lowers
+  the squared error. A long, low, flat run (what a network outputs on a flat or
+  silent trace) then gets no spike; under the published rule it gets one per
+  ``MAX_RUN`` samples, a phantom spike every 8.3 s.
+- ``"published"``: ENS²'s rule, the first spike is placed whenever the run's total
+  is at least ``MIN_RUN_TOTAL``; it reproduces the published spike counts exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ SIGMA_SAMPLES = 1.5  # 25 ms at 60 Hz, the width of the training targets
 THRESHOLD = 0.02 / SIGMA_SAMPLES
 MIN_RUN_TOTAL = 0.5
 MAX_RUN = 500
+SPIKE_FIT_RULES = ("strict", "published")
+DEFAULT_SPIKE_FIT = "strict"
 
 
 def spike_kernel() -> np.ndarray:
@@ -44,8 +55,13 @@ def find_runs(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return neurons, starts, lengths
 
 
-def fit_spikes(rate: np.ndarray) -> np.ndarray:
-    """Spike counts per sample, shape of ``rate`` ((n_neurons, n_samples) or (n_samples,))."""
+def fit_spikes(rate: np.ndarray, rule: str = DEFAULT_SPIKE_FIT) -> np.ndarray:
+    """Spike counts per sample, shape of ``rate`` ((n_neurons, n_samples) or (n_samples,)).
+
+    ``rule``: ``"strict"`` or ``"published"``, how a run's first spike is placed (module docstring).
+    """
+    if rule not in SPIKE_FIT_RULES:
+        raise ValueError(f"spike fit rule must be one of {', '.join(SPIKE_FIT_RULES)}, not {rule!r}")
     rate = np.asarray(rate, dtype=np.float64)
     squeeze = rate.ndim == 1
     rate2d = np.nan_to_num(np.atleast_2d(rate), nan=0.0)
@@ -56,11 +72,11 @@ def fit_spikes(rate: np.ndarray) -> np.ndarray:
     bucket = np.ceil(np.log2(np.maximum(lengths, 1))).astype(int)
     for b in np.unique(bucket):
         chosen = bucket == b
-        _fit_runs(rate2d, counts, neurons[chosen], starts[chosen], lengths[chosen], kernel)
+        _fit_runs(rate2d, counts, neurons[chosen], starts[chosen], lengths[chosen], kernel, strict=rule == "strict")
     return counts[0] if squeeze else counts
 
 
-def _fit_runs(rate, counts, neurons, starts, lengths, kernel) -> None:
+def _fit_runs(rate, counts, neurons, starts, lengths, kernel, strict: bool) -> None:
     radius = kernel.size // 2
     width = int(lengths.max())
     positions = np.arange(width)
@@ -82,7 +98,12 @@ def _fit_runs(rate, counts, neurons, starts, lengths, kernel) -> None:
         residual[rows[:, None], columns] -= kernel * border[rows[:, None], columns]
 
     active = np.flatnonzero(target.sum(axis=1) >= MIN_RUN_TOTAL)
-    add_spike(active, np.argmax(target[active], axis=1))
+    first = np.argmax(target[active], axis=1)
+    if strict:
+        gain = 2.0 * _correlate(residual[active], kernel, width) - bump_energy[active]
+        helps = gain[np.arange(active.size), first] > 0.0
+        active, first = active[helps], first[helps]
+    add_spike(active, first)
     while active.size:
         gain = 2.0 * _correlate(residual[active], kernel, width) - bump_energy[active]
         gain[~inside[active]] = -np.inf
@@ -103,10 +124,11 @@ def _correlate(padded: np.ndarray, kernel: np.ndarray, width: int) -> np.ndarray
 
 
 def spike_times_from_counts(counts: np.ndarray, sample_rate: float) -> list[np.ndarray]:
-    """Per-neuron spike times in seconds (a bin with k spikes gives its time k times)."""
+    """Per-neuron spike times in seconds (a bin with k spikes gives its time k times; NaN bins none)."""
     counts2d = np.atleast_2d(counts)
     times = []
     for row in counts2d:
+        row = np.nan_to_num(row)
         bins = np.flatnonzero(row)
         times.append(np.repeat(bins, row[bins].astype(np.int64)) / sample_rate)
     return times

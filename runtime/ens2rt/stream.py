@@ -20,7 +20,7 @@ from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
 from ens2rt.resample import TARGET_RATE_HZ, SincResampler, n_samples_at_60hz
-from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
+from ens2rt.spikes import DEFAULT_SPIKE_FIT, MAX_RUN, SPIKE_FIT_RULES, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.traces import check_frame_rate, check_hop
 from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, covering_windows, gather_windows, overlap_add
 
@@ -52,9 +52,13 @@ class Stream:
 
     def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
                  noise_level: float | np.ndarray | None = None, hop: int = DEFAULT_HOP, device: str = "auto",
-                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True):  # fmt: skip
+                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True,
+                 spike_fit: str = DEFAULT_SPIKE_FIT):  # fmt: skip
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
+        if spike_fit not in SPIKE_FIT_RULES:
+            raise InputError(f"spike_fit must be one of {', '.join(SPIKE_FIT_RULES)}, not {spike_fit!r}")
+        self._spike_fit = spike_fit
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
         self.hop = check_hop(hop)
@@ -214,7 +218,7 @@ class Stream:
             run_start = np.maximum(last_below + 1, self._fitted)
             cut = run_start + (width - run_start) // MAX_RUN * MAX_RUN
         closed = (position >= self._fitted[:, None]) & (position < cut[:, None])
-        counts = fit_spikes(np.where(closed, self._pending, 0.0))
+        counts = fit_spikes(np.where(closed, self._pending, 0.0), self._spike_fit)
         times = [t + self._pending_start / TARGET_RATE_HZ for t in spike_times_from_counts(counts, TARGET_RATE_HZ)]
         trim = int(cut.min())
         self._pending = self._pending[:, trim:]

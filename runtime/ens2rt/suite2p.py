@@ -73,6 +73,17 @@ def read_frame_rate(ops_path: Path) -> float:
         raise InputError(f"{ops_path}: cannot read the frame rate safely ({exc}); pass --frame-rate") from exc
 
 
+def _load(path: Path) -> np.ndarray:
+    """A numeric ``.npy`` array of a plane folder, or an :class:`InputError` naming the file."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError, OSError, EOFError … for damaged files
+        raise InputError(f"{path}: cannot read as .npy: {exc}") from exc
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
+        raise InputError(f"{path}: holds {array.dtype}, not numbers")
+    return array
+
+
 def is_suite2p_folder(path: Path) -> bool:
     return path.is_dir() and all((path / name).is_file() for name in REQUIRED)
 
@@ -97,16 +108,23 @@ def read_suite2p(folder: str | Path, frame_rate: float | None = None, all_rois: 
     if not is_suite2p_folder(folder):
         missing = [name for name in REQUIRED if not (folder / name).is_file()]
         raise InputError(f"{folder}: not a suite2p plane folder (missing {', '.join(missing)})")
-    fluorescence = np.load(folder / "F.npy", allow_pickle=False).astype(np.float64)
-    neuropil = np.load(folder / "Fneu.npy", allow_pickle=False).astype(np.float64)
-    iscell = np.load(folder / "iscell.npy", allow_pickle=False)
+    fluorescence = _load(folder / "F.npy").astype(np.float64)
+    neuropil = _load(folder / "Fneu.npy").astype(np.float64)
+    iscell = _load(folder / "iscell.npy")
     if fluorescence.shape != neuropil.shape or fluorescence.ndim != 2:
         raise InputError(f"{folder}: F.npy {fluorescence.shape} and Fneu.npy {neuropil.shape} must be equal (ROIs × frames)")
+    if iscell.ndim == 2:  # suite2p's (ROIs, 2): the 0/1 flag, then the classifier's probability
+        iscell = iscell[:, 0]
+    if iscell.ndim != 1 or iscell.shape[0] != fluorescence.shape[0]:
+        raise InputError(
+            f"{folder}: iscell.npy {iscell.shape} does not match F.npy's {fluorescence.shape[0]} ROIs; "
+            "the files come from different suite2p runs (or were edited): re-export the plane folder"
+        )
     if frame_rate is None:
         if not read_ops or not (folder / "ops.npy").is_file():
             raise InputError(f"{folder}: no frame rate; pass --frame-rate (or keep ops.npy, which holds fs)")
         frame_rate = read_frame_rate(folder / "ops.npy")
-    chosen = np.arange(fluorescence.shape[0]) if all_rois else np.flatnonzero(np.asarray(iscell)[:, 0] > 0.5)
+    chosen = np.arange(fluorescence.shape[0]) if all_rois else np.flatnonzero(iscell > 0.5)
     if chosen.size == 0:
         raise InputError(f"{folder}: iscell.npy marks no ROI as a cell; pass --all-rois to infer every ROI")
     raw = fluorescence[chosen]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -12,6 +13,18 @@ from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.windows import MAX_HOP, WINDOW
 
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
+# |ΔF/F| beyond this is no fluorescence ratio, and squares of such values summed over a
+# window approach float32's limit (3.4e38): the network's arithmetic would overflow.
+MAX_ABS_DFF = 1e15
+# Real ΔF/F (a fraction, 0.3 = 30 %) has noise levels of about 0.3 to 10 and a median
+# |ΔF/F| well below 1. ΔF/F in percent has 100 times both; raw fluorescence far more.
+IMPLAUSIBLE_NOISE_LEVEL = 20.0
+IMPLAUSIBLE_MEDIAN_ABS = 5.0
+# A "recording" this short with ten times more rows than frames is almost surely transposed.
+TRANSPOSED_RATIO, TRANSPOSED_MAX_S = 10, 10.0
+EMPTY_NEURON_POLICIES = ("nan", "error")
+ROW_BLOCK_VALUES = 1 << 20  # per-neuron reductions go through blocks of rows of about this many values
+SKIP_HINT = "if the input really is ΔF/F as a fraction, pass input_checks=False (CLI: --no-input-checks)"
 
 
 def as_trace_matrix(dff: np.ndarray) -> np.ndarray:
@@ -57,21 +70,55 @@ def check_length(n_frames: int, frame_rate: float) -> None:
         )
 
 
+def check_magnitude(traces: np.ndarray) -> None:
+    """Raise if a finite value is beyond ``MAX_ABS_DFF``, where the network's float32 arithmetic fails."""
+    largest = float(np.max(by_rows(lambda rows: np.max(np.abs(rows), axis=1, where=np.isfinite(rows), initial=0.0), traces)))
+    if largest > MAX_ABS_DFF:
+        raise InputError(
+            f"ΔF/F values reach {largest:.3g}; beyond ±{MAX_ABS_DFF:.0e} the network's float32 arithmetic overflows "
+            "and no ΔF/F (a fraction, 0.3 = 30 %) is that large: is this raw fluorescence or a corrupt file?"
+        )
+
+
+def check_plausible(traces: np.ndarray, frame_rate: float, levels: np.ndarray) -> None:
+    """Raise :class:`InputError` with the fix when the input is most likely not ΔF/F as a fraction.
+
+    Catches ΔF/F in percent or raw fluorescence (noise level or typical amplitude far
+    beyond any ΔF/F recording) and a frames × neurons array passed as neurons × frames.
+    ``levels``: each neuron's noise level (NaN for neurons without finite frames).
+    """
+    n_neurons, n_frames = traces.shape
+    duration = n_frames / frame_rate
+    if n_neurons >= TRANSPOSED_RATIO * n_frames and duration < TRANSPOSED_MAX_S:
+        raise InputError(
+            f"the input is {n_neurons} neurons × {n_frames} frames, {duration:.2f} s each: are the rows frames? "
+            f"Transpose it (CLI: --time-axis first); {SKIP_HINT}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN input: nothing to judge
+        level = float(np.nanmedian(levels))
+        typical = float(np.nanmedian(by_rows(lambda rows: np.nanmedian(np.abs(rows), axis=1), traces)))
+    if level > IMPLAUSIBLE_NOISE_LEVEL or typical > IMPLAUSIBLE_MEDIAN_ABS:
+        raise InputError(
+            f"the traces do not look like ΔF/F as a fraction (0.3 = 30 %): median noise level {level:.3g} "
+            f"(ΔF/F recordings: about 0.3 to 10), median |value| {typical:.3g}. ΔF/F in percent: pass percent=True "
+            f"(CLI: --percent); raw fluorescence: compute ΔF/F first; {SKIP_HINT}"
+        )
+
+
 def fill_gaps(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate non-finite frames of each neuron; return (filled, gap mask).
 
-    Gaps at either end take the nearest finite value. A neuron with no finite
-    frame at all is an error, named by its index.
+    Gaps at either end take the nearest finite value. A neuron with no finite frame
+    at all is filled with zeros and is all gap in the mask.
     """
     gaps = ~np.isfinite(traces)
     if not gaps.any():
         return traces, gaps
-    empty = np.flatnonzero(gaps.all(axis=1))
-    if empty.size:
-        raise InputError(f"neuron {empty[0]} has no finite ΔF/F value ({empty.size} such neurons)")
     filled = traces.copy()
+    filled[gaps.all(axis=1)] = 0.0
     frames = np.arange(traces.shape[1])
-    for neuron in np.flatnonzero(gaps.any(axis=1)):
+    for neuron in np.flatnonzero(gaps.any(axis=1) & ~gaps.all(axis=1)):
         good = ~gaps[neuron]
         filled[neuron, ~good] = np.interp(frames[~good], frames[good], traces[neuron, good])
     return filled, gaps
@@ -88,8 +135,19 @@ def noise_level(traces: np.ndarray, frame_rate: float) -> np.ndarray:
 
     Differences that touch a non-finite frame are ignored.
     """
-    steps = np.abs(np.diff(traces, axis=-1))
+    def median_step(rows: np.ndarray) -> np.ndarray:
+        steps = np.abs(np.diff(rows, axis=-1))
+        steps[~np.isfinite(steps)] = np.nan
+        return np.nanmedian(steps, axis=-1)
+
+    traces = np.asarray(traces, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as they should
-        median = np.nanmedian(np.where(np.isfinite(steps), steps, np.nan), axis=-1)
+        median = median_step(traces) if traces.ndim == 1 else by_rows(median_step, traces)
     return median * 100.0 / math.sqrt(frame_rate)
+
+
+def by_rows(reduce: Callable[[np.ndarray], np.ndarray], traces: np.ndarray) -> np.ndarray:
+    """``reduce`` (rows → one value per row) applied to blocks of rows, so its temporaries stay small."""
+    step = max(1, ROW_BLOCK_VALUES // max(1, traces.shape[-1]))
+    return np.concatenate([reduce(traces[first : first + step]) for first in range(0, traces.shape[0], step)])
