@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 
-from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, WINDOW, build_model
-from ens2export.weights import n_parameters
+from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
+from ens2export.weights import ALIGNMENT, n_parameters
 
 CITATIONS = [
     "Zhou Z., Yip H.M., Tsimring K., Sur M., Ip J.P.K., Tong C.K.: Effective and efficient neural "
@@ -21,6 +22,7 @@ CITATIONS = [
 ]
 
 CONTRACT: dict[str, Any] = {
+    "kind": "windowed",
     "sample_rate_hz": 60.0,
     "window": WINDOW,
     "input": {
@@ -40,6 +42,74 @@ CONTRACT: dict[str, Any] = {
     "overlap_add": "each sample's rate is the mean of the outputs of all windows covering it",
 }
 
+NOISE_STD_SCALING = (
+    "divide the trace by its noise std at the native frame rate: s = nu * sqrt(frame_rate) / 95.39 "
+    "(floored at 1e-3), nu = median(|dF/F(t+1) - dF/F(t)|) * 100 / sqrt(frame_rate) over the native-rate trace "
+    "(for white noise s is its std); a stream takes nu from a baseline recording"
+)
+
+
+def convolutional_contract(reach: tuple[int, int], input_scaling: str) -> dict[str, Any]:
+    """The contract of a convolutional model whose outputs read ``reach`` = (left, right) samples around them."""
+    left, right = (-(-r // ALIGNMENT) * ALIGNMENT for r in reach)
+    return {
+        "kind": "convolutional",
+        "sample_rate_hz": 60.0,
+        "alignment": ALIGNMENT,
+        "reach": {"left": reach[0], "right": reach[1]},
+        "context": {"left": left, "right": right},
+        "input_scaling": {"kind": input_scaling, **({"rule": NOISE_STD_SCALING} if input_scaling == "noise_std" else {})},
+        "input": {
+            "name": TRACE_INPUT_NAME,
+            "shape": ["batch", "time"],
+            "dtype": "float32",
+            "units": "dF/F as a fraction resampled to 60 Hz, then scaled as input_scaling says; time divisible by alignment",
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "shape": ["batch", "time"],
+            "dtype": "float32",
+            "units": "inferred spikes per 60 Hz bin (non-negative), one per input sample",
+        },
+        "padding": "zeros outside the trace",
+        "pieces": (
+            "output samples [a, b) with a, b multiples of alignment, counted from the trace's first sample, come from one "
+            "run over input samples [a - context.left, b + context.right) (zeros outside the trace); every such piece "
+            "gives the same numbers, so a trace may be run whole (a = 0) or in pieces"
+        ),
+    }
+
+
+def architecture_reach(length: int = 1024) -> tuple[int, int]:
+    """Input samples before and after it that an output sample of the U-Net depends on.
+
+    Exact, from the architecture: each position's [first, last] input dependency is
+    carried through every layer (conv k=3, max-pool 2, transposed conv k=2 s=2, skip
+    concatenation, 1×1 head) and the worst case over the pooling phases is returned.
+    """
+    positions = np.arange(length)
+    first, last = positions.copy(), positions.copy()
+
+    def conv3(span):
+        lo, hi = span
+        return np.minimum.reduce([np.roll(lo, 1), lo, np.roll(lo, -1)]), np.maximum.reduce([np.roll(hi, 1), hi, np.roll(hi, -1)])
+
+    def block(span):
+        return conv3(conv3(span))
+
+    span = (first, last)
+    skips = []
+    for _ in range(3):  # encoder levels: block, then max-pool 2
+        span = block(span)
+        skips.append(span)
+        span = (span[0][0::2], span[1][1::2])
+    span = block(span)  # bottleneck
+    for skip in reversed(skips):  # decoder: transposed conv k=2 s=2, concatenate the skip, block
+        up = (np.repeat(span[0], 2), np.repeat(span[1], 2))
+        span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])))
+    inner = slice(length // 4, 3 * length // 4)  # away from the wrap-around of np.roll
+    return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
+
 
 def write_model(
     weights: dict,
@@ -52,21 +122,28 @@ def write_model(
     published: bool = False,
     family: str | None = None,
     noise_level: float | None = None,
+    kind: str = "windowed",
+    input_scaling: str = "none",
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
     ``family`` and ``noise_level`` make the model a member of a noise-matched family
     (the runtime picks per neuron the member whose ``noise_level`` is nearest).
+    ``kind``/``input_scaling``: see :mod:`ens2export.weights` and the contract.
     """
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
+    if kind == "windowed":
+        contract = CONTRACT
+    else:  # the reach follows from the architecture; measured on the graph itself
+        contract = convolutional_contract(architecture_reach(), input_scaling)
     metadata = {
         "name": name,
         "cell_class": cell_class,
-        "contract": json.dumps(CONTRACT, sort_keys=True),
+        "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    model = build_model(weights, metadata)
+    model = build_model(weights, metadata, kind)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {
@@ -76,9 +153,10 @@ def write_model(
         "published": published,
         **({} if family is None else {"family": family}),
         **({} if noise_level is None else {"noise_level": noise_level}),
-        "architecture": {"name": "ENS2 U-Net, 1-D", "parameters": n_parameters(weights)},
+        "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else ", BatchNorm (folded), whole-trace"),
+                         "parameters": n_parameters(weights)},  # fmt: skip
         "training": training,
-        "contract": CONTRACT,
+        "contract": contract,
         "onnx": {"file": out.name, "opset": OPSET},
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
         "citations": CITATIONS,

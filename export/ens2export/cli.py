@@ -48,6 +48,9 @@ def train(
         Optional[float],
         typer.Option(help="Train at this noise level: white noise at each trace's native rate lifts it to this ν (quieter traces only)."),
     ] = None,
+    kind: Annotated[str, typer.Option(help="windowed (the published network) or convolutional (whole-trace, BatchNorm).")] = "windowed",
+    context: Annotated[int, typer.Option(help="convolutional: samples per training window; the loss is on the central 96.")] = 96,
+    input_scaling: Annotated[str, typer.Option(help="convolutional: none, or noise_std (input divided by the trace's noise std).")] = "none",
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -61,9 +64,11 @@ def train(
 
     if noise_level is not None and not noise_level > 0:
         raise typer.BadParameter(f"must be positive, not {noise_level}", param_hint="--noise-level")
-    settings = TrainSettings(
-        learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience, seed=seed, noise_level=noise_level
-    )
+    try:
+        settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
+                                 seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling)  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
     source = load_windows(ground_truth, include=dataset, exclude=exclude or ())
@@ -116,7 +121,8 @@ def onnx(
     if family is not None and level is None:
         raise typer.BadParameter(f"{run / 'run.json'} records no noise level; pass --noise-level", param_hint="--family")
     settings = run_info.get("settings", {})
-    recipe = "the published recipe"
+    kind = settings.get("kind", "windowed")
+    recipe = "the published recipe" if kind == "windowed" else f"the convolutional recipe ({settings.get('input_scaling', 'none')} input scaling)"
     if settings.get("noise_level") is not None:
         recipe += f" at noise level {settings['noise_level']:g}"
     if settings.get("patience", 0) >= settings.get("max_steps", 1):
@@ -130,6 +136,8 @@ def onnx(
         training=training,
         family=family,
         noise_level=level,
+        kind=kind,
+        input_scaling=settings.get("input_scaling", "none"),
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
 

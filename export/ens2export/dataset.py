@@ -27,6 +27,8 @@ from ens2rt.resample import resample_to_60hz
 from ens2rt.traces import noise_level
 from ens2rt.windows import HALF_WINDOW, WINDOW, pad_for_windows
 
+from ens2rt.contract import noise_std as input_scale
+
 from ens2export.noise import added_noise_std, native_white_noise_at_60hz
 
 
@@ -81,19 +83,49 @@ class WindowSource:
             inputs = inputs + self.noise(rng, chosen, noise_level)
         return inputs, self.targets[index]
 
-    def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float) -> np.ndarray:
+    def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float, length: int = WINDOW) -> np.ndarray:
         """Noise for windows ``chosen`` (indices < n_windows) that lifts their trials to ``noise_level``.
 
-        (len(chosen), 96) float32, zero on the padding outside the trial (inference pads with
-        clean zeros) and for trials whose native ν already reaches the target.
+        (len(chosen), length) float32 over each window extended symmetrically to ``length``,
+        zero outside the trial (inference pads with clean zeros) and for trials whose
+        native ν already reaches the target.
         """
-        trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
-        # window w of a trial covers its samples w - 48 … w + 47
-        sample = (chosen - self.first_windows[trial])[:, None] + np.arange(WINDOW) - HALF_WINDOW
-        inside = (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
+        trial, inside = self._trial_and_inside(chosen, length)
         std = added_noise_std(self.noise_levels[trial], noise_level, self.frame_rates[trial])
-        noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], WINDOW)
+        noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], length)
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
+
+    def _trial_and_inside(self, chosen: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Trial of each window and which of its ``length`` samples (centred on it) lie inside that trial."""
+        trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
+        # window w of a trial covers its samples w - 48 … w + 47; extended by (length - 96) / 2 each side
+        sample = (chosen - self.first_windows[trial])[:, None] + np.arange(length) - length // 2
+        return trial, (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
+
+    def context_batch(
+        self, rng: np.random.Generator, size: int, length: int, noise_level: float | None = None, scaled: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).
+
+        Each input is a 96-sample training window extended by (length − 96) / 2 samples on
+        each side, zero outside its trial (as a zero-padded trace at inference); the target
+        is the window's own 96 samples. ``scaled`` divides each input by its trial's noise
+        std at the native rate, ν·√fs / 95.39 (ν after any added noise), the
+        ``"noise_std"`` input scaling of the model contract.
+        """
+        chosen = rng.integers(0, self.n_windows, size)
+        extra = (length - WINDOW) // 2
+        trial, inside = self._trial_and_inside(chosen, length)
+        index = np.clip(self.starts[chosen][:, None] - extra + np.arange(length), 0, self.inputs.size - 1)
+        inputs = np.where(inside, self.inputs[index], np.float32(0))
+        levels = self.noise_levels[trial]
+        if noise_level is not None:
+            inputs = inputs + self.noise(rng, chosen, noise_level, length)
+            levels = np.maximum(levels, noise_level)
+        if scaled:
+            inputs = inputs / input_scale(levels, self.frame_rates[trial])[:, None].astype(np.float32)
+        targets = self.targets[self.starts[chosen][:, None] + np.arange(WINDOW)]
+        return inputs.astype(np.float32), targets
 
     def typical_noise_level(self) -> float:
         """Median native ν over the recorded time (each trial weighted by its length)."""

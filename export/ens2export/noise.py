@@ -9,13 +9,9 @@ for every window of every step, without resampling whole traces again.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+from ens2rt.contract import NOISE_LEVEL_PER_STD
 from ens2rt.resample import TARGET_RATE_HZ
-
-# ν of white noise with σ = 1 (ΔF/F) at 1 Hz: median |N(0, 2)| · 100. At fs Hz, ν = σ · this / √fs.
-NOISE_LEVEL_PER_STD = 100.0 * math.sqrt(2.0) * 0.6744897501960817
 
 
 def added_noise_std(native_level: np.ndarray, target_level: float, frame_rate: np.ndarray) -> np.ndarray:

@@ -2,9 +2,12 @@
 
 Writing the graph by hand (rather than tracing torch) keeps the published-weights
 converter free of PyTorch and makes the graph exactly the one METHOD.md describes.
-The 1-D network runs as 2-D operators on a (1 × 96) image with (1 × k) kernels:
+The 1-D network runs as 2-D operators on a (1 × T) image with (1 × k) kernels:
 onnxruntime's CPU provider has blocked-layout kernels for 2-D convolutions that its
 1-D convolutions lack, which measured about 1.3× faster on this network.
+
+A windowed model takes (batch, 96) windows; a convolutional one (batch, T) traces
+with any T divisible by 8, its BatchNorm already folded into conv biases.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ens2export.weights import block_prefixes, check_weights
 
 OPSET = 18
 INPUT_NAME = "dff_windows"
+TRACE_INPUT_NAME = "dff"
 OUTPUT_NAME = "spike_rate"
 WINDOW = 96
 LEAKY_SLOPE = 0.2
@@ -24,8 +28,9 @@ NORM_EPSILON = 1e-5
 
 
 class _GraphBuilder:
-    def __init__(self, weights: dict[str, np.ndarray]):
+    def __init__(self, weights: dict[str, np.ndarray], kind: str):
         self.weights = weights
+        self.kind = kind
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._count = 0
@@ -58,18 +63,25 @@ class _GraphBuilder:
     def block(self, x: str, prefix: str) -> str:
         for index in (1, 2):
             weight_name = f"{prefix}conv{index}.weight"
-            x = self.conv(x, weight_name)
-            x = self.norm_act(x, self.weights[weight_name].shape[0], f"{prefix}norm{index}")
+            if self.kind == "windowed":
+                x = self.conv(x, weight_name)
+                x = self.norm_act(x, self.weights[weight_name].shape[0], f"{prefix}norm{index}")
+            else:  # BatchNorm folded into the conv
+                x = self.node("LeakyRelu", [self.conv(x, weight_name, weight_name.replace(".weight", ".bias"))], alpha=LEAKY_SLOPE)
         return x
 
 
-def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str]) -> onnx.ModelProto:
-    """ENS² as an ONNX model: (batch, 96) float32 ΔF/F windows in, spikes per bin out."""
-    check_weights(weights)
-    g = _GraphBuilder(weights)
+def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], kind: str = "windowed") -> onnx.ModelProto:
+    """ENS² as an ONNX model: float32 ΔF/F in, spikes per 60 Hz bin out.
+
+    ``kind="windowed"``: (batch, 96) windows; ``"convolutional"``: (batch, time) traces.
+    """
+    check_weights(weights, kind)
+    g = _GraphBuilder(weights, kind)
+    input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
     prefixes = block_prefixes()
     channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
-    x = g.node("Unsqueeze", [INPUT_NAME, channel_and_height])  # (batch, 1, 1, 96)
+    x = g.node("Unsqueeze", [input_name, channel_and_height])  # (batch, 1, 1, T)
     skips = []
     for prefix in prefixes[:3]:
         x = g.block(x, prefix)
@@ -89,8 +101,8 @@ def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str]) -> onn
     graph = helper.make_graph(
         g.nodes,
         "ens2_unet",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", WINDOW])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", WINDOW])],
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", length])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", length])],
         g.initializers,
     )
     model = helper.make_model(

@@ -15,6 +15,10 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
+from ens2export.weights import ALIGNMENT, KINDS
+
+WINDOW = 96
+INPUT_SCALINGS = ("none", "noise_std")
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,9 @@ class TrainSettings:
     """Published ENS² defaults (METHOD.md): Adam 1e-3, 1024 windows/step, MSE, patience 500.
 
     ``noise_level``: train at this ν (:mod:`ens2export.noise`); ``None`` = native noise,
-    the published recipe.
+    the published recipe. ``kind="convolutional"``: BatchNorm network trained on windows
+    of ``context`` samples with the loss on their central 96 and a linear output;
+    ``input_scaling="noise_std"`` divides each input by its trace's noise std.
     """
 
     learning_rate: float = 1e-3
@@ -31,6 +37,19 @@ class TrainSettings:
     patience: int = 500
     seed: int = 0
     noise_level: float | None = None
+    kind: str = "windowed"
+    context: int = WINDOW
+    input_scaling: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, not {self.input_scaling!r}")
+        if self.kind == "windowed" and (self.context != WINDOW or self.input_scaling != "none"):
+            raise ValueError("a windowed model sees raw 96-sample windows: context and input_scaling are for convolutional ones")
+        if self.context < WINDOW or self.context % (2 * ALIGNMENT):
+            raise ValueError(f"context must be at least {WINDOW} and a multiple of {2 * ALIGNMENT}, not {self.context}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +69,7 @@ def pick_device(device: str = "auto") -> torch.device:
     """CUDA when asked for or (``"auto"``) available, else CPU with every core."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:  # an explicit thread count wins
         torch.set_num_threads(os.cpu_count() or 1)
     return torch.device(device)
 
@@ -70,12 +89,14 @@ def train(
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    model = ENS2UNet()
+    model = ENS2UNet(settings.kind)
     initialise(model, generator)
     model.to(target_device).train()
+    convolutional = settings.kind == "convolutional"
+    centre = slice((settings.context - WINDOW) // 2, (settings.context + WINDOW) // 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     # On a GPU the whole training set lives on the device; batches are gathered there.
-    on_gpu = target_device.type == "cuda"
+    on_gpu = target_device.type == "cuda" and not convolutional  # context batches are gathered on the CPU
     if on_gpu:
         inputs = torch.from_numpy(source.inputs).to(target_device)
         targets = torch.from_numpy(source.targets).to(target_device)
@@ -91,11 +112,16 @@ def train(
             x, y = inputs[index], targets[index]
             if settings.noise_level is not None:
                 x = x + torch.from_numpy(source.noise(rng, chosen, settings.noise_level)).to(target_device)
+        elif convolutional:
+            batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, settings.noise_level,
+                                                    scaled=settings.input_scaling == "noise_std")  # fmt: skip
+            x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
             batch_x, batch_y = source.batch(rng, settings.batch_size, settings.noise_level)
             x, y = torch.from_numpy(batch_x), torch.from_numpy(batch_y)
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.mean((model(x) - y) ** 2)
+        output = model(x, rectify=False)[:, centre] if convolutional else model(x)
+        loss = torch.mean((output - y) ** 2)
         loss.backward()
         optimizer.step()
         value = float(loss.detach())
@@ -109,7 +135,7 @@ def train(
             if since_best >= settings.patience:
                 break
     return TrainResult(
-        weights=to_weights(model.cpu()),
+        weights=to_weights(model.cpu().eval()),
         losses=np.asarray(losses, dtype=np.float32),
         steps=len(losses),
         stopped_early=len(losses) < settings.max_steps,

@@ -3,6 +3,15 @@
 Names follow the published checkpoint (``encoder1.enc1conv1.weight`` …). The
 published file stores 2-D kernels applied to a (1 × 96) image with padding 1; only
 the middle kernel row ever touches data, so dropping the others is exact.
+
+Two model kinds share the U-Net (:data:`KINDS`):
+
+- ``"windowed"``: the published network. InstanceNorm normalises each 96-sample
+  window on its own, so it runs on overlapping windows (overlap-add).
+- ``"convolutional"``: BatchNorm instead, folded into the convolutions for export
+  (every block conv then has a bias). Without per-window statistics the network is
+  shift-equivariant (by multiples of 8, its pooling depth) and runs once over a whole
+  zero-padded trace of any length divisible by 8.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ import numpy as np
 
 ENCODER_FEATURES = (9, 18, 36)
 BOTTLENECK_FEATURES = 72
+KINDS = ("windowed", "convolutional")
+ALIGNMENT = 8  # 2 ** pooling levels: a convolutional model's input length and shifts are multiples of this
 
 
 def block_prefixes() -> list[str]:
@@ -38,9 +49,9 @@ def load_published_weights(path: str | Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def check_weights(weights: dict[str, np.ndarray]) -> None:
-    """Raise ``ValueError`` naming the first missing or misshapen tensor."""
-    expected = expected_shapes()
+def check_weights(weights: dict[str, np.ndarray], kind: str = "windowed") -> None:
+    """Raise ``ValueError`` naming the first missing or misshapen tensor (export form: BatchNorm folded)."""
+    expected = expected_shapes(kind)
     missing = sorted(set(expected) - set(weights))
     if missing:
         raise ValueError(f"weights lack {len(missing)} tensors, e.g. {missing[0]!r}")
@@ -49,8 +60,10 @@ def check_weights(weights: dict[str, np.ndarray]) -> None:
             raise ValueError(f"{name}: shape {weights[name].shape}, expected {shape}")
 
 
-def expected_shapes() -> dict[str, tuple[int, ...]]:
-    """Shape of every tensor of the 1-D ENS² U-Net, by published name."""
+def expected_shapes(kind: str = "windowed") -> dict[str, tuple[int, ...]]:
+    """Shape of every tensor of the 1-D ENS² U-Net of ``kind`` in export form, by published name."""
+    if kind not in KINDS:
+        raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
     shapes: dict[str, tuple[int, ...]] = {}
     channels_in = 1
     encoder_blocks = zip(block_prefixes()[:4], (*ENCODER_FEATURES, BOTTLENECK_FEATURES))
@@ -67,6 +80,9 @@ def expected_shapes() -> dict[str, tuple[int, ...]]:
         channels_in = features
     shapes["conv.weight"] = (1, ENCODER_FEATURES[0], 1)
     shapes["conv.bias"] = (1,)
+    if kind == "convolutional":  # folded BatchNorm: a bias per block conv
+        for name in [n for n in shapes if n.startswith(tuple(block_prefixes())) and n.endswith(".weight")]:
+            shapes[name.replace(".weight", ".bias")] = (shapes[name][0],)
     return shapes
 
 

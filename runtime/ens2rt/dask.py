@@ -83,25 +83,29 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         lambda block: noise_level_of(np.asarray(block, dtype=np.float64), frame_rate).astype(np.float32),
         drop_axis=1, dtype=np.float32,
     )  # fmt: skip
+    contract = loaded.contract
     if noise_level is not None:
-        fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level).index.astype(np.int8)
-        model_index = da.from_array(fixed, chunks=(x.chunks[0],))
+        fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level, frame_rate=frame_rate)
+        model_index = da.from_array(fixed.index.astype(np.int8), chunks=(x.chunks[0],))
+        scale = da.from_array(fixed.scales(), chunks=(x.chunks[0],))
     elif isinstance(loaded, ModelFamily):
         member_levels = loaded.noise_levels
         model_index = levels.map_blocks(lambda block: nearest_level(block, member_levels).astype(np.int8), dtype=np.int8)
     else:
         model_index = da.zeros(x.shape[0], dtype=np.int8, chunks=(x.chunks[0],))
+    if noise_level is None:  # the input scale follows the same noise level as the member choice
+        scale = levels.map_blocks(lambda block: contract.input_scale(block.astype(np.float64), frame_rate), dtype=np.float64)
 
     frame_edges = np.cumsum((0, *x.chunks[1]))
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
     pieces = []
     for out_start, out_end in zip(out_edges[:-1], out_edges[1:]):
-        first, last = frames_needed(out_start, out_end, frame_rate, hop)
+        first, last = frames_needed(out_start, out_end, frame_rate, hop, contract)
         last = min(last, n_frames)
         block = x[:, first:last].rechunk({1: -1})
         pieces.append(
             da.map_blocks(
-                _rate_block, block, model_index[:, None], first, n_frames, frame_rate, int(out_start), int(out_end),
+                _rate_block, block, model_index[:, None], scale[:, None], first, n_frames, frame_rate, int(out_start), int(out_end),
                 hop, batch_size, paths, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
             )  # fmt: skip
         )
@@ -114,11 +118,12 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members})  # fmt: skip
 
 
-def _rate_block(frames, model_index, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths):
+def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths):
     frames = np.asarray(frames, dtype=np.float64)
     if not np.isfinite(frames).all():
         raise InputError("ens2rt.dask.infer needs finite ΔF/F; bridge NaN gaps first")
-    models = NeuronModels(models=tuple(worker_model(path) for path in paths), index=np.asarray(model_index)[:, 0])
+    models = NeuronModels(models=tuple(worker_model(path) for path in paths), index=np.asarray(model_index)[:, 0],
+                          scale=np.asarray(scale)[:, 0])  # fmt: skip
     return rate_for_range(models, frames, first_frame, n_frames, frame_rate, out_start, out_end,
                           hop=hop, batch_size=batch_size)  # fmt: skip
 

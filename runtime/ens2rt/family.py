@@ -50,7 +50,14 @@ class ModelFamily:
         levels = [m.noise_level for m in ordered]
         if len(set(levels)) != len(levels):
             raise ModelError(f"model family {name!r}: two members share a noise level ({levels})")
+        if len({m.contract.same_runs for m in ordered}) > 1:
+            raise ModelError(f"model family {name!r}: its members differ in kind, context or input scaling")
         return cls(name=name, members=ordered)
+
+    @property
+    def contract(self):
+        """The contract every member shares."""
+        return self.members[0].contract
 
     @property
     def noise_levels(self) -> np.ndarray:
@@ -79,14 +86,24 @@ def nearest_level(noise_levels: np.ndarray, member_levels: np.ndarray) -> np.nda
 
 @dataclass(frozen=True)
 class NeuronModels:
-    """Which model runs each neuron: runs windows of many neurons, each on its own model."""
+    """Which model runs each neuron, and what its trace is divided by first (the contract's input scale)."""
 
     models: tuple[Model, ...]
     index: np.ndarray  #: (n_neurons,) position in ``models`` of each neuron's model
+    scale: np.ndarray | None = None  #: (n_neurons,) input scale; None: 1 for every neuron
 
     @classmethod
     def single(cls, model: Model, n_neurons: int) -> NeuronModels:
         return cls(models=(model,), index=np.zeros(n_neurons, dtype=np.int64))
+
+    @property
+    def contract(self):
+        """The contract the models share."""
+        return self.models[0].contract
+
+    def scales(self) -> np.ndarray:
+        """(n_neurons,) input scale of each neuron."""
+        return np.ones(self.index.shape) if self.scale is None else self.scale
 
     @property
     def names(self) -> np.ndarray:
@@ -104,10 +121,10 @@ class NeuronModels:
 
     def take(self, rows: np.ndarray | slice) -> NeuronModels:
         """The same models for a subset of the neurons."""
-        return NeuronModels(models=self.models, index=self.index[rows])
+        return NeuronModels(models=self.models, index=self.index[rows], scale=None if self.scale is None else self.scale[rows])
 
     def run(self, windows: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Network output for (n, 96) windows, window ``k`` belonging to neuron ``rows[k]``."""
+        """Network output for (n, 96) windows or (n, time) traces, row ``k`` belonging to neuron ``rows[k]``."""
         which = self.index[rows]
         if len(self.models) == 1 or (which == which[0]).all():
             return self.models[which[0]].run(windows)
@@ -127,18 +144,24 @@ def load_models(model: str | Path | Model | ModelFamily, device: str = "auto", t
     return Model.load(model, device=device, threads=threads)
 
 
-def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None) -> NeuronModels:
-    """Each neuron's model: the member nearest its estimated ν, or nearest ``noise_level`` when given."""
+def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None,
+                  frame_rate: float | None = None) -> NeuronModels:  # fmt: skip
+    """Each neuron's model: the member nearest its estimated ν, or nearest ``noise_level`` when given.
+
+    With ``frame_rate``, each neuron's input scale too, from the same ν (the given one
+    if any, else the estimate), as the models' contract says.
+    """
     n_neurons = levels.shape[0]
-    if isinstance(loaded, Model):
-        if noise_level is not None:
+    if noise_level is not None:
+        wanted = np.asarray(noise_level, dtype=float)
+        if wanted.ndim > 1 or wanted.size not in (1, n_neurons):
+            raise InputError(f"noise_level must be one value or one per neuron ({n_neurons}), got shape {wanted.shape}")
+        if not (np.isfinite(wanted).all() and (wanted >= 0).all()):
+            raise InputError(f"noise_level must be finite and non-negative, got {noise_level}")
+        levels = np.broadcast_to(wanted, (n_neurons,))
+        if isinstance(loaded, Model) and loaded.contract.input_scaling == "none":
             raise InputError(f"noise_level chooses a member of a model family; {loaded.name} is a single model")
-        return NeuronModels.single(loaded, n_neurons)
-    if noise_level is None:
-        return NeuronModels(models=loaded.members, index=loaded.choose(levels))
-    wanted = np.asarray(noise_level, dtype=float)
-    if wanted.ndim > 1 or wanted.size not in (1, n_neurons):
-        raise InputError(f"noise_level must be one value or one per neuron ({n_neurons}), got shape {wanted.shape}")
-    if not (np.isfinite(wanted).all() and (wanted >= 0).all()):
-        raise InputError(f"noise_level must be finite and non-negative, got {noise_level}")
-    return NeuronModels(models=loaded.members, index=loaded.choose(np.broadcast_to(wanted, (n_neurons,))))
+    scale = None if frame_rate is None or loaded.contract.input_scaling == "none" else loaded.contract.input_scale(levels, frame_rate)
+    if isinstance(loaded, Model):
+        return NeuronModels(models=(loaded,), index=np.zeros(n_neurons, dtype=np.int64), scale=scale)
+    return NeuronModels(models=loaded.members, index=loaded.choose(levels), scale=scale)

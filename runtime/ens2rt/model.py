@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from ens2rt.contract import Contract
 from ens2rt.errors import InputError, ModelError
-from ens2rt.windows import WINDOW
 
 DEFAULT_MODEL = "ens2-exc"  # a family: each neuron runs on the member trained nearest its noise level
 DEVICES = ("auto", "cpu", "cuda")
@@ -133,6 +133,7 @@ class Model:
     card: dict[str, Any]
     session: ort.InferenceSession = field(repr=False)
     provider: str
+    contract: Contract
 
     @classmethod
     def load(cls, model: str | Path, device: str = "auto", threads: int | None = None) -> Model:
@@ -143,6 +144,7 @@ class Model:
         """
         path = resolve_model_path(model)
         card = read_card(path)
+        contract = Contract.from_card(card, str(path))
         options = ort.SessionOptions()
         if threads is not None:
             if threads < 1:
@@ -157,8 +159,8 @@ class Model:
         provider = session.get_providers()[0]
         if device == "cuda" and provider != _PROVIDERS["cuda"]:
             raise ModelError(f"asked for CUDA but onnxruntime fell back to {provider}")
-        _check_contract(session, path)
-        return cls(name=card.get("name", path.stem), path=path, card=card, session=session, provider=provider)
+        _check_contract(session, path, contract)
+        return cls(name=card.get("name", path.stem), path=path, card=card, session=session, provider=provider, contract=contract)
 
     @property
     def sha256(self) -> str:
@@ -175,14 +177,18 @@ class Model:
     def input_name(self) -> str:
         return self.session.get_inputs()[0].name
 
-    def run(self, windows: np.ndarray) -> np.ndarray:
-        """Run the network on (n, 96) float32 windows; returns (n, 96) spikes per bin."""
-        return self.session.run(None, {self.input_name: windows})[0]
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """Run the network on float32 (n, 96) windows or (n, time) traces, by kind; spikes per bin, same shape."""
+        return self.session.run(None, {self.input_name: inputs})[0]
 
 
-def _check_contract(session: ort.InferenceSession, path: Path) -> None:
+def _check_contract(session: ort.InferenceSession, path: Path, contract: Contract) -> None:
+    """The graph's input and output match what the card's contract says."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
-    if inputs[0].shape[-1] != WINDOW or outputs[0].shape[-1] != WINDOW:
-        raise ModelError(f"{path}: expected (batch, {WINDOW}) input and output, got {inputs[0].shape}")
+    if contract.kind == "windowed":
+        if inputs[0].shape[-1] != contract.window or outputs[0].shape[-1] != contract.window:
+            raise ModelError(f"{path}: expected (batch, {contract.window}) input and output, got {inputs[0].shape}")
+    elif len(inputs[0].shape) != 2 or isinstance(inputs[0].shape[-1], int):
+        raise ModelError(f"{path}: a convolutional model takes (batch, time) with a free time axis, got {inputs[0].shape}")

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ens2rt import whole_trace
+from ens2rt.contract import Contract
 from ens2rt.errors import InputError, InputWarning
 from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
@@ -130,7 +132,7 @@ def infer(
     notes = _empty_neuron_warnings(traces, empty_neurons)
     loaded = load_models(model, device=device, threads=threads)
 
-    runners = assign_models(loaded, levels, noise_level)
+    runners = assign_models(loaded, levels, noise_level, frame_rate=rate_hz)
     filled, gaps = fill_gaps(traces)
     rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
     n_out = rate.shape[1]
@@ -205,15 +207,17 @@ def rate_from_traces(
     resampler: str = DEFAULT_RESAMPLER,
     progress: Progress | None = None,
 ) -> np.ndarray:
-    """Resample finite traces to 60 Hz and run the windowed network; (n, n_out) float32.
+    """Resample finite traces to 60 Hz and run the network; (n, n_out) float32.
 
     Neurons go in blocks of about ``BLOCK_SAMPLES`` 60 Hz samples, so memory stays
-    bounded however many neurons there are; window batches stream through each block.
-    Neurons that share a model go together, so batches rarely mix models.
+    bounded however many neurons there are; window batches (or whole-trace pieces)
+    stream through each block. Neurons that share a model go together, so batches
+    rarely mix models. ``progress(done, total)`` counts windows, or samples for a
+    convolutional model.
     """
     n_neurons, n_frames = traces.shape
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    total = n_neurons * window_starts(n_out, hop).size
+    total = n_neurons * (window_starts(n_out, hop).size if models.contract.kind == "windowed" else n_out)
     done = 0
 
     def count(windows: int) -> None:
@@ -252,21 +256,21 @@ def rate_for_range(
     ``models`` says which model runs each row of ``frames``.
     ``frames`` is the slice of the recording starting at frame ``first_frame``; it
     must hold every frame those samples depend on (for the sinc resampler, see
-    :func:`frames_needed`; Fourier resampling needs them all). Windows keep the
-    recording's global alignment, so the pieces of a recording equal the whole.
+    :func:`frames_needed`; Fourier resampling needs them all). Windows (or a
+    convolutional model's pieces) keep the recording's global alignment, so the
+    pieces of a recording equal the whole.
     """
     n_out = n_samples_at_60hz(n_frames, frame_rate)
+    if models.contract.kind == "convolutional":
+        lo, hi = whole_trace.samples_read(out_start, out_end, n_out, models.contract)
+        samples = _resampled(frames, first_frame, n_frames, frame_rate, lo, hi, resampler)
+        return whole_trace.run_pieces(models, samples, lo, out_start, out_end, n_out, on_samples=on_windows)
     first_window, last_window = covering_windows(out_start, out_end, hop)
     last_window = min(last_window, (n_out - 1) // hop * hop)  # windows start inside the recording
     starts = np.arange(first_window, last_window + 1, hop)
     # 60 Hz samples that those windows read, clipped to the recording
     lo, hi = max(0, first_window - HALF_WINDOW), min(n_out, last_window + WINDOW - HALF_WINDOW)
-    if resampler == "fourier":
-        if first_frame != 0 or frames.shape[1] != n_frames:
-            raise InputError("Fourier resampling needs the whole recording; use resampler='sinc' for pieces")
-        samples = resample_to_60hz(frames, frame_rate, "fourier")[:, lo:hi]
-    else:
-        samples = SincResampler(frame_rate).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
+    samples = _resampled(frames, first_frame, n_frames, frame_rate, lo, hi, resampler)
     padded = np.zeros((frames.shape[0], last_window + WINDOW - first_window), dtype=np.float32)
     padded[:, lo + HALF_WINDOW - first_window : hi + HALF_WINDOW - first_window] = samples
     padded_flat = padded.ravel()
@@ -279,9 +283,21 @@ def rate_for_range(
     return (summed.reshape(padded.shape)[:, columns - first_window] / coverage_at(columns, hop)).astype(np.float32)
 
 
-def frames_needed(out_start: int, out_end: int, frame_rate: float, hop: int) -> tuple[int, int]:
-    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (sinc resampler)."""
+def _resampled(frames: np.ndarray, first_frame: int, n_frames: int, frame_rate: float, lo: int, hi: int, resampler: str) -> np.ndarray:
+    """60 Hz samples ``lo:hi`` of a recording from its frames (a slice starting at ``first_frame``)."""
+    if resampler == "fourier":
+        if first_frame != 0 or frames.shape[1] != n_frames:
+            raise InputError("Fourier resampling needs the whole recording; use resampler='sinc' for pieces")
+        return resample_to_60hz(frames, frame_rate, "fourier")[:, lo:hi]
+    return SincResampler(frame_rate).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
+
+
+def frames_needed(out_start: int, out_end: int, frame_rate: float, hop: int, contract: Contract | None = None) -> tuple[int, int]:
+    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (sinc resampler; last may pass the end)."""
     resampler = SincResampler(frame_rate)
-    first_window, last_window = covering_windows(out_start, out_end, hop)
-    first = max(0, resampler.first_frame_needed(max(0, first_window - HALF_WINDOW)))
-    return first, resampler.last_frame_needed(last_window + WINDOW - HALF_WINDOW - 1) + 1
+    if contract is not None and contract.kind == "convolutional":
+        lo, hi = whole_trace.samples_read(out_start, out_end, 1 << 62, contract)
+    else:
+        first_window, last_window = covering_windows(out_start, out_end, hop)
+        lo, hi = max(0, first_window - HALF_WINDOW), last_window + WINDOW - HALF_WINDOW
+    return max(0, resampler.first_frame_needed(lo)), resampler.last_frame_needed(hi - 1) + 1

@@ -6,6 +6,10 @@ not yet final), so memory is constant in the length of the recording, and nothin
 is computed twice. Everything it emits, concatenated, equals
 ``ens2rt.infer(dff, frame_rate, spikes=False)`` with the same model and hop (the
 default ``resampler="sinc"``).
+
+A convolutional model (contract kind ``"convolutional"``) needs no windows: each push
+runs it once over the samples whose right context has arrived, so a sample is final
+``context.right`` samples (plus alignment and the resampler's reach) after its frame.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
+from ens2rt import whole_trace
 from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
@@ -70,7 +75,15 @@ class Stream:
                 "cannot see in advance: pass noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate)) "
                 f"or a single model ({', '.join(m.name for m in loaded.members)})"
             )
-        self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level)
+        if loaded.contract.input_scaling != "none" and noise_level is None:
+            raise InputError(
+                f"{loaded.name} divides each trace by its noise std, which a stream cannot see in advance: pass "
+                "noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate))"
+            )
+        self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level, frame_rate=self.frame_rate)
+        self.contract = loaded.contract
+        self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
+        self._samples_start = 0
         self._resampler = SincResampler(self.frame_rate)
         self._spikes = spikes
         self._frames = np.zeros((n_neurons, 0))
@@ -113,6 +126,9 @@ class Stream:
         last_sample = int(np.floor((frame + self._resampler.taps) / ratio))  # 60 Hz samples reading `frame`
         while int(np.floor(last_sample * ratio)) > frame + self._resampler.taps - 1:
             last_sample -= 1
+        if self.contract.kind == "convolutional":  # its last output is final once the piece holding it has its context
+            piece_end = (last_sample + self.contract.context_left) // self.contract.alignment * self.contract.alignment + self.contract.alignment
+            return self._resampler.last_frame_needed(piece_end + self.contract.context_right - 1) - frame
         last_window = covering_windows(last_sample, last_sample + 1, self.hop)[1]
         last_rate = last_window + WINDOW - 1 - HALF_WINDOW
         closing_window = covering_windows(last_rate, last_rate + 1, self.hop)[1]  # runs once its last sample exists
@@ -134,6 +150,9 @@ class Stream:
         while self._resampler.last_frame_needed(ready) <= self._n_frames - 1:
             ready += 1
         self._resample_until(ready, n_total=None)
+        if self.contract.kind == "convolutional":
+            alignment = self.contract.alignment
+            return self._emit_pieces((self._n60 - self.contract.context_right) // alignment * alignment, self._n60, final=False)
         self._run_windows(last_start=self._n60 - HALF_WINDOW)
         return self._emit(self._next_window - HALF_WINDOW, final=False)
 
@@ -146,6 +165,8 @@ class Stream:
         if n_total < WINDOW:
             raise InputError(f"the stream ended after {self._n_frames} frames, less than one {WINDOW / TARGET_RATE_HZ:.1f} s window")
         self._resample_until(n_total, n_total=self._n_frames)
+        if self.contract.kind == "convolutional":
+            return self._emit_pieces(n_total, n_total, final=True)
         self._append(np.zeros((self.n_neurons, HALF_WINDOW), dtype=np.float32))
         self._run_windows(last_start=n_total - 1)
         return self._emit(n_total, final=True)
@@ -175,7 +196,25 @@ class Stream:
         self._frames = self._frames[:, keep_from - self._frames_start :]
         self._frames_start = keep_from
 
+    def _emit_pieces(self, end: int, n_known: int, final: bool) -> StreamOutput:
+        """Convolutional models: compute outputs from the last one emitted to ``end`` in one aligned piece."""
+        start = self._n_emitted
+        if end <= start:
+            rate = np.zeros((self.n_neurons, 0), dtype=np.float32)
+        else:
+            piece_end = whole_trace.aligned_end(end, self.contract)
+            rate = whole_trace.run_pieces(self.models, self._samples, self._samples_start, start, end, n_known,
+                                          piece_bounds=[(start, piece_end)])  # fmt: skip
+            self._n_emitted = end
+            keep = max(0, end - self.contract.context_left) - self._samples_start
+            self._samples, self._samples_start = self._samples[:, keep:], self._samples_start + keep
+        times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
+        return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self._spikes else None)
+
     def _append(self, samples: np.ndarray) -> None:
+        if self.contract.kind == "convolutional":
+            self._samples = np.concatenate([self._samples, samples], axis=1)
+            return
         self._padded = np.concatenate([self._padded, samples], axis=1)
         self._summed = np.concatenate([self._summed, np.zeros(samples.shape)], axis=1)
 

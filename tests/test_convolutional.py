@@ -1,0 +1,186 @@
+"""The convolutional model kind: exported with its contract, run over whole traces by
+every entry point (offline, pieces, stream, dask) with the same numbers."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import ens2rt  # noqa: E402
+from ens2export.card import architecture_reach, write_model  # noqa: E402
+from ens2export.weights import expected_shapes  # noqa: E402
+from ens2rt import whole_trace  # noqa: E402
+from ens2rt.errors import InputError, ModelError  # noqa: E402
+
+RATE = 30.0
+HEAD_GAIN, BIAS = 0.02, -0.1  # keep the random model's rate small and sparse, as a trained one's is
+
+
+def _random_weights(seed: int) -> dict[str, np.ndarray]:
+    """Folded convolutional weights (fan-in scaled) whose sparse output moves with the input."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in expected_shapes("convolutional").items():
+        fan_in = shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
+        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(np.float32)
+    weights["conv.weight"] *= HEAD_GAIN
+    weights["conv.bias"] = np.array([BIAS], np.float32)
+    return weights
+
+
+def _export(folder, name, seed=0, scaling="noise_std", family=None, level=None):
+    out = folder / f"{name}.onnx"
+    write_model(_random_weights(seed), out, name=name, cell_class="excitatory", description="test model", training={},
+                kind="convolutional", input_scaling=scaling, family=family, noise_level=level)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def conv_path(tmp_path_factory):
+    return _export(tmp_path_factory.mktemp("conv"), "conv-test")
+
+
+@pytest.fixture(scope="module")
+def conv(conv_path):
+    return ens2rt.Model.load(conv_path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def traces():
+    rng = np.random.default_rng(1)
+    spikes = (rng.random((3, 9000)) < 0.01).astype(float)
+    kernel = np.exp(-np.arange(60) / 15.0)
+    clean = np.stack([np.convolve(row, kernel)[:9000] for row in spikes])
+    return clean + rng.normal(0, 0.05, clean.shape)  # 5 min at 30 Hz
+
+
+def test_the_card_states_the_contract(conv_path, conv):
+    card = json.loads(conv_path.with_suffix(".json").read_text())
+    contract = card["contract"]
+    assert contract["kind"] == "convolutional" and contract["alignment"] == 8
+    assert contract["reach"] == {"left": 51, "right": 51} and contract["context"] == {"left": 56, "right": 56}
+    assert contract["input_scaling"]["kind"] == "noise_std" and "95.39" in contract["input_scaling"]["rule"]
+    assert conv.contract.kind == "convolutional" and conv.contract.context_right == 56
+    import onnxruntime
+
+    metadata = onnxruntime.InferenceSession(str(conv_path)).get_modelmeta().custom_metadata_map
+    assert json.loads(metadata["contract"]) == contract
+
+
+def test_the_reach_is_the_architectures(monkeypatch):
+    """An impulse through the float64 network moves outputs exactly as far as architecture_reach says."""
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights
+
+    model = from_weights(_random_weights(3), "convolutional").double()
+    reach_left = reach_right = 0
+    base = torch.zeros(1, 512, dtype=torch.float64)
+    with torch.no_grad():
+        reference = model(base, rectify=False)
+        for position in range(256, 264):
+            impulse = base.clone()
+            impulse[0, position] = 1.0
+            changed = torch.nonzero(model(impulse, rectify=False)[0] != reference[0]).ravel()
+            reach_right = max(reach_right, position - int(changed[0]))
+            reach_left = max(reach_left, int(changed[-1]) - position)
+    assert (reach_left, reach_right) == architecture_reach() == (51, 51)
+
+
+def test_a_model_of_unknown_kind_is_refused(conv_path, tmp_path):
+    copy = tmp_path / "future.onnx"
+    shutil.copy(conv_path, copy)
+    card = json.loads(conv_path.with_suffix(".json").read_text())
+    card["contract"]["kind"] = "transformer"
+    copy.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="kind 'transformer' is unknown"):
+        ens2rt.Model.load(copy, device="cpu")
+
+
+def test_infer_runs_the_whole_scaled_trace_once(conv, traces):
+    res = ens2rt.infer(traces, RATE, model=conv, spikes=False)
+    samples = ens2rt.resample.resample_to_60hz(traces, RATE)
+    scale = conv.contract.input_scale(ens2rt.noise_level(traces, RATE), RATE)
+    n = samples.shape[1]
+    padded = np.zeros((3, -(-(n + 112) // 8) * 8), np.float32)
+    padded[:, 56 : 56 + n] = samples / scale[:, None]
+    whole = conv.run(padded)[:, 56 : 56 + n]
+    assert res.rate.shape == (3, n) and n > 2 * whole_trace.PIECE_SAMPLES  # several pieces of the grid
+    np.testing.assert_allclose(res.rate, whole, atol=1e-5)
+    assert res.rate.std() > 0.01  # the random model's output follows its input
+
+
+def test_the_noise_level_scales_the_input(conv, traces):
+    estimated = ens2rt.infer(traces, RATE, model=conv, spikes=False)
+    given = ens2rt.infer(traces, RATE, model=conv, spikes=False, noise_level=ens2rt.noise_level(traces, RATE))
+    np.testing.assert_array_equal(estimated.rate, given.rate)
+    doubled = ens2rt.infer(2 * traces, RATE, model=conv, spikes=False)  # noise-std scaling makes amplitude irrelevant
+    np.testing.assert_allclose(doubled.rate, estimated.rate, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stream_equals_offline_for_random_chunks(conv, traces, seed):
+    levels = ens2rt.noise_level(traces, RATE)
+    offline = ens2rt.infer(traces, RATE, model=conv, noise_level=levels)
+    stream = ens2rt.Stream(3, RATE, model=conv, noise_level=levels)
+    rng = np.random.default_rng(seed)
+    outputs, position = [], 0
+    while position < traces.shape[1]:
+        size = int(rng.integers(1, 200))
+        outputs.append(stream.push(traces[:, position : position + size]))
+        position += size
+    outputs.append(stream.flush())
+    np.testing.assert_allclose(np.concatenate([o.rate for o in outputs], axis=1), offline.rate, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([o.time for o in outputs]), offline.time)
+    for neuron in range(3):
+        spikes = np.concatenate([o.spike_times[neuron] for o in outputs])
+        np.testing.assert_allclose(spikes, offline.spike_times[neuron], atol=1e-9)
+
+
+def test_a_stream_answers_within_its_stated_delay(conv):
+    """Perturb one frame: the last rate sample that changes is emitted at most delay_frames later."""
+    x = np.random.default_rng(1).normal(0, 0.3, (1, 1200))
+    stream = ens2rt.Stream(1, RATE, model=conv, noise_level=1.0, spikes=False)
+    emitted_at = []
+    for frame in range(x.shape[1]):
+        emitted_at += [frame] * stream.push(x[:, frame : frame + 1]).rate.shape[1]
+    base = ens2rt.infer(x, RATE, model=conv, noise_level=1.0, spikes=False).rate[0]
+    delays = []
+    for frame in range(500, 516):
+        y = x.copy()
+        y[0, frame] += 1.0
+        changed = np.flatnonzero(ens2rt.infer(y, RATE, model=conv, noise_level=1.0, spikes=False).rate[0] != base)
+        delays.append(emitted_at[changed[-1]] - frame)
+    assert stream.delay_frames - 8 <= max(delays) <= stream.delay_frames  # a bound: the contract's context, not reach
+    windowed = ens2rt.Stream(1, RATE, model="ens2-exc-native")
+    assert stream.delay_s < windowed.delay_s  # no window to close: its reach, both ways, and the resampler
+
+
+def test_a_stream_needs_the_noise_level_for_noise_scaled_models(conv):
+    with pytest.raises(InputError, match="noise std"):
+        ens2rt.Stream(2, RATE, model=conv)
+
+
+@pytest.mark.parametrize("chunks", [(3, 9000), (2, 1234), (1, 4500)])
+def test_dask_equals_offline(conv_path, traces, chunks):
+    da = pytest.importorskip("dask.array")
+    import ens2rt.dask
+
+    offline = ens2rt.infer(traces, RATE, model=ens2rt.Model.load(conv_path, device="cpu"))
+    result = ens2rt.dask.infer(da.from_array(traces, chunks=chunks), RATE, model=str(conv_path))
+    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=1e-6)
+    np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
+
+
+def test_a_family_of_convolutional_members(tmp_path, traces):
+    members = [ens2rt.Model.load(_export(tmp_path, f"c{level}", seed=level, family="c", level=float(level)), device="cpu")
+               for level in (1, 4)]  # fmt: skip
+    family = ens2rt.ModelFamily.from_models("c", members)
+    res = ens2rt.infer(traces, RATE, model=family, noise_level=[1.0, 4.0, 4.0])
+    assert res.neuron_model.tolist() == ["c1", "c4", "c4"]
+    alone = ens2rt.infer(traces[:1], RATE, model=members[0], noise_level=1.0)
+    np.testing.assert_allclose(res.rate[:1], alone.rate, atol=1e-6)
+    with pytest.raises(ModelError, match="differ in kind"):
+        ens2rt.ModelFamily.from_models("mixed", [members[0], ens2rt.Model.load("ens2-exc-nu4", device="cpu")])
