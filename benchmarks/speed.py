@@ -1,6 +1,8 @@
 """Throughput of ens2rt beside the published ENS² pipeline and OASIS, in one run.
 
     python benchmarks/speed.py run                      # 20 neurons x 10 min at 30 Hz, CPU
+    python benchmarks/speed.py run --frame-rate 120     # the same at ~120 Hz (GCaMP8-style imaging)
+    python benchmarks/speed.py run --conv-model PATH    # add a convolutional (whole-trace) model's row
     python benchmarks/speed.py run --device cuda        # ens2rt on onnxruntime's CUDA provider
 
 Every method runs in its own process on the same traces (the shipped real
@@ -32,16 +34,19 @@ from benchmarks.common import RESULTS  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FRAME_RATE = 30.0
-METHODS = ("published", "ens2rt-hop1", "ens2rt-default", "oasis")  # hop1: Fourier; default: hop 6, sinc
+METHODS = ("published", "ens2rt-hop1", "ens2rt-default", "ens2rt-conv", "oasis")  # hop1: Fourier; default: hop 6, sinc
 
 
-def make_traces(n_neurons: int, minutes: float, seed: int = 0) -> np.ndarray:
-    """Real-looking ΔF/F: the shipped recording at 30 Hz, shifted differently per neuron."""
+def make_traces(n_neurons: int, minutes: float, frame_rate: float = FRAME_RATE, seed: int = 0) -> np.ndarray:
+    """Real-looking ΔF/F: the shipped recording (60 Hz) resampled to ``frame_rate``, shifted differently per neuron."""
+    from fractions import Fraction
+
     from scipy.signal import resample_poly
 
     example = ens2rt.example.load_example()
-    base = resample_poly(example.dff.astype(np.float64), 1, 2)  # 60 → 30 Hz
-    n_frames = int(minutes * 60 * FRAME_RATE)
+    ratio = Fraction(frame_rate / 60.0).limit_denominator(100)
+    base = resample_poly(example.dff.astype(np.float64), ratio.numerator, ratio.denominator)
+    n_frames = int(minutes * 60 * frame_rate)
     tiled = np.resize(base, n_frames + base.size)
     shifts = np.random.default_rng(seed).integers(0, base.size, n_neurons)
     return np.stack([tiled[s : s + n_frames] for s in shifts]).astype(np.float32)
@@ -74,7 +79,7 @@ def measured_peak_gflops() -> float:
     return 5 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9
 
 
-def _run_published(dff: np.ndarray) -> dict:
+def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
     import torch
 
     from benchmarks import published_pipeline
@@ -91,7 +96,7 @@ def _run_published(dff: np.ndarray) -> dict:
     rate_s = spikes_s = 0.0
     for trace in dff:
         started = time.perf_counter()
-        rate = published_pipeline.rate(model, trace, FRAME_RATE)
+        rate = published_pipeline.rate(model, trace, frame_rate)
         rate_s += time.perf_counter() - started
         started = time.perf_counter()
         published_pipeline.spikes(rate)
@@ -99,7 +104,7 @@ def _run_published(dff: np.ndarray) -> dict:
     return {"seconds": rate_s + spikes_s, "breakdown": {"rate (network and overlap loop)": rate_s, "spike fitting": spikes_s}}
 
 
-def _run_ens2rt(dff: np.ndarray, hop: int, device: str, resampler: str) -> dict:
+def _run_ens2rt(dff: np.ndarray, frame_rate: float, hop: int, device: str, resampler: str, model_name: str = "ens2-published-exc") -> dict:
     from ens2rt import pipeline
 
     totals: dict[str, float] = defaultdict(float)
@@ -119,18 +124,20 @@ def _run_ens2rt(dff: np.ndarray, hop: int, device: str, resampler: str) -> dict:
     pipeline.gather_windows = timed("windowing", pipeline.gather_windows)
     pipeline.overlap_add = timed("overlap-add", pipeline.overlap_add)
     pipeline.fit_spikes = timed("spike fitting", pipeline.fit_spikes)
-    model = ens2rt.Model.load("ens2-published-exc", device=device)
+    model = ens2rt.Model.load(model_name, device=device)
     model.run = timed("onnxruntime", model.run)
-    windows = dff.shape[0] * len(range(0, round(dff.shape[1] * 60 / FRAME_RATE), hop))
+    n_out = round(dff.shape[1] * 60 / frame_rate)
+    windows = dff.shape[0] * len(range(0, n_out, hop))
+    ens2rt.infer(dff[:1, : int(10 * frame_rate)], frame_rate, model=model, hop=hop, resampler=resampler)  # warm-up
+    totals.clear()
     started = time.perf_counter()
-    ens2rt.infer(dff, FRAME_RATE, model=model, hop=hop, resampler=resampler)
+    ens2rt.infer(dff, frame_rate, model=model, hop=hop, resampler=resampler)
     seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "provider": model.provider,
-        "breakdown": dict(totals),
-        "network_gflops": windows * flops_per_window() / totals["onnxruntime"] / 1e9,
-    }
+    totals["other (checks, noise level, gaps, scaling)"] = seconds - sum(totals.values())
+    row = {"seconds": seconds, "provider": model.provider, "breakdown": dict(totals), "model": model.name}
+    if model.contract.kind == "windowed":
+        row["network_gflops"] = windows * flops_per_window() / totals["onnxruntime"] / 1e9
+    return row
 
 
 def _run_oasis(dff: np.ndarray) -> dict:
@@ -143,15 +150,17 @@ def _run_oasis(dff: np.ndarray) -> dict:
 
 
 @app.command()
-def one(method: str, neurons: int, minutes: float, device: str = "cpu") -> None:
+def one(method: str, neurons: int, minutes: float, device: str = "cpu", frame_rate: float = FRAME_RATE, conv_model: str = "") -> None:
     """Time one method in this process and print JSON (used by `run`)."""
-    dff = make_traces(neurons, minutes)
+    dff = make_traces(neurons, minutes, frame_rate)
     if method == "published":
-        result = _run_published(dff)
+        result = _run_published(dff, frame_rate)
     elif method == "ens2rt-hop1":
-        result = _run_ens2rt(dff, 1, device, "fourier")  # the published pipeline's numbers
+        result = _run_ens2rt(dff, frame_rate, 1, device, "fourier")  # the published pipeline's numbers
     elif method == "ens2rt-default":
-        result = _run_ens2rt(dff, ens2rt.DEFAULT_HOP, device, ens2rt.resample.DEFAULT_RESAMPLER)
+        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.resample.DEFAULT_RESAMPLER)
+    elif method == "ens2rt-conv":
+        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.resample.DEFAULT_RESAMPLER, conv_model)
     elif method == "oasis":
         result = _run_oasis(dff)
     else:
@@ -165,13 +174,18 @@ def run(
     neurons: Annotated[int, typer.Option(help="Neurons in the test recording.")] = 20,
     minutes: Annotated[float, typer.Option(help="Minutes of recording per neuron.")] = 10.0,
     device: Annotated[str, typer.Option(help="cpu or cuda for the ens2rt rows.")] = "cpu",
+    frame_rate: Annotated[float, typer.Option(help="Frame rate of the test recording, Hz.")] = FRAME_RATE,
+    conv_model: Annotated[str, typer.Option(help="A convolutional model (name or .onnx) for the ens2rt-conv row; none: no row.")] = "",
     out: Annotated[Path, typer.Option(help="Markdown file for the table.")] = None,
 ) -> None:
     """Time every method on the same recording and print the table."""
     neuron_hours = neurons * minutes / 60
     rows = {}
     for method in METHODS:
-        command = [sys.executable, __file__, "one", method, str(neurons), str(minutes), "--device", device]
+        if method == "ens2rt-conv" and not conv_model:
+            continue
+        command = [sys.executable, __file__, "one", method, str(neurons), str(minutes), "--device", device,
+                   "--frame-rate", str(frame_rate), "--conv-model", conv_model]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             typer.echo(f"{method} failed:\n{done.stderr[-2000:]}", err=True)
@@ -180,7 +194,7 @@ def run(
     baseline = rows.get("published", {}).get("seconds")
     peak = measured_peak_gflops()
     lines = [
-        f"{neurons} neurons × {minutes:g} min at {FRAME_RATE:g} Hz ({neuron_hours:.2f} neuron-hours); "
+        f"{neurons} neurons × {minutes:g} min at {frame_rate:g} Hz ({neuron_hours:.2f} neuron-hours); "
         f"{platform.processor() or platform.machine()}, numpy sgemm peak {peak:.0f} GFLOP/s",
         "",
         "| method | wall s | neuron-hours / s | × published | peak memory MB | provider | network GFLOP/s (% of sgemm peak) |",
@@ -193,6 +207,8 @@ def run(
             f"| {method} | {row['seconds']:.2f} | {neuron_hours / row['seconds']:.2f} | {ratio} | "
             f"{row['peak_rss_mb']:.0f} | {row.get('provider', 'torch CPU' if method == 'published' else '')} | {gflops} |"
         )
+    lines.append("")
+    lines += [f"- {method}: model {row['model']}" for method, row in rows.items() if "model" in row]
     for method, row in rows.items():
         if "breakdown" in row:
             parts = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(row["breakdown"].items(), key=lambda kv: -kv[1]))

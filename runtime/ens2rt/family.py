@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -136,12 +137,23 @@ class NeuronModels:
 
 
 def load_models(model: str | Path | Model | ModelFamily, device: str = "auto", threads: int | None = None) -> Model | ModelFamily:
-    """A loaded model or family from a model name, a family name, an ``.onnx`` path, or as given."""
+    """A loaded model or family from a model name, a family name, an ``.onnx`` path, or as given.
+
+    Shipped models and families, named, are loaded once per process and device and
+    reused (they cannot change inside the installed package); a path is loaded anew.
+    """
     if isinstance(model, (Model, ModelFamily)):
         return model
-    if isinstance(model, str) and model in available_families():
-        return ModelFamily.load(model, device=device, threads=threads)
+    if isinstance(model, str) and Path(model).suffix != ".onnx":
+        return _load_shipped(model, device, threads)
     return Model.load(model, device=device, threads=threads)
+
+
+@lru_cache(maxsize=16)
+def _load_shipped(name: str, device: str, threads: int | None) -> Model | ModelFamily:
+    if name in available_families():
+        return ModelFamily.load(name, device=device, threads=threads)
+    return Model.load(name, device=device, threads=threads)
 
 
 def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None,

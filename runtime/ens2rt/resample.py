@@ -13,6 +13,7 @@ Two resamplers give the same n_out = round(n · 60 / fs) samples at times i / 60
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from scipy import signal
@@ -24,6 +25,7 @@ RESAMPLERS = ("sinc", "fourier")
 DEFAULT_RESAMPLER = "sinc"
 ZERO_CROSSINGS = 8  # of the sinc on each side of an output sample
 KAISER_BETA = 8.0
+MAX_PERIOD = 8192  # phases of the weights kept in a table, at most (a 2 MB table at 120 Hz)
 GATHER_BUDGET = 1 << 22  # float64 values gathered at once (32 MB)
 MIN_BLOCK = 256  # output samples per weights computation, at least
 
@@ -60,6 +62,11 @@ class SincResampler:
         self.cutoff_hz = 0.5 * min(self.frame_rate, TARGET_RATE_HZ)
         self.half_width_s = ZERO_CROSSINGS / (2.0 * self.cutoff_hz)
         self.taps = int(math.ceil(self.half_width_s * self.frame_rate))  # input frames on each side
+        # When frame_rate / 60 is a fraction p / q with a small q, output i's weights depend on i mod q
+        # alone: computed once per resampler, not per call.
+        ratio = Fraction(self.frame_rate / TARGET_RATE_HZ).limit_denominator(MAX_PERIOD)
+        self._ratio = ratio if float(ratio) == self.frame_rate / TARGET_RATE_HZ else None
+        self._table: np.ndarray | None = None
 
     def first_frame_needed(self, output: int) -> int:
         """Earliest input frame that 60 Hz sample ``output`` reads (may be < 0: the first frame)."""
@@ -70,8 +77,19 @@ class SincResampler:
         return int(math.floor(output * self.frame_rate / TARGET_RATE_HZ)) + self.taps
 
     def _weights(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        position = outputs * (self.frame_rate / TARGET_RATE_HZ)
-        frames = np.floor(position).astype(np.int64)[:, None] + np.arange(1 - self.taps, self.taps + 1)
+        """Input frames (n, 2·taps) that outputs read, and their weights."""
+        if self._ratio is None:
+            position = outputs * (self.frame_rate / TARGET_RATE_HZ)
+            return self._weights_at(position, np.floor(position).astype(np.int64))
+        p, q = self._ratio.numerator, self._ratio.denominator
+        if self._table is None:
+            phases = np.arange(q)
+            self._table = self._weights_at(phases * p / q, phases * p // q)[1]
+        base = outputs.astype(np.int64) * p // q
+        return base[:, None] + np.arange(1 - self.taps, self.taps + 1), self._table[outputs % q]
+
+    def _weights_at(self, position: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        frames = floor[:, None] + np.arange(1 - self.taps, self.taps + 1)
         offset_s = (position[:, None] - frames) / self.frame_rate
         x = np.clip(offset_s / self.half_width_s, -1.0, 1.0)
         weights = np.sinc(2.0 * self.cutoff_hz * offset_s) * np.i0(KAISER_BETA * np.sqrt(1.0 - x * x)) / np.i0(KAISER_BETA)
