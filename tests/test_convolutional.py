@@ -184,3 +184,46 @@ def test_a_family_of_convolutional_members(tmp_path, traces):
     np.testing.assert_allclose(res.rate[:1], alone.rate, atol=1e-6)
     with pytest.raises(ModelError, match="differ in kind"):
         ens2rt.ModelFamily.from_models("mixed", [members[0], ens2rt.Model.load("ens2-exc-nu4", device="cpu")])
+
+
+def test_train_and_export_a_convolutional_model_from_the_command_line(ground_truth, tmp_path):
+    torch = pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from ens2export.cli import app
+    from ens2export.dataset import load_windows
+    from ens2export.network import from_weights
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "6", "--batch-size", "64",
+                                  "--device", "cpu", "--kind", "convolutional", "--context", "192", "--input-scaling", "noise_std"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((run / "run.json").read_text())["settings"]["kind"] == "convolutional"
+    out = tmp_path / "conv.onnx"
+    assert runner.invoke(app, ["onnx", str(run), "-o", str(out)]).exit_code == 0
+    model = ens2rt.Model.load(out, device="cpu")
+    assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"
+    x, _ = load_windows(ground_truth, include=["DS05"]).context_batch(np.random.default_rng(0), 8, 192, scaled=True)
+    with np.load(run / "weights.npz") as archive:
+        network = from_weights({k: archive[k] for k in archive.files}, "convolutional")
+    with torch.no_grad():
+        expected = network(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.run(x), expected, atol=1e-5)
+    bad = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "bad"), "--input-scaling", "noise_std"])
+    assert bad.exit_code == 2 and "convolutional" in bad.output
+
+
+def test_context_batches_are_zero_outside_their_trial(ground_truth):
+    from ens2export.dataset import load_windows
+
+    source = load_windows(ground_truth, include=["DS05"])
+    rng = np.random.default_rng(0)
+    x, y = source.context_batch(rng, 4000, 192)
+    rng = np.random.default_rng(0)
+    plain_x, plain_y = source.batch(rng, 4000)
+    np.testing.assert_array_equal(y, plain_y)  # same windows, same targets
+    np.testing.assert_array_equal(x[:, 48:144], plain_x)  # the central 96 are the window itself
+    # a window at a trial's start: its left context lies before the trial and is zero, not the previous trial
+    at_start = np.flatnonzero((plain_x[:, :48] == 0).all(axis=1) & (plain_x[:, 48] != 0))
+    assert at_start.size > 0 and (x[at_start, :96] == 0).all()
