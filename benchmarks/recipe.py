@@ -1,0 +1,187 @@
+"""Validation of training choices on grouped folds *inside* the excitatory training data.
+
+Every setting of a recipe (model kind, input scaling, window context, steps, …) is
+chosen here, never on the leave-one-dataset-out or noise tables, which only report.
+The 23 excitatory datasets fall into four folds of whole datasets with each indicator
+family kept together, so a validation fold holds indicators its models never saw:
+
+    A  synthetic dyes (OGB-1, Cal-520)         DS01-DS05
+    B  GCaMP6f                                 DS06-DS11
+    C  GCaMP6s, GCaMP5k                        DS12-DS17
+    D  red indicators, jGCaMP7f, jGCaMP8m      DS18-DS21, DS29, DS31
+
+``python benchmarks/recipe.py run FOLD VARIANT --seed S`` trains a variant on the
+other three folds and scores it on FOLD (median per-neuron correlation and CASCADE
+bias of each dataset, the model run over whole trials); one JSON per run lands in
+``benchmarks/results/recipe/``. ``python benchmarks/recipe.py table`` writes
+``benchmarks/results/recipe.md`` from every JSON there, finished runs only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, RESULTS, median  # noqa: E402
+
+FOLDS = {
+    "A": ["DS01", "DS02", "DS03", "DS04", "DS05"],
+    "B": ["DS06", "DS07", "DS08", "DS09", "DS10", "DS11"],
+    "C": ["DS12", "DS13", "DS14", "DS15", "DS16", "DS17"],
+    "D": ["DS18", "DS19", "DS20", "DS21", "DS29", "DS31"],
+}
+assert sorted(sum(FOLDS.values(), [])) == sorted(EXCITATORY)
+# name: (TrainSettings fields, what it tests)
+VARIANTS = {
+    "windowed": ({}, "the published recipe: windowed U-Net, InstanceNorm, patience 500 on the batch loss"),
+    "conv-raw": ({"kind": "convolutional", "context": 192, "input_scaling": "none", "max_steps": 1500, "patience": 1500},
+                 "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, raw dF/F, 1500 steps"),
+    "conv-noise": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500},
+                   "as conv-raw, input divided by the trace's noise std"),
+}  # fmt: skip
+OUT = RESULTS / "recipe"
+RUNS = CACHE / "runs" / "recipe"
+CONTEXT_PAD = 64  # zeros each side of a trial when a convolutional model runs over it (> its reach)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+
+def _rate_torch(model, kind: str, dff: np.ndarray, frame_rate: float, scaling: str) -> np.ndarray:
+    """A convolutional model over one whole trial (sinc-resampled to 60 Hz, zero-padded)."""
+    import torch
+
+    from ens2export.dataset import input_scale
+    from ens2rt.resample import resample_to_60hz
+    from ens2rt.traces import noise_level
+
+    x = resample_to_60hz(dff, frame_rate)
+    if scaling == "noise_std":
+        x = x / input_scale(noise_level(dff, frame_rate), frame_rate)
+    n = x.size
+    length = -(-(n + 2 * CONTEXT_PAD) // 8) * 8
+    padded = np.zeros(length, dtype=np.float32)
+    padded[CONTEXT_PAD : CONTEXT_PAD + n] = x
+    with torch.no_grad():
+        out = model(torch.from_numpy(padded)[None])[0].numpy()
+    return out[CONTEXT_PAD : CONTEXT_PAD + n]
+
+
+def score_fold(weights_or_model, kind: str, scaling: str, datasets: list[str]) -> dict:
+    """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials)."""
+    from ens2rt.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
+    from ens2rt.metrics import correlation, error_and_bias
+
+    import ens2rt
+
+    if kind == "convolutional":
+        from ens2export.network import from_weights
+
+        model = from_weights(weights_or_model, "convolutional")
+    scores = {}
+    for key, folder in find_datasets(GROUND_TRUTH, include=datasets).items():
+        rows = []
+        for neuron in load_dataset(folder):
+            rates, truths = [], []
+            for trial in neuron.trials:
+                if trial.dff.size * 60.0 / trial.frame_rate < 96:
+                    continue
+                if kind == "convolutional":
+                    rate = _rate_torch(model, kind, trial.dff, trial.frame_rate, scaling)
+                else:
+                    rate = ens2rt.infer(trial.dff, trial.frame_rate, model=weights_or_model, spikes=False).rate[0]
+                rates.append(rate)
+                truths.append(true_rate_at_60hz(trial.spike_times, rate.size))
+            if rates:
+                rate, truth = np.concatenate(rates), np.concatenate(truths)
+                rows.append((correlation(rate, truth), error_and_bias(rate, truth)[1]))
+        scores[key] = {"correlation": median(r[0] for r in rows), "bias": median(r[1] for r in rows), "n_neurons": len(rows)}
+    return scores
+
+
+@app.command()
+def run(
+    fold: Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")],
+    variant: Annotated[str, typer.Argument(help=f"One of {', '.join(VARIANTS)}.")],
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+) -> None:
+    """Train VARIANT on the three other folds and score it on FOLD."""
+    import torch
+
+    from ens2export.card import write_model
+    from ens2export.dataset import load_windows
+    from ens2export.train import TrainSettings, save_run, train
+
+    import ens2rt
+
+    held_out, (fields, what) = FOLDS[fold], VARIANTS[variant]
+    training = [d for d in EXCITATORY if d not in held_out]
+    settings = TrainSettings(seed=seed, **fields)
+    source = load_windows(GROUND_TRUTH, include=training)
+    started = time.perf_counter()
+    result = train(source, settings, device="cpu")
+    torch.set_num_threads(threads)
+    folder = RUNS / fold / f"{variant}-s{seed}"
+    save_run(folder, source, settings, result, " ".join(sys.argv))
+    if settings.kind == "windowed":
+        write_model(result.weights, folder / "model.onnx", name=f"recipe-{fold}-{variant}-s{seed}", cell_class="excitatory",
+                    description="validation run", training={})  # fmt: skip
+        model = ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
+        scores = score_fold(model, "windowed", "none", held_out)
+    else:
+        scores = score_fold(result.weights, settings.kind, settings.input_scaling, held_out)
+    record = {
+        "fold": fold, "variant": variant, "seed": seed, "what": what, "settings": settings.as_dict(),
+        "trained_on": training, "steps": result.steps, "train_time_s": round(result.wall_time_s, 1),
+        "total_time_s": round(time.perf_counter() - started, 1), "scores": scores,
+        "median_correlation": median(s["correlation"] for s in scores.values()),
+        "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:]),
+    }  # fmt: skip
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{fold}-{variant}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+    typer.echo(f"{fold} {variant} seed {seed}: median r {record['median_correlation']:.3f} ({result.steps} steps)")
+
+
+@app.command()
+def table() -> None:
+    """Write benchmarks/results/recipe.md from the finished runs."""
+    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
+    lines = [
+        "# Recipe validation (grouped folds inside the excitatory training data)",
+        "",
+        "Regenerate: `python benchmarks/recipe.py table` (runs: `python benchmarks/recipe.py run FOLD VARIANT --seed S`).",
+        "Each run trains on three folds and is scored on the fourth (folds in `benchmarks/recipe.py`); median over",
+        "the fold's datasets of the median per-neuron correlation (bias: CASCADE's, median per dataset). Only finished",
+        "runs are listed; these numbers choose settings, the leave-one-out and noise tables report.",
+        "",
+    ]
+    for fold in FOLDS:
+        chosen = [r for r in records if r["fold"] == fold]
+        if not chosen:
+            continue
+        datasets = FOLDS[fold]
+        lines += [f"## Fold {fold} held out ({', '.join(datasets)})", "",
+                  "| variant | seed | steps | " + " | ".join(datasets) + " | median r | median bias |",
+                  "|---|---|---|" + "---|" * len(datasets) + "---|---|"]  # fmt: skip
+        for r in sorted(chosen, key=lambda r: (r["variant"], r["seed"])):
+            cells = [f"{r['scores'][d]['correlation']:.3f}" for d in datasets]
+            bias = median(s["bias"] for s in r["scores"].values())
+            lines.append(f"| {r['variant']} | {r['seed']} | {r['steps']} | " + " | ".join(cells) + f" | **{r['median_correlation']:.3f}** | {bias:+.2f} |")
+        by_variant: dict[str, list[float]] = {}
+        for r in chosen:
+            by_variant.setdefault(r["variant"], []).append(r["median_correlation"])
+        lines += ["", "Mean over seeds: " + ", ".join(f"{v} {np.mean(s):.3f} ({len(s)} seeds)" for v, s in sorted(by_variant.items())), ""]
+    lines += ["## Variants", ""] + [f"- `{name}`: {what}" for name, (_, what) in VARIANTS.items()] + [""]
+    (RESULTS / "recipe.md").write_text("\n".join(lines))
+    typer.echo(f"wrote {RESULTS / 'recipe.md'}")
+
+
+if __name__ == "__main__":
+    app()
