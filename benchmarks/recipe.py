@@ -46,6 +46,21 @@ VARIANTS = {
     "conv-noise": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500},
                    "as conv-raw, input divided by the trace's noise std"),
 }  # fmt: skip
+# What the runs above decided, and what they did not; kept beside the table it reads.
+FINDINGS = """\
+## What was decided (2026-11-28, fold D only, 2 seeds per variant)
+
+- **Input scaling of convolutional models: noise std**, over raw ΔF/F. Mean over seeds
+  0.712 vs 0.692: within the seed spread (0.731 / 0.692 for the same recipe), so a weak
+  preference, but it also halves the median spike-count bias (+0.35 vs +0.83) and wins
+  DS18 and DS29 under both seeds. Shipped `ens2-exc-conv` uses it.
+- **Convolutional models do not replace the windowed default.** The windowed recipe
+  scores 0.742 on the same split, 0.030 above conv-noise; the loss is on the red
+  indicators (seed means DS19 −0.055, DS20 −0.072, DS21 −0.059), with DS18, DS29 and
+  DS31 on par (−0.006, +0.002, +0.007). Settings not yet
+  tried for the convolutional kind: longer context, more steps, ensembles, noise bands.
+- Not yet run: folds A–C; every claim above rests on fold D.
+"""
 OUT = RESULTS / "recipe"
 RUNS = CACHE / "runs" / "recipe"
 CONTEXT_PAD = 64  # zeros each side of a trial when a convolutional model runs over it (> its reach)
@@ -178,6 +193,7 @@ def table() -> None:
         for r in chosen:
             by_variant.setdefault(r["variant"], []).append(r["median_correlation"])
         lines += ["", "Mean over seeds: " + ", ".join(f"{v} {np.mean(s):.3f} ({len(s)} seeds)" for v, s in sorted(by_variant.items())), ""]
+    lines += [FINDINGS]
     lines += ["## Variants", ""] + [f"- `{name}`: {what}" for name, (_, what) in VARIANTS.items()] + [""]
     (RESULTS / "recipe.md").write_text("\n".join(lines))
     typer.echo(f"wrote {RESULTS / 'recipe.md'}")
