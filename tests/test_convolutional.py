@@ -227,3 +227,18 @@ def test_context_batches_are_zero_outside_their_trial(ground_truth):
     # a window at a trial's start: its left context lies before the trial and is zero, not the previous trial
     at_start = np.flatnonzero((plain_x[:, :48] == 0).all(axis=1) & (plain_x[:, 48] != 0))
     assert at_start.size > 0 and (x[at_start, :96] == 0).all()
+
+
+def test_the_shipped_convolutional_model():
+    """ens2-exc-conv loads by name, says what it is, and tracks the example's spikes (a neuron of its training data)."""
+    from ens2rt.example import load_example
+    from ens2rt.groundtruth import true_rate_at_60hz
+    from ens2rt.metrics import correlation
+
+    model = ens2rt.Model.load("ens2-exc-conv", device="cpu")
+    assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"
+    assert "validation_of_the_recipe" in model.card["scores"] and "Not the default" in model.card["description"]
+    example = load_example()
+    res = ens2rt.infer(example.dff, example.frame_rate, model="ens2-exc-conv")
+    assert res.settings["model_kind"] == "convolutional" and res.settings["hop"] is None
+    assert correlation(res.rate[0], true_rate_at_60hz(example.spike_times, res.time.size)) > 0.6

@@ -116,7 +116,7 @@ def infer(
     frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file when it holds one).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Shipped model or family name, or path to an .onnx with its card.")] = DEFAULT_MODEL,
     noise_level: Annotated[Optional[float], typer.Option(help="Run every neuron on the family member trained nearest this noise level (default: each neuron's own).")] = None,
-    hop: Annotated[int, typer.Option(help="Window hop in 60 Hz samples; 1 = published pipeline.")] = ens2rt.DEFAULT_HOP,
+    hop: Annotated[int, typer.Option(help="Window hop in 60 Hz samples; 1 = published pipeline (windowed models only).")] = ens2rt.DEFAULT_HOP,
     variable: Annotated[Optional[str], typer.Option(help="Variable to read from .npz/.mat files holding several.")] = None,
     time_axis: Annotated[TimeAxis, typer.Option(help="'first' if rows are frames and columns neurons.")] = TimeAxis.last,
     series: Annotated[Optional[str], typer.Option(help="NWB: name of the ΔF/F RoiResponseSeries, if several.")] = None,
@@ -249,7 +249,8 @@ def demo(
         _fail(str(exc))
     truth = true_rate_at_60hz(example.spike_times, result.time.size)
     inferred = result.spike_times[0]
-    typer.echo(f"noise level {result.noise_level[0]:.2f}: {_models_summary(result.neuron_model)} on {result.settings['provider']}, hop {result.settings['hop']}")
+    how = f"hop {result.settings['hop']}" if result.settings["hop"] is not None else "whole trace"
+    typer.echo(f"noise level {result.noise_level[0]:.2f}: {_models_summary(result.neuron_model)} on {result.settings['provider']}, {how}")
     typer.echo(f"correlation of inferred rate with recorded spikes: {correlation(result.rate[0], truth):.3f}")
     typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size} ({_count_remark(inferred.size, example.spike_times.size)})")
     typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")

@@ -152,7 +152,8 @@ def infer(
 
     settings = {
         "frame_rate": rate_hz,
-        "hop": int(hop),
+        "model_kind": loaded.contract.kind,
+        "hop": int(hop) if loaded.contract.kind == "windowed" else None,  # a convolutional model has no windows
         "resampler": resampler,
         "provider": runners.provider,
         "batch_size": int(batch_size),
