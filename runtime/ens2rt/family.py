@@ -93,10 +93,6 @@ class NeuronModels:
     index: np.ndarray  #: (n_neurons,) position in ``models`` of each neuron's model
     scale: np.ndarray | None = None  #: (n_neurons,) input scale; None: 1 for every neuron
 
-    @classmethod
-    def single(cls, model: Model, n_neurons: int) -> NeuronModels:
-        return cls(models=(model,), index=np.zeros(n_neurons, dtype=np.int64))
-
     @property
     def contract(self):
         """The contract the models share."""
