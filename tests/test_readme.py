@@ -25,3 +25,10 @@ def test_ci_runs_the_readme_test_command():
 def test_the_first_command_runs_the_demo():
     first = _fenced_commands()[0]
     assert first == "pip install . && ens2rt demo"
+
+
+def test_the_readme_tells_newcomers_how_to_run_the_tests():
+    """CPU-only torch, where the ground truth comes from (ENS2_SHARED), and the slow marker."""
+    assert "--index-url https://download.pytorch.org/whl/cpu" in README and "nvidia" in README
+    assert "ENS2_SHARED" in README and "ENS2_SHARED" in (REPO / "tests" / "conftest.py").read_text()
+    assert "-m slow" in README
