@@ -48,7 +48,7 @@ VARIANTS = {
 }  # fmt: skip
 # What the runs above decided, and what they did not; kept beside the table it reads.
 FINDINGS = """\
-## What was decided (2026-11-28, fold D only, 2 seeds per variant)
+## What was decided (2026-11-28: fold D with 2 seeds per variant, fold B with 1)
 
 - **Input scaling of convolutional models: noise std**, over raw ΔF/F. Mean over seeds
   0.712 vs 0.692: within the seed spread (0.731 / 0.692 for the same recipe), so a weak
@@ -57,9 +57,14 @@ FINDINGS = """\
 - **Convolutional models do not replace the windowed default.** The windowed recipe
   scores 0.742 on the same split, 0.030 above conv-noise; the loss is on the red
   indicators (seed means DS19 −0.055, DS20 −0.072, DS21 −0.059), with DS18, DS29 and
-  DS31 on par (−0.006, +0.002, +0.007). Settings not yet
-  tried for the convolutional kind: longer context, more steps, ensembles, noise bands.
-- Not yet run: folds A–C; every claim above rests on fold D.
+  DS31 on par (−0.006, +0.002, +0.007). Fold B (one seed each) agrees: 0.632 against
+  0.679 (−0.047), worse on the zebrafish GCaMP6f datasets DS06–DS08 (−0.07 to −0.11),
+  on par on mouse DS09–DS11. Its median bias there is +0.37 against the windowed −0.18,
+  so the smaller bias seen on fold D does not hold on fold B. Settings not yet tried for
+  the convolutional kind: longer context, more steps, ensembles, noise bands.
+- Fold B's windowed run stopped at 846 steps under the published rule (500 steps without beating its
+  best single-batch loss); the comparison is at each recipe's own stopping rule.
+- Not yet run: folds A and C, second seeds on fold B.
 """
 OUT = RESULTS / "recipe"
 RUNS = CACHE / "runs" / "recipe"
