@@ -19,11 +19,11 @@ from ens2rt.resample import (
     DEFAULT_RESAMPLER,
     RESAMPLERS,
     TARGET_RATE_HZ,
-    SincResampler,
     n_samples_at_60hz,
     resample_to_60hz,
+    sinc_resampler,
 )
-from ens2rt.spikes import DEFAULT_SPIKE_FIT, SPIKE_FIT_RULES, fit_spikes, spike_times_from_counts
+from ens2rt.spikes import DEFAULT_SPIKE_FIT, check_spike_fit, fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
     EMPTY_NEURON_POLICIES,
     as_trace_matrix,
@@ -34,6 +34,7 @@ from ens2rt.traces import (
     check_plausible,
     fill_gaps,
     gap_mask_at_60hz,
+    row_blocks,
 )
 from ens2rt.traces import noise_level as estimate_noise_level
 from ens2rt.windows import (
@@ -116,24 +117,23 @@ def infer(
     hop = check_hop(hop)
     if resampler not in RESAMPLERS:
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
-    if spike_fit not in SPIKE_FIT_RULES:
-        raise InputError(f"spike_fit must be one of {', '.join(SPIKE_FIT_RULES)}, not {spike_fit!r}")
+    check_spike_fit(spike_fit)
     if empty_neurons not in EMPTY_NEURON_POLICIES:
         raise InputError(f"empty_neurons must be one of {', '.join(EMPTY_NEURON_POLICIES)}, not {empty_neurons!r}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
     if percent:
         traces = traces / 100.0
-    check_magnitude(traces)
+    filled, gaps = fill_gaps(traces)
+    check_magnitude(filled)
     levels = estimate_noise_level(traces, rate_hz)
     if input_checks:
         check_plausible(traces, rate_hz, levels)
     check_length(traces.shape[1], rate_hz)
-    notes = _empty_neuron_warnings(traces, empty_neurons)
+    notes = _empty_neuron_warnings(gaps, empty_neurons)
     loaded = load_models(model, device=device, threads=threads)
 
     runners = assign_models(loaded, levels, noise_level, frame_rate=rate_hz)
-    filled, gaps = fill_gaps(traces)
     rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
     n_out = rate.shape[1]
     masked = gap_mask_at_60hz(gaps, rate_hz, n_out) if gaps.any() else None
@@ -141,7 +141,7 @@ def infer(
     counts = times = None
     if spikes:
         counts = np.empty_like(rate)
-        for rows in _row_blocks(*rate.shape):  # the fit's float64 work arrays stay bounded too
+        for rows in row_blocks(*rate.shape, BLOCK_SAMPLES):  # the fit's float64 work arrays stay bounded too
             counts[rows] = fit_spikes(rate[rows], spike_fit)
         if masked is not None:
             counts[masked] = np.nan
@@ -179,21 +179,15 @@ def infer(
     )
 
 
-def _row_blocks(n_neurons: int, n_samples: int) -> list[slice]:
-    """Slices of neurons holding about ``BLOCK_SAMPLES`` samples each (at least one neuron)."""
-    step = max(1, BLOCK_SAMPLES // max(n_samples, 1))
-    return [slice(first, first + step) for first in range(0, n_neurons, step)]
-
-
-def _empty_neuron_warnings(traces: np.ndarray, policy: str) -> list[str]:
-    """Warn about (or, with policy ``"error"``, refuse) neurons without any finite frame."""
-    empty = np.flatnonzero(~np.isfinite(traces).any(axis=1))
+def _empty_neuron_warnings(gaps: np.ndarray, policy: str) -> list[str]:
+    """Warn about (or, with policy ``"error"``, refuse) neurons without any finite frame (``gaps``: non-finite mask)."""
+    empty = np.flatnonzero(gaps.all(axis=1)) if gaps.any() else np.zeros(0, dtype=np.int64)
     if empty.size == 0:
         return []
     listed = ", ".join(map(str, empty[:10])) + (", …" if empty.size > 10 else "")
     if policy == "error":
         raise InputError(f"{empty.size} neuron(s) have no finite ΔF/F value (neuron {listed})")
-    message = f"{empty.size} of {traces.shape[0]} neurons have no finite ΔF/F value; their rows are NaN (neuron {listed})"
+    message = f"{empty.size} of {gaps.shape[0]} neurons have no finite ΔF/F value; their rows are NaN (neuron {listed})"
     warnings.warn(message, InputWarning, stacklevel=3)
     return [message]
 
@@ -229,7 +223,7 @@ def rate_from_traces(
 
     rate = np.empty((n_neurons, n_out), dtype=np.float32)
     by_model = np.argsort(models.index, kind="stable")
-    for block in _row_blocks(n_neurons, n_out):
+    for block in row_blocks(n_neurons, n_out, BLOCK_SAMPLES):
         rows = by_model[block]
         rate[rows] = rate_for_range(
             models.take(rows), traces[rows], 0, n_frames, frame_rate, 0, n_out,
@@ -290,12 +284,12 @@ def _resampled(frames: np.ndarray, first_frame: int, n_frames: int, frame_rate: 
         if first_frame != 0 or frames.shape[1] != n_frames:
             raise InputError("Fourier resampling needs the whole recording; use resampler='sinc' for pieces")
         return resample_to_60hz(frames, frame_rate, "fourier")[:, lo:hi]
-    return SincResampler(frame_rate).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
+    return sinc_resampler(frame_rate).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
 
 
 def frames_needed(out_start: int, out_end: int, frame_rate: float, hop: int, contract: Contract | None = None) -> tuple[int, int]:
     """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (sinc resampler; last may pass the end)."""
-    resampler = SincResampler(frame_rate)
+    resampler = sinc_resampler(frame_rate)
     if contract is not None and contract.kind == "convolutional":
         lo, hi = whole_trace.samples_read(out_start, out_end, 1 << 62, contract)
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -44,8 +45,14 @@ def resample_to_60hz(traces: np.ndarray, frame_rate: float, method: str = DEFAUL
     if method != "sinc":
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {method!r}")
     rows = traces.reshape(-1, traces.shape[-1])
-    out = SincResampler(frame_rate).resample(rows, 0, np.arange(n_out), n_total=traces.shape[-1])
+    out = sinc_resampler(frame_rate).resample(rows, 0, np.arange(n_out), n_total=traces.shape[-1])
     return out.reshape(*traces.shape[:-1], n_out)
+
+
+@lru_cache(maxsize=32)
+def sinc_resampler(frame_rate: float) -> SincResampler:
+    """The resampler of a frame rate, shared, so its table of weights is computed once per process."""
+    return SincResampler(frame_rate)
 
 
 class SincResampler:

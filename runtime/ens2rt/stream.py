@@ -24,8 +24,8 @@ from ens2rt import whole_trace
 from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
-from ens2rt.resample import TARGET_RATE_HZ, SincResampler, n_samples_at_60hz
-from ens2rt.spikes import DEFAULT_SPIKE_FIT, MAX_RUN, SPIKE_FIT_RULES, THRESHOLD, fit_spikes, spike_times_from_counts
+from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz, sinc_resampler
+from ens2rt.spikes import DEFAULT_SPIKE_FIT, MAX_RUN, THRESHOLD, check_spike_fit, fit_spikes, spike_times_from_counts
 from ens2rt.traces import check_frame_rate, check_hop
 from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, covering_windows, gather_windows, overlap_add
 
@@ -61,9 +61,7 @@ class Stream:
                  spike_fit: str = DEFAULT_SPIKE_FIT):  # fmt: skip
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
-        if spike_fit not in SPIKE_FIT_RULES:
-            raise InputError(f"spike_fit must be one of {', '.join(SPIKE_FIT_RULES)}, not {spike_fit!r}")
-        self._spike_fit = spike_fit
+        self._spike_fit = check_spike_fit(spike_fit)
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
         self.hop = check_hop(hop)
@@ -84,7 +82,7 @@ class Stream:
         self.contract = loaded.contract
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
         self._samples_start = 0
-        self._resampler = SincResampler(self.frame_rate)
+        self._resampler = sinc_resampler(self.frame_rate)
         self._spikes = spikes
         self._frames = np.zeros((n_neurons, 0))
         self._frames_start = 0  # index of self._frames[:, 0] in the recording
