@@ -28,7 +28,7 @@ from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP, frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.files import atomic_output
-from ens2rt.spikes import DEFAULT_SPIKE_FIT, fit_spikes
+from ens2rt.spikes import DEFAULT_SPIKE_FIT, check_spike_fit, fit_spikes
 from ens2rt.traces import check_frame_rate, check_hop, check_length
 from ens2rt.traces import noise_level as noise_level_of
 
@@ -75,6 +75,7 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     n_frames = x.shape[1]
     check_length(n_frames, frame_rate)
     hop = check_hop(hop)
+    check_spike_fit(spike_fit)
     loaded = load_models(model, device="cpu", threads=1)  # checks the files and cards here, not on a worker
     members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
     paths = tuple(str(m.path) for m in members)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ens2rt.errors import InputError
+
 SIGMA_SAMPLES = 1.5  # 25 ms at 60 Hz, the width of the training targets
 THRESHOLD = 0.02 / SIGMA_SAMPLES
 MIN_RUN_TOTAL = 0.5
@@ -55,13 +57,19 @@ def find_runs(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return neurons, starts, lengths
 
 
+def check_spike_fit(rule: str) -> str:
+    """Return ``rule`` if it is one of :data:`SPIKE_FIT_RULES`, else raise :class:`InputError`."""
+    if rule not in SPIKE_FIT_RULES:
+        raise InputError(f"spike_fit must be one of {', '.join(SPIKE_FIT_RULES)}, not {rule!r}")
+    return rule
+
+
 def fit_spikes(rate: np.ndarray, rule: str = DEFAULT_SPIKE_FIT) -> np.ndarray:
     """Spike counts per sample, shape of ``rate`` ((n_neurons, n_samples) or (n_samples,)).
 
     ``rule``: ``"strict"`` or ``"published"``, how a run's first spike is placed (module docstring).
     """
-    if rule not in SPIKE_FIT_RULES:
-        raise ValueError(f"spike fit rule must be one of {', '.join(SPIKE_FIT_RULES)}, not {rule!r}")
+    check_spike_fit(rule)
     rate = np.asarray(rate, dtype=np.float64)
     squeeze = rate.ndim == 1
     rate2d = np.nan_to_num(np.atleast_2d(rate), nan=0.0)

@@ -70,9 +70,9 @@ def check_length(n_frames: int, frame_rate: float) -> None:
         )
 
 
-def check_magnitude(traces: np.ndarray) -> None:
-    """Raise if a finite value is beyond ``MAX_ABS_DFF``, where the network's float32 arithmetic fails."""
-    largest = float(np.max(by_rows(lambda rows: np.max(np.abs(rows), axis=1, where=np.isfinite(rows), initial=0.0), traces)))
+def check_magnitude(filled: np.ndarray) -> None:
+    """Raise if a value of gap-filled traces is beyond ``MAX_ABS_DFF``, where the network's float32 arithmetic fails."""
+    largest = float(np.max(by_rows(lambda rows: np.max(np.abs(rows), axis=1), filled)))
     if largest > MAX_ABS_DFF:
         raise InputError(
             f"ΔF/F values reach {largest:.3g}; beyond ±{MAX_ABS_DFF:.0e} the network's float32 arithmetic overflows "
@@ -147,7 +147,12 @@ def noise_level(traces: np.ndarray, frame_rate: float) -> np.ndarray:
     return median * 100.0 / math.sqrt(frame_rate)
 
 
+def row_blocks(n_rows: int, row_length: int, values: int = ROW_BLOCK_VALUES) -> list[slice]:
+    """Slices of rows holding about ``values`` values each (at least one row): what bounds memory in neurons."""
+    step = max(1, values // max(1, row_length))
+    return [slice(first, first + step) for first in range(0, n_rows, step)]
+
+
 def by_rows(reduce: Callable[[np.ndarray], np.ndarray], traces: np.ndarray) -> np.ndarray:
     """``reduce`` (rows → one value per row) applied to blocks of rows, so its temporaries stay small."""
-    step = max(1, ROW_BLOCK_VALUES // max(1, traces.shape[-1]))
-    return np.concatenate([reduce(traces[first : first + step]) for first in range(0, traces.shape[0], step)])
+    return np.concatenate([reduce(traces[rows]) for rows in row_blocks(traces.shape[0], traces.shape[-1])])
