@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+from ens2rt.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.weights import ALIGNMENT, n_parameters
@@ -43,9 +44,9 @@ CONTRACT: dict[str, Any] = {
 }
 
 NOISE_STD_SCALING = (
-    "divide the trace by its noise std at the native frame rate: s = nu * sqrt(frame_rate) / 95.39 "
-    "(floored at 1e-3), nu = median(|dF/F(t+1) - dF/F(t)|) * 100 / sqrt(frame_rate) over the native-rate trace "
-    "(for white noise s is its std); a stream takes nu from a baseline recording"
+    f"divide the trace by its noise std at the native frame rate: s = nu * sqrt(frame_rate) / {NOISE_LEVEL_PER_STD:.2f} "
+    f"(floored at {MIN_INPUT_SCALE:g}), nu = median(|dF/F(t+1) - dF/F(t)|) * 100 / sqrt(frame_rate) over the native-rate "
+    "trace (for white noise s is its std); a stream takes nu from a baseline recording"
 )
 
 

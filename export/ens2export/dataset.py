@@ -90,9 +90,11 @@ class WindowSource:
         zero outside the trial (inference pads with clean zeros) and for trials whose
         native ν already reaches the target.
         """
-        trial, inside = self._trial_and_inside(chosen, length)
+        return self._noise(rng, *self._trial_and_inside(chosen, length), noise_level)
+
+    def _noise(self, rng: np.random.Generator, trial: np.ndarray, inside: np.ndarray, noise_level: float) -> np.ndarray:
         std = added_noise_std(self.noise_levels[trial], noise_level, self.frame_rates[trial])
-        noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], length)
+        noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], inside.shape[1])
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
 
     def _trial_and_inside(self, chosen: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +122,7 @@ class WindowSource:
         inputs = np.where(inside, self.inputs[index], np.float32(0))
         levels = self.noise_levels[trial]
         if noise_level is not None:
-            inputs = inputs + self.noise(rng, chosen, noise_level, length)
+            inputs = inputs + self._noise(rng, trial, inside, noise_level)
             levels = np.maximum(levels, noise_level)
         if scaled:
             inputs = inputs / input_scale(levels, self.frame_rates[trial])[:, None].astype(np.float32)

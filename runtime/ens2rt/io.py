@@ -21,7 +21,7 @@ import scipy.io
 from ens2rt.errors import InputError
 from ens2rt.caiman import read_caiman
 from ens2rt.files import atomic_output, check_output
-from ens2rt.nwb import holds_results, read_nwb
+from ens2rt.nwb import read_nwb, refuse_results
 from ens2rt.pipeline import InferenceResult
 from ens2rt.suite2p import REQUIRED as SUITE2P_FILES
 from ens2rt.suite2p import DffSettings, is_suite2p_folder, read_suite2p
@@ -95,8 +95,7 @@ def check_destination(destination: str | Path, source: str | Path, *, overwrite_
     if suffix == ".nwb":
         if source.suffix.lower() != ".nwb":
             raise InputError(f"{destination}: NWB output is a copy of an NWB input with results added; use .npz, .mat or .h5")
-        if holds_results(source):
-            raise InputError(f"{source} already holds ens2rt results (a spike_inference module); infer from the original recording")
+        refuse_results(source)
     return check_output(destination, files_read(source), overwrite_input=overwrite_input)
 
 
@@ -240,8 +239,6 @@ def write_result(path: str | Path, result: InferenceResult, traces: Traces | Non
             cells[index, 0] = times[None, :]
         arrays["spike_times"] = cells
         del arrays["spike_times_offsets"]
-    if suffix == ".h5":
-        _require_h5py("writing .h5")
     check_output(path)
     with atomic_output(path) as temporary, open(temporary, "wb") as stream:
         if suffix == ".npz":

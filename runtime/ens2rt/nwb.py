@@ -69,10 +69,13 @@ def _open(path: Path) -> Iterator:
         io.close()
 
 
-def holds_results(path: str | Path) -> bool:
-    """Whether an NWB file already has the processing module ens2rt writes."""
-    with _open(Path(path)) as (_, nwbfile):
-        return MODULE in nwbfile.processing
+def refuse_results(path: str | Path, nwbfile=None) -> None:
+    """Raise :class:`InputError` if an NWB file (opened here unless given) already holds ens2rt's results."""
+    if nwbfile is None:
+        with _open(Path(path)) as (_, opened):
+            return refuse_results(path, opened)
+    if MODULE in nwbfile.processing:
+        raise InputError(f"{path} already holds ens2rt results (a {MODULE} module); infer from the original recording")
 
 
 def read_nwb(path: str | Path, series: str | None = None) -> tuple[np.ndarray, float, str]:
@@ -97,8 +100,7 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
 
     source, out = Path(source), Path(out)
     with _open(source) as (io, nwbfile), atomic_output(out) as temporary:
-        if MODULE in nwbfile.processing:
-            raise InputError(f"{source} already holds ens2rt results (a {MODULE} module); infer from the original recording")
+        refuse_results(source, nwbfile)
         chosen = _choose(source, nwbfile, series)
         roi_ids = np.asarray(chosen.rois.data[:])
         start = float(chosen.starting_time) if chosen.rate is not None else float(chosen.timestamps[0])
