@@ -371,3 +371,11 @@ def test_demo_leaves_the_working_folder_alone_and_explains_the_count(tmp_path, m
     line = next(l for l in result.output.splitlines() if l.startswith("spikes inferred / recorded"))
     inferred, recorded = (int(n) for n in line.split(":")[1].split("(")[0].split("/"))
     assert abs(inferred / recorded - 1) <= 0.25 or "not calibrated" in line
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(0, 0.1, (1, 900)))
+    runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", "30", "-o", str(tmp_path / "r.npz"), "-q"])
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    _one_error_line(runner.invoke(app, ["plot", str(tmp_path / "r.npz"), "-o", str(tmp_path / "f.png")]), "pip install 'ens2-runtime[plot]'")

@@ -25,10 +25,10 @@ def _pyplot():
 
 def figure_formats() -> dict[str, str]:
     """File types matplotlib can save, by suffix (without the dot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    _pyplot()  # says how to install matplotlib if it is missing
+    from matplotlib.figure import Figure
 
-    _pyplot()
-    return FigureCanvasAgg.get_supported_filetypes()
+    return Figure().canvas.get_supported_filetypes()  # not registered with pyplot: nothing to close
 
 
 def check_figure_output(path: str | Path) -> Path:
