@@ -20,6 +20,7 @@ bias of each dataset, the model run over whole trials); one JSON per run lands i
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,42 +69,16 @@ FINDINGS = """\
 """
 OUT = RESULTS / "recipe"
 RUNS = CACHE / "runs" / "recipe"
-CONTEXT_PAD = 64  # zeros each side of a trial when a convolutional model runs over it (> its reach)
-
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 
-def _rate_torch(model, kind: str, dff: np.ndarray, frame_rate: float, scaling: str) -> np.ndarray:
-    """A convolutional model over one whole trial (sinc-resampled to 60 Hz, zero-padded)."""
-    import torch
-
-    from ens2export.dataset import input_scale
-    from ens2rt.resample import resample_to_60hz
-    from ens2rt.traces import noise_level
-
-    x = resample_to_60hz(dff, frame_rate)
-    if scaling == "noise_std":
-        x = x / input_scale(noise_level(dff, frame_rate), frame_rate)
-    n = x.size
-    length = -(-(n + 2 * CONTEXT_PAD) // 8) * 8
-    padded = np.zeros(length, dtype=np.float32)
-    padded[CONTEXT_PAD : CONTEXT_PAD + n] = x
-    with torch.no_grad():
-        out = model(torch.from_numpy(padded)[None])[0].numpy()
-    return out[CONTEXT_PAD : CONTEXT_PAD + n]
-
-
-def score_fold(weights_or_model, kind: str, scaling: str, datasets: list[str]) -> dict:
-    """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials)."""
+def score_fold(model, datasets: list[str]) -> dict:
+    """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials), run by ens2rt."""
     from ens2rt.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
     from ens2rt.metrics import correlation, error_and_bias
 
     import ens2rt
 
-    if kind == "convolutional":
-        from ens2export.network import from_weights
-
-        model = from_weights(weights_or_model, "convolutional")
     scores = {}
     for key, folder in find_datasets(GROUND_TRUTH, include=datasets).items():
         rows = []
@@ -112,10 +87,7 @@ def score_fold(weights_or_model, kind: str, scaling: str, datasets: list[str]) -
             for trial in neuron.trials:
                 if trial.dff.size * 60.0 / trial.frame_rate < 96:
                     continue
-                if kind == "convolutional":
-                    rate = _rate_torch(model, kind, trial.dff, trial.frame_rate, scaling)
-                else:
-                    rate = ens2rt.infer(trial.dff, trial.frame_rate, model=weights_or_model, spikes=False).rate[0]
+                rate = ens2rt.infer(trial.dff, trial.frame_rate, model=model, spikes=False, input_checks=False).rate[0]
                 rates.append(rate)
                 truths.append(true_rate_at_60hz(trial.spike_times, rate.size))
             if rates:
@@ -125,21 +97,30 @@ def score_fold(weights_or_model, kind: str, scaling: str, datasets: list[str]) -
     return scores
 
 
+def export_run(folder: Path, kind: str, input_scaling: str, threads: int):
+    """The run's weights as an ONNX model with its card, loaded as the runtime loads any model."""
+    from ens2export.card import write_model
+
+    import ens2rt
+
+    with np.load(folder / "weights.npz") as archive:
+        weights = {key: archive[key] for key in archive.files}
+    write_model(weights, folder / "model.onnx", name=f"recipe-{folder.parent.name}-{folder.name}", cell_class="excitatory",
+                description="validation run", training={}, kind=kind, input_scaling=input_scaling)  # fmt: skip
+    return ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
+
+
 @app.command()
 def run(
     fold: Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")],
     variant: Annotated[str, typer.Argument(help=f"One of {', '.join(VARIANTS)}.")],
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    threads: Annotated[int, typer.Option(help="CPU threads for training and scoring.")] = 2,
 ) -> None:
     """Train VARIANT on the three other folds and score it on FOLD."""
-    import torch
-
-    from ens2export.card import write_model
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch loads; ens2export's trainer keeps an explicit count
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run, train
-
-    import ens2rt
 
     held_out, (fields, what) = FOLDS[fold], VARIANTS[variant]
     training = [d for d in EXCITATORY if d not in held_out]
@@ -147,16 +128,9 @@ def run(
     source = load_windows(GROUND_TRUTH, include=training)
     started = time.perf_counter()
     result = train(source, settings, device="cpu")
-    torch.set_num_threads(threads)
     folder = RUNS / fold / f"{variant}-s{seed}"
     save_run(folder, source, settings, result, " ".join(sys.argv))
-    if settings.kind == "windowed":
-        write_model(result.weights, folder / "model.onnx", name=f"recipe-{fold}-{variant}-s{seed}", cell_class="excitatory",
-                    description="validation run", training={})  # fmt: skip
-        model = ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
-        scores = score_fold(model, "windowed", "none", held_out)
-    else:
-        scores = score_fold(result.weights, settings.kind, settings.input_scaling, held_out)
+    scores = score_fold(export_run(folder, settings.kind, settings.input_scaling, threads), held_out)
     record = {
         "fold": fold, "variant": variant, "seed": seed, "what": what, "settings": settings.as_dict(),
         "trained_on": training, "steps": result.steps, "train_time_s": round(result.wall_time_s, 1),
