@@ -39,3 +39,30 @@ def reference() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def published_exc_weights_path() -> Path:
     return _require(REFERENCE / "ens2_published_exc_weights.npz")
+
+
+def check_stream_delay(stream, x: np.ndarray, frames: range, **infer_options) -> np.ndarray:
+    """Push ``x`` (one neuron) frame by frame and check ``stream.delay_s`` against what happens.
+
+    Every rate sample comes out by the frame imaged ``delay_s`` after its time, the
+    worst case is reached, and no sample comes out before a frame that changes it
+    (a perturbation of each of ``frames``, through :func:`ens2rt.infer`) has arrived.
+    Returns, per rate sample, the frame whose push emitted it.
+    """
+    import ens2rt
+
+    emitted_at: list[int] = []
+    for frame in range(x.shape[1]):
+        emitted_at += [frame] * stream.push(x[:, frame : frame + 1]).rate.shape[1]
+    emitted = np.asarray(emitted_at)
+    lateness = emitted / stream.frame_rate - np.arange(emitted.size) / 60.0
+    # exact where frame and 60 Hz grids realign within the 4 s delay_s scans (30 Hz), close otherwise (122.07 Hz)
+    assert lateness[emitted.size // 4 :].max() == pytest.approx(stream.delay_s, abs=0.01 / stream.frame_rate)
+    base = ens2rt.infer(x, stream.frame_rate, spikes=False, **infer_options).rate[0]
+    for frame in frames:
+        y = x.copy()
+        y[0, frame] += 1.0
+        changed = np.flatnonzero(ens2rt.infer(y, stream.frame_rate, spikes=False, **infer_options).rate[0] != base)
+        changed = changed[changed < emitted.size]
+        assert changed.size and (emitted[changed] >= frame).all(), f"a sample read frame {frame} before it arrived"
+    return emitted

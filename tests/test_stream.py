@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import ens2rt
+from conftest import check_stream_delay
 from ens2rt.errors import InputError
 
 
@@ -50,23 +51,12 @@ def test_memory_stays_constant(model):
 
 
 def test_delay_is_the_documented_worst_case(model):
-    """Perturb one frame; the last rate sample that changes is emitted delay_frames later at most."""
-    frame_rate = 30.0
+    """The rate at t is out by the frame at t + delay_s, never before the frames it reads."""
     x = np.random.default_rng(1).normal(0, 0.3, (1, 1200))
-    stream = ens2rt.Stream(1, frame_rate, model=model, spikes=False)
-    emitted_at = []
-    for frame in range(x.shape[1]):
-        emitted_at += [frame] * stream.push(x[:, frame : frame + 1]).rate.shape[1]
-    base = ens2rt.infer(x, frame_rate, model=model, spikes=False).rate[0]
-    delays = []
-    for frame in range(500, 530):
-        y = x.copy()
-        y[0, frame] += 1.0
-        changed = np.flatnonzero(ens2rt.infer(y, frame_rate, model=model, spikes=False).rate[0] != base)
-        delays.append(emitted_at[changed[-1]] - frame)
-    assert max(delays) == stream.delay_frames
-    assert stream.delay_s == pytest.approx(stream.delay_frames / frame_rate)
-    assert 2.5 < stream.delay_s < 4.0  # two half windows, the hop and the resampler
+    stream = ens2rt.Stream(1, 30.0, model=model, spikes=False)
+    check_stream_delay(stream, x, range(500, 530), model=model)
+    assert stream.delay_frames == int(np.ceil(stream.delay_s * 30.0 - 1e-9))
+    assert 1.6 < stream.delay_s < 2.0  # the last window covering t reads 95 samples on, then the resampler's 8 frames
 
 
 def test_non_finite_frames_hold_the_last_value(model):

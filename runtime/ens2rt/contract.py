@@ -9,7 +9,11 @@ assuming constants, and refuses a model whose contract it does not know. Two kin
 - ``"convolutional"``: (batch, time) whole traces at 60 Hz, optionally divided by the
   trace's noise std; the output at a sample reads ``reach`` samples to each side, and
   a trace may be run whole or in pieces aligned to ``alignment`` with ``context``
-  samples beyond each piece, with the same numbers.
+  samples beyond each piece, with the same numbers. A low-latency model reads few
+  samples to the right (``reach.right``, its lookahead) and many to the left.
+
+Either kind may name the resampler it was trained with (``resampler``: ``"sinc"`` when
+absent); the runtime uses it unless told otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ens2rt.errors import ModelError
 
 KINDS = ("windowed", "convolutional")
 INPUT_SCALINGS = ("none", "noise_std")
+CONTRACT_RESAMPLERS = ("sinc", "linear")
 SAMPLE_RATE_HZ = 60.0
 WINDOW = 96
 # ν of white noise of std 1 (ΔF/F) at 1 Hz: median |N(0, 2)| · 100; at fs Hz, ν = std · this / √fs.
@@ -33,7 +38,7 @@ MIN_INPUT_SCALE = 1e-3
 
 @dataclass(frozen=True)
 class Contract:
-    """How a model runs: its kind, sample rate, and for convolutional models reach, context and input scaling."""
+    """How a model runs: its kind, sample rate and resampler, and for convolutional models reach, context and input scaling."""
 
     kind: str
     sample_rate_hz: float = SAMPLE_RATE_HZ
@@ -42,6 +47,9 @@ class Contract:
     context_left: int = 0  #: convolutional: input samples a piece reads before its first output
     context_right: int = 0  #: … and after its last
     input_scaling: str = "none"
+    reach_left: int = 0  #: convolutional: input samples before an output that it reads (≤ context_left)
+    reach_right: int = 0  #: … and after it: what a stream waits for
+    resampler: str = "sinc"  #: how frames are brought to sample_rate_hz
 
     @classmethod
     def from_card(cls, card: dict[str, Any], where: str) -> Contract:
@@ -55,27 +63,34 @@ class Contract:
         rate = float(raw.get("sample_rate_hz", SAMPLE_RATE_HZ))
         if rate != SAMPLE_RATE_HZ:
             raise ModelError(f"{where}: the model runs at {rate:g} Hz; this ens2rt resamples to {SAMPLE_RATE_HZ:g} Hz only")
+        resampler = raw.get("resampler", "sinc")
+        if resampler not in CONTRACT_RESAMPLERS:
+            raise ModelError(f"{where}: resampler {resampler!r} is unknown to this ens2rt ({', '.join(CONTRACT_RESAMPLERS)})")
         if kind == "windowed":
             window = int(raw.get("window", WINDOW))
             if window != WINDOW:
                 raise ModelError(f"{where}: windowed models take {WINDOW}-sample windows, its contract says {window}")
-            return cls(kind=kind)
+            return cls(kind=kind, resampler=resampler)
         try:
             scaling = raw["input_scaling"]["kind"]
-            contract = cls(kind=kind, alignment=int(raw["alignment"]), context_left=int(raw["context"]["left"]),
-                           context_right=int(raw["context"]["right"]), input_scaling=scaling)  # fmt: skip
+            left, right = int(raw["context"]["left"]), int(raw["context"]["right"])
+            reach = raw.get("reach", {"left": left, "right": right})  # without a reach, the context bounds it
+            contract = cls(kind=kind, alignment=int(raw["alignment"]), context_left=left, context_right=right, input_scaling=scaling,
+                           reach_left=int(reach["left"]), reach_right=int(reach["right"]), resampler=resampler)  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{where}: incomplete convolutional contract ({exc!r} missing or malformed)") from exc
         if scaling not in INPUT_SCALINGS:
             raise ModelError(f"{where}: input scaling {scaling!r} is unknown to this ens2rt ({', '.join(INPUT_SCALINGS)})")
         if contract.alignment < 1 or contract.context_left % contract.alignment or contract.context_right % contract.alignment:
             raise ModelError(f"{where}: context must be a multiple of the alignment ({contract})")
+        if not (0 <= contract.reach_left <= left and 0 <= contract.reach_right <= right):
+            raise ModelError(f"{where}: the reach must lie within the context ({contract})")
         return contract
 
     @property
     def same_runs(self) -> tuple:
         """What models must share to run in one batch (members of one family)."""
-        return (self.kind, self.alignment, self.context_left, self.context_right, self.input_scaling)
+        return (self.kind, self.alignment, self.context_left, self.context_right, self.input_scaling, self.reach_right, self.resampler)
 
     def input_scale(self, noise_levels: np.ndarray, frame_rate: float) -> np.ndarray:
         """What each trace is divided by before the network: 1, or its noise std at the native rate."""

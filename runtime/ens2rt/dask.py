@@ -59,6 +59,7 @@ class DaskResult:
     model: str  #: name of the model or family asked for
     models: tuple[str, ...]  #: the models a neuron may run on
     model_sha256: dict[str, str]  #: sha256 of each of ``models``
+    resampler: str  #: the models' own (their contract's)
 
 
 def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
@@ -101,13 +102,13 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
     pieces = []
     for out_start, out_end in zip(out_edges[:-1], out_edges[1:]):
-        first, last = frames_needed(out_start, out_end, frame_rate, hop, contract)
+        first, last = frames_needed(out_start, out_end, frame_rate, hop, contract, contract.resampler)
         last = min(last, n_frames)
         block = x[:, first:last].rechunk({1: -1})
         pieces.append(
             da.map_blocks(
                 _rate_block, block, model_index[:, None], scale[:, None], first, n_frames, frame_rate, int(out_start), int(out_end),
-                hop, batch_size, paths, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
+                hop, batch_size, paths, contract.resampler, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
             )  # fmt: skip
         )
     rate = da.concatenate(pieces, axis=1)
@@ -116,17 +117,18 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r, spike_fit).astype(np.float32), dtype=np.float32)
     return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
-                      models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members})  # fmt: skip
+                      models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
+                      resampler=contract.resampler)  # fmt: skip
 
 
-def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths):
+def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths, resampler):
     frames = np.asarray(frames, dtype=np.float64)
     if not np.isfinite(frames).all():
         raise InputError("ens2rt.dask.infer needs finite ΔF/F; bridge NaN gaps first")
     models = NeuronModels(models=tuple(worker_model(path) for path in paths), index=np.asarray(model_index)[:, 0],
                           scale=np.asarray(scale)[:, 0])  # fmt: skip
     return rate_for_range(models, frames, first_frame, n_frames, frame_rate, out_start, out_end,
-                          hop=hop, batch_size=batch_size)  # fmt: skip
+                          hop=hop, batch_size=batch_size, resampler=resampler)  # fmt: skip
 
 
 def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None = None, model: str | Path = DEFAULT_MODEL,
@@ -163,7 +165,7 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
                 group = zarr.open_group(str(temporary), mode="w")
                 group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
                                     "model_sha256": result.model_sha256, "frame_rate": float(rate_hz), "hop": hop,
-                                    "resampler": "sinc", "spike_fit": spike_fit, "source": str(source)})  # fmt: skip
+                                    "resampler": result.resampler, "spike_fit": spike_fit, "source": str(source)})  # fmt: skip
                 group.create_array("time", data=result.time)
                 writes = [
                     da.to_zarr(result.rate, str(temporary), component="rate", compute=False),

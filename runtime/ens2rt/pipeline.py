@@ -20,8 +20,8 @@ from ens2rt.resample import (
     RESAMPLERS,
     TARGET_RATE_HZ,
     n_samples_at_60hz,
+    local_resampler,
     resample_to_60hz,
-    sinc_resampler,
 )
 from ens2rt.spikes import DEFAULT_SPIKE_FIT, check_spike_fit, fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
@@ -86,7 +86,7 @@ def infer(
     threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     spikes: bool = True,
-    resampler: str = DEFAULT_RESAMPLER,
+    resampler: str | None = None,
     spike_fit: str = DEFAULT_SPIKE_FIT,
     percent: bool = False,
     input_checks: bool = True,
@@ -106,16 +106,17 @@ def infer(
     loaded :class:`Model` or :class:`ModelFamily`. A family (the default) runs each
     neuron on the member trained nearest its noise level, estimated from its trace
     or given as ``noise_level`` (one value or one per neuron); ``neuron_model`` says
-    which ran. ``hop``: window hop in 60 Hz samples. ``resampler``: ``"sinc"``
-    (local, streamable) or ``"fourier"`` (the published pipeline: with ``hop=1`` and
-    ``spike_fit="published"`` it reproduces ENS²'s numbers). ``spike_fit``: how runs
+    which ran. ``hop``: window hop in 60 Hz samples. ``resampler``: the model's own
+    (its contract's; ``"sinc"`` for most), ``"sinc"`` (local, streamable),
+    ``"linear"`` (low latency) or ``"fourier"`` (the published pipeline: with ``hop=1``
+    and ``spike_fit="published"`` it reproduces ENS²'s numbers). ``spike_fit``: how runs
     get their first spike (:mod:`ens2rt.spikes`). ``progress(done, total)`` is called
     as batches finish.
     """
     traces = as_trace_matrix(dff)
     rate_hz = check_frame_rate(frame_rate)
     hop = check_hop(hop)
-    if resampler not in RESAMPLERS:
+    if resampler is not None and resampler not in RESAMPLERS:
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
     check_spike_fit(spike_fit)
     if empty_neurons not in EMPTY_NEURON_POLICIES:
@@ -132,6 +133,7 @@ def infer(
     check_length(traces.shape[1], rate_hz)
     notes = _empty_neuron_warnings(gaps, empty_neurons)
     loaded = load_models(model, device=device, threads=threads)
+    resampler = resampler or loaded.contract.resampler
 
     runners = assign_models(loaded, levels, noise_level, frame_rate=rate_hz)
     rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
@@ -284,12 +286,14 @@ def _resampled(frames: np.ndarray, first_frame: int, n_frames: int, frame_rate: 
         if first_frame != 0 or frames.shape[1] != n_frames:
             raise InputError("Fourier resampling needs the whole recording; use resampler='sinc' for pieces")
         return resample_to_60hz(frames, frame_rate, "fourier")[:, lo:hi]
-    return sinc_resampler(frame_rate).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
+    return local_resampler(frame_rate, resampler).resample(frames, first_frame, np.arange(lo, hi), n_total=n_frames)
 
 
-def frames_needed(out_start: int, out_end: int, frame_rate: float, hop: int, contract: Contract | None = None) -> tuple[int, int]:
-    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (sinc resampler; last may pass the end)."""
-    resampler = sinc_resampler(frame_rate)
+def frames_needed(
+    out_start: int, out_end: int, frame_rate: float, hop: int, contract: Contract | None = None, resampler: str = DEFAULT_RESAMPLER
+) -> tuple[int, int]:
+    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (a local resampler; last may pass the end)."""
+    resampler = local_resampler(frame_rate, resampler)
     if contract is not None and contract.kind == "convolutional":
         lo, hi = whole_trace.samples_read(out_start, out_end, 1 << 62, contract)
     else:

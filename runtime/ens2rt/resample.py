@@ -1,11 +1,15 @@
 """Resampling ΔF/F traces onto the 60 Hz grid the networks were trained on.
 
-Two resamplers give the same n_out = round(n · 60 / fs) samples at times i / 60 s:
+Three resamplers give the same n_out = round(n · 60 / fs) samples at times i / 60 s:
 
 - ``"sinc"`` (default): a Kaiser-windowed sinc interpolator with cutoff
   min(fs, 60) / 2. Each output depends only on input frames within a few frame
   periods, so a stream, a chunk of a long recording and the whole recording give
   the same numbers. Ends are extended with the first and last frame.
+- ``"linear"``: linear interpolation between the two frames around each output, for
+  low latency: an output reads no frame after the first one at or past its time
+  (the sinc reads 8 cycles ahead, ≈ 0.27 s at 30 Hz). Low-latency models are trained
+  on it, and their contract names it.
 - ``"fourier"``: ``scipy.signal.resample``, ENS²'s published pre-processing. It needs
   the whole trace at once; use it to reproduce the published pipeline exactly.
 """
@@ -22,7 +26,7 @@ from scipy import signal
 from ens2rt.errors import InputError
 
 TARGET_RATE_HZ = 60.0
-RESAMPLERS = ("sinc", "fourier")
+RESAMPLERS = ("sinc", "linear", "fourier")
 DEFAULT_RESAMPLER = "sinc"
 ZERO_CROSSINGS = 8  # of the sinc on each side of an output sample
 KAISER_BETA = 8.0
@@ -42,17 +46,32 @@ def resample_to_60hz(traces: np.ndarray, frame_rate: float, method: str = DEFAUL
     n_out = n_samples_at_60hz(traces.shape[-1], frame_rate)
     if method == "fourier":
         return traces.copy() if n_out == traces.shape[-1] else signal.resample(traces, n_out, axis=-1)
-    if method != "sinc":
+    if method not in RESAMPLERS:
         raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {method!r}")
     rows = traces.reshape(-1, traces.shape[-1])
-    out = sinc_resampler(frame_rate).resample(rows, 0, np.arange(n_out), n_total=traces.shape[-1])
+    out = local_resampler(frame_rate, method).resample(rows, 0, np.arange(n_out), n_total=traces.shape[-1])
     return out.reshape(*traces.shape[:-1], n_out)
+
+
+def local_resampler(frame_rate: float, method: str = DEFAULT_RESAMPLER) -> SincResampler | LinearResampler:
+    """A resampler that works on pieces (``"sinc"`` or ``"linear"``), shared per frame rate."""
+    if method == "sinc":
+        return sinc_resampler(frame_rate)
+    if method == "linear":
+        return linear_resampler(frame_rate)
+    raise InputError(f"a stream or a chunked run resamples with sinc or linear, not {method!r}")
 
 
 @lru_cache(maxsize=32)
 def sinc_resampler(frame_rate: float) -> SincResampler:
     """The resampler of a frame rate, shared, so its table of weights is computed once per process."""
     return SincResampler(frame_rate)
+
+
+@lru_cache(maxsize=32)
+def linear_resampler(frame_rate: float) -> LinearResampler:
+    """The linear resampler of a frame rate, shared like :func:`sinc_resampler`."""
+    return LinearResampler(frame_rate)
 
 
 class SincResampler:
@@ -124,3 +143,41 @@ class SincResampler:
             for row in range(0, frames.shape[0], rows):
                 out[row : row + rows, start : start + block] = np.einsum("nij,ij->ni", frames[row : row + rows][:, local], weights)
         return out
+
+
+class LinearResampler:
+    """Linear interpolation onto 60 Hz, with :class:`SincResampler`'s interface.
+
+    Output ``i`` sits at frame position p = i · fs / 60 and reads frames ⌈p⌉ − 1 and
+    ⌈p⌉ with weights ⌈p⌉ − p and 1 − (⌈p⌉ − p): no frame after ⌈p⌉, so a stream has it
+    at most one frame period after its time.
+    """
+
+    method = "linear"
+
+    def __init__(self, frame_rate: float):
+        self.frame_rate = float(frame_rate)
+
+    def _position(self, outputs: np.ndarray | int) -> np.ndarray:
+        return np.asarray(outputs, dtype=np.float64) * (self.frame_rate / TARGET_RATE_HZ)
+
+    def first_frame_needed(self, output: int) -> int:
+        """Earliest input frame that 60 Hz sample ``output`` reads (may be < 0: the first frame)."""
+        return int(np.ceil(self._position(output))) - 1
+
+    def last_frame_needed(self, output: int) -> int:
+        """Latest input frame that 60 Hz sample ``output`` reads."""
+        return int(np.ceil(self._position(output)))
+
+    def resample(self, frames: np.ndarray, first_frame: int, outputs: np.ndarray, n_total: int | None = None) -> np.ndarray:
+        """60 Hz samples ``outputs`` from ``frames`` (n_traces, k), which start at ``first_frame``; as :meth:`SincResampler.resample`."""
+        frames = np.atleast_2d(frames)
+        position = self._position(outputs)
+        upper = np.ceil(position).astype(np.int64)
+        weight_lower = upper - position
+        last = (n_total if n_total is not None else first_frame + frames.shape[1]) - 1
+        lower_local = np.clip(upper - 1, 0, last) - first_frame
+        upper_local = np.clip(upper, 0, last) - first_frame
+        if outputs.size and (lower_local.min() < 0 or upper_local.max() >= frames.shape[1]):
+            raise ValueError("frames do not cover the requested outputs")
+        return frames[:, lower_local] * weight_lower + frames[:, upper_local] * (1.0 - weight_lower)

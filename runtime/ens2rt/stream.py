@@ -1,15 +1,16 @@
 """Online inference: frames in as they are imaged, final 60 Hz rates out with a fixed delay.
 
-A :class:`Stream` keeps only what future outputs need (a few frames for the sinc
+A :class:`Stream` keeps only what future outputs need (a few frames for the
 resampler, the 60 Hz samples of windows not yet run, the overlap-add of samples
-not yet final), so memory is constant in the length of the recording, and nothing
-is computed twice. Everything it emits, concatenated, equals
-``ens2rt.infer(dff, frame_rate, spikes=False)`` with the same model and hop (the
-default ``resampler="sinc"``).
+not yet final), so memory is constant in the length of the recording. Everything it
+emits, concatenated, equals ``ens2rt.infer(dff, frame_rate, spikes=False)`` with the
+same model, hop and resampler (by default the model's own).
 
 A convolutional model (contract kind ``"convolutional"``) needs no windows: each push
-runs it once over the samples whose right context has arrived, so a sample is final
-``context.right`` samples (plus alignment and the resampler's reach) after its frame.
+runs it over the samples whose right reach has arrived (with the left context they
+read), so a rate sample is final ``reach.right`` samples plus the resampler's reach
+after its time. A low-latency model (``ens2-exc-online``) reads 6 samples (100 ms)
+ahead and resamples linearly: its rate is out ≈ 0.12 s after the frame at its time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ens2rt import whole_trace
 from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
-from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz, sinc_resampler
+from ens2rt.resample import RESAMPLERS, TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.spikes import DEFAULT_SPIKE_FIT, MAX_RUN, THRESHOLD, check_spike_fit, fit_spikes, spike_times_from_counts
 from ens2rt.traces import check_frame_rate, check_hop
 from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, covering_windows, gather_windows, overlap_add
@@ -58,7 +59,7 @@ class Stream:
     def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
                  noise_level: float | np.ndarray | None = None, hop: int = DEFAULT_HOP, device: str = "auto",
                  threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True,
-                 spike_fit: str = DEFAULT_SPIKE_FIT):  # fmt: skip
+                 spike_fit: str = DEFAULT_SPIKE_FIT, resampler: str | None = None):  # fmt: skip
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
         self._spike_fit = check_spike_fit(spike_fit)
@@ -80,9 +81,12 @@ class Stream:
             )
         self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level, frame_rate=self.frame_rate)
         self.contract = loaded.contract
+        if resampler is not None and resampler not in RESAMPLERS:
+            raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
+        self.resampler = resampler or self.contract.resampler
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
         self._samples_start = 0
-        self._resampler = sinc_resampler(self.frame_rate)
+        self._resampler = local_resampler(self.frame_rate, self.resampler)
         self._spikes = spikes
         self._frames = np.zeros((n_neurons, 0))
         self._frames_start = 0  # index of self._frames[:, 0] in the recording
@@ -105,32 +109,50 @@ class Stream:
         return self.models.names
 
     @property
-    def delay_frames(self) -> int:
-        """Frames that arrive after a frame before the last rate sample it changes is emitted.
+    def delay_s(self) -> float:
+        """Worst-case latency: the rate at time t is emitted once the frame imaged at t + ``delay_s`` is pushed.
 
-        The worst case over the frame's phase: resampler half-width + window half-width
-        + hop + one more half window for the overlap-add to close. The spike events of
-        a rate sample come later still: when its run of above-threshold rate closes.
+        It follows from the contract: the resampler's reach to the right, and the model's
+        (``reach.right`` for a convolutional model; for a windowed one, the windows
+        covering t, which close half a window and up to a hop later). Pushing k frames
+        at a time adds up to k − 1 frame periods. Spike events come later: when the
+        run of above-threshold rate holding them closes. The worst case is taken over the
+        phases of 4 s of frames, every phase at rates like 30 Hz and within a small
+        fraction of a frame period at rates like 122.07 Hz.
         """
-        return max(self._delay_after(frame) for frame in range(2 * int(self.frame_rate) + 200, 4 * int(self.frame_rate) + 400))
+        period = 1.0 / self.frame_rate
+        # every phase of the frame grid against the 60 Hz grid recurs within a few seconds
+        samples = np.arange(int(8 * TARGET_RATE_HZ), int(12 * TARGET_RATE_HZ))
+        first_frames = np.array([self._frames_to_emit(j) for j in samples])
+        return float(np.max((first_frames - 1) * period - samples / TARGET_RATE_HZ))
 
     @property
-    def delay_s(self) -> float:
-        """:attr:`delay_frames` in seconds."""
-        return self.delay_frames / self.frame_rate
+    def delay_frames(self) -> int:
+        """:attr:`delay_s` in frame periods, rounded up."""
+        return int(np.ceil(self.delay_s * self.frame_rate - 1e-9))
 
-    def _delay_after(self, frame: int) -> int:
-        ratio = self.frame_rate / TARGET_RATE_HZ
-        last_sample = int(np.floor((frame + self._resampler.taps) / ratio))  # 60 Hz samples reading `frame`
-        while int(np.floor(last_sample * ratio)) > frame + self._resampler.taps - 1:
-            last_sample -= 1
-        if self.contract.kind == "convolutional":  # its last output is final once the piece holding it has its context
-            piece_end = (last_sample + self.contract.context_left) // self.contract.alignment * self.contract.alignment + self.contract.alignment
-            return self._resampler.last_frame_needed(piece_end + self.contract.context_right - 1) - frame
-        last_window = covering_windows(last_sample, last_sample + 1, self.hop)[1]
-        last_rate = last_window + WINDOW - 1 - HALF_WINDOW
-        closing_window = covering_windows(last_rate, last_rate + 1, self.hop)[1]  # runs once its last sample exists
-        return self._resampler.last_frame_needed(closing_window + WINDOW - 1 - HALF_WINDOW) - frame
+    def _known_samples(self, n_frames: int) -> int:
+        """60 Hz input samples that ``n_frames`` frames determine (before the recording's end is known)."""
+        ready = max(0, n_samples_at_60hz(n_frames, self.frame_rate) - 4)
+        while self._resampler.last_frame_needed(ready) <= n_frames - 1:
+            ready += 1
+        while ready > 0 and self._resampler.last_frame_needed(ready - 1) > n_frames - 1:
+            ready -= 1
+        return ready
+
+    def _emittable(self, n_known: int) -> int:
+        """Rate samples that are final once ``n_known`` input samples are."""
+        if self.contract.kind == "convolutional":
+            return max(0, n_known - self.contract.reach_right)
+        last_start = n_known - HALF_WINDOW  # the last window that can run (padded index)
+        return max(0, (last_start // self.hop + 1) * self.hop - HALF_WINDOW) if last_start >= 0 else 0
+
+    def _frames_to_emit(self, sample: int) -> int:
+        """Frames that must be pushed before rate sample ``sample`` is emitted."""
+        n_frames = max(1, int(sample * self.frame_rate / TARGET_RATE_HZ))
+        while self._emittable(self._known_samples(n_frames)) <= sample:
+            n_frames += 1
+        return n_frames
 
     def push(self, frames: np.ndarray) -> StreamOutput:
         """Add (n_neurons, k) frames; return the 60 Hz rate samples that became final."""
@@ -144,13 +166,9 @@ class Stream:
         frames = self._hold_last_finite(frames)
         self._frames = np.concatenate([self._frames, frames], axis=1)
         self._n_frames += frames.shape[1]
-        ready = self._n60
-        while self._resampler.last_frame_needed(ready) <= self._n_frames - 1:
-            ready += 1
-        self._resample_until(ready, n_total=None)
+        self._resample_until(max(self._n60, self._known_samples(self._n_frames)), n_total=None)
         if self.contract.kind == "convolutional":
-            alignment = self.contract.alignment
-            return self._emit_pieces((self._n60 - self.contract.context_right) // alignment * alignment, self._n60, final=False)
+            return self._emit_pieces(self._emittable(self._n60), self._n60, final=False)
         self._run_windows(last_start=self._n60 - HALF_WINDOW)
         return self._emit(self._next_window - HALF_WINDOW, final=False)
 
@@ -197,14 +215,14 @@ class Stream:
     def _emit_pieces(self, end: int, n_known: int, final: bool) -> StreamOutput:
         """Convolutional models: compute outputs from the last one emitted to ``end`` in one aligned piece."""
         start = self._n_emitted
+        alignment = self.contract.alignment
         if end <= start:
             rate = np.zeros((self.n_neurons, 0), dtype=np.float32)
         else:
-            piece_end = whole_trace.aligned_end(end, self.contract)
-            rate = whole_trace.run_pieces(self.models, self._samples, self._samples_start, start, end, n_known,
-                                          piece_bounds=[(start, piece_end)])  # fmt: skip
+            piece = (start // alignment * alignment, whole_trace.aligned_end(end, self.contract))
+            rate = whole_trace.run_pieces(self.models, self._samples, self._samples_start, start, end, n_known, piece_bounds=[piece])
             self._n_emitted = end
-            keep = max(0, end - self.contract.context_left) - self._samples_start
+            keep = max(0, end // alignment * alignment - self.contract.context_left) - self._samples_start
             self._samples, self._samples_start = self._samples[:, keep:], self._samples_start + keep
         times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
         return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self._spikes else None)
