@@ -12,7 +12,7 @@ import onnx
 from ens2rt.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
-from ens2export.weights import ALIGNMENT, n_parameters
+from ens2export.weights import ALIGNMENT, architecture_reach, n_parameters
 
 CITATIONS = [
     "Zhou Z., Yip H.M., Tsimring K., Sur M., Ip J.P.K., Tong C.K.: Effective and efficient neural "
@@ -49,17 +49,21 @@ NOISE_STD_SCALING = (
     "trace (for white noise s is its std); a stream takes nu from a baseline recording"
 )
 
+# the rule's constants as numbers, for hosts in other languages
+NOISE_STD_FIELDS = {"rule": NOISE_STD_SCALING, "noise_level_per_std": NOISE_LEVEL_PER_STD, "min_scale": MIN_INPUT_SCALE}
 
-def convolutional_contract(reach: tuple[int, int], input_scaling: str) -> dict[str, Any]:
+
+def convolutional_contract(reach: tuple[int, int], input_scaling: str, resampler: str = "sinc") -> dict[str, Any]:
     """The contract of a convolutional model whose outputs read ``reach`` = (left, right) samples around them."""
     left, right = (-(-r // ALIGNMENT) * ALIGNMENT for r in reach)
     return {
         "kind": "convolutional",
         "sample_rate_hz": 60.0,
+        "resampler": resampler,
         "alignment": ALIGNMENT,
         "reach": {"left": reach[0], "right": reach[1]},
         "context": {"left": left, "right": right},
-        "input_scaling": {"kind": input_scaling, **({"rule": NOISE_STD_SCALING} if input_scaling == "noise_std" else {})},
+        "input_scaling": {"kind": input_scaling, **(NOISE_STD_FIELDS if input_scaling == "noise_std" else {})},
         "input": {
             "name": TRACE_INPUT_NAME,
             "shape": ["batch", "time"],
@@ -78,38 +82,13 @@ def convolutional_contract(reach: tuple[int, int], input_scaling: str) -> dict[s
             "run over input samples [a - context.left, b + context.right) (zeros outside the trace); every such piece "
             "gives the same numbers, so a trace may be run whole (a = 0) or in pieces"
         ),
+        "streaming": "output sample t is final once input sample t + reach.right exists (run a piece that ends past it, zeros beyond)",
     }
 
 
-def architecture_reach(length: int = 1024) -> tuple[int, int]:
-    """Input samples before and after it that an output sample of the U-Net depends on.
-
-    Exact, from the architecture: each position's [first, last] input dependency is
-    carried through every layer (conv k=3, max-pool 2, transposed conv k=2 s=2, skip
-    concatenation, 1×1 head) and the worst case over the pooling phases is returned.
-    """
-    positions = np.arange(length)
-    first, last = positions.copy(), positions.copy()
-
-    def conv3(span):
-        lo, hi = span
-        return np.minimum.reduce([np.roll(lo, 1), lo, np.roll(lo, -1)]), np.maximum.reduce([np.roll(hi, 1), hi, np.roll(hi, -1)])
-
-    def block(span):
-        return conv3(conv3(span))
-
-    span = (first, last)
-    skips = []
-    for _ in range(3):  # encoder levels: block, then max-pool 2
-        span = block(span)
-        skips.append(span)
-        span = (span[0][0::2], span[1][1::2])
-    span = block(span)  # bottleneck
-    for skip in reversed(skips):  # decoder: transposed conv k=2 s=2, concatenate the skip, block
-        up = (np.repeat(span[0], 2), np.repeat(span[1], 2))
-        span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])))
-    inner = slice(length // 4, 3 * length // 4)  # away from the wrap-around of np.roll
-    return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
+def runtime_resampler(training_resampler: str) -> str:
+    """The runtime resampler that matches a training resampler: Fourier-trained models run on sinc."""
+    return "sinc" if training_resampler == "fourier" else training_resampler
 
 
 def write_model(
@@ -125,26 +104,32 @@ def write_model(
     noise_level: float | None = None,
     kind: str = "windowed",
     input_scaling: str = "none",
+    output_delay: int = 0,
+    resampler: str = "sinc",
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
     ``family`` and ``noise_level`` make the model a member of a noise-matched family
     (the runtime picks per neuron the member whose ``noise_level`` is nearest).
     ``kind``/``input_scaling``: see :mod:`ens2export.weights` and the contract.
+    ``output_delay`` (convolutional): the graph delays its output by this many samples,
+    trading right reach for left (a low-latency model, trained for it); ``resampler``:
+    the one its training data went through (``"fourier"`` training runs with ``"sinc"``).
     """
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
     if kind == "windowed":
         contract = CONTRACT
-    else:  # the reach follows from the architecture; measured on the graph itself
-        contract = convolutional_contract(architecture_reach(), input_scaling)
+    else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
+        left, right = architecture_reach()
+        contract = convolutional_contract((left + output_delay, right - output_delay), input_scaling, resampler)
     metadata = {
         "name": name,
         "cell_class": cell_class,
         "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    model = build_model(weights, metadata, kind)
+    model = build_model(weights, metadata, kind, output_delay=output_delay)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {

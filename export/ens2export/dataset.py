@@ -43,6 +43,7 @@ class WindowSource:
     noise_levels: np.ndarray  # float64, native noise level ν of each trial
     datasets: tuple[str, ...]
     n_neurons: int
+    resampler: str = "fourier"  # how the trials were brought to 60 Hz (ens2rt.resample)
 
     @cached_property
     def targets(self) -> np.ndarray:
@@ -97,15 +98,16 @@ class WindowSource:
         noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], inside.shape[1])
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
 
-    def _trial_and_inside(self, chosen: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """Trial of each window and which of its ``length`` samples (centred on it) lie inside that trial."""
+    def _trial_and_inside(self, chosen: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Trial of each window and which of its ``length`` samples (centred on it, ``delay`` earlier) lie inside that trial."""
         trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
         # window w of a trial covers its samples w - 48 … w + 47; extended by (length - 96) / 2 each side
-        sample = (chosen - self.first_windows[trial])[:, None] + np.arange(length) - length // 2
+        sample = (chosen - self.first_windows[trial])[:, None] + np.arange(length) - length // 2 - delay
         return trial, (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
 
     def context_batch(
-        self, rng: np.random.Generator, size: int, length: int, noise_level: float | None = None, scaled: bool = False
+        self, rng: np.random.Generator, size: int, length: int, noise_level: float | None = None, scaled: bool = False,
+        delay: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).
 
@@ -113,12 +115,14 @@ class WindowSource:
         each side, zero outside its trial (as a zero-padded trace at inference); the target
         is the window's own 96 samples. ``scaled`` divides each input by its trial's noise
         std at the native rate, ν·√fs / 95.39 (ν after any added noise), the
-        ``"noise_std"`` input scaling of the model contract.
+        ``"noise_std"`` input scaling of the model contract. ``delay``: the input ends that
+        many samples earlier, so the network learns to output a sample's rate ``delay``
+        samples after its input's centre (a low-latency model: less input after the sample).
         """
         chosen = rng.integers(0, self.n_windows, size)
         extra = (length - WINDOW) // 2
-        trial, inside = self._trial_and_inside(chosen, length)
-        index = np.clip(self.starts[chosen][:, None] - extra + np.arange(length), 0, self.inputs.size - 1)
+        trial, inside = self._trial_and_inside(chosen, length, delay)
+        index = np.clip(self.starts[chosen][:, None] - extra - delay + np.arange(length), 0, self.inputs.size - 1)
         inputs = np.where(inside, self.inputs[index], np.float32(0))
         levels = self.noise_levels[trial]
         if noise_level is not None:
@@ -150,6 +154,7 @@ class WindowSource:
             noise_levels=self.noise_levels,
             datasets=np.array(self.datasets),
             n_neurons=self.n_neurons,
+            resampler=self.resampler,
         )
 
     @classmethod
@@ -165,11 +170,15 @@ class WindowSource:
                 noise_levels=archive["noise_levels"],
                 datasets=tuple(str(d) for d in archive["datasets"]),
                 n_neurons=int(archive["n_neurons"]),
+                resampler=str(archive["resampler"]) if "resampler" in archive.files else "fourier",
             )
 
 
 def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
-    """One source holding the trials of several."""
+    """One source holding the trials of several (resampled alike)."""
+    resamplers = {s.resampler for s in sources}
+    if len(resamplers) > 1:
+        raise ValueError(f"sources were resampled differently ({', '.join(sorted(resamplers))})")
     return WindowSource(
         inputs=np.concatenate([s.inputs for s in sources]),
         spike_counts=np.concatenate([s.spike_counts for s in sources]),
@@ -178,11 +187,16 @@ def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
         noise_levels=np.concatenate([s.noise_levels for s in sources]),
         datasets=tuple(d for s in sources for d in s.datasets),
         n_neurons=sum(s.n_neurons for s in sources),
+        resampler=resamplers.pop(),
     )
 
 
-def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
-    """Pre-process neurons (resample, bin spikes, pad) into a :class:`WindowSource`."""
+def windows_from_neurons(neurons: Iterable[Neuron], resampler: str = "fourier") -> WindowSource:
+    """Pre-process neurons (resample, bin spikes, pad) into a :class:`WindowSource`.
+
+    ``resampler``: ``"fourier"`` is the published pre-processing; a low-latency model
+    trains on ``"linear"``, the resampler it runs with.
+    """
     inputs, counts, lengths, rates, levels = [], [], [], [], []
     datasets: list[str] = []
     n_neurons = 0
@@ -191,7 +205,7 @@ def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
         if neuron.dataset not in datasets:
             datasets.append(neuron.dataset)
         for trial in neuron.trials:
-            x = resample_to_60hz(trial.dff, trial.frame_rate, "fourier")  # the published pre-processing
+            x = resample_to_60hz(trial.dff, trial.frame_rate, resampler)
             if x.size < WINDOW:
                 continue
             inputs.append(pad_for_windows(x))
@@ -209,10 +223,13 @@ def windows_from_neurons(neurons: Iterable[Neuron]) -> WindowSource:
         noise_levels=np.asarray(levels, dtype=np.float64),
         datasets=tuple(datasets),
         n_neurons=n_neurons,
+        resampler=resampler,
     )
 
 
-def load_windows(root: str | Path, include: Iterable[str] | None = None, exclude: Iterable[str] = ()) -> WindowSource:
+def load_windows(
+    root: str | Path, include: Iterable[str] | None = None, exclude: Iterable[str] = (), resampler: str = "fourier"
+) -> WindowSource:
     """Windows of the chosen datasets of a ground-truth folder or of a prepared folder.
 
     A prepared folder (from :func:`prepare`) holds one ``DS*.npz`` per dataset and
@@ -223,9 +240,12 @@ def load_windows(root: str | Path, include: Iterable[str] | None = None, exclude
     if prepared:
         chosen = select_datasets(prepared, include, exclude, where=str(root))
         sources = [WindowSource.load(path) for path in chosen.values()]
+        wrong = [s.datasets[0] for s in sources if s.resampler != resampler]
+        if wrong:
+            raise ValueError(f"{root} was prepared with another resampler than {resampler!r} ({', '.join(wrong)})")
     else:
         chosen = find_datasets(root, include=include, exclude=exclude)
-        sources = [windows_from_neurons(load_dataset(folder)) for folder in chosen.values()]
+        sources = [windows_from_neurons(load_dataset(folder), resampler) for folder in chosen.values()]
     if not sources:
         raise ValueError(f"no dataset left to train on under {root}")
     return concatenate(sources)

@@ -71,12 +71,16 @@ class _GraphBuilder:
         return x
 
 
-def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], kind: str = "windowed") -> onnx.ModelProto:
+def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], kind: str = "windowed", output_delay: int = 0) -> onnx.ModelProto:
     """ENS² as an ONNX model: float32 ΔF/F in, spikes per 60 Hz bin out.
 
     ``kind="windowed"``: (batch, 96) windows; ``"convolutional"``: (batch, time) traces.
+    ``output_delay``: output t is the network's output at t − delay (zeros before), so it
+    reads ``delay`` samples less to the right and more to the left.
     """
     check_weights(weights, kind)
+    if output_delay and kind != "convolutional":
+        raise ValueError("only a convolutional model can delay its output")
     g = _GraphBuilder(weights, kind)
     input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
     prefixes = block_prefixes()
@@ -96,6 +100,11 @@ def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], kind: 
         x = g.block(x, prefix)
     x = g.conv(x, "conv.weight", "conv.bias", pad=0)
     x = g.node("Relu", [x])
+    if output_delay:
+        pads = g.constant("delay_pads", np.array([0, 0, 0, output_delay, 0, 0, 0, 0], dtype=np.int64))
+        x = g.node("Pad", [x, pads])
+        ends, last_axis = (g.constant(name, np.array([value], dtype=np.int64)) for name, value in (("delay_end", -output_delay), ("time_axis", 3)))
+        x = g.node("Slice", [x, g.constant("delay_start", np.array([0], dtype=np.int64)), ends, last_axis])
     g.nodes.append(helper.make_node("Squeeze", [x, channel_and_height], [OUTPUT_NAME]))
 
     graph = helper.make_graph(

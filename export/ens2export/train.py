@@ -15,10 +15,11 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.weights import ALIGNMENT, KINDS
+from ens2export.weights import ALIGNMENT, KINDS, architecture_reach
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
+DATA_RESAMPLERS = ("fourier", "linear")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class TrainSettings:
     the published recipe. ``kind="convolutional"``: BatchNorm network trained on windows
     of ``context`` samples with the loss on their central 96 and a linear output;
     ``input_scaling="noise_std"`` divides each input by its trace's noise std.
+    ``lookahead`` (convolutional only): the output at a sample may read input at most
+    this many 60 Hz samples later (a low-latency model; ``None``: the architecture's
+    symmetric reach). ``resampler``: how the training traces are brought to 60 Hz;
+    a model must run with the resampler it was trained on (its contract says which).
     """
 
     learning_rate: float = 1e-3
@@ -40,6 +45,8 @@ class TrainSettings:
     kind: str = "windowed"
     context: int = WINDOW
     input_scaling: str = "none"
+    lookahead: int | None = None
+    resampler: str = "fourier"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -48,8 +55,19 @@ class TrainSettings:
             raise ValueError(f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, not {self.input_scaling!r}")
         if self.kind == "windowed" and (self.context != WINDOW or self.input_scaling != "none"):
             raise ValueError("a windowed model sees raw 96-sample windows: context and input_scaling are for convolutional ones")
+        if self.resampler not in DATA_RESAMPLERS:
+            raise ValueError(f"resampler must be one of {', '.join(DATA_RESAMPLERS)}, not {self.resampler!r}")
+        if self.lookahead is not None:
+            right = architecture_reach()[1]
+            if self.kind != "convolutional" or not 0 <= self.lookahead <= right:
+                raise ValueError(f"lookahead is for convolutional models, 0 to {right} samples (their reach), not {self.lookahead}")
         if self.context < WINDOW or self.context % (2 * ALIGNMENT):
             raise ValueError(f"context must be at least {WINDOW} and a multiple of {2 * ALIGNMENT}, not {self.context}")
+
+    @property
+    def output_delay(self) -> int:
+        """Samples by which the output lags the input's centre: the reach traded for a short lookahead."""
+        return 0 if self.lookahead is None else architecture_reach()[1] - self.lookahead
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -114,7 +132,7 @@ def train(
                 x = x + torch.from_numpy(source.noise(rng, chosen, settings.noise_level)).to(target_device)
         elif convolutional:
             batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, settings.noise_level,
-                                                    scaled=settings.input_scaling == "noise_std")  # fmt: skip
+                                                    scaled=settings.input_scaling == "noise_std", delay=settings.output_delay)  # fmt: skip
             x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
             batch_x, batch_y = source.batch(rng, settings.batch_size, settings.noise_level)

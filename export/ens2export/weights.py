@@ -16,6 +16,7 @@ Two model kinds share the U-Net (:data:`KINDS`):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,35 @@ def expected_shapes(kind: str = "windowed") -> dict[str, tuple[int, ...]]:
 def n_parameters(weights: dict[str, np.ndarray]) -> int:
     """Number of scalar parameters in ``weights``."""
     return int(sum(value.size for value in weights.values()))
+
+
+@lru_cache(maxsize=None)
+def architecture_reach(length: int = 1024) -> tuple[int, int]:
+    """Input samples before and after it that an output sample of the U-Net depends on.
+
+    Exact, from the architecture: each position's [first, last] input dependency is
+    carried through every layer (conv k=3, max-pool 2, transposed conv k=2 s=2, skip
+    concatenation, 1×1 head) and the worst case over the pooling phases is returned.
+    """
+    positions = np.arange(length)
+    first, last = positions.copy(), positions.copy()
+
+    def conv3(span):
+        lo, hi = span
+        return np.minimum.reduce([np.roll(lo, 1), lo, np.roll(lo, -1)]), np.maximum.reduce([np.roll(hi, 1), hi, np.roll(hi, -1)])
+
+    def block(span):
+        return conv3(conv3(span))
+
+    span = (first, last)
+    skips = []
+    for _ in range(3):  # encoder levels: block, then max-pool 2
+        span = block(span)
+        skips.append(span)
+        span = (span[0][0::2], span[1][1::2])
+    span = block(span)  # bottleneck
+    for skip in reversed(skips):  # decoder: transposed conv k=2 s=2, concatenate the skip, block
+        up = (np.repeat(span[0], 2), np.repeat(span[1], 2))
+        span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])))
+    inner = slice(length // 4, 3 * length // 4)  # away from the wrap-around of np.roll
+    return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
