@@ -1,0 +1,235 @@
+// ENS² spike inference on frames as they arrive, from Node.js with onnxruntime-node.
+//
+// Written from docs/onnx-contract.md alone: the model's contract (kind, reach, context,
+// alignment, input scaling, resampler) is read from the ONNX file's metadata, and the
+// stream follows it. It runs convolutional models with the linear resampler (the
+// low-latency ens2-exc-online / ens2-inh-online); the numbers equal ens2rt.Stream's.
+
+import { readFileSync } from "node:fs";
+import ort from "onnxruntime-node";
+
+const SAMPLE_RATE_HZ = 60;
+
+// --- ONNX metadata: ModelProto field 14 holds StringStringEntryProto {1: key, 2: value} ---
+
+function readVarint(bytes, offset) {
+  let value = 0;
+  let factor = 1;
+  for (;;) {
+    const byte = bytes[offset++];
+    value += (byte & 0x7f) * factor; // arithmetic, not bit shifts: lengths may pass 2^31
+    if (byte < 0x80) return [value, offset];
+    factor *= 128;
+  }
+}
+
+/** Top-level fields of a protobuf message: [{field, wireType, start, end, value}] (value: varints only). */
+function fields(bytes, start = 0, end = bytes.length) {
+  const found = [];
+  let offset = start;
+  while (offset < end) {
+    let tag;
+    [tag, offset] = readVarint(bytes, offset);
+    const field = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (wireType === 0) {
+      let value;
+      [value, offset] = readVarint(bytes, offset);
+      found.push({ field, wireType, value });
+    } else if (wireType === 1 || wireType === 5) {
+      offset += wireType === 1 ? 8 : 4;
+    } else if (wireType === 2) {
+      let length;
+      [length, offset] = readVarint(bytes, offset);
+      found.push({ field, wireType, start: offset, end: offset + length });
+      offset += length;
+    } else {
+      throw new Error(`not an ONNX file: protobuf wire type ${wireType}`);
+    }
+  }
+  return found;
+}
+
+/** The metadata_props of an ONNX model file as a Map of strings. */
+export function readOnnxMetadata(path) {
+  const bytes = readFileSync(path);
+  const text = new TextDecoder();
+  const metadata = new Map();
+  for (const entry of fields(bytes).filter((f) => f.field === 14 && f.wireType === 2)) {
+    const parts = Object.fromEntries(
+      fields(bytes, entry.start, entry.end).map((f) => [f.field, text.decode(bytes.subarray(f.start, f.end))]),
+    );
+    metadata.set(parts[1], parts[2] ?? "");
+  }
+  return metadata;
+}
+
+/** The model contract, checked for what this host can run. */
+export function readContract(path) {
+  const raw = readOnnxMetadata(path).get("contract");
+  if (raw === undefined) throw new Error(`${path}: no contract in the ONNX metadata (not an ens2 model?)`);
+  const contract = JSON.parse(raw);
+  const kind = contract.kind ?? "windowed"; // contracts older than the kind field are windowed
+  if (kind !== "convolutional") throw new Error(`${path}: this host runs convolutional models, not ${kind}`);
+  if (contract.sample_rate_hz !== SAMPLE_RATE_HZ) throw new Error(`${path}: the model runs at ${contract.sample_rate_hz} Hz, not 60`);
+  if ((contract.resampler ?? "sinc") !== "linear") {
+    throw new Error(`${path}: this host resamples linearly; the model wants ${contract.resampler ?? "sinc"}`);
+  }
+  if (!["none", "noise_std"].includes(contract.input_scaling.kind)) {
+    throw new Error(`${path}: unknown input scaling ${contract.input_scaling.kind}`);
+  }
+  return contract;
+}
+
+/** ENS²/CASCADE noise level of a trace: median |x(t+1) − x(t)| · 100 / √fs (non-finite steps ignored). */
+export function noiseLevel(trace, frameRate) {
+  const steps = [];
+  for (let t = 1; t < trace.length; t++) {
+    const step = Math.abs(trace[t] - trace[t - 1]);
+    if (Number.isFinite(step)) steps.push(step);
+  }
+  if (steps.length === 0) return NaN;
+  steps.sort((a, b) => a - b);
+  const middle = steps.length >> 1;
+  const median = steps.length % 2 ? steps[middle] : (steps[middle - 1] + steps[middle]) / 2;
+  return (median * 100.0) / Math.sqrt(frameRate);
+}
+
+/** Python's round(): halves to even, so the recording's 60 Hz length matches ens2rt's. */
+function roundHalfEven(x) {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+export class Stream {
+  /** Use Stream.create(); the constructor takes a loaded session. */
+  constructor(session, contract, { nNeurons, frameRate, noiseLevel: levels }) {
+    this.session = session;
+    this.contract = contract;
+    this.nNeurons = nNeurons;
+    this.frameRate = frameRate;
+    this.ratio = frameRate / SAMPLE_RATE_HZ; // frames per 60 Hz sample
+    const scaling = contract.input_scaling;
+    this.scale = Array.from({ length: nNeurons }, (_, n) => {
+      if (scaling.kind === "none") return 1;
+      const level = Array.isArray(levels) ? levels[n] : levels;
+      if (!(level >= 0)) throw new Error("a noise_std model needs each neuron's noise level (from a baseline recording)");
+      return Math.max((level * Math.sqrt(frameRate)) / scaling.noise_level_per_std, scaling.min_scale);
+    });
+    this.frames = Array.from({ length: nNeurons }, () => []); // kept frames, from frame this.framesStart on
+    this.framesStart = 0;
+    this.nFrames = 0;
+    this.lastFinite = new Array(nNeurons).fill(NaN);
+    this.samples = Array.from({ length: nNeurons }, () => []); // 60 Hz input (float32 values), from this.samplesStart on
+    this.samplesStart = 0;
+    this.nKnown = 0; // 60 Hz samples resampled so far
+    this.nEmitted = 0;
+    this.flushed = false;
+  }
+
+  static async create(modelPath, options) {
+    const contract = readContract(modelPath);
+    const session = await ort.InferenceSession.create(modelPath, { executionProviders: ["cpu"] });
+    return new Stream(session, contract, options);
+  }
+
+  /** Worst-case latency (s): the rate at t is out once the frame at t + delay is pushed. */
+  get delaySeconds() {
+    // sample j needs input up to j + reach.right, which needs frame ceil((j + reach.right) · ratio)
+    let worst = 0;
+    for (let j = 8 * SAMPLE_RATE_HZ; j < 12 * SAMPLE_RATE_HZ; j++) {
+      const frame = Math.ceil((j + this.contract.reach.right) * this.ratio);
+      worst = Math.max(worst, frame / this.frameRate - j / SAMPLE_RATE_HZ);
+    }
+    return worst;
+  }
+
+  lastFrameNeeded(sample) {
+    return Math.ceil(sample * this.ratio);
+  }
+
+  /** Add frames: frames[neuron] is an array of k ≥ 1 ΔF/F values. Returns {start, rate} of the samples now final. */
+  async push(frames) {
+    if (this.flushed) throw new Error("this stream was flushed");
+    this.append(frames);
+    let ready = this.nKnown;
+    while (this.lastFrameNeeded(ready) <= this.nFrames - 1) ready++;
+    this.resampleUntil(ready, null);
+    return this.emit(Math.max(0, this.nKnown - this.contract.reach.right), this.nKnown);
+  }
+
+  /** End of the recording: every remaining sample. */
+  async flush() {
+    this.flushed = true;
+    const nTotal = roundHalfEven((this.nFrames * SAMPLE_RATE_HZ) / this.frameRate);
+    this.resampleUntil(nTotal, this.nFrames);
+    return this.emit(nTotal, nTotal);
+  }
+
+  append(frames) {
+    if (frames.length !== this.nNeurons) throw new Error(`push takes ${this.nNeurons} neurons, got ${frames.length}`);
+    for (let n = 0; n < this.nNeurons; n++) {
+      for (const value of frames[n]) {
+        if (Number.isFinite(value)) this.lastFinite[n] = value;
+        else if (!Number.isFinite(this.lastFinite[n])) throw new Error(`neuron ${n} has no finite value yet to hold`);
+        this.frames[n].push(Number.isFinite(value) ? value : this.lastFinite[n]);
+      }
+    }
+    this.nFrames += frames[0].length;
+  }
+
+  /** Linear resampling (ens2rt.resample.LinearResampler): sample j reads frames ceil(p) − 1 and ceil(p), p = j · fs / 60. */
+  resampleUntil(end, nTotal) {
+    const last = (nTotal ?? this.nFrames) - 1;
+    for (let j = this.nKnown; j < end; j++) {
+      const position = j * this.ratio;
+      const upper = Math.ceil(position);
+      const weightLower = upper - position;
+      const lo = Math.min(Math.max(upper - 1, 0), last) - this.framesStart;
+      const hi = Math.min(Math.max(upper, 0), last) - this.framesStart;
+      for (let n = 0; n < this.nNeurons; n++) {
+        const value = this.frames[n][lo] * weightLower + this.frames[n][hi] * (1.0 - weightLower);
+        this.samples[n].push(Math.fround(value));
+      }
+    }
+    this.nKnown = Math.max(this.nKnown, end);
+    const keepFrom = Math.max(0, Math.ceil(this.nKnown * this.ratio) - 1); // the first frame sample nKnown reads
+    if (keepFrom > this.framesStart) {
+      for (let n = 0; n < this.nNeurons; n++) this.frames[n].splice(0, keepFrom - this.framesStart);
+      this.framesStart = keepFrom;
+    }
+  }
+
+  /** Run the model on the aligned piece holding samples [nEmitted, end), with its context; zeros outside [0, nKnown). */
+  async emit(end, nKnown) {
+    const start = this.nEmitted;
+    const rate = Array.from({ length: this.nNeurons }, () => new Float32Array(0));
+    if (end <= start) return { start, rate };
+    const { alignment, context } = this.contract;
+    const a = Math.floor(start / alignment) * alignment;
+    const b = Math.ceil(end / alignment) * alignment;
+    const first = a - context.left;
+    const length = b + context.right - first;
+    const input = new Float32Array(this.nNeurons * length);
+    for (let n = 0; n < this.nNeurons; n++) {
+      for (let i = Math.max(0, first); i < Math.min(nKnown, first + length); i++) {
+        input[n * length + i - first] = Math.fround(this.samples[n][i - this.samplesStart] / this.scale[n]);
+      }
+    }
+    const feeds = { [this.contract.input.name]: new ort.Tensor("float32", input, [this.nNeurons, length]) };
+    const output = (await this.session.run(feeds))[this.contract.output.name].data;
+    for (let n = 0; n < this.nNeurons; n++) {
+      rate[n] = output.slice(n * length + start - first, n * length + end - first);
+    }
+    this.nEmitted = end;
+    const keep = Math.max(0, Math.floor(end / alignment) * alignment - context.left) - this.samplesStart;
+    if (keep > 0) {
+      for (let n = 0; n < this.nNeurons; n++) this.samples[n].splice(0, keep);
+      this.samplesStart += keep;
+    }
+    return { start, rate };
+  }
+}
