@@ -51,6 +51,10 @@ def train(
     kind: Annotated[str, typer.Option(help="windowed (the published network) or convolutional (whole-trace, BatchNorm).")] = "windowed",
     context: Annotated[int, typer.Option(help="convolutional: samples per training window; the loss is on the central 96.")] = 96,
     input_scaling: Annotated[str, typer.Option(help="convolutional: none, or noise_std (input divided by the trace's noise std).")] = "none",
+    lookahead: Annotated[
+        Optional[int], typer.Option(help="convolutional: a low-latency model whose output reads at most this many 60 Hz samples ahead.")
+    ] = None,
+    resampler: Annotated[str, typer.Option(help="How training traces go to 60 Hz: fourier (published) or linear (for low latency).")] = "fourier",
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -66,12 +70,13 @@ def train(
         raise typer.BadParameter(f"must be positive, not {noise_level}", param_hint="--noise-level")
     try:
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
-                                 seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling)  # fmt: skip
+                                 seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
+                                 lookahead=lookahead, resampler=resampler)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
-    source = load_windows(ground_truth, include=dataset, exclude=exclude or ())
+    source = load_windows(ground_truth, include=dataset, exclude=exclude or (), resampler=resampler)
     typer.echo(f"{len(source.datasets)} datasets, {source.n_neurons} neurons, {source.hours:.1f} h, {source.n_windows} windows")
     if noise_level is not None:
         typer.echo(f"{source.fraction_already_noisier(noise_level):.1%} of the recorded time is already at ν >= {noise_level:g} (used unchanged)")
@@ -111,7 +116,8 @@ def onnx(
     noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
 ) -> None:
     """Export a training run to ONNX with its model card."""
-    from ens2export.card import write_model
+    from ens2export.card import runtime_resampler, write_model
+    from ens2export.train import TrainSettings
 
     run_info = json.loads((run / "run.json").read_text())
     with np.load(run / "weights.npz") as archive:
@@ -127,6 +133,9 @@ def onnx(
         recipe += f" at noise level {settings['noise_level']:g}"
     if settings.get("patience", 0) >= settings.get("max_steps", 1):
         recipe += f" for a fixed {settings['max_steps']} steps"
+    if settings.get("lookahead") is not None:
+        recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
+    delay = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).output_delay
     card = write_model(
         weights,
         out,
@@ -138,6 +147,8 @@ def onnx(
         noise_level=level,
         kind=kind,
         input_scaling=settings.get("input_scaling", "none"),
+        output_delay=delay,
+        resampler=runtime_resampler(settings.get("resampler", "fourier")),
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
 
