@@ -134,9 +134,8 @@ def _correlate(padded: np.ndarray, kernel: np.ndarray, width: int) -> np.ndarray
 def spike_times_from_counts(counts: np.ndarray, sample_rate: float) -> list[np.ndarray]:
     """Per-neuron spike times in seconds (a bin with k spikes gives its time k times; NaN bins none)."""
     counts2d = np.atleast_2d(counts)
-    times = []
-    for row in counts2d:
-        row = np.nan_to_num(row)
-        bins = np.flatnonzero(row)
-        times.append(np.repeat(bins, row[bins].astype(np.int64)) / sample_rate)
-    return times
+    rows, bins = np.nonzero(np.nan_to_num(counts2d))  # one pass over all neurons: a stream calls this every push
+    repeats = counts2d[rows, bins].astype(np.int64)
+    rows, bins = np.repeat(rows, repeats), np.repeat(bins, repeats)
+    per_row = np.split(bins / sample_rate, np.cumsum(np.bincount(rows, minlength=counts2d.shape[0]))[:-1])
+    return per_row
