@@ -20,7 +20,6 @@ import resource
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
 
@@ -105,34 +104,17 @@ def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
 
 
 def _run_ens2rt(dff: np.ndarray, frame_rate: float, hop: int, device: str, resampler: str, model_name: str = "ens2-published-exc") -> dict:
-    from ens2rt import pipeline, resample
+    from ens2rt.timing import stage_times
 
-    totals: dict[str, float] = defaultdict(float)
-
-    def timed(name, function):
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            result = function(*args, **kwargs)
-            totals[name] += time.perf_counter() - started
-            return result
-
-        return wrapper
-
-    # The library has no timers in its hot loop; the benchmark wraps its stages instead.
-    pipeline.resample_to_60hz = timed("resampling", pipeline.resample_to_60hz)  # Fourier
-    resample.SincResampler.resample = timed("resampling", resample.SincResampler.resample)
-    pipeline.gather_windows = timed("windowing", pipeline.gather_windows)
-    pipeline.overlap_add = timed("overlap-add", pipeline.overlap_add)
-    pipeline.fit_spikes = timed("spike fitting", pipeline.fit_spikes)
     model = ens2rt.Model.load(model_name, device=device)
-    model.run = timed("onnxruntime", model.run)
     n_out = round(dff.shape[1] * 60 / frame_rate)
     windows = dff.shape[0] * len(range(0, n_out, hop))
     ens2rt.infer(dff[:1, : int(10 * frame_rate)], frame_rate, model=model, hop=hop, resampler=resampler)  # warm-up
-    totals.clear()
-    started = time.perf_counter()
-    ens2rt.infer(dff, frame_rate, model=model, hop=hop, resampler=resampler)
-    seconds = time.perf_counter() - started
+    with stage_times() as stages:  # the engine's own stage timers
+        started = time.perf_counter()
+        ens2rt.infer(dff, frame_rate, model=model, hop=hop, resampler=resampler)
+        seconds = time.perf_counter() - started
+    totals = dict(stages)
     totals["other (checks, noise level, gaps, scaling)"] = seconds - sum(totals.values())
     row = {"seconds": seconds, "provider": model.provider, "breakdown": dict(totals), "model": model.name}
     if model.contract.kind == "windowed":

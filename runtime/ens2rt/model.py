@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ens2rt.contract import Contract
+from ens2rt.timing import stage
 from ens2rt.errors import InputError, ModelError
 
 DEFAULT_MODEL = "ens2-exc"  # a family: each neuron runs on the member trained nearest its noise level
@@ -177,6 +178,7 @@ class Model:
     def input_name(self) -> str:
         return self.session.get_inputs()[0].name
 
+    @stage("onnxruntime")
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """Run the network on float32 (n, 96) windows or (n, time) traces, by kind; spikes per bin, same shape."""
         return self.session.run(None, {self.input_name: inputs})[0]

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import signal
 
 from ens2rt.errors import InputError
+from ens2rt.timing import stage
 
 TARGET_RATE_HZ = 60.0
 RESAMPLERS = ("sinc", "linear", "fourier")
@@ -40,6 +41,7 @@ def n_samples_at_60hz(n_frames: int, frame_rate: float) -> int:
     return int(round(n_frames * TARGET_RATE_HZ / frame_rate))
 
 
+@stage("resampling")
 def resample_to_60hz(traces: np.ndarray, frame_rate: float, method: str = DEFAULT_RESAMPLER) -> np.ndarray:
     """Resample traces (last axis = time) from ``frame_rate`` to 60 Hz; float64 out, same leading shape."""
     traces = np.asarray(traces, dtype=np.float64)
@@ -122,6 +124,7 @@ class SincResampler:
         weights[np.abs(offset_s) >= self.half_width_s] = 0.0
         return frames, weights / weights.sum(axis=1, keepdims=True)
 
+    @stage("resampling")
     def resample(self, frames: np.ndarray, first_frame: int, outputs: np.ndarray, n_total: int | None = None) -> np.ndarray:
         """60 Hz samples ``outputs`` from ``frames`` (n_traces, k), which start at ``first_frame``.
 
@@ -169,6 +172,7 @@ class LinearResampler:
         """Latest input frame that 60 Hz sample ``output`` reads."""
         return int(np.ceil(self._position(output)))
 
+    @stage("resampling")
     def resample(self, frames: np.ndarray, first_frame: int, outputs: np.ndarray, n_total: int | None = None) -> np.ndarray:
         """60 Hz samples ``outputs`` from ``frames`` (n_traces, k), which start at ``first_frame``; as :meth:`SincResampler.resample`."""
         frames = np.atleast_2d(frames)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ens2rt.errors import InputError
+from ens2rt.timing import stage
 
 SIGMA_SAMPLES = 1.5  # 25 ms at 60 Hz, the width of the training targets
 THRESHOLD = 0.02 / SIGMA_SAMPLES
@@ -64,6 +65,7 @@ def check_spike_fit(rule: str) -> str:
     return rule
 
 
+@stage("spike fitting")
 def fit_spikes(rate: np.ndarray, rule: str = DEFAULT_SPIKE_FIT) -> np.ndarray:
     """Spike counts per sample, shape of ``rate`` ((n_neurons, n_samples) or (n_samples,)).
 

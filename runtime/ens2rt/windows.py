@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ens2rt.timing import stage
+
 WINDOW = 96
 HALF_WINDOW = WINDOW // 2
 MAX_HOP = HALF_WINDOW  # beyond this, trace ends would lose coverage
@@ -58,11 +60,13 @@ def window_batches(n_traces: int, row_length: int, starts: np.ndarray, batch_siz
         yield rows * row_length + starts[cols]
 
 
+@stage("windowing")
 def gather_windows(padded_flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Copy the windows starting at ``offsets`` out of a flattened padded array."""
     return padded_flat[offsets[:, None] + np.arange(WINDOW)]
 
 
+@stage("overlap-add")
 def overlap_add(accumulator_flat: np.ndarray, offsets: np.ndarray, outputs: np.ndarray) -> None:
     """Add window ``outputs`` (n, 96) into ``accumulator_flat`` at ``offsets``, in place.
 
