@@ -126,6 +126,7 @@ def infer(
     baseline_percentile: Annotated[float, typer.Option(help="suite2p: running-baseline percentile.")] = DffSettings.baseline_percentile,
     device: Annotated[Device, typer.Option(help="Where onnxruntime runs the network.")] = Device.auto,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all).")] = None,
+    provider: Annotated[Optional[list[str]], typer.Option(help="onnxruntime execution provider with options, e.g. CUDAExecutionProvider:device_id=1 (repeat, in order of preference; replaces --device).")] = None,
     spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.")] = True,
     percent: Annotated[bool, typer.Option("--percent", help="The input is ΔF/F in percent (30 = 30 %): divide it by 100.")] = False,
     input_checks: Annotated[bool, typer.Option("--input-checks/--no-input-checks", help="Stop on input that looks like percent, raw fluorescence or a transposed array.")] = True,
@@ -144,41 +145,53 @@ def infer(
     ΔF/F as a fraction stops the run with the fix (--percent, --time-axis first).
     """
     with _own_warnings(quiet):
-        _infer(input, output, frame_rate, model, noise_level, hop, variable, time_axis, series, all_rois,
-               DffSettings(neuropil, baseline_window, baseline_percentile), device.value, threads, spikes, percent,
-               input_checks, empty_neurons.value, overwrite_input, workers, scheduler, quiet)  # fmt: skip
+        try:
+            options = ens2rt.Options(hop=hop, spikes=spikes, percent=percent, input_checks=input_checks,
+                                     empty_neurons=empty_neurons.value, device=device.value, threads=threads,
+                                     providers=_providers(provider))  # fmt: skip
+        except Ens2Error as exc:
+            _fail(str(exc))
+        reading = {"variable": variable, "time_first": time_axis is TimeAxis.first, "frame_rate": frame_rate, "series": series,
+                   "all_rois": all_rois, "dff_settings": DffSettings(neuropil, baseline_window, baseline_percentile)}  # fmt: skip
+        run = {"model": model, "noise_level": noise_level, "options": options}
+        if input.suffix.lower() == ".zarr":
+            _infer_zarr(input, output, frame_rate, run, workers, scheduler, quiet)
+        else:
+            _infer(input, output or default_output(input), reading, run, overwrite_input, quiet)
 
 
-def _infer(input, output, frame_rate, model, noise_level, hop, variable, time_axis, series, all_rois, dff_settings,
-           device, threads, spikes, percent, input_checks, empty_neurons, overwrite_input, workers, scheduler, quiet) -> None:  # fmt: skip
+def _providers(specs: list[str] | None) -> list[tuple[str, dict[str, str]]] | None:
+    """``NAME[:key=value,key=value]`` per --provider, as onnxruntime takes them (values as strings)."""
+    if not specs:
+        return None
+    providers = []
+    for spec in specs:
+        name, _, settings = spec.partition(":")
+        pairs = [item.partition("=") for item in settings.split(",") if item]
+        if any(not key or not sep for key, sep, _ in pairs):
+            raise typer.BadParameter(f"{spec!r}: expected NAME or NAME:key=value,key=value", param_hint="--provider")
+        providers.append((name, {key: value for key, _, value in pairs}))
+    return providers
+
+
+def _infer(input: Path, destination: Path, reading: dict, run: dict, overwrite_input: bool, quiet: bool) -> None:
+    """Read, check, infer and write one file: what ``ens2rt infer`` does for every input but zarr."""
     from ens2rt.io import check_destination, read_input, write_result
     from ens2rt.traces import check_frame_rate
 
-    if input.suffix.lower() == ".zarr":
-        _infer_zarr(input, output, frame_rate, model, noise_level, hop, spikes, workers, scheduler, quiet)
-        return
-    destination = output or default_output(input)
     try:
-        if frame_rate is not None:
-            check_frame_rate(frame_rate)
+        if reading["frame_rate"] is not None:
+            check_frame_rate(reading["frame_rate"])
         if not input.exists():
             _fail(f"{input}: no such file or folder")
         check_destination(destination, input, overwrite_input=overwrite_input)
-        traces = read_input(
-            input,
-            variable=variable,
-            time_first=time_axis is TimeAxis.first,
-            frame_rate=frame_rate,
-            series=series,
-            all_rois=all_rois,
-            dff_settings=dff_settings,
-        )
+        traces = read_input(input, **reading)
         if traces.frame_rate is None:
             _fail(f"{input} holds no frame rate; pass --frame-rate HZ")
-        loaded = load_models(model, device=device, threads=threads)
+        loaded = load_models(run["model"], run["options"])
         with _progress(f"{input.name}: {np.atleast_2d(traces.dff).shape[0]} neurons", quiet) as progress:
-            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=noise_level, hop=hop, spikes=spikes,
-                                  percent=percent, input_checks=input_checks, empty_neurons=empty_neurons, progress=progress)  # fmt: skip
+            result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=run["noise_level"],
+                                  options=run["options"], progress=progress)  # fmt: skip
         if destination.suffix.lower() == ".nwb":
             from ens2rt.nwb import write_nwb
 
@@ -202,14 +215,16 @@ def _models_summary(neuron_model: np.ndarray) -> str:
     return "model " + ", ".join(f"{name} ({count} neurons)" for name, count in zip(names, counts))
 
 
-def _infer_zarr(input, output, frame_rate, model, noise_level, hop, spikes, workers, scheduler, quiet) -> None:
+def _infer_zarr(input: Path, output: Path | None, frame_rate: float | None, run: dict, workers: int, scheduler: str | None,
+                quiet: bool) -> None:  # fmt: skip
+    """A zarr array on a dask cluster, with the same options as any other input."""
     if output is None or output.suffix.lower() != ".zarr":
         _fail("a .zarr input needs a .zarr output: -o OUT.zarr")
     try:
         from ens2rt.dask import infer_zarr
 
-        destination = infer_zarr(input, output, frame_rate=frame_rate, model=model, noise_level=noise_level, hop=hop,
-                                 spikes=spikes, workers=workers, scheduler=scheduler, show_progress=not quiet)  # fmt: skip
+        destination = infer_zarr(input, output, frame_rate=frame_rate, model=run["model"], noise_level=run["noise_level"],
+                                 options=run["options"], workers=workers, scheduler=scheduler, show_progress=not quiet)  # fmt: skip
     except (ImportError, Ens2Error) as exc:
         _fail(str(exc))
     if not quiet:
@@ -309,7 +324,7 @@ def info() -> None:
                    "keep one: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu", err=True)  # fmt: skip
     typer.echo(f"providers available: {', '.join(ens2rt.available_providers())}")
     try:
-        in_use = load_models(DEFAULT_MODEL, device="auto").provider
+        in_use = load_models(DEFAULT_MODEL).provider
     except Ens2Error as exc:
         in_use = f"none ({exc})"
     typer.echo(f"provider in use with device=auto: {in_use}")

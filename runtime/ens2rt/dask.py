@@ -10,8 +10,10 @@ window alignment, so a recording split in time gives the same numbers; this is
 the rate rechunked to full time per neuron chunk (small: float32 at 60 Hz).
 
 Each worker process loads the model once, lazily, and reuses it (onnxruntime
-sessions do not pickle). Each task runs onnxruntime on one thread: parallelism
-comes from dask's worker threads and processes, never from both at once.
+sessions do not pickle). Each task runs onnxruntime on one CPU thread: parallelism
+comes from dask's worker threads and processes, never from both at once; so the
+options' ``device``, ``threads`` and ``providers`` do not apply here, nor
+``input_checks`` and ``empty_neurons`` (which need whole traces: pass finite ΔF/F).
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ens2rt.errors import InputError
 from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models, nearest_level
 from ens2rt.model import DEFAULT_MODEL, Model
-from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP, frames_needed, rate_for_range
+from ens2rt.options import Options, resolve_options
+from ens2rt.pipeline import frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.files import atomic_output
-from ens2rt.spikes import DEFAULT_SPIKE_FIT, check_spike_fit, fit_spikes
-from ens2rt.traces import check_frame_rate, check_hop, check_length
+from ens2rt.spikes import fit_spikes
+from ens2rt.traces import check_frame_rate, check_length
 from ens2rt.traces import noise_level as noise_level_of
 
 try:
@@ -59,25 +63,31 @@ class DaskResult:
     model: str  #: name of the model or family asked for
     models: tuple[str, ...]  #: the models a neuron may run on
     model_sha256: dict[str, str]  #: sha256 of each of ``models``
-    resampler: str  #: the models' own (their contract's)
+    resampler: str  #: the one used: the options', else the models' own (their contract's)
+    options: Options  #: as given (``as_dict()`` is what infer_zarr records)
 
 
 def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
-          hop: int = DEFAULT_HOP, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True,
-          spike_fit: str = DEFAULT_SPIKE_FIT) -> DaskResult:  # fmt: skip
+          options: Options | None = None, **settings: Any) -> DaskResult:  # fmt: skip
     """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F.
 
     A model family picks each neuron's member from its noise level (computed from
     the whole trace first) or from ``noise_level``, as :func:`ens2rt.infer` does.
+    ``options`` (or its fields as keywords) as for :func:`ens2rt.infer`.
     """
+    chosen = resolve_options(options, settings)
     if x.ndim != 2:
         raise InputError(f"expected a (neurons × frames) dask array, got shape {x.shape}")
     frame_rate = check_frame_rate(frame_rate)
     n_frames = x.shape[1]
     check_length(n_frames, frame_rate)
-    hop = check_hop(hop)
-    check_spike_fit(spike_fit)
-    loaded = load_models(model, device="cpu", threads=1)  # checks the files and cards here, not on a worker
+    hop, batch_size, spike_fit = chosen.hop, chosen.batch_size, chosen.spike_fit
+    if chosen.percent:
+        x = x / 100.0
+    loaded = load_models(model, Options(device="cpu", threads=1))  # checks the files and cards here, not on a worker
+    resampler = chosen.resampler or loaded.contract.resampler
+    if resampler == "fourier":
+        raise InputError("Fourier resampling needs whole traces; ens2rt.dask resamples with sinc or linear")
     members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
     paths = tuple(str(m.path) for m in members)
     n_out = n_samples_at_60hz(n_frames, frame_rate)
@@ -102,23 +112,23 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
     pieces = []
     for out_start, out_end in zip(out_edges[:-1], out_edges[1:]):
-        first, last = frames_needed(out_start, out_end, frame_rate, hop, contract, contract.resampler)
+        first, last = frames_needed(out_start, out_end, frame_rate, hop, contract, resampler)
         last = min(last, n_frames)
         block = x[:, first:last].rechunk({1: -1})
         pieces.append(
             da.map_blocks(
                 _rate_block, block, model_index[:, None], scale[:, None], first, n_frames, frame_rate, int(out_start), int(out_end),
-                hop, batch_size, paths, contract.resampler, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
+                hop, batch_size, paths, resampler, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
             )  # fmt: skip
         )
     rate = da.concatenate(pieces, axis=1)
     counts = None
-    if spikes:
+    if chosen.spikes:
         counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r, spike_fit).astype(np.float32), dtype=np.float32)
     return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
-                      resampler=contract.resampler)  # fmt: skip
+                      resampler=resampler, options=chosen)  # fmt: skip
 
 
 def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths, resampler):
@@ -132,8 +142,8 @@ def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, o
 
 
 def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None = None, model: str | Path = DEFAULT_MODEL,
-               noise_level: float | None = None, hop: int = DEFAULT_HOP, spikes: bool = True, workers: int = 1,
-               scheduler: str | None = None, show_progress: bool = True, spike_fit: str = DEFAULT_SPIKE_FIT) -> Path:  # fmt: skip
+               noise_level: float | None = None, workers: int = 1, scheduler: str | None = None, show_progress: bool = True,
+               options: Options | None = None, **settings: Any) -> Path:  # fmt: skip
     """Read a (neurons × frames) zarr array, infer on a dask cluster, write a zarr group.
 
     ``scheduler``: address of a running dask scheduler; otherwise a ``LocalCluster``
@@ -155,7 +165,7 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
     if rate_hz is None:
         raise InputError(f"{source}: no frame_rate attribute; pass --frame-rate")
     result = infer(da.from_zarr(str(source)).astype(np.float64), float(rate_hz), model=model, noise_level=noise_level,
-                   hop=hop, spikes=spikes, spike_fit=spike_fit)  # fmt: skip
+                   options=resolve_options(options, settings))  # fmt: skip
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: the folder {out.parent} does not exist")
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -164,8 +174,10 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
             with Client(scheduler or cluster) as client:
                 group = zarr.open_group(str(temporary), mode="w")
                 group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
-                                    "model_sha256": result.model_sha256, "frame_rate": float(rate_hz), "hop": hop,
-                                    "resampler": result.resampler, "spike_fit": spike_fit, "source": str(source)})  # fmt: skip
+                                    "model_sha256": result.model_sha256, "frame_rate": float(rate_hz),
+                                    "hop": result.options.hop, "resampler": result.resampler,
+                                    "spike_fit": result.options.spike_fit, "options": result.options.as_dict(),
+                                    "source": str(source)})  # fmt: skip
                 group.create_array("time", data=result.time)
                 writes = [
                     da.to_zarr(result.rate, str(temporary), component="rate", compute=False),

@@ -18,6 +18,7 @@ import numpy as np
 
 from ens2rt.errors import InputError, ModelError
 from ens2rt.model import Model, available_families
+from ens2rt.options import Options
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,13 @@ class ModelFamily:
     members: tuple[Model, ...]  #: by increasing training noise level
 
     @classmethod
-    def load(cls, name: str, device: str = "auto", threads: int | None = None) -> ModelFamily:
-        """Load every member of a shipped family (see :func:`available_families`)."""
+    def load(cls, name: str, device: str = "auto", threads: int | None = None,
+             providers: list[str | tuple[str, dict]] | None = None) -> ModelFamily:  # fmt: skip
+        """Load every member of a shipped family (see :func:`available_families`); arguments as :meth:`Model.load`."""
         families = available_families()
         if name not in families:
             raise ModelError(f"unknown model family {name!r}; shipped families: {', '.join(families) or 'none'}")
-        return cls.from_models(name, [Model.load(member, device=device, threads=threads) for member in families[name]])
+        return cls.from_models(name, [Model.load(member, device=device, threads=threads, providers=providers) for member in families[name]])
 
     @classmethod
     def from_models(cls, name: str, models: Sequence[Model]) -> ModelFamily:
@@ -132,24 +134,27 @@ class NeuronModels:
         return out
 
 
-def load_models(model: str | Path | Model | ModelFamily, device: str = "auto", threads: int | None = None) -> Model | ModelFamily:
-    """A loaded model or family from a model name, a family name, an ``.onnx`` path, or as given.
+def load_models(model: str | Path | Model | ModelFamily, options: Options | None = None) -> Model | ModelFamily:
+    """The one place a model is chosen: a loaded model or family from a model name, a family
+    name, an ``.onnx`` path, or as given; on ``options``' device, threads and providers.
 
-    Shipped models and families, named, are loaded once per process and device and
+    Shipped models and families, named, are loaded once per process and provider set and
     reused (they cannot change inside the installed package); a path is loaded anew.
     """
+    options = options or Options()
     if isinstance(model, (Model, ModelFamily)):
         return model
     if isinstance(model, str) and Path(model).suffix != ".onnx":
-        return _load_shipped(model, device, threads)
-    return Model.load(model, device=device, threads=threads)
+        return _load_shipped(model, options.device, options.threads, options.providers)
+    return Model.load(model, device=options.device, threads=options.threads, providers=options.provider_list())
 
 
 @lru_cache(maxsize=16)
-def _load_shipped(name: str, device: str, threads: int | None) -> Model | ModelFamily:
+def _load_shipped(name: str, device: str, threads: int | None, providers: tuple | None) -> Model | ModelFamily:
+    listed = None if providers is None else [(provider, dict(settings)) for provider, settings in providers]
     if name in available_families():
-        return ModelFamily.load(name, device=device, threads=threads)
-    return Model.load(name, device=device, threads=threads)
+        return ModelFamily.load(name, device=device, threads=threads, providers=listed)
+    return Model.load(name, device=device, threads=threads, providers=listed)
 
 
 def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None,

@@ -15,9 +15,9 @@ import onnxruntime as ort
 from ens2rt.contract import Contract
 from ens2rt.timing import stage
 from ens2rt.errors import InputError, ModelError
+from ens2rt.options import DEVICES, Options
 
 DEFAULT_MODEL = "ens2-exc"  # a family: each neuron runs on the member trained nearest its noise level
-DEVICES = ("auto", "cpu", "cuda")
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -103,10 +103,16 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def _requested_providers(device: str) -> list[str]:
+def _requested_providers(device: str, providers: list[tuple[str, dict]] | None = None) -> list:
+    """What onnxruntime is asked for: the ``providers`` given (each must be available), else by ``device``."""
     if device not in DEVICES:
         raise InputError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     available = available_providers()
+    if providers is not None:
+        missing = [name for name, _ in providers if name not in available]
+        if missing:
+            raise ModelError(f"onnxruntime here has no {', '.join(missing)}; it offers {', '.join(available)}")
+        return [(name, settings) for name, settings in providers]
     if device == "cuda":
         if _PROVIDERS["cuda"] not in available:
             raise ModelError(
@@ -137,28 +143,35 @@ class Model:
     contract: Contract
 
     @classmethod
-    def load(cls, model: str | Path, device: str = "auto", threads: int | None = None) -> Model:
+    def load(cls, model: str | Path, device: str = "auto", threads: int | None = None,
+             providers: list[str | tuple[str, dict]] | None = None) -> Model:  # fmt: skip
         """Load a shipped model by name or an ``.onnx`` file (with its card) by path.
 
         ``device``: ``"auto"`` (CUDA when onnxruntime-gpu sees a GPU, else CPU),
         ``"cpu"`` or ``"cuda"``. ``threads``: CPU threads for onnxruntime (default: all).
+        ``providers``: onnxruntime execution providers with their options, e.g.
+        ``[("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]``; they
+        replace what ``device`` would choose.
         """
+        chosen = Options(device=device, threads=threads, providers=providers)  # checks all three
+        return cls._load(model, chosen.device, chosen.threads, chosen.provider_list())
+
+    @classmethod
+    def _load(cls, model: str | Path, device: str, threads: int | None, providers: list[tuple[str, dict]] | None) -> Model:
         path = resolve_model_path(model)
         card = read_card(path)
         contract = Contract.from_card(card, str(path))
         options = ort.SessionOptions()
         if threads is not None:
-            if threads < 1:
-                raise InputError(f"threads must be at least 1, not {threads}")
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        requested = _requested_providers(device)
+        requested = _requested_providers(device, providers)
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
         provider = session.get_providers()[0]
-        if device == "cuda" and provider != _PROVIDERS["cuda"]:
+        if providers is None and device == "cuda" and provider != _PROVIDERS["cuda"]:
             raise ModelError(f"asked for CUDA but onnxruntime fell back to {provider}")
         _check_contract(session, path, contract)
         return cls(name=card.get("name", path.stem), path=path, card=card, session=session, provider=provider, contract=contract)

@@ -15,20 +15,18 @@ from ens2rt.contract import Contract
 from ens2rt.errors import InputError, InputWarning
 from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
+from ens2rt.options import Options, resolve_options
 from ens2rt.resample import (
     DEFAULT_RESAMPLER,
-    RESAMPLERS,
     TARGET_RATE_HZ,
     n_samples_at_60hz,
     local_resampler,
     resample_to_60hz,
 )
-from ens2rt.spikes import DEFAULT_SPIKE_FIT, check_spike_fit, fit_spikes, spike_times_from_counts
+from ens2rt.spikes import fit_spikes, spike_times_from_counts
 from ens2rt.traces import (
-    EMPTY_NEURON_POLICIES,
     as_trace_matrix,
     check_frame_rate,
-    check_hop,
     check_length,
     check_magnitude,
     check_plausible,
@@ -48,8 +46,6 @@ from ens2rt.windows import (
     window_starts,
 )
 
-DEFAULT_HOP = 6  # the largest hop within 0.002 of hop 1 on held-out data: benchmarks/results/hops.md
-DEFAULT_BATCH_SIZE = 1024  # fastest of 256…16384 windows per onnxruntime call on a 2-core CPU
 # Neurons are resampled and windowed in blocks of about this many 60 Hz samples,
 # so memory stays bounded however many neurons a recording has.
 BLOCK_SAMPLES = 1 << 20
@@ -81,17 +77,9 @@ def infer(
     *,
     model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
     noise_level: float | np.ndarray | None = None,
-    hop: int = DEFAULT_HOP,
-    device: str = "auto",
-    threads: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    spikes: bool = True,
-    resampler: str | None = None,
-    spike_fit: str = DEFAULT_SPIKE_FIT,
-    percent: bool = False,
-    input_checks: bool = True,
-    empty_neurons: str = "nan",
+    options: Options | None = None,
     progress: Progress | None = None,
+    **settings: Any,
 ) -> InferenceResult:
     """Infer spike rates (and spike events) from ΔF/F traces.
 
@@ -106,34 +94,29 @@ def infer(
     loaded :class:`Model` or :class:`ModelFamily`. A family (the default) runs each
     neuron on the member trained nearest its noise level, estimated from its trace
     or given as ``noise_level`` (one value or one per neuron); ``neuron_model`` says
-    which ran. ``hop``: window hop in 60 Hz samples. ``resampler``: the model's own
-    (its contract's; ``"sinc"`` for most), ``"sinc"`` (local, streamable),
-    ``"linear"`` (low latency) or ``"fourier"`` (the published pipeline: with ``hop=1``
-    and ``spike_fit="published"`` it reproduces ENS²'s numbers). ``spike_fit``: how runs
-    get their first spike (:mod:`ens2rt.spikes`). ``progress(done, total)`` is called
-    as batches finish.
+    which ran. ``options`` (an :class:`~ens2rt.Options`), or its fields as keywords
+    (``hop=1, spike_fit="published"`` …, applied on top of ``options``): hop, resampler
+    (the model's own by default; ``"fourier"`` with ``hop=1`` and
+    ``spike_fit="published"`` reproduces ENS²'s numbers), spike fit, percent, input
+    checks, device, threads, providers …; ``settings["options"]`` records them.
+    ``progress(done, total)`` is called as batches finish.
     """
+    chosen = resolve_options(options, settings)
     traces = as_trace_matrix(dff)
     rate_hz = check_frame_rate(frame_rate)
-    hop = check_hop(hop)
-    if resampler is not None and resampler not in RESAMPLERS:
-        raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
-    check_spike_fit(spike_fit)
-    if empty_neurons not in EMPTY_NEURON_POLICIES:
-        raise InputError(f"empty_neurons must be one of {', '.join(EMPTY_NEURON_POLICIES)}, not {empty_neurons!r}")
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    hop, spike_fit, percent, empty_neurons = chosen.hop, chosen.spike_fit, chosen.percent, chosen.empty_neurons
+    batch_size, spikes = chosen.batch_size, chosen.spikes
     if percent:
         traces = traces / 100.0
     filled, gaps = fill_gaps(traces)
     check_magnitude(filled)
     levels = estimate_noise_level(traces, rate_hz)
-    if input_checks:
+    if chosen.input_checks:
         check_plausible(traces, rate_hz, levels)
     check_length(traces.shape[1], rate_hz)
     notes = _empty_neuron_warnings(gaps, empty_neurons)
-    loaded = load_models(model, device=device, threads=threads)
-    resampler = resampler or loaded.contract.resampler
+    loaded = load_models(model, chosen)
+    resampler = chosen.resampler or loaded.contract.resampler
 
     runners = assign_models(loaded, levels, noise_level, frame_rate=rate_hz)
     rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
@@ -152,7 +135,8 @@ def infer(
     if counts is not None:
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
 
-    settings = {
+    record = {
+        "options": chosen.as_dict(),
         "frame_rate": rate_hz,
         "model_kind": loaded.contract.kind,
         "hop": int(hop) if loaded.contract.kind == "windowed" else None,  # a convolutional model has no windows
@@ -162,12 +146,12 @@ def infer(
         "spikes": bool(spikes),
         "spike_fit": spike_fit,
         "percent": bool(percent),
-        "input_checks": bool(input_checks),
+        "input_checks": bool(chosen.input_checks),
         "empty_neurons": empty_neurons,
         "warnings": notes,
     }
     if noise_level is not None:
-        settings["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
+        record["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
     return InferenceResult(
         rate=rate,
         time=np.arange(n_out) / TARGET_RATE_HZ,
@@ -177,7 +161,7 @@ def infer(
         model=loaded.name,
         neuron_model=runners.names,
         model_sha256=runners.used,
-        settings=settings,
+        settings=record,
     )
 
 

@@ -136,7 +136,7 @@ def _correlate(padded: np.ndarray, kernel: np.ndarray, width: int) -> np.ndarray
 def spike_times_from_counts(counts: np.ndarray, sample_rate: float) -> list[np.ndarray]:
     """Per-neuron spike times in seconds (a bin with k spikes gives its time k times; NaN bins none)."""
     counts2d = np.atleast_2d(counts)
-    rows, bins = np.nonzero(np.nan_to_num(counts2d))  # one pass over all neurons: a stream calls this every push
+    rows, bins = np.nonzero(counts2d > 0)  # all neurons at once (a stream calls this every push); NaN bins are not > 0
     repeats = counts2d[rows, bins].astype(np.int64)
     rows, bins = np.repeat(rows, repeats), np.repeat(bins, repeats)
     per_row = np.split(bins / sample_rate, np.cumsum(np.bincount(rows, minlength=counts2d.shape[0]))[:-1])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,11 +25,11 @@ from ens2rt.errors import InputError
 from ens2rt import whole_trace
 from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
-from ens2rt.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_HOP
-from ens2rt.resample import RESAMPLERS, TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
-from ens2rt.spikes import DEFAULT_SPIKE_FIT, MAX_RUN, THRESHOLD, check_spike_fit, fit_spikes, spike_times_from_counts
-from ens2rt.traces import check_frame_rate, check_hop
-from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, covering_windows, gather_windows, overlap_add
+from ens2rt.options import Options, resolve_options
+from ens2rt.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
+from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
+from ens2rt.traces import check_frame_rate
+from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
 
 
 @dataclass(frozen=True)
@@ -53,21 +54,22 @@ class Stream:
     a stream cannot look at the whole trace to estimate it; a single model does not.
     ``neuron_model`` says which model runs each neuron. Non-finite frames are replaced
     by the neuron's last finite value (a stream cannot look ahead to interpolate as
-    :func:`ens2rt.infer` does).
+    :func:`ens2rt.infer` does). ``options`` (or its fields as keywords) as for
+    :func:`ens2rt.infer`; a stream cannot see whole traces, so ``input_checks`` and
+    ``empty_neurons`` do not apply, and the resampler must be local (not ``"fourier"``).
     """
 
     def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
-                 noise_level: float | np.ndarray | None = None, hop: int = DEFAULT_HOP, device: str = "auto",
-                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE, spikes: bool = True,
-                 spike_fit: str = DEFAULT_SPIKE_FIT, resampler: str | None = None):  # fmt: skip
+                 noise_level: float | np.ndarray | None = None, options: Options | None = None, **settings: Any):  # fmt: skip
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
-        self._spike_fit = check_spike_fit(spike_fit)
+        self.options = resolve_options(options, settings)
+        self._spike_fit = self.options.spike_fit
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
-        self.hop = check_hop(hop)
-        self.batch_size = int(batch_size)
-        loaded = load_models(model, device=device, threads=threads)
+        self.hop = self.options.hop
+        self.batch_size = self.options.batch_size
+        loaded = load_models(model, self.options)
         if isinstance(loaded, ModelFamily) and len(loaded.members) > 1 and noise_level is None:
             raise InputError(
                 f"model family {loaded.name} picks a model per neuron from its noise level, which a stream "
@@ -81,13 +83,11 @@ class Stream:
             )
         self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level, frame_rate=self.frame_rate)
         self.contract = loaded.contract
-        if resampler is not None and resampler not in RESAMPLERS:
-            raise InputError(f"resampler must be one of {', '.join(RESAMPLERS)}, not {resampler!r}")
-        self.resampler = resampler or self.contract.resampler
+        self.resampler = self.options.resampler or self.contract.resampler
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
         self._samples_start = 0
         self._resampler = local_resampler(self.frame_rate, self.resampler)
-        self._spikes = spikes
+        self._spikes = self.options.spikes
         self._frames = np.zeros((n_neurons, 0))
         self._frames_start = 0  # index of self._frames[:, 0] in the recording
         self._n_frames = 0
@@ -159,6 +159,8 @@ class Stream:
         if self._flushed:
             raise InputError("this stream was flushed; start a new Stream")
         frames = np.asarray(frames, dtype=np.float64)
+        if self.options.percent:
+            frames = frames / 100.0
         if frames.ndim == 1 and self.n_neurons == 1:
             frames = frames[None, :]
         if frames.ndim != 2 or frames.shape[0] != self.n_neurons or frames.shape[1] < 1:
