@@ -99,3 +99,17 @@ def test_the_cli_passes_providers_and_records_the_options(tmp_path):
     assert settings["options"]["providers"] == [["CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"}]]
     bad = runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", "30", "--provider", "CPUExecutionProvider:fast"])
     assert bad.exit_code == 2 and "NAME:key=value" in bad.output
+
+
+def test_every_entry_point_records_the_same_provenance(traces):
+    """One schema: offline, stream and dask settings have the same keys and agree on every value they share."""
+    da = pytest.importorskip("dask.array")
+    import ens2rt.dask
+
+    options = ens2rt.Options(hop=3)
+    offline = ens2rt.infer(traces, RATE, model="ens2-exc-native", options=options).settings
+    stream = ens2rt.Stream(3, RATE, model="ens2-exc-native", options=options).settings
+    lazy = ens2rt.dask.infer(da.from_array(traces), RATE, model="ens2-exc-native", options=options).settings
+    assert set(offline) == set(stream) == set(lazy)
+    for key in ("options", "frame_rate", "model_kind", "hop", "resampler", "spike_fit"):
+        assert offline[key] == stream[key] == lazy[key], key

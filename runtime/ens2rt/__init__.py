@@ -9,7 +9,8 @@ from ens2rt import example
 from ens2rt.errors import Ens2Error, InputError, ModelError
 from ens2rt.family import ModelFamily
 from ens2rt.options import DEFAULT_HOP, Options
-from ens2rt.pipeline import InferenceResult, infer
+from ens2rt.pipeline import infer
+from ens2rt.result import InferenceResult
 from ens2rt.model import Model, available_families, available_models, available_providers
 from ens2rt.stream import Stream, StreamOutput
 from ens2rt.traces import noise_level

@@ -29,6 +29,7 @@ from ens2rt.errors import InputError
 from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models, nearest_level
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
+from ens2rt.result import run_settings
 from ens2rt.pipeline import frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.files import atomic_output
@@ -55,6 +56,8 @@ def worker_model(path: str) -> Model:
 
 @dataclass(frozen=True)
 class DaskResult:
+    """:class:`~ens2rt.InferenceResult`'s fields as lazy dask arrays (neurons' models as indices into ``models``)."""
+
     rate: da.Array  #: (n_neurons, n_out) float32, lazy
     spike_counts: da.Array | None  #: (n_neurons, n_out) float32, lazy
     noise_level: da.Array  #: (n_neurons,) float32, lazy: ENS²/CASCADE noise level of the input
@@ -63,8 +66,13 @@ class DaskResult:
     model: str  #: name of the model or family asked for
     models: tuple[str, ...]  #: the models a neuron may run on
     model_sha256: dict[str, str]  #: sha256 of each of ``models``
-    resampler: str  #: the one used: the options', else the models' own (their contract's)
-    options: Options  #: as given (``as_dict()`` is what infer_zarr records)
+    options: Options  #: as given
+    settings: dict  #: provenance, as ``InferenceResult.settings`` (:func:`ens2rt.result.run_settings`)
+
+    @property
+    def resampler(self) -> str:
+        """The resampler used: the options', else the models' own (their contract's)."""
+        return self.settings["resampler"]
 
 
 def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
@@ -128,7 +136,8 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
-                      resampler=resampler, options=chosen)  # fmt: skip
+                      options=chosen, settings=run_settings(chosen, contract, frame_rate=frame_rate, resampler=resampler,
+                                                            provider="CPUExecutionProvider", noise_level=noise_level))  # fmt: skip
 
 
 def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths, resampler):
@@ -174,10 +183,7 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
             with Client(scheduler or cluster) as client:
                 group = zarr.open_group(str(temporary), mode="w")
                 group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
-                                    "model_sha256": result.model_sha256, "frame_rate": float(rate_hz),
-                                    "hop": result.options.hop, "resampler": result.resampler,
-                                    "spike_fit": result.options.spike_fit, "options": result.options.as_dict(),
-                                    "source": str(source)})  # fmt: skip
+                                    "model_sha256": result.model_sha256, **result.settings, "source": str(source)})  # fmt: skip
                 group.create_array("time", data=result.time)
                 writes = [
                     da.to_zarr(result.rate, str(temporary), component="rate", compute=False),

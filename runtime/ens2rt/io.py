@@ -22,7 +22,7 @@ from ens2rt.errors import InputError
 from ens2rt.caiman import read_caiman
 from ens2rt.files import atomic_output, check_output
 from ens2rt.nwb import read_nwb, refuse_results
-from ens2rt.pipeline import InferenceResult
+from ens2rt.result import InferenceResult
 from ens2rt.suite2p import REQUIRED as SUITE2P_FILES
 from ens2rt.suite2p import DffSettings, is_suite2p_folder, read_suite2p
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ens2rt.errors import InputError
 from ens2rt.files import atomic_output
-from ens2rt.pipeline import InferenceResult
+from ens2rt.result import InferenceResult
 
 MODULE = "spike_inference"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ens2rt.errors import InputError, InputWarning
 from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
+from ens2rt.result import InferenceResult, run_settings
 from ens2rt.resample import (
     DEFAULT_RESAMPLER,
     TARGET_RATE_HZ,
@@ -51,24 +51,6 @@ from ens2rt.windows import (
 BLOCK_SAMPLES = 1 << 20
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class InferenceResult:
-    """What :func:`infer` returns. Times are seconds, 0 = the first input frame.
-
-    ``rate`` and ``spike_counts`` are NaN where the input had gaps.
-    """
-
-    rate: np.ndarray  #: (n_neurons, n_out) float32, inferred spikes per 60 Hz bin
-    time: np.ndarray  #: (n_out,) float64, time of each output bin
-    spike_counts: np.ndarray | None  #: (n_neurons, n_out) float32 discrete spikes per bin
-    spike_times: list[np.ndarray] | None  #: per neuron, float64 spike times
-    noise_level: np.ndarray  #: (n_neurons,) ENS²/CASCADE noise level of the input
-    model: str  #: name of the model or model family asked for
-    neuron_model: np.ndarray  #: (n_neurons,) str, the model that ran on each neuron
-    model_sha256: dict[str, str]  #: sha256 of the ONNX file of each model that ran, by name
-    settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
 
 
 def infer(
@@ -135,23 +117,8 @@ def infer(
     if counts is not None:
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
 
-    record = {
-        "options": chosen.as_dict(),
-        "frame_rate": rate_hz,
-        "model_kind": loaded.contract.kind,
-        "hop": int(hop) if loaded.contract.kind == "windowed" else None,  # a convolutional model has no windows
-        "resampler": resampler,
-        "provider": runners.provider,
-        "batch_size": int(batch_size),
-        "spikes": bool(spikes),
-        "spike_fit": spike_fit,
-        "percent": bool(percent),
-        "input_checks": bool(chosen.input_checks),
-        "empty_neurons": empty_neurons,
-        "warnings": notes,
-    }
-    if noise_level is not None:
-        record["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
+    record = run_settings(chosen, loaded.contract, frame_rate=rate_hz, resampler=resampler, provider=runners.provider,
+                          noise_level=noise_level, warnings=notes)  # fmt: skip
     return InferenceResult(
         rate=rate,
         time=np.arange(n_out) / TARGET_RATE_HZ,

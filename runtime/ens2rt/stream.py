@@ -26,6 +26,7 @@ from ens2rt import whole_trace
 from ens2rt.family import ModelFamily, assign_models, load_models
 from ens2rt.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
+from ens2rt.result import run_settings
 from ens2rt.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.traces import check_frame_rate
@@ -34,7 +35,8 @@ from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, ove
 
 @dataclass(frozen=True)
 class StreamOutput:
-    """What one :meth:`Stream.push` or :meth:`Stream.flush` finalised."""
+    """What one :meth:`Stream.push` or :meth:`Stream.flush` finalised: a slice in time of an
+    :class:`~ens2rt.InferenceResult` (same units; provenance in :attr:`Stream.settings`)."""
 
     rate: np.ndarray  #: (n_neurons, k) float32 spikes per 60 Hz bin
     time: np.ndarray  #: (k,) s since the first frame
@@ -83,6 +85,7 @@ class Stream:
             )
         self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level, frame_rate=self.frame_rate)
         self.contract = loaded.contract
+        self._noise_level = noise_level
         self.resampler = self.options.resampler or self.contract.resampler
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
         self._samples_start = 0
@@ -102,6 +105,12 @@ class Stream:
         self._pending_start = 0  # 60 Hz index of self._pending[:, 0]
         self._fitted = np.zeros(n_neurons, dtype=np.int64)  # per neuron, columns of _pending already fitted
         self._flushed = False
+
+    @property
+    def settings(self) -> dict:
+        """How this stream infers, as ``InferenceResult.settings`` records a run (:func:`ens2rt.result.run_settings`)."""
+        return run_settings(self.options, self.contract, frame_rate=self.frame_rate, resampler=self.resampler,
+                            provider=self.models.provider, noise_level=self._noise_level)  # fmt: skip
 
     @property
     def neuron_model(self) -> np.ndarray:

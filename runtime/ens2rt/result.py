@@ -1,0 +1,63 @@
+"""What every entry point returns: one schema for results and their provenance.
+
+:class:`InferenceResult` is the offline result; a stream's :class:`~ens2rt.StreamOutput`
+is a slice of it in time, and :class:`ens2rt.dask.DaskResult` the same fields as lazy
+arrays. All three carry ``settings`` made by :func:`run_settings`, the one place
+provenance is written (every output format stores it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ens2rt.contract import Contract
+from ens2rt.options import Options
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """What :func:`infer` returns. Times are seconds, 0 = the first input frame.
+
+    ``rate`` and ``spike_counts`` are NaN where the input had gaps.
+    """
+
+    rate: np.ndarray  #: (n_neurons, n_out) float32, inferred spikes per 60 Hz bin
+    time: np.ndarray  #: (n_out,) float64, time of each output bin
+    spike_counts: np.ndarray | None  #: (n_neurons, n_out) float32 discrete spikes per bin
+    spike_times: list[np.ndarray] | None  #: per neuron, float64 spike times
+    noise_level: np.ndarray  #: (n_neurons,) ENS²/CASCADE noise level of the input
+    model: str  #: name of the model or model family asked for
+    neuron_model: np.ndarray  #: (n_neurons,) str, the model that ran on each neuron
+    model_sha256: dict[str, str]  #: sha256 of the ONNX file of each model that ran, by name
+    settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
+
+
+def run_settings(options: Options, contract: Contract, *, frame_rate: float, resampler: str, provider: str,
+                 noise_level: float | np.ndarray | None = None, warnings: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """How a run was made, JSON-able: the options as given, and what they resolved to.
+
+    ``hop`` is ``None`` for a convolutional model (it has no windows); ``resampler`` is
+    the one used (the options' or the model's own); ``noise_level`` the override given,
+    if any (the estimates are ``result.noise_level``).
+    """
+    record = {
+        "options": options.as_dict(),
+        "frame_rate": float(frame_rate),
+        "model_kind": contract.kind,
+        "hop": int(options.hop) if contract.kind == "windowed" else None,
+        "resampler": resampler,
+        "provider": provider,
+        "batch_size": int(options.batch_size),
+        "spikes": bool(options.spikes),
+        "spike_fit": options.spike_fit,
+        "percent": bool(options.percent),
+        "input_checks": bool(options.input_checks),
+        "empty_neurons": options.empty_neurons,
+        "warnings": list(warnings or []),
+    }
+    if noise_level is not None:
+        record["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
+    return record
