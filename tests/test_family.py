@@ -11,7 +11,7 @@ import ens2rt
 from ens2rt.cli import app
 from ens2rt.errors import InputError, ModelError
 from ens2rt.example import load_example
-from ens2rt.io import write_result
+from ens2rt.formats import write_result
 from ens2rt.model import resolve_model_path
 
 

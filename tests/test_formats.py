@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 
 import ens2rt
 from ens2rt.cli import app
+from ens2rt.errors import InputError
 from ens2rt.groundtruth import find_datasets, load_dataset
-from ens2rt.suite2p import read_suite2p
+from ens2rt.formats.suite2p import read_suite2p
 
 runner = CliRunner()
 
@@ -183,7 +184,7 @@ class _Boom:
 
 
 def test_suite2p_ops_pickles_run_no_code(tmp_path, monkeypatch):
-    from ens2rt.suite2p import read_frame_rate
+    from ens2rt.formats.suite2p import read_frame_rate
 
     monkeypatch.chdir(tmp_path)
     np.save(tmp_path / "ops.npy", {"fs": 30.0, "save_path": "x", "Ly": np.int64(512), "meanImg": np.zeros((4, 4))})
@@ -192,3 +193,32 @@ def test_suite2p_ops_pickles_run_no_code(tmp_path, monkeypatch):
     with pytest.raises(ens2rt.InputError, match="posix.system|os.system|nt.system"):
         read_frame_rate(tmp_path / "evil.npy")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_the_registry_names_a_reader_per_input_and_what_it_can_read(tmp_path):
+    from ens2rt import formats
+
+    np.save(tmp_path / "x.npy", np.zeros((2, 100)))
+    (tmp_path / "x.nwb").write_bytes(b"")
+    (tmp_path / "x.hdf5").write_bytes(b"")
+    plane = tmp_path / "plane"
+    plane.mkdir()
+    for name in ("F.npy", "Fneu.npy", "iscell.npy"):
+        np.save(plane / name, np.ones((2, 100)))
+    chosen = {path.name: formats.reader_for(path).name for path in (tmp_path / "x.npy", tmp_path / "x.nwb", tmp_path / "x.hdf5", plane)}
+    assert chosen == {"x.npy": "array", "x.nwb": "nwb", "x.hdf5": "caiman", "plane": "suite2p"}
+    assert formats.files_read(plane) == [plane / n for n in ("F.npy", "Fneu.npy", "iscell.npy", "ops.npy")]
+    (tmp_path / "x.tiff").write_bytes(b"")
+    with pytest.raises(InputError, match="unsupported input type '.tiff'; ens2rt reads a suite2p plane folder"):
+        formats.read_input(tmp_path / "x.tiff")
+    traces = formats.read_input(tmp_path / "x.npy", frame_rate=30.0)
+    assert traces.frame_rate == 30.0 and traces.settings["source_format"] == "array"
+
+
+def test_spike_times_share_one_ragged_encoding():
+    from ens2rt.formats.results import ragged, unragged
+
+    times = [np.array([0.5, 1.0]), np.zeros(0), np.array([2.0])]
+    flat, offsets = ragged(times)
+    assert [unragged(flat, offsets, i).tolist() for i in range(3)] == [[0.5, 1.0], [], [2.0]]
+    assert ragged([])[0].size == 0 and ragged([])[1].tolist() == [0]

@@ -157,7 +157,7 @@ def test_suite2p_arrays_that_disagree_are_refused(tmp_path, iscell):
 
 
 def test_suite2p_one_dimensional_iscell_of_the_right_length_is_read(tmp_path):
-    from ens2rt.suite2p import read_suite2p
+    from ens2rt.formats.suite2p import read_suite2p
 
     plane = _plane(tmp_path / "plane0", iscell=np.array([1.0, 0.0, 1.0]))
     assert read_suite2p(plane, frame_rate=RATE)[2].tolist() == [0, 2]
@@ -189,7 +189,7 @@ def test_result_files_honour_the_umask(tmp_path, umask_022, suffix):
 
 
 def test_figures_and_zarr_stores_honour_the_umask(tmp_path, umask_022):
-    from ens2rt.files import atomic_output
+    from ens2rt.formats.files import atomic_output
 
     with atomic_output(tmp_path / "store.zarr", directory=True) as temporary:
         (temporary / "x").write_text("x")
@@ -284,7 +284,7 @@ def test_matlab_v73_files_are_read(tmp_path):
     _write_mat_v73(tmp_path / "s.mat", {"dff": dff, "fs": np.array([[RATE]])})
     with pytest.raises(NotImplementedError):
         scipy.io.loadmat(tmp_path / "s.mat")  # what scipy alone says
-    from ens2rt.io import read_traces
+    from ens2rt.formats.arrays import read_traces
 
     traces = read_traces(tmp_path / "s.mat", variable="dff")
     np.testing.assert_array_equal(traces.dff, dff)

@@ -20,7 +20,7 @@ from ens2rt.errors import Ens2Error, InputWarning
 from ens2rt.family import load_models
 from ens2rt.model import DEFAULT_MODEL, conflicting_onnxruntimes, read_card, resolve_model_path
 from ens2rt.pipeline import Progress
-from ens2rt.suite2p import DffSettings
+from ens2rt.formats import DffSettings, ReadSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 
@@ -151,8 +151,8 @@ def infer(
                                      providers=_providers(provider))  # fmt: skip
         except Ens2Error as exc:
             _fail(str(exc))
-        reading = {"variable": variable, "time_first": time_axis is TimeAxis.first, "frame_rate": frame_rate, "series": series,
-                   "all_rois": all_rois, "dff_settings": DffSettings(neuropil, baseline_window, baseline_percentile)}  # fmt: skip
+        reading = ReadSettings(frame_rate=frame_rate, variable=variable, time_first=time_axis is TimeAxis.first, series=series,
+                               all_rois=all_rois, dff_settings=DffSettings(neuropil, baseline_window, baseline_percentile))  # fmt: skip
         run = {"model": model, "noise_level": noise_level, "options": options}
         if input.suffix.lower() == ".zarr":
             _infer_zarr(input, output, frame_rate, run, workers, scheduler, quiet)
@@ -174,18 +174,18 @@ def _providers(specs: list[str] | None) -> list[tuple[str, dict[str, str]]] | No
     return providers
 
 
-def _infer(input: Path, destination: Path, reading: dict, run: dict, overwrite_input: bool, quiet: bool) -> None:
+def _infer(input: Path, destination: Path, reading: ReadSettings, run: dict, overwrite_input: bool, quiet: bool) -> None:
     """Read, check, infer and write one file: what ``ens2rt infer`` does for every input but zarr."""
-    from ens2rt.io import check_destination, read_input, write_result
+    from ens2rt.formats import check_destination, read_input, write_result
     from ens2rt.traces import check_frame_rate
 
     try:
-        if reading["frame_rate"] is not None:
-            check_frame_rate(reading["frame_rate"])
+        if reading.frame_rate is not None:
+            check_frame_rate(reading.frame_rate)
         if not input.exists():
             _fail(f"{input}: no such file or folder")
         check_destination(destination, input, overwrite_input=overwrite_input)
-        traces = read_input(input, **reading)
+        traces = read_input(input, reading)
         if traces.frame_rate is None:
             _fail(f"{input} holds no frame rate; pass --frame-rate HZ")
         loaded = load_models(run["model"], run["options"])
@@ -193,7 +193,7 @@ def _infer(input: Path, destination: Path, reading: dict, run: dict, overwrite_i
             result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=run["noise_level"],
                                   options=run["options"], progress=progress)  # fmt: skip
         if destination.suffix.lower() == ".nwb":
-            from ens2rt.nwb import write_nwb
+            from ens2rt.formats.nwb import write_nwb
 
             write_nwb(input, destination, result, series=traces.settings.get("series"))
         else:
@@ -242,9 +242,9 @@ def demo(
 ) -> None:
     """Run inference on the shipped example recording and score it against its real spikes."""
     from ens2rt.example import load_example
-    from ens2rt.files import check_output
+    from ens2rt.formats.files import check_output
     from ens2rt.groundtruth import true_rate_at_60hz
-    from ens2rt.io import Traces, write_result
+    from ens2rt.formats import Traces, write_result
     from ens2rt.metrics import correlation, error_rate
 
     try:
@@ -271,7 +271,7 @@ def demo(
     typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
     typer.echo(f"wrote {destination}")
     try:
-        from ens2rt.plot import plot_result, read_result
+        from ens2rt.formats.figures import plot_result, read_result
 
         figure = plot_result(read_result(destination), [0], destination.with_suffix(".png"), [example.spike_times], example.source)
         typer.echo(f"wrote {figure}")
@@ -299,7 +299,7 @@ def plot(
 
     Example: ens2rt plot spikes.npz --neurons 0,5,9 -o fig.png
     """
-    from ens2rt.plot import check_figure_output, plot_result, read_result
+    from ens2rt.formats.figures import check_figure_output, plot_result, read_result
 
     try:
         chosen = [int(n) for n in neurons.replace(",", " ").split()]

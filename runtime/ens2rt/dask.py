@@ -32,7 +32,7 @@ from ens2rt.options import Options, resolve_options
 from ens2rt.result import run_settings
 from ens2rt.pipeline import frames_needed, rate_for_range
 from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
-from ens2rt.files import atomic_output
+from ens2rt.formats.files import atomic_output
 from ens2rt.spikes import fit_spikes
 from ens2rt.traces import check_frame_rate, check_length
 from ens2rt.traces import noise_level as noise_level_of

@@ -14,24 +14,16 @@ refuses anything else; passing the frame rate skips the file altogether.
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import percentile_filter
 
 from ens2rt.errors import InputError
+from ens2rt.formats.base import DffSettings, ReadSettings, Traces
 
 REQUIRED = ("F.npy", "Fneu.npy", "iscell.npy")
-
-
-@dataclass(frozen=True)
-class DffSettings:
-    """How ΔF/F is computed from suite2p's raw fluorescence; recorded in every output."""
-
-    neuropil_coefficient: float = 0.7
-    baseline_window_s: float = 60.0
-    baseline_percentile: float = 8.0
 
 
 _OPS_TYPES = {
@@ -136,3 +128,21 @@ def read_suite2p(folder: str | Path, frame_rate: float | None = None, all_rois: 
         raise InputError(f"{folder}: ROI {roi} has a non-positive fluorescence baseline; ΔF/F is undefined")
     dff = (corrected - running_baseline(corrected, window, settings.baseline_percentile)) / denominator
     return dff, frame_rate, chosen
+
+
+class Suite2pReader:
+    name = "suite2p"
+    description = "a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy): ΔF/F derived as DffSettings says"
+
+    def can_read(self, path: Path) -> bool:
+        return is_suite2p_folder(path)
+
+    def read(self, path: Path, settings: ReadSettings) -> Traces:
+        dff, rate, rois = read_suite2p(path, frame_rate=settings.frame_rate, all_rois=settings.all_rois, settings=settings.dff_settings)
+        return Traces(dff, rate, str(path), rois, {"source_format": self.name, **asdict(settings.dff_settings)})
+
+    def files_read(self, path: Path) -> list[Path]:
+        return [path / name for name in (*REQUIRED, "ops.npy")]
+
+
+READER = Suite2pReader()

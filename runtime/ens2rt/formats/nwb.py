@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
-from ens2rt.files import atomic_output
+from ens2rt.formats.base import ReadSettings, Traces
+from ens2rt.formats.files import atomic_output
+from ens2rt.formats.results import ragged
 from ens2rt.result import InferenceResult
 
 MODULE = "spike_inference"
@@ -116,8 +118,8 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
                 description=f"model {result.model} (sha256 of the models that ran: {result.model_sha256}), settings {result.settings}",
             )
         )
-        times = result.spike_times or [np.zeros(0)] * len(roi_ids)
-        flat = VectorData(name="spike_times", description="spike times, s (session time)", data=np.concatenate(times).astype(np.float64) + start)
+        flat_times, offsets = ragged(result.spike_times or [np.zeros(0)] * len(roi_ids))
+        flat = VectorData(name="spike_times", description="spike times, s (session time)", data=flat_times + start)
         module.add(
             DynamicTable(
                 name="inferred_spikes",
@@ -127,10 +129,29 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
                     VectorData(name="noise_level", description="ENS2/CASCADE noise level of the input", data=result.noise_level.tolist()),
                     VectorData(name="model", description="the model that ran on this ROI", data=result.neuron_model.tolist()),
                     flat,
-                    VectorIndex(name="spike_times_index", target=flat, data=np.cumsum([t.size for t in times]).astype(np.int64)),
+                    VectorIndex(name="spike_times_index", target=flat, data=offsets[1:]),
                 ],
             )
         )
         with pynwb.NWBHDF5IO(str(temporary), "w") as writer:
             writer.export(src_io=io, nwbfile=nwbfile)
     return out
+
+
+class NwbReader:
+    name = "nwb"
+    description = "an NWB file's ΔF/F RoiResponseSeries (.nwb; results can be written into a copy)"
+
+    def can_read(self, path: Path) -> bool:
+        return path.suffix.lower() == ".nwb" and path.is_file()
+
+    def read(self, path: Path, settings: ReadSettings) -> Traces:
+        dff, rate, name = read_nwb(path, settings.series)
+        rate = rate if settings.frame_rate is None else settings.frame_rate
+        return Traces(dff, rate, str(path), settings={"source_format": self.name, "series": name})
+
+    def files_read(self, path: Path) -> list[Path]:
+        return [path]
+
+
+READER = NwbReader()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
+from ens2rt.formats.base import ReadSettings, Traces
 
 
 def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.ndarray, float]:
@@ -36,3 +37,21 @@ def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.n
             except KeyError as exc:
                 raise InputError(f"{path}: no params/data/fr; pass --frame-rate") from exc
     return dff, frame_rate
+
+
+class CaimanReader:
+    name = "caiman"
+    description = "a CaImAn results file (.hdf5 or .h5: estimates/F_dff, params/data/fr)"
+
+    def can_read(self, path: Path) -> bool:
+        return path.suffix.lower() in (".hdf5", ".h5") and path.is_file()
+
+    def read(self, path: Path, settings: ReadSettings) -> Traces:
+        dff, rate = read_caiman(path, settings.frame_rate)
+        return Traces(dff, rate, str(path), settings={"source_format": self.name})
+
+    def files_read(self, path: Path) -> list[Path]:
+        return [path]
+
+
+READER = CaimanReader()

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError
-from ens2rt.files import atomic_output, check_output
+from ens2rt.formats.files import atomic_output, check_output
+from ens2rt.formats.results import unragged
 
 RESULT_FIELDS = ("rate", "time")
 
@@ -57,8 +58,7 @@ def read_result(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def neuron_spikes(arrays: dict[str, np.ndarray], neuron: int) -> np.ndarray:
-    offsets = arrays["spike_times_offsets"]
-    return arrays["spike_times"][offsets[neuron] : offsets[neuron + 1]]
+    return unragged(arrays["spike_times"], arrays["spike_times_offsets"], neuron)
 
 
 def plot_result(arrays: dict[str, np.ndarray], neurons: list[int], out: str | Path,

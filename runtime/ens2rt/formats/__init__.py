@@ -1,0 +1,79 @@
+"""Input and output formats: one module per format, found through one registry.
+
+``read_input(path)`` asks each registered :class:`~ens2rt.formats.base.Reader` in
+turn (:data:`READERS`) whether it can read ``path`` and lets the first one read it;
+every reader returns :class:`~ens2rt.formats.base.Traces` (ΔF/F, frame rate, ROI
+indices, source metadata). A new input format is one module with a ``READER`` object,
+listed here. Results go to ``.npz``/``.mat``/``.h5`` (:mod:`ens2rt.formats.results`) or
+into a copy of an NWB input (:mod:`ens2rt.formats.nwb`), always through the one
+atomic writer of :mod:`ens2rt.formats.files`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ens2rt.errors import InputError
+from ens2rt.formats import arrays, caiman, nwb, suite2p
+from ens2rt.formats.arrays import _require_h5py
+from ens2rt.formats.base import DffSettings, Reader, ReadSettings, Traces
+from ens2rt.formats.files import check_output
+from ens2rt.formats.results import RESULT_SUFFIXES, write_result
+
+#: in the order they are asked: folders first, then by suffix
+READERS: tuple[Reader, ...] = (suite2p.READER, nwb.READER, caiman.READER, arrays.READER)
+OUTPUT_SUFFIXES = (*RESULT_SUFFIXES, ".nwb")
+
+__all__ = ["READERS", "DffSettings", "ReadSettings", "Reader", "Traces", "check_destination", "files_read", "read_input",
+           "reader_for", "write_result"]  # fmt: skip
+
+
+def reader_for(path: str | Path) -> Reader:
+    """The registered reader of ``path``, or an :class:`InputError` that says what can be read."""
+    path = Path(path)
+    for reader in READERS:
+        if reader.can_read(path):
+            return reader
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, but not a suite2p plane folder (F.npy, Fneu.npy, iscell.npy)")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    raise InputError(f"{path}: unsupported input type {path.suffix.lower()!r}; ens2rt reads "
+                     + "; ".join(reader.description for reader in READERS))  # fmt: skip
+
+
+def read_input(path: str | Path, settings: ReadSettings | None = None, **fields: Any) -> Traces:
+    """ΔF/F from any registered format; ``settings`` (or its fields as keywords) say how."""
+    settings = settings or ReadSettings(**fields)
+    path = Path(path)
+    return reader_for(path).read(path, settings)
+
+
+def files_read(path: str | Path) -> list[Path]:
+    """The files :func:`read_input` reads for ``path`` (e.g. a suite2p folder's arrays and ``ops.npy``)."""
+    path = Path(path)
+    try:
+        return reader_for(path).files_read(path)
+    except InputError:
+        return [path]
+
+
+def check_destination(destination: str | Path, source: str | Path, *, overwrite_input: bool = False) -> Path:
+    """Raise :class:`InputError` unless a result of ``source`` can be written to ``destination``.
+
+    Checks, before any inference: the output type, the package its writer needs, an
+    NWB output's input, the folder, write permission, and that ``destination`` is
+    not a file the run reads.
+    """
+    destination, source = Path(destination), Path(source)
+    suffix = destination.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{destination}: output must end in {', '.join(RESULT_SUFFIXES)} (or .nwb for an NWB input)")
+    if suffix == ".h5":
+        _require_h5py("writing .h5")
+    if suffix == ".nwb":
+        if source.suffix.lower() != ".nwb":
+            raise InputError(f"{destination}: NWB output is a copy of an NWB input with results added; use .npz, .mat or .h5")
+        nwb.refuse_results(source)
+    return check_output(destination, files_read(source), overwrite_input=overwrite_input)
