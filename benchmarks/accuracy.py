@@ -38,8 +38,8 @@ from benchmarks.common import (  # noqa: E402
     predict_neuron,
     score_prediction,
 )
-from ens2rt.groundtruth import find_datasets, load_dataset, smooth_spike_counts  # noqa: E402
-from ens2rt.metrics import correlation  # noqa: E402
+from ens2export.groundtruth import find_datasets, load_dataset, smooth_spike_counts  # noqa: E402
+from ens2export.metrics import correlation  # noqa: E402
 from ens2export.dataset import load_windows  # noqa: E402
 from ens2export.train import TrainSettings, save_run, train  # noqa: E402
 
@@ -105,7 +105,7 @@ def oasis_correlation(neuron) -> float:
     """OASIS (AR(1), L1 penalty) on each trial, its spikes put on the 60 Hz grid and smoothed like the truth."""
     from oasis.functions import deconvolve
 
-    from ens2rt.groundtruth import true_rate_at_60hz
+    from ens2export.groundtruth import true_rate_at_60hz
 
     predicted, truth = [], []
     for trial in neuron.trials:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import ens2rt
-from ens2rt.groundtruth import Neuron, true_rate_at_60hz
-from ens2rt.metrics import score_neuron
+from ens2export.groundtruth import Neuron, true_rate_at_60hz
+from ens2export.metrics import score_neuron
 from ens2rt.resample import DEFAULT_RESAMPLER
 
 REPO = Path(__file__).resolve().parents[1]

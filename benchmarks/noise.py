@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, median, predict_neuron  # noqa: E402
-from ens2rt.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
-from ens2rt.metrics import correlation  # noqa: E402
+from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
+from ens2export.metrics import correlation  # noqa: E402
 from ens2rt.traces import noise_level  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)

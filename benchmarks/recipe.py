@@ -79,8 +79,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 def score_fold(model, datasets: list[str]) -> dict:
     """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials), run by ens2rt."""
-    from ens2rt.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
-    from ens2rt.metrics import correlation, error_and_bias
+    from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
+    from ens2export.metrics import correlation, error_and_bias
 
     import ens2rt
 

@@ -1,15 +1,20 @@
-"""Per-push compute time of ens2rt.Stream: can it keep up with 1,000 neurons at 30 Hz?
+"""Streaming: per-push compute of ens2rt.Stream, and what latency costs in accuracy.
 
-    python benchmarks/stream_latency.py --neurons 1000 --seconds 120 --chunk-s 1
-    python benchmarks/stream_latency.py --model ens2-exc-conv     # a convolutional (whole-trace) model
+    python benchmarks/stream_latency.py run --neurons 1000 --seconds 120 --chunk-s 1
+    python benchmarks/stream_latency.py run --model ens2-exc-online --chunk-s 0.0334   # every frame
+    python benchmarks/stream_latency.py trade      # -> results/latency.md and latency.png
 
-Pushes the shipped real recording (shifted per neuron, at 30 Hz) in chunks as an
-acquisition loop would, and reports the compute time of each push against the
-imaging time the chunk spans.
+``run`` pushes the shipped real recording (shifted per neuron, at 30 Hz) in chunks as
+an acquisition loop would, and reports the compute time of each push against the
+imaging time the chunk spans. ``trade`` puts, for each lookahead (0, 50, 100 ms and the
+offline models), the stream's worst-case delay, its compute for 1,000 neurons at 30 Hz
+pushed frame by frame and once a second, and the held-out accuracy of the recipe's
+validation runs (``benchmarks/recipe.py``, fold D) side by side.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -21,10 +26,36 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
+from benchmarks.common import CACHE, RESULTS, median  # noqa: E402
 from benchmarks.speed import FRAME_RATE, make_traces  # noqa: E402
 
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+# (row, recipe variant, model the stream runs: a shipped name, or the variant's fold-D validation model)
+TRADE = [
+    ("0 ms lookahead", "online-0ms", None),
+    ("50 ms lookahead", "online-50ms", None),
+    ("100 ms lookahead", "online-100ms", "ens2-exc-online"),
+    ("offline, convolutional", "conv-noise", "ens2-exc-conv"),
+    ("offline, windowed (hop 6)", "windowed", "ens2-exc-native"),
+]
+FOLD = "D"
 
-def main(
+
+def push_times(model: str | Path, neurons: int, seconds: float, chunk: int, hop: int = ens2rt.DEFAULT_HOP) -> tuple[np.ndarray, ens2rt.Stream]:
+    """Compute time of every push after the pipeline has filled, and the stream."""
+    dff = make_traces(neurons, seconds / 60)
+    levels = ens2rt.noise_level(dff[:, : int(60 * FRAME_RATE)], FRAME_RATE)  # from the first minute, as a host would
+    stream = ens2rt.Stream(neurons, FRAME_RATE, model=model, noise_level=levels, hop=hop, device="cpu")
+    times = []
+    for first in range(0, dff.shape[1], chunk):
+        started = time.perf_counter()
+        stream.push(dff[:, first : first + chunk])
+        times.append(time.perf_counter() - started)
+    return np.asarray(times[int(np.ceil(stream.delay_s * FRAME_RATE / chunk)) + 1 :]), stream
+
+
+@app.command()
+def run(
     neurons: Annotated[int, typer.Option(help="Neurons imaged.")] = 1000,
     seconds: Annotated[float, typer.Option(help="Recording length.")] = 120.0,
     chunk_s: Annotated[float, typer.Option(help="Imaging time per push.")] = 1.0,
@@ -32,29 +63,104 @@ def main(
     model: Annotated[str, typer.Option(help="Model or family name, or .onnx path.")] = "ens2-exc",
     out: Annotated[Path, typer.Option(help="Markdown file for the result.")] = None,
 ) -> None:
-    dff = make_traces(neurons, seconds / 60)
-    levels = ens2rt.noise_level(dff[:, : int(60 * FRAME_RATE)], FRAME_RATE)  # from the first minute, as a host would
-    stream = ens2rt.Stream(neurons, FRAME_RATE, model=model, noise_level=levels, hop=hop, device="cpu")
+    """Per-push compute of one model."""
     chunk = max(1, int(round(chunk_s * FRAME_RATE)))
-    times = []
-    for first in range(0, dff.shape[1], chunk):
-        started = time.perf_counter()
-        stream.push(dff[:, first : first + chunk])
-        times.append(time.perf_counter() - started)
-    steady = np.asarray(times[int(np.ceil(stream.delay_s / chunk_s)) + 1 :])  # after the pipeline has filled
+    steady, stream = push_times(model, neurons, seconds, chunk, hop)
     text = (
         f"{neurons} neurons at {FRAME_RATE:g} Hz, pushes of {chunk} frames ({chunk / FRAME_RATE:g} s), "
         f"{'hop ' + str(hop) if stream.contract.kind == 'windowed' else 'whole-trace (convolutional)'}, "
-        f"{len(times)} pushes; models {', '.join(sorted(set(stream.neuron_model)))} on {stream.models.provider}\n\n"
-        "| per-push compute, median | 95th percentile | max | real-time factor (imaging time / compute time) | output delay |\n"
+        f"{steady.size} pushes timed; models {', '.join(sorted(set(stream.neuron_model)))} on {stream.models.provider}\n\n"
+        "| per-push compute, median | 95th percentile | max | real-time factor (imaging time / compute time) | delay |\n"
         "|---|---|---|---|---|\n"
-        f"| {1000 * np.median(steady):.0f} ms | {1000 * np.percentile(steady, 95):.0f} ms | {1000 * steady.max():.0f} ms "
-        f"| {chunk / FRAME_RATE / np.median(steady):.1f}× | {stream.delay_s:.2f} s ({stream.delay_frames} frames) |\n"
+        f"| {1000 * np.median(steady):.1f} ms | {1000 * np.percentile(steady, 95):.1f} ms | {1000 * steady.max():.1f} ms "
+        f"| {chunk / FRAME_RATE / np.median(steady):.1f}× | {stream.delay_s:.3f} s |\n"
     )
     typer.echo(text)
     if out is not None:
         out.write_text(text)
 
 
+def _validation(variant: str) -> tuple[list[dict], Path | None]:
+    """Finished recipe runs of ``variant`` on the fold, and the model of its seed-0 run (if trained here)."""
+    records = [json.loads(p.read_text()) for p in sorted((RESULTS / "recipe").glob(f"{FOLD}-{variant}-s*.json"))]
+    model = CACHE / "runs" / "recipe" / FOLD / f"{variant}-s0" / "model.onnx"
+    return records, model if model.exists() else None
+
+
+@app.command()
+def trade(
+    neurons: Annotated[int, typer.Option(help="Neurons imaged.")] = 1000,
+    seconds: Annotated[float, typer.Option(help="Recording length per timing.")] = 60.0,
+) -> None:
+    """Latency against accuracy: results/latency.md and results/latency.png."""
+    rows = []
+    for label, variant, shipped in TRADE:
+        records, validation_model = _validation(variant)
+        model = shipped or validation_model
+        if model is None or not records:
+            raise typer.BadParameter(f"{variant}: run `python benchmarks/recipe.py run {FOLD} {variant}` first")
+        per_frame, stream = push_times(model, neurons, seconds, 1)
+        per_second, _ = push_times(model, neurons, seconds, int(FRAME_RATE))
+        scores = [r["median_correlation"] for r in records]
+        datasets = sorted(records[0]["scores"])
+        rows.append({
+            "label": label, "variant": variant, "model": Path(model).stem if shipped is None else shipped,
+            "delay_s": stream.delay_s, "frame_ms": 1000 * float(np.median(per_frame)), "second_ms": 1000 * float(np.median(per_second)),
+            "r": float(np.mean(scores)), "seeds": len(scores),
+            "per_dataset": {d: float(np.mean([r["scores"][d]["correlation"] for r in records])) for d in datasets},
+            "bias": float(np.mean([median(s["bias"] for s in r["scores"].values()) for r in records])),
+        })  # fmt: skip
+        typer.echo(f"{label}: delay {stream.delay_s:.3f} s, {rows[-1]['frame_ms']:.1f} ms per frame, r {rows[-1]['r']:.3f}")
+    datasets = list(rows[0]["per_dataset"])
+    offline = rows[-2]["r"]
+    lines = [
+        "# Latency against accuracy",
+        "",
+        f"`python benchmarks/stream_latency.py trade` ({neurons} neurons at {FRAME_RATE:g} Hz, the shipped recording shifted per",
+        "neuron; onnxruntime CPU on this 2-core machine). **Delay**: `Stream.delay_s`, the worst case over frame phases of",
+        "the time from a rate sample's own time to the push that emits it, resampler included (pushing k frames at a",
+        "time adds up to k − 1 frame periods). **Compute**: median per push. **Accuracy**: held-out fold D of the recipe",
+        f"validation ({', '.join(datasets)}; models trained on the other 17 excitatory datasets, `benchmarks/recipe.py`),",
+        "median over datasets of the median per-neuron correlation, mean over the seeds run; never the data a model was",
+        "trained on. The 100 ms row's stream runs the shipped `ens2-exc-online` (trained on all 23 datasets, same",
+        "recipe) and the offline rows the shipped models; the 0 and 50 ms rows their fold-D validation models.",
+        "",
+        "| lookahead | delay at 30 Hz | compute per frame pushed | real-time factor | compute per 1 s pushed | real-time factor "
+        "| fold D median r | vs offline conv | seeds | " + " | ".join(datasets) + " | median bias |",
+        "|---|---|---|---|---|---|---|---|---|" + "---|" * len(datasets) + "---|",
+    ]
+    for row in rows:
+        cells = " | ".join(f"{row['per_dataset'][d]:.3f}" for d in datasets)
+        lines.append(
+            f"| {row['label']} | {row['delay_s']:.3f} s | {row['frame_ms']:.1f} ms | {1000 / FRAME_RATE / row['frame_ms']:.1f}× "
+            f"| {row['second_ms']:.0f} ms | {1000 / row['second_ms']:.1f}× | **{row['r']:.3f}** | {row['r'] - offline:+.3f} "
+            f"| {row['seeds']} | {cells} | {row['bias']:+.2f} |"
+        )
+    (RESULTS / "latency.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "latency.json").write_text(json.dumps(rows, indent=2) + "\n")
+    _plot(rows, RESULTS / "latency.png")
+    typer.echo(f"wrote {RESULTS / 'latency.md'}, latency.json and latency.png")
+
+
+def _plot(rows: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for row in rows:
+        axis.scatter(row["delay_s"], row["r"], color="tab:blue" if "lookahead" in row["label"] else "tab:gray")
+        axis.annotate(row["label"], (row["delay_s"], row["r"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    axis.axvline(0.15, color="tab:red", lw=0.8, ls="--")
+    axis.set_xscale("log")
+    axis.set_xlabel("stream delay at 30 Hz (s, resampler included)")
+    axis.set_ylabel("held-out median correlation (fold D)")
+    axis.set_title("What latency costs")
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+
+
 if __name__ == "__main__":
-    typer.run(main)
+    app()

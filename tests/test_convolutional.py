@@ -224,8 +224,8 @@ def test_context_batches_are_zero_outside_their_trial(ground_truth):
 def test_the_shipped_convolutional_model():
     """ens2-exc-conv loads by name, says what it is, and tracks the example's spikes (a neuron of its training data)."""
     from ens2rt.example import load_example
-    from ens2rt.groundtruth import true_rate_at_60hz
-    from ens2rt.metrics import correlation
+    from ens2export.groundtruth import true_rate_at_60hz
+    from ens2export.metrics import correlation
 
     model = ens2rt.Model.load("ens2-exc-conv", device="cpu")
     assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"

@@ -4,7 +4,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ens2export.dataset import WindowSource, concatenate, load_windows, windows_from_neurons  # noqa: E402
-from ens2rt.groundtruth import Neuron, Trial  # noqa: E402
+from ens2export.groundtruth import Neuron, Trial  # noqa: E402
 
 
 def _neuron(spike_times, seconds=10.0, rate=30.0):

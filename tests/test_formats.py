@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import ens2rt
 from ens2rt.cli import app
 from ens2rt.errors import InputError
-from ens2rt.groundtruth import find_datasets, load_dataset
+from ens2export.groundtruth import find_datasets, load_dataset
 from ens2rt.formats.suite2p import read_suite2p
 
 runner = CliRunner()

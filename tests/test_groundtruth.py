@@ -5,7 +5,7 @@ import pytest
 import scipy.io
 
 from ens2rt.errors import InputError
-from ens2rt.groundtruth import dataset_id, find_datasets, load_dataset, load_neuron, true_rate_at_60hz
+from ens2export.groundtruth import dataset_id, find_datasets, load_dataset, load_neuron, true_rate_at_60hz
 
 
 def _write_mat(path, trials):
@@ -41,7 +41,7 @@ def test_trials_without_the_three_fields_are_skipped_with_a_reason(tmp_path, cap
     good = {"fluo_time": np.arange(100) / 30.0, "fluo_mean": np.zeros(100, np.float32), "events_AP": np.array([[1e4], [np.nan]])}
     bad = {"fluo_time": np.arange(100) / 30.0, "fluo_mean": np.zeros(100, np.float32)}
     _write_mat(tmp_path / "cell.mat", [good, bad, good])
-    with caplog.at_level(logging.WARNING, logger="ens2rt.groundtruth"):
+    with caplog.at_level(logging.WARNING, logger="ens2export.groundtruth"):
         neuron = load_neuron(tmp_path / "cell.mat")
     assert len(neuron.trials) == 2
     assert "cell.mat trial 1: skipped, no field events_AP" in caplog.text

@@ -34,7 +34,7 @@ def test_onnx_graph_matches_published_window_outputs(published, reference):
 
 
 def test_torch_pipeline_reproduces_published_rate(published, reference):
-    """METHOD.md's pipeline written out in torch: resample, pad, every window, overlap-add."""
+    """docs/method.md's pipeline written out in torch: resample, pad, every window, overlap-add."""
     from ens2rt.resample import resample_to_60hz
 
     x = resample_to_60hz(reference["dff"], float(reference["frame_rate"]), "fourier").astype(np.float32)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ens2rt.groundtruth import load_neuron
+from ens2export.groundtruth import load_neuron
 
 SOURCE = "DS09-GCaMP6f-m-V1/CAttached_Chen2013_GC6f_cell10_full_mini.mat"
 OUT = Path(__file__).resolve().parents[1] / "runtime" / "ens2rt" / "data" / "example.npz"

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from ens2rt.groundtruth import (
+from ens2export.groundtruth import (
     Neuron,
     find_datasets,
     load_dataset,

@@ -1,7 +1,7 @@
 """Build the ENS² U-Net as an ONNX graph straight from a weights dict.
 
 Writing the graph by hand (rather than tracing torch) keeps the published-weights
-converter free of PyTorch and makes the graph exactly the one METHOD.md describes.
+converter free of PyTorch and makes the graph exactly the one docs/method.md describes.
 The 1-D network runs as 2-D operators on a (1 × T) image with (1 × k) kernels:
 onnxruntime's CPU provider has blocked-layout kernels for 2-D convolutions that its
 1-D convolutions lack, which measured about 1.3× faster on this network.

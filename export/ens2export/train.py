@@ -24,7 +24,7 @@ DATA_RESAMPLERS = ("fourier", "linear")
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Published ENS² defaults (METHOD.md): Adam 1e-3, 1024 windows/step, MSE, patience 500.
+    """Published ENS² defaults (docs/method.md): Adam 1e-3, 1024 windows/step, MSE, patience 500.
 
     ``noise_level``: train at this ν (:mod:`ens2export.noise`); ``None`` = native noise,
     the published recipe. ``kind="convolutional"``: BatchNorm network trained on windows

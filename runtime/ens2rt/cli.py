@@ -242,10 +242,12 @@ def demo(
 ) -> None:
     """Run inference on the shipped example recording and score it against its real spikes."""
     from ens2rt.example import load_example
-    from ens2rt.formats.files import check_output
-    from ens2rt.groundtruth import true_rate_at_60hz
     from ens2rt.formats import Traces, write_result
-    from ens2rt.metrics import correlation, error_rate
+    from ens2rt.formats.files import check_output
+
+    # scoring is evaluation code: it lives in ens2export (same wheel), whose metrics need numpy and scipy only
+    from ens2export.groundtruth import true_rate_at_60hz
+    from ens2export.metrics import correlation, error_rate
 
     try:
         if output is None:

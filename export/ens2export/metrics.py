@@ -1,4 +1,4 @@
-"""Scores of inferred spikes against ground truth (docs: METRICS.md), in numpy only.
+"""Scores of inferred spikes against ground truth (docs/metrics.md), in numpy only.
 
 Rates are on the 60 Hz grid; spike times are in seconds.
 """
@@ -90,7 +90,7 @@ def score_neuron(
     predicted_spikes: np.ndarray | None,
     true_spikes: np.ndarray,
 ) -> dict[str, float]:
-    """Every METRICS.md score of one neuron, as a flat dict."""
+    """Every docs/metrics.md score of one neuron, as a flat dict."""
     n_true = int(np.size(true_spikes))
     error, bias = error_and_bias(predicted_rate, true_rate)
     scores = {
