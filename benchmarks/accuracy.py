@@ -133,7 +133,7 @@ def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int) -> dict:
     return {
         "dataset": held_out,
         "hop": hop,
-        "resampler": ens2rt.resample.DEFAULT_RESAMPLER,
+        "resampler": ens2rt.engine.resample.DEFAULT_RESAMPLER,
         "model_sha256": model.sha256,
         "training": {k: info[k] for k in ("datasets", "steps", "final_loss", "device", "wall_time_s", "command", "git_commit")},
         "scoring_time_s": round(time.perf_counter() - started, 1),

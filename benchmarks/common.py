@@ -10,7 +10,7 @@ import numpy as np
 import ens2rt
 from ens2export.groundtruth import Neuron, true_rate_at_60hz
 from ens2export.metrics import score_neuron
-from ens2rt.resample import DEFAULT_RESAMPLER
+from ens2rt.engine.resample import DEFAULT_RESAMPLER
 
 REPO = Path(__file__).resolve().parents[1]
 GROUND_TRUTH = REPO.parent / "shared" / "ground_truth"

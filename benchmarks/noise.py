@@ -38,7 +38,7 @@ import ens2rt  # noqa: E402
 from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, median, predict_neuron  # noqa: E402
 from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
 from ens2export.metrics import correlation  # noqa: E402
-from ens2rt.traces import noise_level  # noqa: E402
+from ens2rt.engine.traces import noise_level  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}

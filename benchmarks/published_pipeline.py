@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
-from ens2rt.resample import resample_to_60hz
-from ens2rt.spikes import MAX_RUN, MIN_RUN_TOTAL, SIGMA_SAMPLES, THRESHOLD
+from ens2rt.engine.resample import resample_to_60hz
+from ens2rt.engine.spikes import MAX_RUN, MIN_RUN_TOTAL, SIGMA_SAMPLES, THRESHOLD
 
 
 def rate(model: torch.nn.Module, dff: np.ndarray, frame_rate: float, batch_size: int = 1024) -> np.ndarray:

@@ -104,7 +104,7 @@ def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
 
 
 def _run_ens2rt(dff: np.ndarray, frame_rate: float, hop: int, device: str, resampler: str, model_name: str = "ens2-published-exc") -> dict:
-    from ens2rt.timing import stage_times
+    from ens2rt.engine.timing import stage_times
 
     model = ens2rt.Model.load(model_name, device=device)
     n_out = round(dff.shape[1] * 60 / frame_rate)
@@ -140,9 +140,9 @@ def one(method: str, neurons: int, minutes: float, device: str = "cpu", frame_ra
     elif method == "ens2rt-hop1":
         result = _run_ens2rt(dff, frame_rate, 1, device, "fourier")  # the published pipeline's numbers
     elif method == "ens2rt-default":
-        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.resample.DEFAULT_RESAMPLER)
+        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.engine.resample.DEFAULT_RESAMPLER)
     elif method == "ens2rt-conv":
-        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.resample.DEFAULT_RESAMPLER, conv_model)
+        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.engine.resample.DEFAULT_RESAMPLER, conv_model)
     elif method == "oasis":
         result = _run_oasis(dff)
     else:

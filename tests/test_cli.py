@@ -144,9 +144,9 @@ def test_demo_scores_the_example_and_writes_its_result(tmp_path):
 
 
 def test_info_warns_when_both_onnxruntimes_are_installed(monkeypatch):
-    import ens2rt.cli
+    import ens2rt.cli.info
 
-    monkeypatch.setattr(ens2rt.cli, "conflicting_onnxruntimes", lambda: ["onnxruntime", "onnxruntime-gpu"])
+    monkeypatch.setattr(ens2rt.cli.info, "conflicting_onnxruntimes", lambda: ["onnxruntime", "onnxruntime-gpu"])
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 0 and "overwrite each other" in result.output
 

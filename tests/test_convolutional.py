@@ -14,7 +14,7 @@ from conftest import check_stream_delay  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 from ens2export.weights import architecture_reach  # noqa: E402
 from ens2export.weights import expected_shapes  # noqa: E402
-from ens2rt import whole_trace  # noqa: E402
+from ens2rt.engine import whole_trace  # noqa: E402
 from ens2rt.errors import InputError, ModelError  # noqa: E402
 
 RATE = 30.0
@@ -103,7 +103,7 @@ def test_a_model_of_unknown_kind_is_refused(conv_path, tmp_path):
 
 def test_infer_runs_the_whole_scaled_trace_once(conv, traces):
     res = ens2rt.infer(traces, RATE, model=conv, spikes=False)
-    samples = ens2rt.resample.resample_to_60hz(traces, RATE)
+    samples = ens2rt.engine.resample.resample_to_60hz(traces, RATE)
     scale = conv.contract.input_scale(ens2rt.noise_level(traces, RATE), RATE)
     n = samples.shape[1]
     padded = np.zeros((3, -(-(n + 112) // 8) * 8), np.float32)

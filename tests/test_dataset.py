@@ -24,7 +24,7 @@ def test_one_spike_becomes_a_unit_bump_on_the_right_window_sample():
 
 def test_windows_are_the_padded_trace_that_inference_sees():
     source = windows_from_neurons([_neuron([1.0, 5.0])])
-    from ens2rt.resample import resample_to_60hz
+    from ens2rt.engine.resample import resample_to_60hz
 
     x = resample_to_60hz(np.sin(np.arange(300) / 7.0), 30.0, "fourier").astype(np.float32)
     first = source.inputs[source.starts[0] : source.starts[0] + 96]

@@ -12,7 +12,7 @@ from ens2rt.cli import app
 from ens2rt.errors import InputError, ModelError
 from ens2rt.example import load_example
 from ens2rt.formats import write_result
-from ens2rt.model import resolve_model_path
+from ens2rt.catalog.model import resolve_model_path
 
 
 @pytest.fixture(scope="module")

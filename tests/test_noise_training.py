@@ -14,8 +14,8 @@ from ens2export.cli import app  # noqa: E402
 from ens2export.dataset import load_windows, windows_from_neurons  # noqa: E402
 from ens2export.noise import added_noise_std, native_white_noise_at_60hz  # noqa: E402
 from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
-from ens2rt.resample import resample_to_60hz  # noqa: E402
-from ens2rt.traces import noise_level  # noqa: E402
+from ens2rt.engine.resample import resample_to_60hz  # noqa: E402
+from ens2rt.engine.traces import noise_level  # noqa: E402
 
 
 @pytest.mark.parametrize("dataset", ["DS04", "DS09", "DS31"])  # 7.8, 60 and 120 Hz

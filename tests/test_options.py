@@ -67,16 +67,16 @@ def test_dask_takes_the_same_options(traces):
 
 
 def test_providers_with_their_options_reach_onnxruntime(traces, monkeypatch):
-    import ens2rt.model
+    import ens2rt.catalog.model
 
     asked = []
-    session = ens2rt.model.ort.InferenceSession
+    session = ens2rt.catalog.model.ort.InferenceSession
 
     def recording(path, sess_options=None, providers=None):
         asked.append(providers)
         return session(path, sess_options=sess_options, providers=providers)
 
-    monkeypatch.setattr(ens2rt.model.ort, "InferenceSession", recording)
+    monkeypatch.setattr(ens2rt.catalog.model.ort, "InferenceSession", recording)
     chosen = [("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})]
     model = ens2rt.Model.load("ens2-exc-native", providers=chosen)
     assert asked == [chosen] and model.provider == "CPUExecutionProvider"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ens2rt
-from ens2rt.spikes import fit_spikes
+from ens2rt.engine.spikes import fit_spikes
 
 onnx = pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
@@ -35,7 +35,7 @@ def test_onnx_graph_matches_published_window_outputs(published, reference):
 
 def test_torch_pipeline_reproduces_published_rate(published, reference):
     """docs/method.md's pipeline written out in torch: resample, pad, every window, overlap-add."""
-    from ens2rt.resample import resample_to_60hz
+    from ens2rt.engine.resample import resample_to_60hz
 
     x = resample_to_60hz(reference["dff"], float(reference["frame_rate"]), "fourier").astype(np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, 48), 96)[: x.size]

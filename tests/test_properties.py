@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 import ens2rt
 from ens2rt.errors import InputError, InputWarning
 from ens2rt.formats.arrays import read_traces
-from ens2rt.traces import gap_mask_at_60hz
+from ens2rt.engine.traces import gap_mask_at_60hz
 
 RUNS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 specials = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1e30, -3e38, 250.0])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ens2rt.spikes import MAX_RUN, THRESHOLD, find_runs, fit_spikes, spike_kernel, spike_times_from_counts
+from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, find_runs, fit_spikes, spike_kernel, spike_times_from_counts
 
 
 def test_kernel_is_a_unit_area_gaussian():

@@ -3,7 +3,7 @@
 import numpy as np
 
 import ens2rt
-from ens2rt import timing
+from ens2rt.engine import timing
 
 
 def test_infer_reports_each_stage_once():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ens2rt.windows import WINDOW, coverage_at, gather_windows, overlap_add, pad_for_windows, window_batches, window_starts
+from ens2rt.engine.windows import WINDOW, coverage_at, gather_windows, overlap_add, pad_for_windows, window_batches, window_starts
 
 
 def test_hop1_divides_by_96_like_the_published_pipeline():

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from ens2rt.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
+from ens2rt.catalog.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.weights import ALIGNMENT, architecture_reach, n_parameters

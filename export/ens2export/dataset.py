@@ -23,11 +23,11 @@ from ens2export.groundtruth import (
     smooth_spike_counts,
     spike_counts_at_60hz,
 )
-from ens2rt.resample import resample_to_60hz
-from ens2rt.traces import noise_level
-from ens2rt.windows import HALF_WINDOW, WINDOW, pad_for_windows
+from ens2rt.engine.resample import resample_to_60hz
+from ens2rt.engine.traces import noise_level
+from ens2rt.engine.windows import HALF_WINDOW, WINDOW, pad_for_windows
 
-from ens2rt.contract import noise_std as input_scale
+from ens2rt.catalog.contract import noise_std as input_scale
 
 from ens2export.noise import added_noise_std, native_white_noise_at_60hz
 
@@ -43,7 +43,7 @@ class WindowSource:
     noise_levels: np.ndarray  # float64, native noise level ν of each trial
     datasets: tuple[str, ...]
     n_neurons: int
-    resampler: str = "fourier"  # how the trials were brought to 60 Hz (ens2rt.resample)
+    resampler: str = "fourier"  # how the trials were brought to 60 Hz (ens2rt.engine.resample)
 
     @cached_property
     def targets(self) -> np.ndarray:

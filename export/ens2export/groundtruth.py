@@ -18,8 +18,8 @@ import scipy.io
 from scipy.ndimage import gaussian_filter1d
 
 from ens2rt.errors import InputError
-from ens2rt.resample import TARGET_RATE_HZ
-from ens2rt.spikes import SIGMA_SAMPLES
+from ens2rt.engine.resample import TARGET_RATE_HZ
+from ens2rt.engine.spikes import SIGMA_SAMPLES
 
 log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("fluo_time", "fluo_mean", "events_AP")

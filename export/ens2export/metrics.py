@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ens2rt.spikes import SIGMA_SAMPLES
+from ens2rt.engine.spikes import SIGMA_SAMPLES
 
 ER_TOLERANCES_S = (0.05, 0.1, 0.5)
 

@@ -10,8 +10,8 @@ for every window of every step, without resampling whole traces again.
 from __future__ import annotations
 
 import numpy as np
-from ens2rt.contract import NOISE_LEVEL_PER_STD
-from ens2rt.resample import TARGET_RATE_HZ
+from ens2rt.catalog.contract import NOISE_LEVEL_PER_STD
+from ens2rt.engine.resample import TARGET_RATE_HZ
 
 
 def added_noise_std(native_level: np.ndarray, target_level: float, frame_rate: np.ndarray) -> np.ndarray:

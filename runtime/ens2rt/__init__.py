@@ -7,13 +7,13 @@
 
 from ens2rt import example
 from ens2rt.errors import Ens2Error, InputError, ModelError
-from ens2rt.family import ModelFamily
+from ens2rt.catalog.family import ModelFamily
 from ens2rt.options import DEFAULT_HOP, Options
-from ens2rt.pipeline import infer
+from ens2rt.engine.offline import infer
 from ens2rt.result import InferenceResult
-from ens2rt.model import Model, available_families, available_models, available_providers
-from ens2rt.stream import Stream, StreamOutput
-from ens2rt.traces import noise_level
+from ens2rt.catalog.model import Model, available_families, available_models, available_providers
+from ens2rt.engine.stream import Stream, StreamOutput
+from ens2rt.engine.traces import noise_level
 
 __version__ = "0.1.0"
 

@@ -26,16 +26,16 @@ from typing import Any
 import numpy as np
 
 from ens2rt.errors import InputError
-from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models, nearest_level
-from ens2rt.model import DEFAULT_MODEL, Model
+from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, load_models, nearest_level
+from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
 from ens2rt.result import run_settings
-from ens2rt.pipeline import frames_needed, rate_for_range
-from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
+from ens2rt.engine.offline import frames_needed, rate_for_range
+from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.formats.files import atomic_output
-from ens2rt.spikes import fit_spikes
-from ens2rt.traces import check_frame_rate, check_length
-from ens2rt.traces import noise_level as noise_level_of
+from ens2rt.engine.spikes import fit_spikes
+from ens2rt.engine.traces import check_frame_rate, check_length
+from ens2rt.engine.traces import noise_level as noise_level_of
 
 try:
     import dask.array as da

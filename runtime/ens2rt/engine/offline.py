@@ -9,22 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt import whole_trace
-from ens2rt.contract import Contract
+from ens2rt.engine import whole_trace
+from ens2rt.catalog.contract import Contract
 from ens2rt.errors import InputError, InputWarning
-from ens2rt.family import ModelFamily, NeuronModels, assign_models, load_models
-from ens2rt.model import DEFAULT_MODEL, Model
+from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, load_models
+from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
 from ens2rt.result import InferenceResult, run_settings
-from ens2rt.resample import (
+from ens2rt.engine.resample import (
     DEFAULT_RESAMPLER,
     TARGET_RATE_HZ,
     n_samples_at_60hz,
     local_resampler,
     resample_to_60hz,
 )
-from ens2rt.spikes import fit_spikes, spike_times_from_counts
-from ens2rt.traces import (
+from ens2rt.engine.spikes import fit_spikes, spike_times_from_counts
+from ens2rt.engine.traces import (
     as_trace_matrix,
     check_frame_rate,
     check_length,
@@ -34,8 +34,8 @@ from ens2rt.traces import (
     gap_mask_at_60hz,
     row_blocks,
 )
-from ens2rt.traces import noise_level as estimate_noise_level
-from ens2rt.windows import (
+from ens2rt.engine.traces import noise_level as estimate_noise_level
+from ens2rt.engine.windows import (
     HALF_WINDOW,
     WINDOW,
     coverage_at,

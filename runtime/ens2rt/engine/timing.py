@@ -1,6 +1,6 @@
 """Per-stage timing of the engine, for benchmarks and profiling; free when nobody asks.
 
->>> with ens2rt.timing.stage_times() as seconds:
+>>> with ens2rt.engine.timing.stage_times() as seconds:
 ...     ens2rt.infer(dff, 30.0)
 >>> seconds   # {"resampling": 0.4, "onnxruntime": 2.1, "windowing": 0.2, ...}
 

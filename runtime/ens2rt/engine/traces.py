@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ens2rt.errors import InputError
-from ens2rt.resample import TARGET_RATE_HZ, n_samples_at_60hz
-from ens2rt.windows import MAX_HOP, WINDOW
+from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
+from ens2rt.engine.windows import MAX_HOP, WINDOW
 
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
 # |ΔF/F| beyond this is no fluorescence ratio, and squares of such values summed over a

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ens2rt.timing import stage
+from ens2rt.engine.timing import stage
 
 WINDOW = 96
 HALF_WINDOW = WINDOW // 2

@@ -3,7 +3,7 @@
 A model's card may name a ``family`` and the ``noise_level`` it was trained at (for
 a model trained on native-noise data: the median ν of that data). A family is
 loaded by its name, like a model; each neuron then runs on the member whose noise
-level is nearest its own estimate (:func:`ens2rt.traces.noise_level`), as CASCADE
+level is nearest its own estimate (:func:`ens2rt.engine.traces.noise_level`), as CASCADE
 picks its noise-matched models.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.errors import InputError, ModelError
-from ens2rt.model import Model, available_families
+from ens2rt.catalog.model import Model, available_families
 from ens2rt.options import Options
 
 

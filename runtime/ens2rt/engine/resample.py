@@ -24,7 +24,7 @@ import numpy as np
 from scipy import signal
 
 from ens2rt.errors import InputError
-from ens2rt.timing import stage
+from ens2rt.engine.timing import stage
 
 TARGET_RATE_HZ = 60.0
 RESAMPLERS = ("sinc", "linear", "fourier")

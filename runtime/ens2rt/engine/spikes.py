@@ -23,7 +23,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ens2rt.errors import InputError
-from ens2rt.timing import stage
+from ens2rt.engine.timing import stage
 
 SIGMA_SAMPLES = 1.5  # 25 ms at 60 Hz, the width of the training targets
 THRESHOLD = 0.02 / SIGMA_SAMPLES

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ens2rt.contract import Contract
-from ens2rt.family import NeuronModels
+from ens2rt.catalog.contract import Contract
+from ens2rt.catalog.family import NeuronModels
 
 PIECE_SAMPLES = 4096  # output samples per piece of the global grid (a multiple of every alignment in use)
 BATCH_SAMPLES = 1 << 18  # input samples per onnxruntime call (rows × piece length), bounds its working memory

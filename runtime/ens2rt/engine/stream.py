@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 
 from ens2rt.errors import InputError
-from ens2rt import whole_trace
-from ens2rt.family import ModelFamily, assign_models, load_models
-from ens2rt.model import DEFAULT_MODEL, Model
+from ens2rt.engine import whole_trace
+from ens2rt.catalog.family import ModelFamily, assign_models, load_models
+from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
 from ens2rt.result import run_settings
-from ens2rt.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
-from ens2rt.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
-from ens2rt.traces import check_frame_rate
-from ens2rt.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
+from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
+from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
+from ens2rt.engine.traces import check_frame_rate
+from ens2rt.engine.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ in other languages: ``docs/onnx-contract.md``). The runtime reads it instead of
 assuming constants, and refuses a model whose contract it does not know. Two kinds:
 
 - ``"windowed"`` (the published ENS² network): (batch, 96) windows of raw ΔF/F at
-  60 Hz, slid over the zero-padded trace and overlap-added (:mod:`ens2rt.windows`).
+  60 Hz, slid over the zero-padded trace and overlap-added (:mod:`ens2rt.engine.windows`).
 - ``"convolutional"``: (batch, time) whole traces at 60 Hz, optionally divided by the
   trace's noise std; the output at a sample reads ``reach`` samples to each side, and
   a trace may be run whole or in pieces aligned to ``alignment`` with ``context``

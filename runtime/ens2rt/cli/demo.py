@@ -1,0 +1,75 @@
+"""``ens2rt demo``: infer the shipped example recording and score it against its recorded spikes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import ens2rt
+from ens2rt.catalog.model import DEFAULT_MODEL
+from ens2rt.cli.app import app, fail, models_summary
+from ens2rt.errors import Ens2Error
+
+
+def _demo_output() -> Path:
+    return Path(tempfile.gettempdir()) / "ens2rt-demo" / "ens2rt-demo.npz"
+
+
+@app.command()
+def demo(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the result (default: ens2rt-demo/ in the system's temporary folder).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Shipped model or family name, or .onnx path.")] = DEFAULT_MODEL,
+) -> None:
+    """Run inference on the shipped example recording and score it against its real spikes."""
+    from ens2rt.example import load_example
+    from ens2rt.formats import Traces, write_result
+    from ens2rt.formats.files import check_output
+
+    # scoring is evaluation code: it lives in ens2export (same wheel), whose metrics need numpy and scipy only
+    from ens2export.groundtruth import true_rate_at_60hz
+    from ens2export.metrics import correlation, error_rate
+
+    try:
+        if output is None:
+            output = _demo_output()
+            output.parent.mkdir(exist_ok=True)
+        check_output(output)
+    except Ens2Error as exc:
+        fail(str(exc))
+    example = load_example()
+    typer.echo(f"example: {example.source}")
+    typer.echo(f"         {example.dff.size} frames at {example.frame_rate:.2f} Hz, {example.spike_times.size} recorded spikes")
+    try:
+        result = ens2rt.infer(example.dff, example.frame_rate, model=model)
+        destination = write_result(output, result, Traces(example.dff, example.frame_rate, "ens2rt example"))
+    except Ens2Error as exc:
+        fail(str(exc))
+    truth = true_rate_at_60hz(example.spike_times, result.time.size)
+    inferred = result.spike_times[0]
+    how = f"hop {result.settings['hop']}" if result.settings["hop"] is not None else "whole trace"
+    typer.echo(f"noise level {result.noise_level[0]:.2f}: {models_summary(result.neuron_model)} on {result.settings['provider']}, {how}")
+    typer.echo(f"correlation of inferred rate with recorded spikes: {correlation(result.rate[0], truth):.3f}")
+    typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size} ({_count_remark(inferred.size, example.spike_times.size)})")
+    typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
+    typer.echo(f"wrote {destination}")
+    try:
+        from ens2rt.formats.figures import plot_result, read_result
+
+        figure = plot_result(read_result(destination), [0], destination.with_suffix(".png"), [example.spike_times], example.source)
+        typer.echo(f"wrote {figure}")
+    except Ens2Error as exc:  # matplotlib is optional
+        typer.echo(f"no figure: {exc}")
+    typer.echo("(a neuron from the shipped models' training data; held-out scores are in benchmarks/)")
+
+
+def _count_remark(inferred: int, recorded: int) -> str:
+    """What a user should make of the demo's spike count."""
+    bias = inferred / max(recorded, 1) - 1.0
+    if abs(bias) <= 0.25:
+        return f"{bias:+.0%}"
+    return (f"{bias:+.0%}: absolute spike counts are not calibrated yet; rates follow spiking, "
+            "counts can be off by this much per neuron (bias per dataset: benchmarks/results/accuracy.md)")  # fmt: skip
+

@@ -1,0 +1,39 @@
+"""``ens2rt info``: version, shipped models and onnxruntime providers."""
+
+from __future__ import annotations
+
+import typer
+
+import ens2rt
+from ens2rt.catalog.family import load_models
+from ens2rt.catalog.model import DEFAULT_MODEL, conflicting_onnxruntimes, read_card, resolve_model_path
+from ens2rt.cli.app import app
+from ens2rt.errors import Ens2Error
+
+
+@app.command()
+def info() -> None:
+    """Print the version, the shipped models and the onnxruntime providers."""
+    import onnxruntime
+
+    typer.echo(f"ens2rt {ens2rt.__version__} (onnxruntime {onnxruntime.__version__})")
+    both = conflicting_onnxruntimes()
+    if both:
+        typer.echo(f"warning: {' and '.join(both)} are both installed and overwrite each other; "
+                   "keep one: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu", err=True)  # fmt: skip
+    typer.echo(f"providers available: {', '.join(ens2rt.available_providers())}")
+    try:
+        in_use = load_models(DEFAULT_MODEL).provider
+    except Ens2Error as exc:
+        in_use = f"none ({exc})"
+    typer.echo(f"provider in use with device=auto: {in_use}")
+    typer.echo("model families (each neuron runs on the member nearest its noise level):")
+    for family, members in ens2rt.available_families().items():
+        typer.echo(f"  {family:<22} {', '.join(members)}" + ("  (default)" if family == DEFAULT_MODEL else ""))
+    typer.echo("models:")
+    for name in ens2rt.available_models():
+        card = read_card(resolve_model_path(name))
+        level = f"ν {card['noise_level']:.2g}" if card.get("noise_level") is not None else ""
+        typer.echo(f"  {name:<22} {card['cell_class']:<11} {level:<7} {card['description']}")
+
+
