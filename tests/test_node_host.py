@@ -59,6 +59,15 @@ def test_the_shipped_example_trace_streams_as_in_python(online_path, tmp_path):
     assert f"delay {delay:.3f} s" in (tmp_path / "rate.csv").read_text().splitlines()[0]
 
 
+def test_the_shipped_online_model_streams_as_in_python(tmp_path):
+    """The README's command, with the shipped ens2-exc-online, against ens2rt.Stream."""
+    trace = EXAMPLE / "example-trace.csv"
+    model = ens2rt.Model.load("ens2-exc-online", device="cpu")
+    expected, _ = _python_stream(model, np.loadtxt(trace)[None, :], _stated_frame_rate(trace), chunk=1)
+    rate = _node_stream(model.path, trace, tmp_path / "rate.csv")
+    np.testing.assert_allclose(rate, expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("chunk", [1, 7])
 def test_several_neurons_at_30_hz_in_chunks(online_path, tmp_path, chunk):
     rng = np.random.default_rng(chunk)
