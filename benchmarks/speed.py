@@ -53,7 +53,7 @@ def make_traces(n_neurons: int, minutes: float, frame_rate: float = FRAME_RATE, 
 
 def flops_per_window() -> float:
     """Multiply-adds × 2 of one 96-sample window through the U-Net (convolutions only)."""
-    from ens2export.weights import expected_shapes
+    from ens2export.architecture import expected_shapes
 
     length = {"encoder1": 96, "encoder2": 48, "encoder3": 24, "bottleneck": 12, "decoder3": 24, "decoder2": 48, "decoder1": 96}
     total = 0.0

@@ -12,8 +12,8 @@ onnx = pytest.importorskip("onnx")
 import ens2rt  # noqa: E402
 from conftest import check_stream_delay  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
-from ens2export.weights import architecture_reach  # noqa: E402
-from ens2export.weights import expected_shapes  # noqa: E402
+from ens2export.architecture import architecture_reach  # noqa: E402
+from ens2export.architecture import expected_shapes  # noqa: E402
 from ens2rt.engine import whole_trace  # noqa: E402
 from ens2rt.errors import InputError, ModelError  # noqa: E402
 

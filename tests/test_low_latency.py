@@ -11,7 +11,7 @@ onnx = pytest.importorskip("onnx")
 import ens2rt  # noqa: E402
 from conftest import check_stream_delay  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
-from ens2export.weights import architecture_reach  # noqa: E402
+from ens2export.architecture import architecture_reach  # noqa: E402
 from ens2rt.engine.resample import LinearResampler, resample_to_60hz  # noqa: E402
 from test_convolutional import _random_weights  # noqa: E402
 

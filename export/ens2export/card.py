@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 from ens2rt.catalog.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
-from ens2export.weights import ALIGNMENT, architecture_reach, n_parameters
+from ens2export.architecture import ALIGNMENT, architecture_reach
+from ens2export.weights import n_parameters
 
 CITATIONS = [
     "Zhou Z., Yip H.M., Tsimring K., Sur M., Ip J.P.K., Tong C.K.: Effective and efficient neural "

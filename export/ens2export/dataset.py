@@ -25,7 +25,7 @@ from ens2export.groundtruth import (
 )
 from ens2rt.engine.resample import resample_to_60hz
 from ens2rt.engine.traces import noise_level
-from ens2rt.engine.windows import HALF_WINDOW, WINDOW, pad_for_windows
+from ens2rt.engine.windows import WINDOW, pad_for_windows
 
 from ens2rt.catalog.contract import noise_std as input_scale
 

@@ -1,6 +1,6 @@
-"""The ENS² U-Net in 1-D PyTorch ops, with the published checkpoint's parameter names.
+"""The ENS² U-Net as a PyTorch module, built from :mod:`ens2export.architecture`.
 
-One definition serves both model kinds (:data:`ens2export.weights.KINDS`); only the
+Parameter names are the published checkpoint's. Both model kinds share it; only the
 normalisation differs. :func:`to_weights` gives the export form (a convolutional
 model's BatchNorm folded into its convolutions).
 """
@@ -8,24 +8,26 @@ model's BatchNorm folded into its convolutions).
 from __future__ import annotations
 
 from collections import OrderedDict
-from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
-from ens2export.weights import BOTTLENECK_FEATURES, ENCODER_FEATURES, KINDS, check_weights
+from ens2export.architecture import BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, KINDS, LEAKY_SLOPE, NORM_EPSILON, UP_KERNEL, ConvBlock
+from ens2export.weights import check_weights
 
 INIT_STD = 0.02
-BATCH_NORM_EPSILON = 1e-5
+BATCH_NORM_EPSILON = NORM_EPSILON
 
 
-def _norm_block(channels_in: int, features: int, prefix: str, kind: str) -> nn.Sequential:
+def _norm_block(block: ConvBlock, kind: str) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
-    for index, width_in in ((1, channels_in), (2, features)):
-        layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, features, kernel_size=3, padding=1, bias=False)
-        layers[f"{prefix}norm{index}"] = nn.InstanceNorm1d(features) if kind == "windowed" else nn.BatchNorm1d(features, eps=BATCH_NORM_EPSILON)
-        layers[f"{prefix}relu{index}"] = nn.LeakyReLU(0.2)
+    prefix = block.layer_prefix
+    for index, width_in in ((1, block.channels_in), (2, block.features)):
+        layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2, bias=False)
+        layers[f"{prefix}norm{index}"] = (nn.InstanceNorm1d(block.features) if kind == "windowed"
+                                          else nn.BatchNorm1d(block.features, eps=BATCH_NORM_EPSILON))  # fmt: skip
+        layers[f"{prefix}relu{index}"] = nn.LeakyReLU(LEAKY_SLOPE)
     return nn.Sequential(layers)
 
 
@@ -43,31 +45,24 @@ class ENS2UNet(nn.Module):
         if kind not in KINDS:
             raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
         self.kind = kind
-        f1, f2, f3 = ENCODER_FEATURES
-        fb = BOTTLENECK_FEATURES
-        _block = partial(_norm_block, kind=kind)
-        self.encoder1 = _block(1, f1, "enc1")
-        self.encoder2 = _block(f1, f2, "enc2")
-        self.encoder3 = _block(f2, f3, "enc3")
+        for block in (*ENCODER, BOTTLENECK):  # attribute names are the checkpoint's module names
+            setattr(self, block.module, _norm_block(block, kind))
         self.pool = nn.MaxPool1d(2)
-        self.bottleneck = _block(f3, fb, "bottleneck")
-        self.upconv3 = nn.ConvTranspose1d(fb, f3, kernel_size=2, stride=2)
-        self.decoder3 = _block(2 * f3, f3, "dec3")
-        self.upconv2 = nn.ConvTranspose1d(f3, f2, kernel_size=2, stride=2)
-        self.decoder2 = _block(2 * f2, f2, "dec2")
-        self.upconv1 = nn.ConvTranspose1d(f2, f1, kernel_size=2, stride=2)
-        self.decoder1 = _block(2 * f1, f1, "dec1")
-        self.conv = nn.Conv1d(f1, 1, kernel_size=1)
+        for up, block in DECODER:
+            setattr(self, up.name, nn.ConvTranspose1d(up.channels_in, up.features, kernel_size=UP_KERNEL, stride=2))
+            setattr(self, block.module, _norm_block(block, kind))
+        setattr(self, HEAD, nn.Conv1d(ENCODER[0].features, 1, kernel_size=1))
 
     def forward(self, windows: torch.Tensor, rectify: bool = True) -> torch.Tensor:
-        enc1 = self.encoder1(windows.unsqueeze(1))
-        enc2 = self.encoder2(self.pool(enc1))
-        enc3 = self.encoder3(self.pool(enc2))
-        x = self.bottleneck(self.pool(enc3))
-        x = self.decoder3(torch.cat([self.upconv3(x), enc3], dim=1))
-        x = self.decoder2(torch.cat([self.upconv2(x), enc2], dim=1))
-        x = self.decoder1(torch.cat([self.upconv1(x), enc1], dim=1))
-        x = self.conv(x).squeeze(1)
+        x, skips = windows.unsqueeze(1), []
+        for block in ENCODER:
+            x = getattr(self, block.module)(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = getattr(self, BOTTLENECK.module)(x)
+        for (up, block), skip in zip(DECODER, reversed(skips)):
+            x = getattr(self, block.module)(torch.cat([getattr(self, up.name)(x), skip], dim=1))
+        x = getattr(self, HEAD)(x).squeeze(1)
         return torch.relu(x) if rectify else x
 
 

@@ -16,15 +16,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ens2export.weights import block_prefixes, check_weights
+from ens2export.architecture import BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, NORM_EPSILON, UP_KERNEL, ConvBlock
+from ens2export.weights import check_weights
 
 OPSET = 18
 INPUT_NAME = "dff_windows"
 TRACE_INPUT_NAME = "dff"
 OUTPUT_NAME = "spike_rate"
 WINDOW = 96
-LEAKY_SLOPE = 0.2
-NORM_EPSILON = 1e-5
 
 
 class _GraphBuilder:
@@ -48,7 +47,7 @@ class _GraphBuilder:
         self.nodes.append(helper.make_node(op, inputs, [output], **attributes))
         return output
 
-    def conv(self, x: str, weight_name: str, bias_name: str | None = None, pad: int = 1) -> str:
+    def conv(self, x: str, weight_name: str, bias_name: str | None = None, pad: int = KERNEL // 2) -> str:
         inputs = [self.constant(weight_name, self.weights[weight_name][:, :, None, :])]
         if bias_name is not None:
             inputs.append(self.constant(bias_name, self.weights[bias_name]))
@@ -60,12 +59,11 @@ class _GraphBuilder:
         x = self.node("InstanceNormalization", [x, scale, shift], epsilon=NORM_EPSILON)
         return self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
 
-    def block(self, x: str, prefix: str) -> str:
-        for index in (1, 2):
-            weight_name = f"{prefix}conv{index}.weight"
+    def block(self, x: str, block: ConvBlock) -> str:
+        for index, weight_name in enumerate(block.conv_names(), start=1):
             if self.kind == "windowed":
                 x = self.conv(x, weight_name)
-                x = self.norm_act(x, self.weights[weight_name].shape[0], f"{prefix}norm{index}")
+                x = self.norm_act(x, block.features, f"{block.name}norm{index}")
             else:  # BatchNorm folded into the conv
                 x = self.node("LeakyRelu", [self.conv(x, weight_name, weight_name.replace(".weight", ".bias"))], alpha=LEAKY_SLOPE)
         return x
@@ -83,22 +81,21 @@ def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], kind: 
         raise ValueError("only a convolutional model can delay its output")
     g = _GraphBuilder(weights, kind)
     input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
-    prefixes = block_prefixes()
     channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
     x = g.node("Unsqueeze", [input_name, channel_and_height])  # (batch, 1, 1, T)
     skips = []
-    for prefix in prefixes[:3]:
-        x = g.block(x, prefix)
+    for block in ENCODER:
+        x = g.block(x, block)
         skips.append(x)
         x = g.node("MaxPool", [x], kernel_shape=[1, 2], strides=[1, 2])
-    x = g.block(x, prefixes[3])
-    for level, prefix, skip in zip((3, 2, 1), prefixes[4:], reversed(skips)):
-        up_weight = g.constant(f"upconv{level}.weight", weights[f"upconv{level}.weight"][:, :, None, :])
-        up_bias = g.constant(f"upconv{level}.bias", weights[f"upconv{level}.bias"])
-        x = g.node("ConvTranspose", [x, up_weight, up_bias], kernel_shape=[1, 2], strides=[1, 2])
+    x = g.block(x, BOTTLENECK)
+    for (up, block), skip in zip(DECODER, reversed(skips)):
+        up_weight = g.constant(f"{up.name}.weight", weights[f"{up.name}.weight"][:, :, None, :])
+        up_bias = g.constant(f"{up.name}.bias", weights[f"{up.name}.bias"])
+        x = g.node("ConvTranspose", [x, up_weight, up_bias], kernel_shape=[1, UP_KERNEL], strides=[1, 2])
         x = g.node("Concat", [x, skip], axis=1)
-        x = g.block(x, prefix)
-    x = g.conv(x, "conv.weight", "conv.bias", pad=0)
+        x = g.block(x, block)
+    x = g.conv(x, f"{HEAD}.weight", f"{HEAD}.bias", pad=0)
     x = g.node("Relu", [x])
     if output_delay:
         pads = g.constant("delay_pads", np.array([0, 0, 0, output_delay, 0, 0, 0, 0], dtype=np.int64))

@@ -15,7 +15,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.weights import ALIGNMENT, KINDS, architecture_reach
+from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")

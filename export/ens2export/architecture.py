@@ -1,0 +1,138 @@
+"""The ENS² U-Net, defined once.
+
+The torch module (:mod:`ens2export.network`), the weight shapes
+(:func:`expected_shapes`), the ONNX graph (:mod:`ens2export.onnx_graph`) and the
+receptive field (:func:`architecture_reach`) all follow from :data:`ENCODER`,
+:data:`BOTTLENECK`, :data:`DECODER` and :data:`HEAD`. Names are the published
+checkpoint's (``encoder1.enc1conv1.weight`` …), so its weights load unchanged.
+
+Two model kinds share it (:data:`KINDS`): ``"windowed"``, the published network,
+whose InstanceNorm normalises each 96-sample window on its own (it runs on
+overlapping windows); and ``"convolutional"``, with BatchNorm instead, folded into
+the convolutions for export (every block conv then has a bias), shift-equivariant by
+multiples of :data:`ALIGNMENT` and run once over a whole zero-padded trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+KINDS = ("windowed", "convolutional")
+KERNEL = 3  # block convolutions, padding 1
+UP_KERNEL = 2  # transposed convolutions, stride 2
+LEAKY_SLOPE = 0.2
+NORM_EPSILON = 1e-5
+
+
+@dataclass(frozen=True)
+class ConvBlock:
+    """Two ``KERNEL``-tap convolutions at one resolution, each normalised and LeakyReLU'd."""
+
+    name: str  #: published prefix, "<module>.<layer prefix>", e.g. "encoder1.enc1"
+    channels_in: int
+    features: int
+
+    @property
+    def module(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def layer_prefix(self) -> str:
+        return self.name.split(".")[1]
+
+    def conv_names(self) -> tuple[str, str]:
+        """Names of its two convolutions' weights, e.g. ``encoder1.enc1conv1.weight``."""
+        return f"{self.name}conv1.weight", f"{self.name}conv2.weight"
+
+
+@dataclass(frozen=True)
+class UpConv:
+    """A transposed convolution (``UP_KERNEL`` taps, stride 2): one level finer, twice the length."""
+
+    name: str  #: e.g. "upconv3"
+    channels_in: int
+    features: int
+
+
+ENCODER = (ConvBlock("encoder1.enc1", 1, 9), ConvBlock("encoder2.enc2", 9, 18), ConvBlock("encoder3.enc3", 18, 36))
+BOTTLENECK = ConvBlock("bottleneck.bottleneck", 36, 72)
+#: coarse to fine: the transposed conv, then the block that takes it concatenated with the encoder's skip
+DECODER = (
+    (UpConv("upconv3", 72, 36), ConvBlock("decoder3.dec3", 72, 36)),
+    (UpConv("upconv2", 36, 18), ConvBlock("decoder2.dec2", 36, 18)),
+    (UpConv("upconv1", 18, 9), ConvBlock("decoder1.dec1", 18, 9)),
+)
+HEAD = "conv"  #: 1×1 convolution, ENCODER[0].features → 1 spike rate per sample
+ALIGNMENT = 2 ** len(ENCODER)  # max-pool 2 per encoder level: input lengths and shifts are multiples of this
+
+
+def blocks() -> tuple[ConvBlock, ...]:
+    """Every conv block in forward order."""
+    return (*ENCODER, BOTTLENECK, *(block for _, block in DECODER))
+
+
+def block_prefixes() -> list[str]:
+    """Names of the conv blocks in forward order, as the published checkpoint spells them."""
+    return [block.name for block in blocks()]
+
+
+def expected_shapes(kind: str = "windowed") -> dict[str, tuple[int, ...]]:
+    """Shape of every tensor of the 1-D ENS² U-Net of ``kind`` in export form, by published name."""
+    if kind not in KINDS:
+        raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def add_block(block: ConvBlock) -> None:
+        first, second = block.conv_names()
+        shapes[first] = (block.features, block.channels_in, KERNEL)
+        shapes[second] = (block.features, block.features, KERNEL)
+
+    for block in (*ENCODER, BOTTLENECK):
+        add_block(block)
+    for up, block in DECODER:
+        shapes[f"{up.name}.weight"] = (up.channels_in, up.features, UP_KERNEL)
+        shapes[f"{up.name}.bias"] = (up.features,)
+        add_block(block)
+    shapes[f"{HEAD}.weight"] = (1, ENCODER[0].features, 1)
+    shapes[f"{HEAD}.bias"] = (1,)
+    if kind == "convolutional":  # folded BatchNorm: a bias per block conv
+        for block in blocks():
+            for name in block.conv_names():
+                shapes[name.replace(".weight", ".bias")] = (block.features,)
+    return shapes
+
+
+@lru_cache(maxsize=None)
+def architecture_reach(length: int = 1024) -> tuple[int, int]:
+    """Input samples before and after it that an output sample of the U-Net depends on.
+
+    Exact, from the architecture: each position's [first, last] input dependency is
+    carried through every layer (conv k=3, max-pool 2, transposed conv k=2 s=2, skip
+    concatenation, 1×1 head) and the worst case over the pooling phases is returned.
+    """
+    positions = np.arange(length)
+
+    def conv(span):
+        lo, hi = span
+        reach = KERNEL // 2
+        shifted = range(-reach, reach + 1)
+        return np.minimum.reduce([np.roll(lo, s) for s in shifted]), np.maximum.reduce([np.roll(hi, s) for s in shifted])
+
+    def block(span):
+        return conv(conv(span))
+
+    span = (positions.copy(), positions.copy())
+    skips = []
+    for _ in ENCODER:  # block, then max-pool 2
+        span = block(span)
+        skips.append(span)
+        span = (span[0][0::2], span[1][1::2])
+    span = block(span)  # bottleneck
+    for skip in reversed(skips):  # transposed conv k=2 s=2, concatenate the skip, block
+        up = (np.repeat(span[0], 2), np.repeat(span[1], 2))
+        span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])))
+    inner = slice(length // 4, 3 * length // 4)  # away from the wrap-around of np.roll
+    return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
