@@ -66,3 +66,36 @@ def check_stream_delay(stream, x: np.ndarray, frames: range, **infer_options) ->
         changed = changed[changed < emitted.size]
         assert changed.size and (emitted[changed] >= frame).all(), f"a sample read frame {frame} before it arrived"
     return emitted
+
+
+def push_in_random_chunks(stream, dff: np.ndarray, rng: np.random.Generator, max_chunk: int) -> list:
+    """Every frame of ``dff`` through ``stream`` in chunks of 1 … ``max_chunk`` − 1 frames, then flush; the outputs."""
+    outputs, position = [], 0
+    while position < dff.shape[1]:
+        size = int(rng.integers(1, max_chunk))
+        outputs.append(stream.push(dff[:, position : position + size]))
+        position += size
+    outputs.append(stream.flush())
+    return outputs
+
+
+def simulated_traces(seed: int, n_neurons: int, n_frames: int, noise: float = 0.05) -> np.ndarray:
+    """Sparse spikes through an exponential kernel (τ 15 frames) plus white noise: ΔF/F-like traces."""
+    rng = np.random.default_rng(seed)
+    spikes = (rng.random((n_neurons, n_frames)) < 0.01).astype(float)
+    kernel = np.exp(-np.arange(60) / 15.0)
+    return np.stack([np.convolve(row, kernel)[:n_frames] for row in spikes]) + rng.normal(0, noise, (n_neurons, n_frames))
+
+
+def assert_stream_equals_offline(model, traces: np.ndarray, frame_rate: float, seed: int, max_chunk: int) -> None:
+    """Push ``traces`` in random chunks of 1 … ``max_chunk`` frames: rates, times and spikes equal ``infer``'s."""
+    import ens2rt
+
+    levels = ens2rt.noise_level(traces, frame_rate)
+    offline = ens2rt.infer(traces, frame_rate, model=model, noise_level=levels)
+    stream = ens2rt.Stream(traces.shape[0], frame_rate, model=model, noise_level=levels)
+    outputs = push_in_random_chunks(stream, traces, np.random.default_rng(seed), max_chunk)
+    np.testing.assert_allclose(np.concatenate([o.rate for o in outputs], axis=1), offline.rate, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([o.time for o in outputs]), offline.time)
+    for neuron in range(traces.shape[0]):
+        np.testing.assert_allclose(np.concatenate([o.spike_times[neuron] for o in outputs]), offline.spike_times[neuron], atol=1e-9)

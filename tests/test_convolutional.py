@@ -10,7 +10,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import check_stream_delay  # noqa: E402
+from conftest import assert_stream_equals_offline, check_stream_delay, simulated_traces  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 from ens2export.architecture import architecture_reach  # noqa: E402
 from ens2export.architecture import expected_shapes  # noqa: E402
@@ -52,11 +52,7 @@ def conv(conv_path):
 
 @pytest.fixture(scope="module")
 def traces():
-    rng = np.random.default_rng(1)
-    spikes = (rng.random((3, 9000)) < 0.01).astype(float)
-    kernel = np.exp(-np.arange(60) / 15.0)
-    clean = np.stack([np.convolve(row, kernel)[:9000] for row in spikes])
-    return clean + rng.normal(0, 0.05, clean.shape)  # 5 min at 30 Hz
+    return simulated_traces(1, 3, 9000)  # 5 min at 30 Hz
 
 
 def test_the_card_states_the_contract(conv_path, conv):
@@ -124,21 +120,7 @@ def test_the_noise_level_scales_the_input(conv, traces):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_stream_equals_offline_for_random_chunks(conv, traces, seed):
-    levels = ens2rt.noise_level(traces, RATE)
-    offline = ens2rt.infer(traces, RATE, model=conv, noise_level=levels)
-    stream = ens2rt.Stream(3, RATE, model=conv, noise_level=levels)
-    rng = np.random.default_rng(seed)
-    outputs, position = [], 0
-    while position < traces.shape[1]:
-        size = int(rng.integers(1, 200))
-        outputs.append(stream.push(traces[:, position : position + size]))
-        position += size
-    outputs.append(stream.flush())
-    np.testing.assert_allclose(np.concatenate([o.rate for o in outputs], axis=1), offline.rate, atol=1e-5)
-    np.testing.assert_allclose(np.concatenate([o.time for o in outputs]), offline.time)
-    for neuron in range(3):
-        spikes = np.concatenate([o.spike_times[neuron] for o in outputs])
-        np.testing.assert_allclose(spikes, offline.spike_times[neuron], atol=1e-9)
+    assert_stream_equals_offline(conv, traces, RATE, seed, max_chunk=200)
 
 
 def test_a_stream_answers_within_its_stated_delay(conv):

@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import check_stream_delay  # noqa: E402
+from conftest import assert_stream_equals_offline, check_stream_delay, simulated_traces  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 from ens2export.architecture import architecture_reach  # noqa: E402
 from ens2rt.engine.resample import LinearResampler, resample_to_60hz  # noqa: E402
@@ -42,10 +42,7 @@ def online(online_path):
 
 @pytest.fixture(scope="module")
 def traces():
-    rng = np.random.default_rng(5)
-    spikes = (rng.random((3, 3000)) < 0.01).astype(float)
-    kernel = np.exp(-np.arange(60) / 15.0)
-    return np.stack([np.convolve(row, kernel)[:3000] for row in spikes]) + rng.normal(0, 0.05, (3, 3000))
+    return simulated_traces(5, 3, 3000)
 
 
 def test_the_card_declares_the_lookahead_and_the_resampler(online_path, online):
@@ -79,19 +76,7 @@ def test_infer_uses_the_models_resampler(online, traces):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_stream_equals_offline(online, traces, seed):
-    levels = ens2rt.noise_level(traces, RATE)
-    offline = ens2rt.infer(traces, RATE, model=online, noise_level=levels)
-    stream = ens2rt.Stream(3, RATE, model=online, noise_level=levels)
-    rng = np.random.default_rng(seed)
-    outputs, position = [], 0
-    while position < traces.shape[1]:
-        size = int(rng.integers(1, 40))
-        outputs.append(stream.push(traces[:, position : position + size]))
-        position += size
-    outputs.append(stream.flush())
-    np.testing.assert_allclose(np.concatenate([o.rate for o in outputs], axis=1), offline.rate, atol=1e-5)
-    for neuron in range(3):
-        np.testing.assert_allclose(np.concatenate([o.spike_times[neuron] for o in outputs]), offline.spike_times[neuron], atol=1e-9)
+    assert_stream_equals_offline(online, traces, RATE, seed, max_chunk=40)
 
 
 @pytest.mark.parametrize("frame_rate", [30.0, 122.07])

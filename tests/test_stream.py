@@ -2,23 +2,13 @@ import numpy as np
 import pytest
 
 import ens2rt
-from conftest import check_stream_delay
+from conftest import check_stream_delay, push_in_random_chunks
 from ens2rt.errors import InputError
 
 
 @pytest.fixture(scope="module")
 def model():
     return ens2rt.Model.load("ens2-exc-native", device="cpu")
-
-
-def _stream_all(stream, dff, rng, max_chunk):
-    outputs, i = [], 0
-    while i < dff.shape[1]:
-        k = int(rng.integers(1, max_chunk))
-        outputs.append(stream.push(dff[:, i : i + k]))
-        i += k
-    outputs.append(stream.flush())
-    return outputs
 
 
 @pytest.mark.parametrize("frame_rate,hop,seed", [(60.06, ens2rt.DEFAULT_HOP, 0), (30.0, 1, 1), (7.8, 5, 2), (158.0, 16, 3)])
@@ -30,7 +20,7 @@ def test_stream_equals_offline_for_random_chunks(model, frame_rate, hop, seed):
     base = resample(ex.dff.astype(np.float64), n)  # a real trace at this frame rate
     dff = np.stack([np.roll(base, s) for s in (0, n // 3, n // 2)])
     offline = ens2rt.infer(dff, frame_rate, model=model, hop=hop)
-    outputs = _stream_all(ens2rt.Stream(3, frame_rate, model=model, hop=hop), dff, np.random.default_rng(seed), 300)
+    outputs = push_in_random_chunks(ens2rt.Stream(3, frame_rate, model=model, hop=hop), dff, np.random.default_rng(seed), 300)
     rate = np.concatenate([o.rate for o in outputs], axis=1)
     np.testing.assert_allclose(rate, offline.rate, atol=1e-4)
     np.testing.assert_allclose(np.concatenate([o.time for o in outputs]), offline.time)
