@@ -69,3 +69,10 @@ def score_prediction(prediction: Prediction) -> dict[str, float]:
 def median(values) -> float:
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     return float(np.median(values)) if values.size else float("nan")
+
+
+def report(text: str, out: Path | None) -> None:
+    """Print a benchmark's table, and write it to ``out`` when given."""
+    print(text)
+    if out is not None:
+        out.write_text(text)

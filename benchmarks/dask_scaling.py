@@ -15,6 +15,7 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import report  # noqa: E402
 from benchmarks.speed import FRAME_RATE, make_traces  # noqa: E402
 from ens2rt.dask import infer_zarr  # noqa: E402
 
@@ -45,9 +46,7 @@ def main(
             seconds[workers] = time.perf_counter() - started
             lines.append(f"| {workers} | {seconds[workers]:.1f} | {neuron_hours / seconds[workers]:.2f} | {seconds[1] / seconds[workers]:.2f} |")
     text = "\n".join(lines) + "\n"
-    typer.echo(text)
-    if out is not None:
-        out.write_text(text)
+    report(text, out)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
-from benchmarks.common import RESULTS  # noqa: E402
+from benchmarks.common import report  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FRAME_RATE = 30.0
@@ -196,9 +196,7 @@ def run(
             parts = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(row["breakdown"].items(), key=lambda kv: -kv[1]))
             lines.append(f"\n{method}: {parts}")
     text = "\n".join(lines) + "\n"
-    typer.echo(text)
-    if out is not None:
-        out.write_text(text)
+    report(text, out)
 
 
 if __name__ == "__main__":

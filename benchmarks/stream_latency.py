@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from ens2rt.catalog.family import load_models  # noqa: E402
-from benchmarks.common import CACHE, RESULTS, median  # noqa: E402
+from benchmarks.common import CACHE, RESULTS, median, report  # noqa: E402
 from benchmarks.speed import FRAME_RATE, make_traces  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -88,9 +88,7 @@ def run(
         f"| {1000 * np.median(steady):.1f} ms | {1000 * np.percentile(steady, 95):.1f} ms | {1000 * steady.max():.1f} ms "
         f"| {chunk / FRAME_RATE / np.median(steady):.1f}× | {stream.delay_s:.3f} s |\n"
     )
-    typer.echo(text)
-    if out is not None:
-        out.write_text(text)
+    report(text, out)
 
 
 def _validation(variant: str) -> tuple[list[dict], Path | None]:
