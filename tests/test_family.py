@@ -61,7 +61,7 @@ def test_noise_level_overrides_the_estimate(family, mixed):
     assert set(ens2rt.infer(dff, rate, model=family, noise_level=6.0, spikes=False).neuron_model) == {"ens2-published-exc"}
     per_neuron = ens2rt.infer(dff, rate, model=family, noise_level=[9, 9, 0, 0], spikes=False)
     assert per_neuron.neuron_model.tolist() == ["ens2-published-exc"] * 2 + ["ens2-exc-native"] * 2
-    assert per_neuron.settings["noise_level"] == [9, 9, 0, 0]
+    assert per_neuron.settings["noise_level_given"] == [9, 9, 0, 0]
     with pytest.raises(InputError, match="one per neuron"):
         ens2rt.infer(dff, rate, model=family, noise_level=[1, 2])
     with pytest.raises(InputError, match="non-negative"):

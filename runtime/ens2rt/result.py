@@ -40,8 +40,8 @@ def run_settings(options: Options, contract: Contract, *, frame_rate: float, res
     """How a run was made, JSON-able: the options as given, and what they resolved to.
 
     ``hop`` is ``None`` for a convolutional model (it has no windows); ``resampler`` is
-    the one used (the options' or the model's own); ``noise_level`` the override given,
-    if any (the estimates are ``result.noise_level``).
+    the one used (the options' or the model's own); ``noise_level_given`` the noise
+    level passed in, if any (the estimates from the traces are ``result.noise_level``).
     """
     record = {
         "options": options.as_dict(),
@@ -59,5 +59,5 @@ def run_settings(options: Options, contract: Contract, *, frame_rate: float, res
         "warnings": list(warnings or []),
     }
     if noise_level is not None:
-        record["noise_level"] = np.asarray(noise_level, dtype=float).tolist()
+        record["noise_level_given"] = np.asarray(noise_level, dtype=float).tolist()
     return record
