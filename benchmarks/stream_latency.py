@@ -41,12 +41,12 @@ TRADE = [
 ]
 FOLD = "D"
 READING = """\
-**Reading.** Each 50 ms of lookahead is worth a lot: 0 → 50 → 100 ms lifts fold D from 0.25 to 0.43 to 0.60,
-against 0.71 offline (one seed each for the online rows; the offline seeds differ by 0.04). The red indicators
-(DS18–DS21, slow rise) lose most; GCaMP7f/8m (DS29, DS31) keep 0.74–0.76. **Compute:** a convolutional
-stream pushed frame by frame recomputes the left context of its newest samples (96 samples for the online
-model) at every push, so 1,000 neurons cost ~55 ms per 33 ms frame (0.6× real time); pushed once a second
-they run 11–12× faster than real time. The windowed models run only the windows a push completes and are
+**Reading.** Each 50 ms of lookahead is worth a lot: 0 → 50 → 100 ms lifts fold D from 0.25 to 0.43 to 0.61,
+against 0.71 offline (one seed for 0 and 50 ms; 100 ms seeds 0.600 / 0.623, offline seeds 0.731 / 0.692). The red
+indicators (DS18–DS21, slow rise) lose most; GCaMP7f/8m (DS29, DS31) keep 0.73–0.75. **Compute** (varies by
+±30 % between runs on this machine): a convolutional stream pushed frame by frame recomputes the left context
+of its newest samples (96 samples for the online model) at every push, so 1,000 neurons cost 40–55 ms per
+33 ms frame (below real time); pushed once a second they run 11–15× faster than real time. The windowed models run only the windows a push completes and are
 cheaper per frame, but answer 1.8 s late. A convolutional model that streams at its per-sample cost needs
 a stateful streaming graph (cached activations per layer); that is not built yet.
 """

@@ -117,12 +117,13 @@ def test_linear_resampling_interpolates_and_reads_no_later_frame(frame_rate):
         np.testing.assert_allclose(piece[:, 0], whole[:, output], atol=1e-12)
 
 
-def test_the_shipped_online_model_answers_within_150_ms_with_offline_numbers(traces):
-    """ens2-exc-online at 30 Hz: delay_s ≤ 0.15 s (resampler included), and the stream equals infer."""
+@pytest.mark.parametrize("name", ["ens2-exc-online", "ens2-inh-online"])
+def test_the_shipped_online_models_answer_within_150_ms_with_offline_numbers(traces, name):
+    """At 30 Hz: delay_s ≤ 0.15 s (resampler included), and the stream equals infer."""
     levels = ens2rt.noise_level(traces, RATE)
-    stream = ens2rt.Stream(3, RATE, model="ens2-exc-online", noise_level=levels)
+    stream = ens2rt.Stream(3, RATE, model=name, noise_level=levels)
     assert stream.delay_s <= 0.15 and stream.contract.reach_right == LOOKAHEAD and stream.resampler == "linear"
     outputs = [stream.push(traces[:, k : k + 1]) for k in range(traces.shape[1])] + [stream.flush()]
-    offline = ens2rt.infer(traces, RATE, model="ens2-exc-online", noise_level=levels)
+    offline = ens2rt.infer(traces, RATE, model=name, noise_level=levels)
     np.testing.assert_allclose(np.concatenate([o.rate for o in outputs], axis=1), offline.rate, atol=1e-5)
     assert offline.rate.max() > 0.1  # a trained model: it answers the simulated spikes
