@@ -71,6 +71,17 @@ FINDINGS = """\
 - Fold B's windowed run stopped at 846 steps under the published rule (500 steps without beating its
   best single-batch loss); the comparison is at each recipe's own stopping rule.
 - Not yet run: folds A and C, second seeds on fold B.
+
+## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
+
+- The online variants are conv-noise with the output delayed so it reads at most L samples
+  ahead, trained and run on linearly resampled traces. L = 0 / 3 / 6 samples (0 / 50 /
+  100 ms) score 0.247 / 0.433 / 0.612 (seeds 0.600, 0.623), against 0.712 for conv-noise
+  offline. The 150 ms budget at 30 Hz (one frame for the linear resampler) admits 100 ms,
+  so the shipped `ens2-exc-online` uses L = 6; the latency table is
+  `benchmarks/results/latency.md`.
+- Not tried yet: a longer training context or more steps for the online models, a
+  causal smoothing of the target (ENS²'s option), and online noise members.
 """
 OUT = RESULTS / "recipe"
 RUNS = CACHE / "runs" / "recipe"
