@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from ens2rt.catalog.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
+from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.architecture import ALIGNMENT, architecture_reach

@@ -27,7 +27,7 @@ from ens2rt.engine.resample import resample_to_60hz
 from ens2rt.engine.traces import noise_level
 from ens2rt.engine.windows import WINDOW, pad_for_windows
 
-from ens2rt.catalog.contract import noise_std as input_scale
+from ens2rt.engine.contract import noise_std as input_scale
 
 from ens2export.noise import added_noise_std, native_white_noise_at_60hz
 

@@ -10,7 +10,7 @@ for every window of every step, without resampling whole traces again.
 from __future__ import annotations
 
 import numpy as np
-from ens2rt.catalog.contract import NOISE_LEVEL_PER_STD
+from ens2rt.engine.contract import NOISE_LEVEL_PER_STD
 from ens2rt.engine.resample import TARGET_RATE_HZ
 
 

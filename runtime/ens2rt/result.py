@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.catalog.contract import Contract
+from ens2rt.engine.contract import Contract
 from ens2rt.options import Options
 
 

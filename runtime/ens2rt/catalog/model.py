@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ens2rt.catalog.contract import Contract
+from ens2rt.engine.contract import Contract
 from ens2rt.engine.timing import stage
 from ens2rt.errors import InputError, ModelError
 from ens2rt.options import DEVICES, Options

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ens2rt.engine import whole_trace
-from ens2rt.catalog.contract import Contract
+from ens2rt.engine.contract import Contract
 from ens2rt.errors import InputError, InputWarning
 from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.catalog.model import DEFAULT_MODEL, Model

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ens2rt.catalog.contract import Contract
+from ens2rt.engine.contract import Contract
 from ens2rt.catalog.family import NeuronModels
 
 PIECE_SAMPLES = 4096  # output samples per piece of the global grid (a multiple of every alignment in use)
