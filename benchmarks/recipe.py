@@ -71,6 +71,10 @@ FINDINGS = """\
 - Fold B's windowed run stopped at 846 steps under the published rule (500 steps without beating its
   best single-batch loss); the comparison is at each recipe's own stopping rule.
 - Not yet run: folds A and C, second seeds on fold B.
+- Fold C (2026-11-29, one seed each): windowed 0.756, conv-noise 0.677 (−0.079); the
+  loss is largest on DS15 and DS16 (GCaMP6s, −0.11 and −0.16), and the convolutional
+  median bias is again positive (+0.43 against −0.10). Three folds now agree that the
+  convolutional recipe as it stands does not replace the windowed default.
 
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
