@@ -70,11 +70,14 @@ FINDINGS = """\
   the convolutional kind: longer context, more steps, ensembles, noise bands.
 - Fold B's windowed run stopped at 846 steps under the published rule (500 steps without beating its
   best single-batch loss); the comparison is at each recipe's own stopping rule.
-- Not yet run: folds A and C, second seeds on fold B.
 - Fold C (2026-11-29, one seed each): windowed 0.756, conv-noise 0.677 (−0.079); the
   loss is largest on DS15 and DS16 (GCaMP6s, −0.11 and −0.16), and the convolutional
-  median bias is again positive (+0.43 against −0.10). Three folds now agree that the
-  convolutional recipe as it stands does not replace the windowed default.
+  median bias is again positive (+0.43 against −0.10).
+- Fold A (2026-11-29, one seed each; synthetic dyes): windowed 0.520, conv-noise 0.521,
+  on par (DS03 +0.04, DS04 +0.02, DS01 −0.05). Over the four folds the convolutional
+  recipe as it stands is below the windowed default on three (B, C, D) and level on one:
+  it does not replace the default.
+- Not yet run: second seeds on folds A, B and C.
 
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
