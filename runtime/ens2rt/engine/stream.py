@@ -16,6 +16,7 @@ ahead and resamples linearly: its rate is out ≈ 0.12 s after the frame at its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,6 @@ class Stream:
         if n_neurons < 1:
             raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
         self.options = resolve_options(options, settings)
-        self._spike_fit = self.options.spike_fit
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
         self.hop = self.options.hop
@@ -90,7 +90,6 @@ class Stream:
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
         self._samples_start = 0
         self._resampler = local_resampler(self.frame_rate, self.resampler)
-        self._spikes = self.options.spikes
         self._frames = np.zeros((n_neurons, 0))
         self._frames_start = 0  # index of self._frames[:, 0] in the recording
         self._n_frames = 0
@@ -117,13 +116,13 @@ class Stream:
         """(n_neurons,) name of the model that runs each neuron."""
         return self.models.names
 
-    @property
+    @cached_property
     def delay_s(self) -> float:
         """Worst-case latency: the rate at time t is emitted once the frame imaged at t + ``delay_s`` is pushed.
 
         It follows from the contract: the resampler's reach to the right, and the model's
-        (``reach.right`` for a convolutional model; for a windowed one, the windows
-        covering t, which close half a window and up to a hop later). Pushing k frames
+        (``reach.right`` for a convolutional model; for a windowed one, the last window
+        covering t, which reads 95 samples on, and the hop). Pushing k frames
         at a time adds up to k − 1 frame periods. Spike events come later: when the
         run of above-threshold rate holding them closes. The worst case is taken over the
         phases of 4 s of frames, every phase at rates like 30 Hz and within a small
@@ -236,7 +235,7 @@ class Stream:
             keep = max(0, end // alignment * alignment - self.contract.context_left) - self._samples_start
             self._samples, self._samples_start = self._samples[:, keep:], self._samples_start + keep
         times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
-        return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self._spikes else None)
+        return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
 
     def _append(self, samples: np.ndarray) -> None:
         if self.contract.kind == "convolutional":
@@ -266,7 +265,7 @@ class Stream:
         drop = min(self._next_window, self._n_emitted + HALF_WINDOW) - self._buffer_start
         self._padded, self._summed = self._padded[:, drop:], self._summed[:, drop:]
         self._buffer_start += drop
-        return StreamOutput(rate=rate, time=samples / TARGET_RATE_HZ, spike_times=self._close_runs(rate, final) if self._spikes else None)
+        return StreamOutput(rate=rate, time=samples / TARGET_RATE_HZ, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
 
     def _close_runs(self, rate: np.ndarray, final: bool) -> list[np.ndarray]:
         """Fit spikes to every neuron's rate runs that closed; return their spike times.
@@ -284,7 +283,7 @@ class Stream:
             run_start = np.maximum(last_below + 1, self._fitted)
             cut = run_start + (width - run_start) // MAX_RUN * MAX_RUN
         closed = (position >= self._fitted[:, None]) & (position < cut[:, None])
-        counts = fit_spikes(np.where(closed, self._pending, 0.0), self._spike_fit)
+        counts = fit_spikes(np.where(closed, self._pending, 0.0), self.options.spike_fit)
         times = [t + self._pending_start / TARGET_RATE_HZ for t in spike_times_from_counts(counts, TARGET_RATE_HZ)]
         trim = int(cut.min())
         self._pending = self._pending[:, trim:]
