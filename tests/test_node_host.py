@@ -1,5 +1,5 @@
 """The Node.js host in examples/node (onnxruntime-node, written from docs/onnx-contract.md)
-streams a trace through a low-latency model with the numbers of ens2rt.Stream."""
+streams a trace through a low-latency model's streaming graph with the numbers of ens2rt.Stream."""
 
 import shutil
 import subprocess
@@ -34,8 +34,14 @@ def _python_stream(model, traces: np.ndarray, frame_rate: float, chunk: int, bas
     return np.concatenate([*outputs, stream.flush().rate], axis=1), stream.delay_s
 
 
+def _streaming_graph(model_path: Path) -> Path:
+    """The streaming graph ens2export writes beside a convolutional model."""
+    return model_path.parent / "stream" / model_path.name
+
+
 def _node_stream(model_path: Path, trace: Path, out: Path, *args: str) -> np.ndarray:
-    done = subprocess.run([NODE, str(EXAMPLE / "stream.mjs"), "--model", str(model_path), "--trace", str(trace), "--out", str(out), *args],
+    graph = _streaming_graph(model_path)
+    done = subprocess.run([NODE, str(EXAMPLE / "stream.mjs"), "--model", str(graph), "--trace", str(trace), "--out", str(out), *args],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return np.loadtxt(out, ndmin=2, delimiter=",").T
@@ -78,6 +84,13 @@ def test_several_neurons_at_30_hz_in_chunks(online_path, tmp_path, chunk):
     expected, _ = _python_stream(ens2rt.Model.load(online_path, device="cpu"), traces, 30.0, chunk=chunk, baseline_s=20.0)
     rate = _node_stream(online_path, trace, tmp_path / "rate.csv", "--frame-rate", "30", "--chunk", str(chunk), "--baseline-s", "20")
     np.testing.assert_allclose(rate, expected, atol=1e-5)
+
+
+def test_a_whole_trace_graph_is_refused_with_a_reason(online_path, tmp_path):
+    done = subprocess.run([NODE, str(EXAMPLE / "stream.mjs"), "--model", str(online_path), "--trace", str(EXAMPLE / "example-trace.csv"),
+                           "--out", str(tmp_path / "rate.csv")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and "this host runs streaming graphs (stream/<model>.onnx" in done.stderr
+    assert not (tmp_path / "rate.csv").exists()
 
 
 def test_a_windowed_model_is_refused_with_a_reason(tmp_path):

@@ -1,8 +1,9 @@
 // ENS² spike inference on frames as they arrive, from Node.js with onnxruntime-node.
 //
-// Written from docs/onnx-contract.md alone: the model's contract (kind, reach, context,
-// alignment, input scaling, resampler) is read from the ONNX file's metadata, and the
-// stream follows it. It runs convolutional models with the linear resampler (the
+// Written from docs/onnx-contract.md alone: it runs the *streaming graph* of a
+// convolutional model (models/stream/<model>.onnx), which keeps per-layer state and reads
+// only the samples that are new at each push. Its contract (lag, warm-up, states, input
+// scaling, resampler) is read from the ONNX file's metadata. It resamples linearly (the
 // low-latency ens2-exc-online / ens2-inh-online); the numbers equal ens2rt.Stream's.
 
 import { readFileSync } from "node:fs";
@@ -71,6 +72,9 @@ export function readContract(path) {
   const contract = JSON.parse(raw);
   const kind = contract.kind ?? "windowed"; // contracts older than the kind field are windowed
   if (kind !== "convolutional") throw new Error(`${path}: this host runs convolutional models, not ${kind}`);
+  if (contract.stream === undefined) {
+    throw new Error(`${path}: a whole-trace graph; this host runs streaming graphs (stream/<model>.onnx beside the model)`);
+  }
   if (contract.sample_rate_hz !== SAMPLE_RATE_HZ) throw new Error(`${path}: the model runs at ${contract.sample_rate_hz} Hz, not 60`);
   if ((contract.resampler ?? "sinc") !== "linear") {
     throw new Error(`${path}: this host resamples linearly; the model wants ${contract.resampler ?? "sinc"}`);
@@ -123,25 +127,37 @@ export class Stream {
     this.framesStart = 0;
     this.nFrames = 0;
     this.lastFinite = new Array(nNeurons).fill(NaN);
-    this.samples = Array.from({ length: nNeurons }, () => []); // 60 Hz input (float32 values), from this.samplesStart on
-    this.samplesStart = 0;
+    this.samples = Array.from({ length: nNeurons }, () => []); // 60 Hz input not yet fed to the graph
     this.nKnown = 0; // 60 Hz samples resampled so far
     this.nEmitted = 0;
     this.flushed = false;
+    // the streaming graph's state: zeros at position -warmup, then warmup zeros (see create)
+    const { states, warmup, lag } = contract.stream;
+    this.states = Object.fromEntries(
+      states.map(({ name, shape: [samples, , channels] }) => [
+        name,
+        new ort.Tensor("float32", new Float32Array(samples * nNeurons * channels), [samples, nNeurons, channels]),
+      ]),
+    );
+    this.position = -warmup;
+    this.beforeStart = lag; // outputs that precede the recording's first sample
   }
 
   static async create(modelPath, options) {
     const contract = readContract(modelPath);
     const session = await ort.InferenceSession.create(modelPath, { executionProviders: ["cpu"] });
-    return new Stream(session, contract, options);
+    const stream = new Stream(session, contract, options);
+    const warmup = contract.stream.warmup;
+    await stream.run(new Float32Array(stream.nNeurons * warmup), warmup); // the silence before the recording
+    return stream;
   }
 
   /** Worst-case latency (s): the rate at t is out once the frame at t + delay is pushed. */
   get delaySeconds() {
-    // sample j needs input up to j + reach.right, which needs frame ceil((j + reach.right) · ratio)
+    // sample j needs input up to j + lag, which needs frame ceil((j + lag) · ratio)
     let worst = 0;
     for (let j = 8 * SAMPLE_RATE_HZ; j < 12 * SAMPLE_RATE_HZ; j++) {
-      const frame = Math.ceil((j + this.contract.reach.right) * this.ratio);
+      const frame = Math.ceil((j + this.contract.stream.lag) * this.ratio);
       worst = Math.max(worst, frame / this.frameRate - j / SAMPLE_RATE_HZ);
     }
     return worst;
@@ -158,15 +174,15 @@ export class Stream {
     let ready = this.nKnown;
     while (this.lastFrameNeeded(ready) <= this.nFrames - 1) ready++;
     this.resampleUntil(ready, null);
-    return this.emit(Math.max(0, this.nKnown - this.contract.reach.right), this.nKnown);
+    return this.feed(0);
   }
 
-  /** End of the recording: every remaining sample. */
+  /** End of the recording: every remaining sample (the graph is fed lag zeros after the last one). */
   async flush() {
     this.flushed = true;
     const nTotal = roundHalfEven((this.nFrames * SAMPLE_RATE_HZ) / this.frameRate);
     this.resampleUntil(nTotal, this.nFrames);
-    return this.emit(nTotal, nTotal);
+    return this.feed(this.contract.stream.lag);
   }
 
   append(frames) {
@@ -203,33 +219,34 @@ export class Stream {
     }
   }
 
-  /** Run the model on the aligned piece holding samples [nEmitted, end), with its context; zeros outside [0, nKnown). */
-  async emit(end, nKnown) {
+  /** Feed the samples not yet fed (scaled), then `zeros` zeros; return {start, rate} of the rate samples out. */
+  async feed(zeros) {
     const start = this.nEmitted;
-    const rate = Array.from({ length: this.nNeurons }, () => new Float32Array(0));
-    if (end <= start) return { start, rate };
-    const { alignment, context } = this.contract;
-    const a = Math.floor(start / alignment) * alignment;
-    const b = Math.ceil(end / alignment) * alignment;
-    const first = a - context.left;
-    const length = b + context.right - first;
-    const input = new Float32Array(this.nNeurons * length);
+    const k = this.samples[0].length + zeros;
+    if (k === 0) return { start, rate: Array.from({ length: this.nNeurons }, () => new Float32Array(0)) };
+    const input = new Float32Array(this.nNeurons * k);
     for (let n = 0; n < this.nNeurons; n++) {
-      for (let i = Math.max(0, first); i < Math.min(nKnown, first + length); i++) {
-        input[n * length + i - first] = Math.fround(this.samples[n][i - this.samplesStart] / this.scale[n]);
-      }
+      this.samples[n].forEach((value, i) => (input[n * k + i] = Math.fround(value / this.scale[n])));
+      this.samples[n] = [];
     }
-    const feeds = { [this.contract.input.name]: new ort.Tensor("float32", input, [this.nNeurons, length]) };
-    const output = (await this.session.run(feeds))[this.contract.output.name].data;
-    for (let n = 0; n < this.nNeurons; n++) {
-      rate[n] = output.slice(n * length + start - first, n * length + end - first);
-    }
-    this.nEmitted = end;
-    const keep = Math.max(0, Math.floor(end / alignment) * alignment - context.left) - this.samplesStart;
-    if (keep > 0) {
-      for (let n = 0; n < this.nNeurons; n++) this.samples[n].splice(0, keep);
-      this.samplesStart += keep;
-    }
+    const output = await this.run(input, k);
+    const drop = Math.min(this.beforeStart, k);
+    this.beforeStart -= drop;
+    const rate = Array.from({ length: this.nNeurons }, (_, n) => output.slice(n * k + drop, (n + 1) * k));
+    this.nEmitted += k - drop;
     return { start, rate };
+  }
+
+  /** One call of the streaming graph on (nNeurons, k) input; updates the state and position; returns the rate's data. */
+  async run(input, k) {
+    const feeds = {
+      [this.contract.input.name]: new ort.Tensor("float32", input, [this.nNeurons, k]),
+      position: new ort.Tensor("int64", BigInt64Array.from([BigInt(this.position)]), [1]),
+      ...this.states,
+    };
+    const out = await this.session.run(feeds);
+    for (const name of Object.keys(this.states)) this.states[name] = out[`${name}_out`];
+    this.position = Number(out.position_out.data[0]);
+    return out[this.contract.output.name].data;
   }
 }

@@ -2,7 +2,7 @@
 // Stream a ΔF/F recording through an ENS² low-latency model, frame by frame, as an
 // acquisition loop would, and write the 60 Hz spike rate. See README.md.
 //
-//   node stream.mjs --model ../../models/ens2-exc-online.onnx --trace example-trace.csv --out rate.csv
+//   node stream.mjs --model ../../models/stream/ens2-exc-online.onnx --trace example-trace.csv --out rate.csv
 
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";

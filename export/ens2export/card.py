@@ -11,6 +11,7 @@ import onnx
 from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
+from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, WARMUP, build_stream_model
 from ens2export.architecture import ALIGNMENT, architecture_reach
 from ens2export.weights import n_parameters
 
@@ -86,6 +87,40 @@ def convolutional_contract(reach: tuple[int, int], input_scaling: str, resampler
     }
 
 
+STREAM_FOLDER = "stream"  #: a model's streaming graph: stream/<model file name>, beside the model
+
+
+def stream_contract(contract: dict[str, Any], states: list[tuple[str, int, int]]) -> dict[str, Any]:
+    """How a host runs the streaming graph (``states``: name, samples, channels) of a convolutional model with ``contract``."""
+    lag = contract["reach"]["right"]
+    return {
+        "lag": lag,
+        "warmup": WARMUP,
+        "states": [{"name": name, "shape": [samples, "batch", channels]} for name, samples, channels in states],
+        "inputs": f"{TRACE_INPUT_NAME} (batch, n) float32: new 60 Hz samples (any n >= 0, scaled as input_scaling says); "
+                  f"{POSITION_NAME} (1,) int64; every state (its shape, float32)",
+        "outputs": f"{OUTPUT_NAME} (batch, n): the rate of samples position - lag ... position + n - lag - 1; "
+                   f"{POSITION_OUT_NAME} and <state>{OUT_SUFFIX}, fed back as {POSITION_NAME} and <state> at the next call",
+        "start": f"zero states and {POSITION_NAME} = -warmup; push warmup zeros and drop their output (the silence before "
+                 "the recording); then the first lag outputs precede sample 0: drop them too",
+        "end": "push lag zeros to receive the rate of the recording's last lag samples",
+    }  # fmt: skip
+
+
+def write_stream_graph(weights: dict, out: Path, name: str, contract: dict[str, Any]) -> dict[str, Any]:
+    """Write the streaming graph of convolutional model ``out`` to ``stream/<out.name>``; return its card entry."""
+    path = out.parent / STREAM_FOLDER / out.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = build_stream_model(weights, {})
+    states = [(i.name, i.type.tensor_type.shape.dim[0].dim_value, i.type.tensor_type.shape.dim[2].dim_value)
+              for i in model.graph.input if i.name.startswith("state_")]  # fmt: skip
+    stream = stream_contract(contract, states)
+    metadata = {"name": f"{name} (streaming graph)", "contract": json.dumps({**contract, "stream": stream}, sort_keys=True), "citation": CITATIONS[0]}
+    onnx.helper.set_model_props(model, metadata)
+    onnx.save_model(model, str(path))
+    return {"file": f"{STREAM_FOLDER}/{out.name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), **stream}
+
+
 def runtime_resampler(training_resampler: str) -> str:
     """The runtime resampler that matches a training resampler: Fourier-trained models run on sinc."""
     return "sinc" if training_resampler == "fourier" else training_resampler
@@ -106,6 +141,7 @@ def write_model(
     input_scaling: str = "none",
     output_delay: int = 0,
     resampler: str = "sinc",
+    stream_graph: bool = True,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
@@ -115,6 +151,8 @@ def write_model(
     ``output_delay`` (convolutional): the graph delays its output by this many samples,
     trading right reach for left (a low-latency model, trained for it); ``resampler``:
     the one its training data went through (``"fourier"`` training runs with ``"sinc"``).
+    ``stream_graph`` (convolutional): also write its streaming graph
+    (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs.
     """
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
@@ -145,6 +183,7 @@ def write_model(
         "contract": contract,
         "onnx": {"file": out.name, "opset": OPSET},
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        **({"stream": write_stream_graph(weights, out, name, contract)} if kind == "convolutional" and stream_graph else {}),
         "citations": CITATIONS,
         "scores": {},
     }

@@ -153,6 +153,27 @@ def onnx(
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
 
 
+@app.command("stream-graph")
+def stream_graph(
+    models: Annotated[list[Path], typer.Argument(help="Convolutional .onnx models (with their cards) to add a streaming graph to.")],
+) -> None:
+    """Write the streaming graph of existing convolutional models and record it in their cards."""
+    import onnx as onnx_lib
+
+    from ens2export.card import write_stream_graph
+    from ens2export.stream_graph import weights_from_onnx
+
+    for model in models:
+        card_path = model.with_suffix(".json")
+        card = json.loads(card_path.read_text())
+        if card.get("contract", {}).get("kind") != "convolutional":
+            raise typer.BadParameter(f"{model} is not a convolutional model", param_hint="MODELS")
+        weights = weights_from_onnx(onnx_lib.load(str(model)))
+        card["stream"] = write_stream_graph(weights, model, card["name"], card["contract"])
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        typer.echo(f"wrote {model.parent / card['stream']['file']} (sha256 {card['stream']['sha256'][:12]}) and updated {card_path}")
+
+
 @app.command("convert-published")
 def convert_published(
     ctx: typer.Context,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ens2rt.engine.contract import Contract
+from ens2rt.engine.stateful import StreamGraph
 from ens2rt.engine.timing import stage
 from ens2rt.errors import InputError, ModelError
 from ens2rt.options import DEVICES, Options
@@ -186,6 +188,17 @@ class Model:
         """Noise level ν the model was trained at (``None`` if its card does not say)."""
         level = self.card.get("noise_level")
         return None if level is None else float(level)
+
+    @cached_property
+    def stream_graph(self) -> StreamGraph | None:
+        """The streaming graph the card names (convolutional models; loaded on first use), or None."""
+        entry = self.card.get("stream")
+        if entry is None:
+            return None
+        path = self.path.parent / str(entry.get("file", ""))
+        if not path.is_file():
+            raise ModelError(f"model {self.name}: its streaming graph {path} is missing")
+        return StreamGraph.load(path, entry, self.session, sha256_of(path))
 
     @property
     def input_name(self) -> str:

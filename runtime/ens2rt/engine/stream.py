@@ -6,10 +6,11 @@ not yet final), so memory is constant in the length of the recording. Everything
 emits, concatenated, equals ``ens2rt.infer(dff, frame_rate, spikes=False)`` with the
 same model, hop and resampler (by default the model's own).
 
-A convolutional model (contract kind ``"convolutional"``) needs no windows: each push
-runs it over the samples whose right reach has arrived (with the left context they
-read), so a rate sample is final ``reach.right`` samples plus the resampler's reach
-after its time. A low-latency model (``ens2-exc-online``) reads 6 samples (100 ms)
+A convolutional model (contract kind ``"convolutional"``) needs no windows: a rate
+sample is final ``reach.right`` samples plus the resampler's reach after its time.
+When the model ships a streaming graph (:mod:`ens2rt.engine.stateful`), each push
+runs it on the new samples only, with per-layer state; otherwise each push reruns the
+model over the new samples with the left context they read. A low-latency model (``ens2-exc-online``) reads 6 samples (100 ms)
 ahead and resamples linearly: its rate is out ≈ 0.12 s after the frame at its time.
 """
 
@@ -22,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.errors import InputError
+from ens2rt.errors import InputError, ModelError
 from ens2rt.engine import whole_trace
+from ens2rt.engine.stateful import StatefulRun
 from ens2rt.catalog.family import ModelFamily, assign_models, load_models
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
@@ -32,6 +34,10 @@ from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.engine.traces import check_frame_rate
 from ens2rt.engine.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
+
+
+_NO_SPIKES = np.zeros(0)
+_NO_SPIKES.flags.writeable = False  # shared by every neuron without spikes in a push
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,9 @@ class Stream:
         self._noise_level = noise_level
         self.resampler = self.options.resampler or self.contract.resampler
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
+        self._stateful = self._stateful_run()
+        self._ready = np.zeros((n_neurons, 0), dtype=np.float32)  # streaming graph: final rate not yet emitted
+        self._before_start = self.contract.reach_right  # streaming graph: outputs that precede the recording
         self._samples_start = 0
         self._resampler = local_resampler(self.frame_rate, self.resampler)
         self._frames = np.zeros((n_neurons, 0))
@@ -103,7 +112,21 @@ class Stream:
         self._pending = np.zeros((n_neurons, 0), dtype=np.float32)  # final rate of runs not yet closed
         self._pending_start = 0  # 60 Hz index of self._pending[:, 0]
         self._fitted = np.zeros(n_neurons, dtype=np.int64)  # per neuron, columns of _pending already fitted
+        self._run_start = np.zeros(n_neurons, dtype=np.int64)  # per neuron, 60 Hz index after its last sample below threshold
+        self._open_above = np.zeros(n_neurons, dtype=bool)  # per neuron, a sample at or above threshold not yet fitted
         self._flushed = False
+
+    def _stateful_run(self) -> StatefulRun | None:
+        """The streaming graphs' state, when every model of this stream ships one."""
+        if self.contract.kind != "convolutional":
+            return None
+        graphs = [model.stream_graph for model in self.models.models]
+        if any(graph is None for graph in graphs):
+            return None
+        for model, graph in zip(self.models.models, graphs):
+            if graph.lag != self.contract.reach_right:
+                raise ModelError(f"{model.name}: its streaming graph lags {graph.lag} samples, its contract's reach.right is {self.contract.reach_right}")
+        return StatefulRun(graphs, self.models.index, self.models.scales(), threads=self.options.threads)
 
     @property
     def settings(self) -> dict:
@@ -177,6 +200,8 @@ class Stream:
         self._frames = np.concatenate([self._frames, frames], axis=1)
         self._n_frames += frames.shape[1]
         self._resample_until(max(self._n60, self._known_samples(self._n_frames)), n_total=None)
+        if self._stateful is not None:
+            return self._emit_ready(final=False)
         if self.contract.kind == "convolutional":
             return self._emit_pieces(self._emittable(self._n60), self._n60, final=False)
         self._run_windows(last_start=self._n60 - HALF_WINDOW)
@@ -191,6 +216,9 @@ class Stream:
         if n_total < WINDOW:
             raise InputError(f"the stream ended after {self._n_frames} frames, less than one {WINDOW / TARGET_RATE_HZ:.1f} s window")
         self._resample_until(n_total, n_total=self._n_frames)
+        if self._stateful is not None:  # zeros after the recording, as infer pads it
+            self._append(np.zeros((self.n_neurons, self.contract.reach_right), dtype=np.float32))
+            return self._emit_ready(final=True)
         if self.contract.kind == "convolutional":
             return self._emit_pieces(n_total, n_total, final=True)
         self._append(np.zeros((self.n_neurons, HALF_WINDOW), dtype=np.float32))
@@ -237,7 +265,20 @@ class Stream:
         times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
         return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
 
+    def _emit_ready(self, final: bool) -> StreamOutput:
+        """Streaming graph: emit the rate it computed since the last push."""
+        rate, self._ready = self._ready, self._ready[:, :0]
+        start, self._n_emitted = self._n_emitted, self._n_emitted + rate.shape[1]
+        times = np.arange(start, self._n_emitted) / TARGET_RATE_HZ
+        return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
+
     def _append(self, samples: np.ndarray) -> None:
+        if self._stateful is not None:
+            rate = self._stateful.push(samples)
+            drop = min(self._before_start, rate.shape[1])
+            self._before_start -= drop
+            self._ready = np.concatenate([self._ready, rate[:, drop:]], axis=1)
+            return
         if self.contract.kind == "convolutional":
             self._samples = np.concatenate([self._samples, samples], axis=1)
             return
@@ -271,20 +312,31 @@ class Stream:
         """Fit spikes to every neuron's rate runs that closed; return their spike times.
 
         A run is closed once a sample below threshold follows it; a run longer than
-        ``MAX_RUN`` closes piece by piece, as the offline fit splits it.
+        ``MAX_RUN`` closes piece by piece, as the offline fit splits it. Each push looks
+        at its new samples only, and fits only the neurons where a run closed.
         """
+        first = self._pending_start + self._pending.shape[1]  # 60 Hz index of rate[:, 0]
         self._pending = np.concatenate([self._pending, rate], axis=1)
         width = self._pending.shape[1]
-        position = np.arange(width)
+        if rate.shape[1]:
+            below = rate < THRESHOLD
+            last_below = rate.shape[1] - 1 - np.argmax(below[:, ::-1], axis=1)
+            self._run_start = np.where(below.any(axis=1), first + last_below + 1, self._run_start)
+        open_above = self._open_above | (rate >= THRESHOLD).any(axis=1)
         if final:
             cut = np.full(self.n_neurons, width)
         else:
-            last_below = np.where(self._pending < THRESHOLD, position, -1).max(axis=1, initial=-1)
-            run_start = np.maximum(last_below + 1, self._fitted)
+            run_start = np.maximum(self._run_start - self._pending_start, self._fitted)
             cut = run_start + (width - run_start) // MAX_RUN * MAX_RUN
-        closed = (position >= self._fitted[:, None]) & (position < cut[:, None])
-        counts = fit_spikes(np.where(closed, self._pending, 0.0), self.options.spike_fit)
-        times = [t + self._pending_start / TARGET_RATE_HZ for t in spike_times_from_counts(counts, TARGET_RATE_HZ)]
+        times = [_NO_SPIKES] * self.n_neurons
+        fitting = np.flatnonzero((cut > self._fitted) & open_above)  # neurons where a run closed (most have none)
+        if fitting.size:
+            position = np.arange(width)
+            inside = (position >= self._fitted[fitting, None]) & (position < cut[fitting, None])
+            counts = fit_spikes(np.where(inside, self._pending[fitting], 0.0), self.options.spike_fit)
+            for neuron, found in zip(fitting.tolist(), spike_times_from_counts(counts, TARGET_RATE_HZ, self._pending_start / TARGET_RATE_HZ)):
+                times[neuron] = found
+        self._open_above = cut < width  # what is left open is part of a run above threshold
         trim = int(cut.min())
         self._pending = self._pending[:, trim:]
         self._pending_start += trim

@@ -1,0 +1,130 @@
+"""Streaming graphs: a convolutional model that keeps per-layer state and reads only new samples.
+
+A convolutional model may ship a *streaming graph* beside it (card entry ``stream``,
+file ``stream/<model>.onnx``, built by ``ens2export``; docs/onnx-contract.md). It
+computes the same numbers as the model's whole-trace graph, but each call reads only
+the samples that are new: a stream pushed frame by frame then costs what its frames
+cost, instead of recomputing the model's left context at every push.
+:class:`StatefulRun` holds that state for the neurons of a :class:`Stream`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ens2rt.engine.timing import stage
+from ens2rt.errors import ModelError
+
+TRACE_INPUT = "dff"
+POSITION = "position"
+OUT_SUFFIX = "_out"
+CPU = "CPUExecutionProvider"
+MIN_ROWS_PER_THREAD = 128  # below this, a thread's start costs more than its share of the work
+
+
+@dataclass(frozen=True)
+class StreamGraph:
+    """A model's streaming graph, loaded on the model's providers, and how to run it."""
+
+    session: ort.InferenceSession
+    lag: int  #: its output at a call is the rate of the samples ``lag`` before the call's inputs
+    warmup: int  #: zeros that bring zero states to the activations of silence
+    states: tuple[tuple[str, tuple[int, int]], ...]  #: name and (samples, channels) of each state input (samples, batch, channels)
+
+    @classmethod
+    def load(cls, path: Path, entry: dict, like: ort.InferenceSession, sha256: str) -> StreamGraph:
+        """Load the graph a card's ``stream`` ``entry`` names (``path``), on the providers of session ``like``.
+
+        On the CPU it gets one onnxruntime thread: its work is copies of small state
+        tensors, which onnxruntime does not parallelise; :class:`StatefulRun` runs
+        groups of neurons on threads of its own instead.
+        """
+        if sha256 != entry.get("sha256"):
+            raise ModelError(f"streaming graph {path} does not match its card (sha256 {sha256[:12]}…): the file is corrupt or was replaced")
+        providers = like.get_providers()
+        options = like.get_session_options()
+        if providers[0] == CPU:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers,
+                                           provider_options=[like.get_provider_options().get(p, {}) for p in providers])  # fmt: skip
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
+        states = tuple((i.name, (int(i.shape[0]), int(i.shape[2]))) for i in session.get_inputs() if i.name.startswith("state_"))
+        outputs = {o.name for o in session.get_outputs()}
+        if {i.name for i in session.get_inputs()} - {name for name, _ in states} != {TRACE_INPUT, POSITION} or any(
+            name + OUT_SUFFIX not in outputs for name, _ in states
+        ):
+            raise ModelError(f"{path}: not a streaming graph (inputs dff, position and state_<i>, each with a state_<i>_out)")
+        return cls(session=session, lag=int(entry["lag"]), warmup=int(entry["warmup"]), states=states)
+
+    def start(self, n_rows: int) -> tuple[dict[str, np.ndarray], int]:
+        """States of ``n_rows`` neurons after silence, at position 0."""
+        zeros = {name: np.zeros((samples, 1, channels), np.float32) for name, (samples, channels) in self.states}
+        states, position = self.run(np.zeros((1, self.warmup), np.float32), zeros, -self.warmup)[1:]
+        return {name: np.repeat(value, n_rows, axis=1) for name, value in states.items()}, position
+
+    def run(self, samples: np.ndarray, states: dict[str, np.ndarray], position: int) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+        """Rate of samples ``position - lag …``, the new states and position, after ``samples`` (rows, n)."""
+        feeds = {TRACE_INPUT: samples, POSITION: np.array([position], np.int64), **states}
+        names = [name + OUT_SUFFIX for name, _ in self.states]
+        rate, *new_states = self.session.run(["spike_rate", *names], feeds)
+        return rate, {name: value for (name, _), value in zip(self.states, new_states)}, position + samples.shape[1]
+
+
+@dataclass
+class _Group:
+    """Neurons that one streaming graph runs in one call, and their state."""
+
+    graph: StreamGraph
+    rows: slice | np.ndarray
+    states: dict[str, np.ndarray]
+
+
+class StatefulRun:
+    """The streaming-graph state of every neuron of a stream: a group per model (and per thread).
+
+    :meth:`push` takes the next 60 Hz samples (not yet scaled) and returns the rate of
+    as many samples, ``lag`` behind; the first ``lag`` outputs precede the recording.
+    ``threads`` (default: every core): on the CPU, groups of neurons run in parallel.
+    """
+
+    def __init__(self, graphs: list[StreamGraph], index: np.ndarray, scale: np.ndarray, threads: int | None = None):
+        self.scale = scale.astype(np.float32)[:, None]
+        threads = max(1, threads or os.cpu_count() or 1)
+        self.groups: list[_Group] = []
+        for position in np.unique(index):
+            graph = graphs[position]
+            rows = np.flatnonzero(index == position)
+            parts = min(threads, rows.size // MIN_ROWS_PER_THREAD) if graph.session.get_providers()[0] == CPU else 1
+            for part in np.array_split(rows, max(1, parts)):
+                as_slice = slice(int(part[0]), int(part[-1]) + 1) if part[-1] - part[0] + 1 == part.size else part
+                self.groups.append(_Group(graph, as_slice, graph.start(part.size)[0]))
+        self.lag = graphs[int(index[0])].lag
+        self.position = 0
+        self._pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
+
+    @stage("onnxruntime")
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """(n_neurons, n) rate for the ``n`` samples from ``position - lag`` on."""
+        x = np.ascontiguousarray(samples / self.scale, dtype=np.float32)
+        out = np.empty_like(x)
+
+        def run(group: _Group) -> None:
+            rate, group.states, _ = group.graph.run(np.ascontiguousarray(x[group.rows]), group.states, self.position)
+            out[group.rows] = rate
+
+        if self._pool is None:
+            run(self.groups[0])
+        else:
+            for done in [self._pool.submit(run, group) for group in self.groups]:
+                done.result()
+        self.position += samples.shape[1]
+        return out
