@@ -44,21 +44,24 @@ READING = """\
 **Reading.** Each 50 ms of lookahead is worth a lot: 0 → 50 → 100 ms lifts fold D from 0.25 to 0.43 to 0.61,
 against 0.71 offline (one seed for 0 and 50 ms; 100 ms seeds 0.600 / 0.623, offline seeds 0.731 / 0.692). The red
 indicators (DS18–DS21, slow rise) lose most; GCaMP7f/8m (DS29, DS31) keep 0.73–0.75. **Compute** (varies by
-±30 % between runs on this machine): a convolutional stream pushed frame by frame recomputes the left context
-of its newest samples (96 samples for the online model) at every push, so 1,000 neurons cost 40–55 ms per
-33 ms frame (below real time); pushed once a second they run 11–15× faster than real time. The windowed models run only the windows a push completes and are
-cheaper per frame, but answer 1.8 s late. A convolutional model that streams at its per-sample cost needs
-a stateful streaming graph (cached activations per layer); that is not built yet.
+about ±20 % between runs on this machine): convolutional models stream through their streaming graphs, which keep
+each layer's activations between pushes and compute every sample once, so a frame costs what its two 60 Hz samples
+cost: 1,000 neurons pushed frame by frame take 2–4 ms per 33 ms frame with spike events (9–11× real time; the
+greedy spike fit is about a third of it) and 1–2.5 ms for the rate alone (14–17×); pushed once a second, 20–26×.
+Before the streaming graphs, each push recomputed its newest samples' 96-sample left context: 40–55 ms per frame,
+below real time. The windowed models answer 1.8 s late and run at 2× real time, computing only at the pushes that
+complete windows.
 """
 
 
-def push_times(model: str | Path, neurons: int, seconds: float, chunk: int, hop: int = ens2rt.DEFAULT_HOP) -> tuple[np.ndarray, ens2rt.Stream]:
+def push_times(model: str | Path, neurons: int, seconds: float, chunk: int, hop: int = ens2rt.DEFAULT_HOP,
+               spikes: bool = True) -> tuple[np.ndarray, ens2rt.Stream]:  # fmt: skip
     """Compute time of every push after the pipeline has filled, and the stream."""
     dff = make_traces(neurons, seconds / 60)
     loaded = load_models(model, ens2rt.Options(device="cpu"))
     needs_levels = isinstance(loaded, ens2rt.ModelFamily) or loaded.contract.input_scaling != "none"
     levels = ens2rt.noise_level(dff[:, : int(60 * FRAME_RATE)], FRAME_RATE)  # from the first minute, as a host would
-    stream = ens2rt.Stream(neurons, FRAME_RATE, model=loaded, noise_level=levels if needs_levels else None, hop=hop)
+    stream = ens2rt.Stream(neurons, FRAME_RATE, model=loaded, noise_level=levels if needs_levels else None, hop=hop, spikes=spikes)
     times = []
     for first in range(0, dff.shape[1], chunk):
         started = time.perf_counter()
@@ -74,19 +77,21 @@ def run(
     chunk_s: Annotated[float, typer.Option(help="Imaging time per push.")] = 1.0,
     hop: int = ens2rt.DEFAULT_HOP,
     model: Annotated[str, typer.Option(help="Model or family name, or .onnx path.")] = "ens2-exc",
+    spikes: Annotated[bool, typer.Option(help="Fit spike events too (Stream's default).")] = True,
     out: Annotated[Path, typer.Option(help="Markdown file for the result.")] = None,
 ) -> None:
     """Per-push compute of one model."""
     chunk = max(1, int(round(chunk_s * FRAME_RATE)))
-    steady, stream = push_times(model, neurons, seconds, chunk, hop)
+    steady, stream = push_times(model, neurons, seconds, chunk, hop, spikes=spikes)
+    how = "hop " + str(hop) if stream.contract.kind == "windowed" else "streaming graph" if stream.uses_streaming_graph else "pieces (no streaming graph)"
     text = (
-        f"{neurons} neurons at {FRAME_RATE:g} Hz, pushes of {chunk} frames ({chunk / FRAME_RATE:g} s), "
-        f"{'hop ' + str(hop) if stream.contract.kind == 'windowed' else 'whole-trace (convolutional)'}, "
+        f"{neurons} neurons at {FRAME_RATE:g} Hz, pushes of {chunk} frames ({chunk / FRAME_RATE:g} s), {how}, "
+        f"{'rate and spike events' if spikes else 'rate only'}, "
         f"{steady.size} pushes timed; models {', '.join(sorted(set(stream.neuron_model)))} on {stream.models.provider}\n\n"
-        "| per-push compute, median | 95th percentile | max | real-time factor (imaging time / compute time) | delay |\n"
-        "|---|---|---|---|---|\n"
-        f"| {1000 * np.median(steady):.1f} ms | {1000 * np.percentile(steady, 95):.1f} ms | {1000 * steady.max():.1f} ms "
-        f"| {chunk / FRAME_RATE / np.median(steady):.1f}× | {stream.delay_s:.3f} s |\n"
+        "| per-push compute, mean | median | 95th percentile | max | real-time factor (imaging time / mean compute) | delay |\n"
+        "|---|---|---|---|---|---|\n"
+        f"| {1000 * np.mean(steady):.1f} ms | {1000 * np.median(steady):.1f} ms | {1000 * np.percentile(steady, 95):.1f} ms "
+        f"| {1000 * steady.max():.1f} ms | {chunk / FRAME_RATE / np.mean(steady):.1f}× | {stream.delay_s:.3f} s |\n"
     )
     report(text, out)
 
@@ -111,17 +116,19 @@ def trade(
         if model is None or not records:
             raise typer.BadParameter(f"{variant}: run `python benchmarks/recipe.py run {FOLD} {variant}` first")
         per_frame, stream = push_times(model, neurons, seconds, 1)
+        rate_only, _ = push_times(model, neurons, seconds, 1, spikes=False)
         per_second, _ = push_times(model, neurons, seconds, int(FRAME_RATE))
         scores = [r["median_correlation"] for r in records]
         datasets = sorted(records[0]["scores"])
         rows.append({
             "label": label, "variant": variant, "model": Path(model).stem if shipped is None else shipped,
-            "delay_s": stream.delay_s, "frame_ms": 1000 * float(np.median(per_frame)), "second_ms": 1000 * float(np.median(per_second)),
+            "delay_s": stream.delay_s, "frame_ms": 1000 * float(np.mean(per_frame)), "second_ms": 1000 * float(np.mean(per_second)),
+            "frame_p95_ms": 1000 * float(np.percentile(per_frame, 95)), "frame_rate_only_ms": 1000 * float(np.mean(rate_only)),
             "r": float(np.mean(scores)), "seeds": len(scores),
             "per_dataset": {d: float(np.mean([r["scores"][d]["correlation"] for r in records])) for d in datasets},
             "bias": float(np.mean([median(s["bias"] for s in r["scores"].values()) for r in records])),
         })  # fmt: skip
-        typer.echo(f"{label}: delay {stream.delay_s:.3f} s, {rows[-1]['frame_ms']:.1f} ms per frame, r {rows[-1]['r']:.3f}")
+        typer.echo(f"{label}: delay {stream.delay_s:.3f} s, {rows[-1]['frame_ms']:.1f} ms per frame (mean), r {rows[-1]['r']:.3f}")
     datasets = list(rows[0]["per_dataset"])
     offline = rows[-2]["r"]
     lines = [
@@ -130,21 +137,24 @@ def trade(
         f"`python benchmarks/stream_latency.py trade` ({neurons} neurons at {FRAME_RATE:g} Hz, the shipped recording shifted per",
         "neuron; onnxruntime CPU on this 2-core machine). **Delay**: `Stream.delay_s`, the worst case over frame phases of",
         "the time from a rate sample's own time to the push that emits it, resampler included (pushing k frames at a",
-        "time adds up to k − 1 frame periods). **Compute**: median per push. **Accuracy**: held-out fold D of the recipe",
+        "time adds up to k − 1 frame periods). **Compute**: mean per push (the real-time factor is imaging time over it; a",
+        "windowed stream computes only at the pushes that complete windows, hence its 95th percentile), rate and spike events",
+        "(the default) unless marked rate only; convolutional models stream through their streaming graphs.",
+        "**Accuracy**: held-out fold D of the recipe",
         f"validation ({', '.join(datasets)}; models trained on the other 17 excitatory datasets, `benchmarks/recipe.py`),",
         "median over datasets of the median per-neuron correlation, mean over the seeds run; never the data a model was",
         "trained on. The 100 ms row's stream runs the shipped `ens2-exc-online` (trained on all 23 datasets, same",
         "recipe) and the offline rows the shipped models; the 0 and 50 ms rows their fold-D validation models.",
         "",
-        "| lookahead | delay at 30 Hz | compute per frame pushed | real-time factor | compute per 1 s pushed | real-time factor "
-        "| fold D median r | vs offline conv | seeds | " + " | ".join(datasets) + " | median bias |",
-        "|---|---|---|---|---|---|---|---|---|" + "---|" * len(datasets) + "---|",
+        "| lookahead | delay at 30 Hz | compute per frame pushed | 95th percentile | real-time factor | per frame, rate only | real-time factor "
+        "| compute per 1 s pushed | real-time factor | fold D median r | vs offline conv | seeds | " + " | ".join(datasets) + " | median bias |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(datasets) + "---|",
     ]
     for row in rows:
         cells = " | ".join(f"{row['per_dataset'][d]:.3f}" for d in datasets)
         lines.append(
-            f"| {row['label']} | {row['delay_s']:.3f} s | {row['frame_ms']:.1f} ms | {1000 / FRAME_RATE / row['frame_ms']:.1f}× "
-            f"| {row['second_ms']:.0f} ms | {1000 / row['second_ms']:.1f}× | **{row['r']:.3f}** | {row['r'] - offline:+.3f} "
+            f"| {row['label']} | {row['delay_s']:.3f} s | {row['frame_ms']:.1f} ms | {row['frame_p95_ms']:.1f} ms | {1000 / FRAME_RATE / row['frame_ms']:.1f}× "
+            f"| {row['frame_rate_only_ms']:.1f} ms | {1000 / FRAME_RATE / row['frame_rate_only_ms']:.1f}× | {row['second_ms']:.0f} ms | {1000 / row['second_ms']:.1f}× | **{row['r']:.3f}** | {row['r'] - offline:+.3f} "
             f"| {row['seeds']} | {cells} | {row['bias']:+.2f} |"
         )
     lines += ["", READING]

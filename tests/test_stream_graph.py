@@ -96,7 +96,7 @@ def traces():
 def test_stream_equals_offline_with_and_without_a_streaming_graph(tmp_path, traces, stream_graph):
     model = ens2rt.Model.load(_export(tmp_path, architecture_reach()[1] - 6, stream_graph=stream_graph), device="cpu")
     stream = ens2rt.Stream(1, RATE, model=model, noise_level=1.0)
-    assert (stream._stateful is not None) == stream_graph
+    assert stream.uses_streaming_graph == stream_graph
     assert_stream_equals_offline(model, traces, RATE, seed=5, max_chunk=9)
 
 

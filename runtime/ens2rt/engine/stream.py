@@ -135,6 +135,11 @@ class Stream:
                             provider=self.models.provider, noise_level=self._noise_level)  # fmt: skip
 
     @property
+    def uses_streaming_graph(self) -> bool:
+        """Whether pushes run the models' streaming graphs (each sample computed once) rather than pieces."""
+        return self._stateful is not None
+
+    @property
     def neuron_model(self) -> np.ndarray:
         """(n_neurons,) name of the model that runs each neuron."""
         return self.models.names
