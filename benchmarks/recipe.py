@@ -51,6 +51,11 @@ VARIANTS = {
                           f"as conv-noise, low latency: output reads at most {samples} samples ({ms} ms) ahead, "
                           "trained and run on linearly resampled traces")
        for ms, samples in ((0, 0), (50, 3), (100, 6))},
+    **{f"online-100ms-nu{level}": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                    "patience": 1500, "lookahead": 6, "resampler": "linear", "noise_level": float(level)},
+                                   f"as online-100ms, trained with white noise lifting every trace to nu = {level} "
+                                   "(a noise member; `recipe.py noise` scores it in a family)")
+       for level in (4, 8)},
 }  # fmt: skip
 # What the runs above decided, and what they did not; kept beside the table it reads.
 FINDINGS = """\
