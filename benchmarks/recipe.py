@@ -100,8 +100,13 @@ RUNS = CACHE / "runs" / "recipe"
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 
-def score_fold(model, datasets: list[str]) -> dict:
-    """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials), run by ens2rt."""
+def score_fold(model, datasets: list[str], noise_level: float | None = None) -> dict:
+    """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials), run by ens2rt.
+
+    ``noise_level``: each trial first degraded to that ν by white noise at its native rate
+    (``benchmarks/noise.py``'s ``degrade``, same seeds), as a noisier microscope would.
+    """
+    from benchmarks.noise import degrade
     from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
     from ens2export.metrics import correlation, error_and_bias
 
@@ -110,7 +115,8 @@ def score_fold(model, datasets: list[str]) -> dict:
     scores = {}
     for key, folder in find_datasets(GROUND_TRUTH, include=datasets).items():
         rows = []
-        for neuron in load_dataset(folder):
+        for number, neuron in enumerate(load_dataset(folder)):
+            neuron = degrade(neuron, noise_level, seed=int(key[2:]) * 1000 + number)
             rates, truths = [], []
             for trial in neuron.trials:
                 if trial.dff.size * 60.0 / trial.frame_rate < 96:
@@ -173,9 +179,66 @@ def run(
 
 
 @app.command()
+def noise(
+    fold: Annotated[str, typer.Argument(help="Validation fold whose runs to score: A, B, C or D.")],
+    base: Annotated[str, typer.Option(help="The native-noise variant.")] = "online-100ms",
+    member: Annotated[list[str], typer.Option(help="Noise-member variants (repeat).")] = ["online-100ms-nu4", "online-100ms-nu8"],
+    level: Annotated[list[float], typer.Option(help="Noise levels to degrade the fold to (repeat).")] = [4.0, 8.0],
+    seed: int = 0,
+    threads: int = 2,
+) -> None:
+    """Score FOLD as recorded and degraded to each level: BASE alone against the family of BASE and MEMBERs.
+
+    The family is what ens2rt runs for a family: each trial on the member whose ν is
+    nearest the trial's estimated ν (BASE sits at the typical ν of its training data).
+    """
+    from ens2export.card import runtime_resampler, write_model
+    from ens2export.dataset import load_windows
+    from ens2export.train import TrainSettings
+
+    import ens2rt
+
+    models = []
+    for variant in [base, *member]:
+        folder = RUNS / fold / f"{variant}-s{seed}"
+        info = json.loads((folder / "run.json").read_text())
+        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        at = settings.noise_level
+        if at is None:  # a native-noise member sits at the typical ν of its training data
+            at = load_windows(GROUND_TRUTH, include=info["datasets"], resampler=settings.resampler).typical_noise_level()
+        with np.load(folder / "weights.npz") as archive:
+            weights = {key: archive[key] for key in archive.files}
+        out = folder / "family-member.onnx"
+        write_model(weights, out, name=f"{variant}-s{seed}", cell_class="excitatory", description="validation family member",
+                    training={}, family=f"{base}-family", noise_level=round(float(at), 3), kind=settings.kind,
+                    input_scaling=settings.input_scaling, output_delay=settings.output_delay,
+                    resampler=runtime_resampler(settings.resampler))  # fmt: skip
+        models.append(ens2rt.Model.load(out, device="cpu", threads=threads))
+    family = ens2rt.ModelFamily.from_models(f"{base}-family", models)
+    conditions = {}
+    for condition in [None, *level]:
+        name = "native" if condition is None else f"nu{condition:g}"
+        alone, matched = score_fold(models[0], FOLDS[fold], condition), score_fold(family, FOLDS[fold], condition)
+        conditions[name] = {
+            "alone": {"scores": alone, "median_correlation": median(s["correlation"] for s in alone.values())},
+            "family": {"scores": matched, "median_correlation": median(s["correlation"] for s in matched.values())},
+        }
+        typer.echo(f"{fold} {name}: {base} alone {conditions[name]['alone']['median_correlation']:.3f}, "
+                   f"family {conditions[name]['family']['median_correlation']:.3f}")  # fmt: skip
+    record = {
+        "fold": fold, "base": base, "members": member, "seed": seed,
+        "member_levels": {m.name: m.noise_level for m in family.members}, "conditions": conditions,
+        "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:]),
+    }  # fmt: skip
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"noise-{fold}-{base}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+@app.command()
 def table() -> None:
     """Write benchmarks/results/recipe.md from the finished runs."""
-    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json")) if not p.name.startswith("noise-")]
+    noise_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("noise-*.json"))]
     lines = [
         "# Recipe validation (grouped folds inside the excitatory training data)",
         "",
@@ -201,6 +264,20 @@ def table() -> None:
         for r in chosen:
             by_variant.setdefault(r["variant"], []).append(r["median_correlation"])
         lines += ["", "Mean over seeds: " + ", ".join(f"{v} {np.mean(s):.3f} ({len(s)} seeds)" for v, s in sorted(by_variant.items())), ""]
+    for r in noise_records:
+        datasets = FOLDS[r["fold"]]
+        levels = ", ".join(f"{name} {value:g}" for name, value in r["member_levels"].items())
+        lines += [f"## Noise members, fold {r['fold']} held out (`{r['command']}`)", "",
+                  f"Family members and their ν: {levels}. Each trial runs on the member nearest its estimated ν.", "",
+                  "| condition | contender | " + " | ".join(datasets) + " | median r |",
+                  "|---|---|" + "---|" * len(datasets) + "---|"]  # fmt: skip
+        for condition, contenders in r["conditions"].items():
+            for who in ("alone", "family"):
+                entry = contenders[who]
+                label = r["base"] + " alone" if who == "alone" else "family"
+                cells = [f"{entry['scores'][d]['correlation']:.3f}" for d in datasets]
+                lines.append(f"| {condition} | {label} | " + " | ".join(cells) + f" | **{entry['median_correlation']:.3f}** |")
+        lines += [""]
     lines += [FINDINGS]
     lines += ["## Variants", ""] + [f"- `{name}`: {what}" for name, (_, what) in VARIANTS.items()] + [""]
     (RESULTS / "recipe.md").write_text("\n".join(lines))
