@@ -92,8 +92,21 @@ FINDINGS = """\
   offline. The 150 ms budget at 30 Hz (one frame for the linear resampler) admits 100 ms,
   so the shipped `ens2-exc-online` uses L = 6; the latency table is
   `benchmarks/results/latency.md`.
-- Not tried yet: a longer training context or more steps for the online models, a
-  causal smoothing of the target (ENS²'s option), and online noise members.
+- Not tried yet: a longer training context or more steps for the online models, and a
+  causal smoothing of the target (ENS²'s option).
+
+## Online noise members (2026-11-29: fold D, seed 0) — they lose; not shipped
+
+- `online-100ms` trained with noise lifting every trace to ν = 4 and ν = 8 (added before
+  the noise-std input scaling, 1500 steps each) score 0.440 and 0.411 on fold D as recorded.
+- As a family with the native model (`recipe.py noise D`: each trial on the member nearest
+  its estimated ν, the native model at its training data's typical ν): as recorded 0.595
+  against 0.600 alone; degraded to ν = 4, **0.325 against 0.399 (−0.074)**; at ν = 8, 0.196
+  against 0.164 (+0.032). The members lose at ν = 4, the level of the noisiest common
+  recordings, and gain a little only at ν = 8.
+- So the online models stay single models: dividing the input by its noise std already
+  carries one model across noise levels better than members trained at one level. One
+  seed; members trained over a band of ν (the recipe issue's suggestion) are not tried.
 """
 OUT = RESULTS / "recipe"
 RUNS = CACHE / "runs" / "recipe"
