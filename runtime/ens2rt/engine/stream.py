@@ -10,8 +10,9 @@ A convolutional model (contract kind ``"convolutional"``) needs no windows: a ra
 sample is final ``reach.right`` samples plus the resampler's reach after its time.
 When the model ships a streaming graph (:mod:`ens2rt.engine.stateful`), each push
 runs it on the new samples only, with per-layer state; otherwise each push reruns the
-model over the new samples with the left context they read. A low-latency model (``ens2-exc-online``) reads 6 samples (100 ms)
-ahead and resamples linearly: its rate is out ≈ 0.12 s after the frame at its time.
+model over the new samples with the left context they read. A low-latency model
+(``ens2-exc-online``) reads 6 samples (100 ms) ahead and resamples linearly: its rate
+is out ≈ 0.12 s after the frame at its time.
 """
 
 from __future__ import annotations
