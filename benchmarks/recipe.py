@@ -51,6 +51,9 @@ VARIANTS = {
                           f"as conv-noise, low latency: output reads at most {samples} samples ({ms} ms) ahead, "
                           "trained and run on linearly resampled traces")
        for ms, samples in ((0, 0), (50, 3), (100, 6))},
+    "online-100ms-3000": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 3000,
+                           "patience": 3000, "lookahead": 6, "resampler": "linear"},
+                          "as online-100ms, twice the steps (3000)"),
     **{f"online-100ms-nu{level}": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                                     "patience": 1500, "lookahead": 6, "resampler": "linear", "noise_level": float(level)},
                                    f"as online-100ms, trained with white noise lifting every trace to nu = {level} "
