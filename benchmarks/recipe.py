@@ -62,30 +62,25 @@ VARIANTS = {
 }  # fmt: skip
 # What the runs above decided, and what they did not; kept beside the table it reads.
 FINDINGS = """\
-## What was decided (2026-11-28: fold D with 2 seeds per variant, fold B with 1)
+## What was decided (fold D 2026-11-28, folds A–C 2026-11-29; two seeds per variant on every fold)
 
 - **Input scaling of convolutional models: noise std**, over raw ΔF/F. Mean over seeds
   0.712 vs 0.692: within the seed spread (0.731 / 0.692 for the same recipe), so a weak
   preference, but it also halves the median spike-count bias (+0.35 vs +0.83) and wins
   DS18 and DS29 under both seeds. Shipped `ens2-exc-conv` uses it.
-- **Convolutional models do not replace the windowed default.** The windowed recipe
-  scores 0.742 on the same split, 0.030 above conv-noise; the loss is on the red
-  indicators (seed means DS19 −0.055, DS20 −0.072, DS21 −0.059), with DS18, DS29 and
-  DS31 on par (−0.006, +0.002, +0.007). Fold B (one seed each) agrees: 0.632 against
-  0.679 (−0.047), worse on the zebrafish GCaMP6f datasets DS06–DS08 (−0.07 to −0.11),
-  on par on mouse DS09–DS11. Its median bias there is +0.37 against the windowed −0.18,
-  so the smaller bias seen on fold D does not hold on fold B. Settings not yet tried for
-  the convolutional kind: longer context, more steps, ensembles, noise bands.
-- Fold B's windowed run stopped at 846 steps under the published rule (500 steps without beating its
-  best single-batch loss); the comparison is at each recipe's own stopping rule.
-- Fold C (2026-11-29, one seed each): windowed 0.756, conv-noise 0.677 (−0.079); the
-  loss is largest on DS15 and DS16 (GCaMP6s, −0.11 and −0.16), and the convolutional
-  median bias is again positive (+0.43 against −0.10).
-- Fold A (2026-11-29, one seed each; synthetic dyes): windowed 0.520, conv-noise 0.521,
-  on par (DS03 +0.04, DS04 +0.02, DS01 −0.05). Over the four folds the convolutional
-  recipe as it stands is below the windowed default on three (B, C, D) and level on one:
-  it does not replace the default.
-- Not yet run: second seeds on folds A, B and C.
+- **Convolutional models do not replace the windowed default.** Fold means over two seeds,
+  windowed against conv-noise: A (synthetic dyes) 0.502 / 0.536 (+0.034); B (GCaMP6f)
+  0.680 / 0.630 (−0.050); C (GCaMP6s, GCaMP5k) 0.767 / 0.689 (−0.079); D (red, jGCaMP7f/8m)
+  0.742 / 0.712 (−0.030). On B and C the gap is several times the seed spread (B seeds
+  0.679 / 0.681 against 0.632 / 0.628; C 0.756 / 0.779 against 0.677 / 0.701). The losses
+  sit on zebrafish GCaMP6f (DS06–DS08), GCaMP6s (DS15, DS16) and the red indicators
+  (DS19–DS21); conv is level on mouse GCaMP6f (DS09–DS11), DS18, DS29, DS31 and ahead on
+  the dyes. Its median spike-count bias is positive on every fold and seed (+0.18 to
+  +0.77), the windowed one between −0.26 and +0.33. Settings not yet tried for the
+  convolutional kind: longer context, more steps, ensembles, noise bands.
+- The windowed runs stop by the published rule (500 steps without beating their best
+  single-batch loss) anywhere between 846 and 2042 steps; the comparison is at each
+  recipe's own stopping rule.
 
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
