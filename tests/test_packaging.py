@@ -24,6 +24,10 @@ def test_wheel_holds_models_cards_and_example(wheel):
     assert {"ens2-exc-native", "ens2-inh-native", "ens2-published-exc", "ens2-published-inh"} <= set(models)
     for model in models:
         assert f"ens2rt/models/{model}.onnx" in names and f"ens2rt/models/{model}.json" in names
+    graphs = sorted(path.name for path in (REPO / "models" / "stream").glob("*.onnx"))
+    assert "ens2-exc-online.onnx" in graphs  # streaming graphs of the convolutional models
+    for graph in graphs:
+        assert f"ens2rt/models/stream/{graph}" in names
     assert "ens2rt/data/example.npz" in names
     assert wheel.stat().st_size < 10e6  # every model is ~0.2 MB compressed; a family must not bloat the install
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
