@@ -132,6 +132,7 @@ def test_version_and_info():
     info = runner.invoke(app, ["info"])
     assert info.exit_code == 0
     assert "CPUExecutionProvider" in info.output and "ens2-exc" in info.output and "ens2-inh" in info.output
+    assert " *ens2-exc-online " in info.output and "  ens2-exc-native " in info.output  # streaming graph or not
 
 
 def test_demo_scores_the_example_and_writes_its_result(tmp_path):

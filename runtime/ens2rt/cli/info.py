@@ -30,10 +30,11 @@ def info() -> None:
     typer.echo("model families (each neuron runs on the member nearest its noise level):")
     for family, members in ens2rt.available_families().items():
         typer.echo(f"  {family:<22} {', '.join(members)}" + ("  (default)" if family == DEFAULT_MODEL else ""))
-    typer.echo("models:")
+    typer.echo("models (* streams through a streaming graph: each sample computed once, docs/onnx-contract.md):")
     for name in ens2rt.available_models():
         card = read_card(resolve_model_path(name))
         level = f"ν {card['noise_level']:.2g}" if card.get("noise_level") is not None else ""
-        typer.echo(f"  {name:<22} {card['cell_class']:<11} {level:<7} {card['description']}")
+        mark = "*" if "stream" in card else " "
+        typer.echo(f" {mark}{name:<22} {card['cell_class']:<11} {level:<7} {card['description']}")
 
 
