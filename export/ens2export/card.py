@@ -11,7 +11,7 @@ import onnx
 from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
-from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, WARMUP, build_stream_model
+from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, STATE_PREFIX, WARMUP, build_stream_model
 from ens2export.architecture import ALIGNMENT, architecture_reach
 from ens2export.weights import n_parameters
 
@@ -113,7 +113,7 @@ def write_stream_graph(weights: dict, out: Path, name: str, contract: dict[str, 
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build_stream_model(weights, {})
     states = [(i.name, i.type.tensor_type.shape.dim[0].dim_value, i.type.tensor_type.shape.dim[2].dim_value)
-              for i in model.graph.input if i.name.startswith("state_")]  # fmt: skip
+              for i in model.graph.input if i.name.startswith(STATE_PREFIX)]  # fmt: skip
     stream = stream_contract(contract, states)
     metadata = {"name": f"{name} (streaming graph)", "contract": json.dumps({**contract, "stream": stream}, sort_keys=True), "citation": CITATIONS[0]}
     onnx.helper.set_model_props(model, metadata)

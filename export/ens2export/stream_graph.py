@@ -35,12 +35,14 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ens2export.architecture import ALIGNMENT, BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, UP_KERNEL, architecture_reach, expected_shapes
-from ens2export.onnx_graph import OPSET, OUTPUT_NAME, TRACE_INPUT_NAME
+from ens2export.onnx_graph import OPSET
+from ens2rt.engine.stateful import OUT_SUFFIX, STATE_PREFIX
+from ens2rt.engine.stateful import POSITION as POSITION_NAME
+from ens2rt.engine.stateful import POSITION_OUT as POSITION_OUT_NAME
+from ens2rt.engine.stateful import RATE_OUTPUT as OUTPUT_NAME
+from ens2rt.engine.stateful import TRACE_INPUT as TRACE_INPUT_NAME
 from ens2export.weights import check_weights
 
-POSITION_NAME = "position"
-POSITION_OUT_NAME = "position_out"
-OUT_SUFFIX = "_out"  #: state_<i> is fed what state_<i>_out returned
 ORIGIN = 4096  # internal frontier of input sample 0: keeps every frontier positive (integer Div floors)
 WARMUP = 512  # zero samples that bring zero states to the activations of silence (well past every layer's reach)
 _END = np.iinfo(np.int64).max
@@ -125,7 +127,7 @@ class _StreamBuilder:
 
     def cached(self, new: _Samples, samples: int) -> str:
         """Prepend the last ``samples`` samples of ``new`` before this call (its cache) to it; update the cache."""
-        name = f"state_{len(self.caches)}"
+        name = f"{STATE_PREFIX}{len(self.caches)}"
         self.caches.append((samples, new.channels))
         joined = self.node("Concat", [name, new.name], axis=0)
         self.nodes.append(helper.make_node("Slice", [joined, self.ints(-samples), self.ints(_END), self.ints(0)], [name + OUT_SUFFIX]))
@@ -229,7 +231,7 @@ class _StreamBuilder:
         rate = self.delay_line(self.head(x), architecture_reach()[1])
         self.nodes.append(helper.make_node("Transpose", [self.node("Squeeze", [rate, self.ints(2)])], [OUTPUT_NAME], perm=[1, 0]))
         self.nodes.append(helper.make_node("Add", [POSITION_NAME, self.n], [POSITION_OUT_NAME]))
-        states = [(f"state_{i}", [samples, "batch", channels]) for i, (samples, channels) in enumerate(self.caches)]
+        states = [(f"{STATE_PREFIX}{i}", [samples, "batch", channels]) for i, (samples, channels) in enumerate(self.caches)]
         return helper.make_graph(
             self.nodes,
             "ens2_unet_stream",

@@ -21,9 +21,13 @@ import onnxruntime as ort
 from ens2rt.engine.timing import stage
 from ens2rt.errors import ModelError
 
+# the streaming graph's tensor names (ens2export builds graphs with these)
 TRACE_INPUT = "dff"
+RATE_OUTPUT = "spike_rate"
 POSITION = "position"
-OUT_SUFFIX = "_out"
+POSITION_OUT = "position_out"
+STATE_PREFIX = "state_"
+OUT_SUFFIX = "_out"  #: state_<i> is fed what state_<i>_out returned
 CPU = "CPUExecutionProvider"
 MIN_ROWS_PER_THREAD = 128  # below this, a thread's start costs more than its share of the work
 
@@ -57,7 +61,7 @@ class StreamGraph:
                                            provider_options=[like.get_provider_options().get(p, {}) for p in providers])  # fmt: skip
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
-        states = tuple((i.name, (int(i.shape[0]), int(i.shape[2]))) for i in session.get_inputs() if i.name.startswith("state_"))
+        states = tuple((i.name, (int(i.shape[0]), int(i.shape[2]))) for i in session.get_inputs() if i.name.startswith(STATE_PREFIX))
         outputs = {o.name for o in session.get_outputs()}
         if {i.name for i in session.get_inputs()} - {name for name, _ in states} != {TRACE_INPUT, POSITION} or any(
             name + OUT_SUFFIX not in outputs for name, _ in states
@@ -75,7 +79,7 @@ class StreamGraph:
         """Rate of samples ``position - lag …``, the new states and position, after ``samples`` (rows, n)."""
         feeds = {TRACE_INPUT: samples, POSITION: np.array([position], np.int64), **states}
         names = [name + OUT_SUFFIX for name, _ in self.states]
-        rate, *new_states = self.session.run(["spike_rate", *names], feeds)
+        rate, *new_states = self.session.run([RATE_OUTPUT, *names], feeds)
         return rate, {name: value for (name, _), value in zip(self.states, new_states)}, position + samples.shape[1]
 
 
