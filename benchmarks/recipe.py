@@ -90,8 +90,10 @@ FINDINGS = """\
   offline. The 150 ms budget at 30 Hz (one frame for the linear resampler) admits 100 ms,
   so the shipped `ens2-exc-online` uses L = 6; the latency table is
   `benchmarks/results/latency.md`.
-- Not tried yet: a longer training context or more steps for the online models, and a
-  causal smoothing of the target (ENS²'s option).
+- **More steps do not close the gap** (2026-11-29, `online-100ms-3000`, two seeds): 3000
+  steps score 0.548 / 0.608 (mean 0.578) against 0.600 / 0.623 (0.612) at 1500, so the
+  shipped online models keep 1500. Not tried yet: a longer training context and a causal
+  smoothing of the target (ENS²'s option).
 
 ## Online noise members (2026-11-29: fold D, seed 0) — they lose; not shipped
 
