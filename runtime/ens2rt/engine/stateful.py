@@ -40,6 +40,7 @@ class StreamGraph:
     lag: int  #: its output at a call is the rate of the samples ``lag`` before the call's inputs
     warmup: int  #: zeros that bring zero states to the activations of silence
     states: tuple[tuple[str, tuple[int, int]], ...]  #: name and (samples, channels) of each state input (samples, batch, channels)
+    outputs: tuple[str, ...]  #: what a call fetches: the rate, then each state's next value
 
     @classmethod
     def load(cls, path: Path, entry: dict, like: ort.InferenceSession, sha256: str) -> StreamGraph:
@@ -67,20 +68,20 @@ class StreamGraph:
             name + OUT_SUFFIX not in outputs for name, _ in states
         ):
             raise ModelError(f"{path}: not a streaming graph (inputs dff, position and state_<i>, each with a state_<i>_out)")
-        return cls(session=session, lag=int(entry["lag"]), warmup=int(entry["warmup"]), states=states)
+        outputs = (RATE_OUTPUT, *(name + OUT_SUFFIX for name, _ in states))
+        return cls(session=session, lag=int(entry["lag"]), warmup=int(entry["warmup"]), states=states, outputs=outputs)
 
-    def start(self, n_rows: int) -> tuple[dict[str, np.ndarray], int]:
+    def start(self, n_rows: int) -> dict[str, np.ndarray]:
         """States of ``n_rows`` neurons after silence, at position 0."""
         zeros = {name: np.zeros((samples, 1, channels), np.float32) for name, (samples, channels) in self.states}
-        states, position = self.run(np.zeros((1, self.warmup), np.float32), zeros, -self.warmup)[1:]
-        return {name: np.repeat(value, n_rows, axis=1) for name, value in states.items()}, position
+        _, states = self.run(np.zeros((1, self.warmup), np.float32), zeros, -self.warmup)
+        return {name: np.repeat(value, n_rows, axis=1) for name, value in states.items()}
 
-    def run(self, samples: np.ndarray, states: dict[str, np.ndarray], position: int) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
-        """Rate of samples ``position - lag …``, the new states and position, after ``samples`` (rows, n)."""
+    def run(self, samples: np.ndarray, states: dict[str, np.ndarray], position: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Rate of samples ``position - lag …`` and the new states, after ``samples`` (rows, n) from ``position`` on."""
         feeds = {TRACE_INPUT: samples, POSITION: np.array([position], np.int64), **states}
-        names = [name + OUT_SUFFIX for name, _ in self.states]
-        rate, *new_states = self.session.run([RATE_OUTPUT, *names], feeds)
-        return rate, {name: value for (name, _), value in zip(self.states, new_states)}, position + samples.shape[1]
+        rate, *new_states = self.session.run(self.outputs, feeds)
+        return rate, {name: value for (name, _), value in zip(self.states, new_states)}
 
 
 @dataclass
@@ -96,7 +97,8 @@ class StatefulRun:
     """The streaming-graph state of every neuron of a stream: a group per model (and per thread).
 
     :meth:`push` takes the next 60 Hz samples (not yet scaled) and returns the rate of
-    as many samples, ``lag`` behind; the first ``lag`` outputs precede the recording.
+    the recording's samples they made final: ``lag`` behind, so the first ``lag`` samples
+    of the recording come out only after ``lag`` more (at the end, push ``lag`` zeros).
     ``threads`` (default: every core): on the CPU, groups of neurons run in parallel.
     """
 
@@ -110,19 +112,19 @@ class StatefulRun:
             parts = min(threads, rows.size // MIN_ROWS_PER_THREAD) if graph.session.get_providers()[0] == CPU else 1
             for part in np.array_split(rows, max(1, parts)):
                 as_slice = slice(int(part[0]), int(part[-1]) + 1) if part[-1] - part[0] + 1 == part.size else part
-                self.groups.append(_Group(graph, as_slice, graph.start(part.size)[0]))
-        self.lag = graphs[int(index[0])].lag
+                self.groups.append(_Group(graph, as_slice, graph.start(part.size)))
         self.position = 0
+        self._before_start = graphs[int(index[0])].lag  # outputs still to come that precede the recording
         self._pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
 
     @stage("onnxruntime")
     def push(self, samples: np.ndarray) -> np.ndarray:
-        """(n_neurons, n) rate for the ``n`` samples from ``position - lag`` on."""
+        """(n_neurons, k) rate of the recording's next samples: the ``n`` from ``position - lag`` on, those before 0 dropped."""
         x = np.ascontiguousarray(samples / self.scale, dtype=np.float32)
         out = np.empty_like(x)
 
         def run(group: _Group) -> None:
-            rate, group.states, _ = group.graph.run(np.ascontiguousarray(x[group.rows]), group.states, self.position)
+            rate, group.states = group.graph.run(np.ascontiguousarray(x[group.rows]), group.states, self.position)
             out[group.rows] = rate
 
         if self._pool is None:
@@ -131,4 +133,6 @@ class StatefulRun:
             for done in [self._pool.submit(run, group) for group in self.groups]:
                 done.result()
         self.position += samples.shape[1]
-        return out
+        drop = min(self._before_start, out.shape[1])
+        self._before_start -= drop
+        return out[:, drop:]

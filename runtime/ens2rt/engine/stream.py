@@ -97,7 +97,6 @@ class Stream:
         self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
         self._stateful = self._stateful_run()
         self._ready = np.zeros((n_neurons, 0), dtype=np.float32)  # streaming graph: final rate not yet emitted
-        self._before_start = self.contract.reach_right  # streaming graph: outputs that precede the recording
         self._samples_start = 0
         self._resampler = local_resampler(self.frame_rate, self.resampler)
         self._frames = np.zeros((n_neurons, 0))
@@ -268,22 +267,22 @@ class Stream:
             self._n_emitted = end
             keep = max(0, end // alignment * alignment - self.contract.context_left) - self._samples_start
             self._samples, self._samples_start = self._samples[:, keep:], self._samples_start + keep
-        times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
-        return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
+        return self._output(rate, start, final)
 
     def _emit_ready(self, final: bool) -> StreamOutput:
         """Streaming graph: emit the rate it computed since the last push."""
         rate, self._ready = self._ready, self._ready[:, :0]
         start, self._n_emitted = self._n_emitted, self._n_emitted + rate.shape[1]
-        times = np.arange(start, self._n_emitted) / TARGET_RATE_HZ
+        return self._output(rate, start, final)
+
+    def _output(self, rate: np.ndarray, start: int, final: bool) -> StreamOutput:
+        """The final rate of samples ``start…``, their times, and the spikes of the runs it closes."""
+        times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
         return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
 
     def _append(self, samples: np.ndarray) -> None:
         if self._stateful is not None:
-            rate = self._stateful.push(samples)
-            drop = min(self._before_start, rate.shape[1])
-            self._before_start -= drop
-            self._ready = np.concatenate([self._ready, rate[:, drop:]], axis=1)
+            self._ready = np.concatenate([self._ready, self._stateful.push(samples)], axis=1)
             return
         if self.contract.kind == "convolutional":
             self._samples = np.concatenate([self._samples, samples], axis=1)
@@ -304,15 +303,15 @@ class Stream:
         self._next_window = int(starts[-1]) + self.hop
 
     def _emit(self, end: int, final: bool) -> StreamOutput:
-        end = max(end, self._n_emitted)
-        samples = np.arange(self._n_emitted, end)
+        start, end = self._n_emitted, max(end, self._n_emitted)
+        samples = np.arange(start, end)
         columns = samples + HALF_WINDOW - self._buffer_start
         rate = (self._summed[:, columns] / coverage_at(samples + HALF_WINDOW, self.hop)).astype(np.float32)
         self._n_emitted = end
         drop = min(self._next_window, self._n_emitted + HALF_WINDOW) - self._buffer_start
         self._padded, self._summed = self._padded[:, drop:], self._summed[:, drop:]
         self._buffer_start += drop
-        return StreamOutput(rate=rate, time=samples / TARGET_RATE_HZ, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
+        return self._output(rate, start, final)
 
     def _close_runs(self, rate: np.ndarray, final: bool) -> list[np.ndarray]:
         """Fit spikes to every neuron's rate runs that closed; return their spike times.
