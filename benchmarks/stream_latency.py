@@ -47,7 +47,7 @@ indicators (DS18–DS21, slow rise) lose most; GCaMP7f/8m (DS29, DS31) keep 0.73
 about ±20 % between runs on this machine): convolutional models stream through their streaming graphs, which keep
 each layer's activations between pushes and compute every sample once, so a frame costs what its two 60 Hz samples
 cost: 1,000 neurons pushed frame by frame take 2–4 ms per 33 ms frame with spike events (9–11× real time; the
-greedy spike fit is about a third of it) and 1–2.5 ms for the rate alone (14–17×); pushed once a second, 20–26×.
+greedy spike fit is about a third of it) and 1–2.5 ms for the rate alone (14–17×); pushed once a second, 19–26×.
 Before the streaming graphs, each push recomputed its newest samples' 96-sample left context: 40–55 ms per frame,
 below real time. The windowed models answer 1.8 s late and run at 2× real time, computing only at the pushes that
 complete windows.
