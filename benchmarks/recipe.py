@@ -59,6 +59,12 @@ VARIANTS = {
                                    f"as online-100ms, trained with white noise lifting every trace to nu = {level} "
                                    "(a noise member; `recipe.py noise` scores it in a family)")
        for level in (4, 8)},
+    "conv-noise-cosine": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                           "patience": 1500, "schedule": "cosine"},
+                          "as conv-noise, the learning rate decaying to zero along a half cosine over the 1500 steps"),
+    "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
+                        "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
+                        "cosine (no early stop)"),
 }  # fmt: skip
 # What the runs above decided, and what they did not; kept beside the table it reads.
 FINDINGS = """\

@@ -14,7 +14,7 @@ import ens2rt  # noqa: E402
 from ens2export.cli import app  # noqa: E402
 from ens2export.dataset import load_windows  # noqa: E402
 from ens2export.network import from_weights  # noqa: E402
-from ens2export.train import TrainSettings, train  # noqa: E402
+from ens2export.train import TrainSettings, learning_rate_factor, train  # noqa: E402
 
 runner = CliRunner()
 
@@ -50,6 +50,34 @@ def test_patience_stops_training():
     )
     result = train(flat, TrainSettings(max_steps=500, patience=5, batch_size=8), device="cpu")
     assert result.stopped_early and result.steps < 500
+
+
+def test_cosine_schedule_decays_to_zero_over_the_step_budget():
+    settings = TrainSettings(max_steps=100, patience=100, schedule="cosine")
+    factors = [learning_rate_factor(settings, done) for done in range(100)]
+    assert factors[0] == 1.0 and factors[50] == pytest.approx(0.5) and 0 < factors[-1] < 1e-3
+    assert all(later < earlier for earlier, later in zip(factors, factors[1:]))
+    assert learning_rate_factor(TrainSettings(), 4000) == 1.0  # the published recipe keeps its rate
+
+
+def test_cosine_schedule_is_a_fixed_budget_and_the_optimizer_follows_it(ground_truth):
+    with pytest.raises(ValueError, match="patience 500 would stop it early"):
+        TrainSettings(max_steps=2000, patience=500, schedule="cosine")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        TrainSettings(schedule="linear")
+    source = load_windows(ground_truth, include=["DS05"])
+    seen = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    settings = TrainSettings(max_steps=4, patience=4, batch_size=64, schedule="cosine", learning_rate=2e-3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.Adam, "step", spy)
+        train(source, settings, device="cpu")
+    np.testing.assert_allclose(seen, [2e-3 * learning_rate_factor(settings, done) for done in range(4)])
 
 
 def test_train_and_export_cli_make_a_model_the_runtime_loads(ground_truth, tmp_path):

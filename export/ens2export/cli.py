@@ -55,6 +55,9 @@ def train(
         Optional[int], typer.Option(help="convolutional: a low-latency model whose output reads at most this many 60 Hz samples ahead.")
     ] = None,
     resampler: Annotated[str, typer.Option(help="How training traces go to 60 Hz: fourier (published) or linear (for low latency).")] = "fourier",
+    schedule: Annotated[
+        str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
+    ] = "constant",
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -71,7 +74,7 @@ def train(
     try:
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
-                                 lookahead=lookahead, resampler=resampler)  # fmt: skip
+                                 lookahead=lookahead, resampler=resampler, schedule=schedule)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -133,6 +136,8 @@ def onnx(
         recipe += f" at noise level {settings['noise_level']:g}"
     if settings.get("patience", 0) >= settings.get("max_steps", 1):
         recipe += f" for a fixed {settings['max_steps']} steps"
+    if settings.get("schedule", "constant") != "constant":
+        recipe += f" with a {settings['schedule']} learning-rate schedule"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
     delay = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).output_delay

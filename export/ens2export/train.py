@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
 DATA_RESAMPLERS = ("fourier", "linear")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class TrainSettings:
     this many 60 Hz samples later (a low-latency model; ``None``: the architecture's
     symmetric reach). ``resampler``: how the training traces are brought to 60 Hz;
     a model must run with the resampler it was trained on (its contract says which).
+    ``schedule="cosine"``: the learning rate falls from ``learning_rate`` to zero along a
+    half cosine over exactly ``max_steps`` steps (a fixed budget, so ``patience`` must not
+    cut it short); ``"constant"`` is the published recipe.
     """
 
     learning_rate: float = 1e-3
@@ -47,8 +53,13 @@ class TrainSettings:
     input_scaling: str = "none"
     lookahead: int | None = None
     resampler: str = "fourier"
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.schedule == "cosine" and self.patience < self.max_steps:
+            raise ValueError(f"a cosine schedule runs exactly max_steps ({self.max_steps}); patience {self.patience} would stop it early")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.input_scaling not in INPUT_SCALINGS:
@@ -113,6 +124,7 @@ def train(
     convolutional = settings.kind == "convolutional"
     centre = slice((settings.context - WINDOW) // 2, (settings.context + WINDOW) // 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(learning_rate_factor, settings))
     # On a GPU the whole training set lives on the device; batches are gathered there.
     on_gpu = target_device.type == "cuda" and not convolutional  # context batches are gathered on the CPU
     if on_gpu:
@@ -142,6 +154,7 @@ def train(
         loss = torch.mean((output - y) ** 2)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         value = float(loss.detach())
         losses.append(value)
         if on_step is not None:
@@ -160,6 +173,13 @@ def train(
         wall_time_s=time.perf_counter() - started,
         device=str(target_device),
     )
+
+
+def learning_rate_factor(settings: TrainSettings, completed_steps: int) -> float:
+    """Multiplier of ``settings.learning_rate`` for the step after ``completed_steps`` steps."""
+    if settings.schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(completed_steps, settings.max_steps) / settings.max_steps))
 
 
 def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: TrainResult, command: str) -> None:
