@@ -62,6 +62,9 @@ VARIANTS = {
     "conv-noise-cosine": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                            "patience": 1500, "schedule": "cosine"},
                           "as conv-noise, the learning rate decaying to zero along a half cosine over the 1500 steps"),
+    "conv-noise-cosine-drift": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                 "patience": 1500, "schedule": "cosine", "drift": 5.0},
+                                "as conv-noise-cosine, inputs given a random baseline offset and ramp (each N(0, 5) noise std)"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
@@ -122,8 +125,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 def score_fold(model, datasets: list[str], noise_level: float | None = None) -> dict:
     """Median correlation and bias per dataset of ``datasets`` (every neuron, all its trials), run by ens2rt.
 
-    ``noise_level``: each trial first degraded to that ν by white noise at its native rate
-    (``benchmarks/noise.py``'s ``degrade``, same seeds), as a noisier microscope would.
+    ``model``: anything ``ens2rt.infer`` runs, or a list of them (a seed ensemble: their
+    rates averaged). ``noise_level``: each trial first degraded to that ν by white noise at
+    its native rate (``benchmarks/noise.py``'s ``degrade``, same seeds), as a noisier
+    microscope would.
     """
     from benchmarks.noise import degrade
     from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
@@ -140,7 +145,9 @@ def score_fold(model, datasets: list[str], noise_level: float | None = None) -> 
             for trial in neuron.trials:
                 if trial.dff.size * 60.0 / trial.frame_rate < 96:
                     continue
-                rate = ens2rt.infer(trial.dff, trial.frame_rate, model=model, spikes=False, input_checks=False).rate[0]
+                members = model if isinstance(model, list) else [model]
+                rate = np.mean([ens2rt.infer(trial.dff, trial.frame_rate, model=member, spikes=False, input_checks=False).rate[0]
+                                for member in members], axis=0)  # fmt: skip
                 rates.append(rate)
                 truths.append(true_rate_at_60hz(trial.spike_times, rate.size))
             if rates:
@@ -195,6 +202,38 @@ def run(
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{fold}-{variant}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
     typer.echo(f"{fold} {variant} seed {seed}: median r {record['median_correlation']:.3f} ({result.steps} steps)")
+
+
+@app.command()
+def ensemble(
+    fold: Annotated[str, typer.Argument(help="Validation fold whose runs to score: A, B, C or D.")],
+    variant: Annotated[str, typer.Argument(help="Variant whose seeds to average.")],
+    seed: Annotated[list[int], typer.Option(help="Seeds to average (repeat; their runs must exist).")] = [0, 1],
+    threads: int = 2,
+) -> None:
+    """Score FOLD with the rates of VARIANT's seed runs averaged (a seed ensemble), as one more row of the table."""
+    from ens2export.train import TrainSettings
+
+    models, steps = [], []
+    for member in seed:
+        folder = RUNS / fold / f"{variant}-s{member}"
+        info = json.loads((folder / "run.json").read_text())
+        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        models.append(export_run(folder, settings, threads))
+        steps.append(str(info["steps"]))
+    started = time.perf_counter()
+    scores = score_fold(models, FOLDS[fold])
+    name = f"{variant}-x{len(seed)}"
+    record = {
+        "fold": fold, "variant": name, "seed": "+".join(map(str, seed)), "what": f"{variant}, rates of seeds {seed} averaged",
+        "members": [f"{variant}-s{member}" for member in seed], "steps": "+".join(steps),
+        "score_time_s": round(time.perf_counter() - started, 1), "scores": scores,
+        "median_correlation": median(s["correlation"] for s in scores.values()),
+        "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:]),
+    }  # fmt: skip
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{fold}-{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    typer.echo(f"{fold} {name}: median r {record['median_correlation']:.3f}")
 
 
 @app.command()
@@ -253,6 +292,40 @@ def noise(
     (OUT / f"noise-{fold}-{base}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
+def rate_scale(biases: list[float]) -> float:
+    """The factor c on the rate that minimises the median |bias| of datasets with these median biases.
+
+    CASCADE's bias of a non-negative rate is sum(rate) / sum(truth) − 1, so scaling the rate
+    by c turns a dataset's median bias B into c (1 + B) − 1; c is found on a 0.01 grid.
+    """
+    ratios = 1.0 + np.asarray(biases)
+    grid = np.round(np.arange(0.2, 3.0, 0.01), 2)
+    return float(grid[np.argmin([np.median(np.abs(c * ratios - 1.0)) for c in grid])])
+
+
+def calibration_lines(records: list[dict]) -> list[str]:
+    """Cross-fold check of a global rate scale: fitted on three folds' validation biases, applied to the fourth."""
+    lines = ["## Spike counts: a global rate scale, fitted on three folds and applied to the fourth", "",
+             "Median |bias| over the 23 datasets, each fold's runs scaled by the factor that minimises median |bias| on",
+             "the other three folds' runs of the same variant and seed (`rate_scale`; factors per held-out fold A, B, C, D).", "",
+             "| variant | seed | factors | median \\|bias\\| as trained | scaled | largest bias as trained | scaled |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    runs = {(r["variant"], r["seed"], r["fold"]): r for r in records}
+    for variant, seed in sorted({(v, s) for v, s, _ in runs if isinstance(s, int)}):
+        if not all((variant, seed, fold) in runs for fold in FOLDS):
+            continue
+        biases = {fold: [s["bias"] for s in runs[variant, seed, fold]["scores"].values()] for fold in FOLDS}
+        raw, scaled, factors = [], [], []
+        for fold in FOLDS:
+            factor = rate_scale([b for other in FOLDS if other != fold for b in biases[other]])
+            factors.append(f"{factor:.2f}")
+            raw += biases[fold]
+            scaled += [factor * (1 + b) - 1 for b in biases[fold]]
+        lines.append(f"| {variant} | {seed} | {', '.join(factors)} | {np.median(np.abs(raw)):.2f} | {np.median(np.abs(scaled)):.2f} "
+                     f"| {max(raw):+.2f} | {max(scaled):+.2f} |")  # fmt: skip
+    return lines + [""]
+
+
 @app.command()
 def table() -> None:
     """Write benchmarks/results/recipe.md from the finished runs."""
@@ -297,6 +370,7 @@ def table() -> None:
                 cells = [f"{entry['scores'][d]['correlation']:.3f}" for d in datasets]
                 lines.append(f"| {condition} | {label} | " + " | ".join(cells) + f" | **{entry['median_correlation']:.3f}** |")
         lines += [""]
+    lines += calibration_lines(records)
     lines += [FINDINGS]
     lines += ["## Variants", ""] + [f"- `{name}`: {what}" for name, (_, what) in VARIANTS.items()] + [""]
     (RESULTS / "recipe.md").write_text("\n".join(lines))

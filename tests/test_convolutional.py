@@ -203,6 +203,23 @@ def test_context_batches_are_zero_outside_their_trial(ground_truth):
     assert at_start.size > 0 and (x[at_start, :96] == 0).all()
 
 
+def test_drift_augmentation_adds_an_offset_and_ramp_inside_the_trial_only(ground_truth):
+    from ens2export.dataset import input_scale, load_windows
+
+    source = load_windows(ground_truth, include=["DS05"])
+    plain, targets = source.context_batch(np.random.default_rng(0), 2000, 192)
+    drifted, same_targets = source.context_batch(np.random.default_rng(0), 2000, 192, drift=5.0)
+    np.testing.assert_array_equal(targets, same_targets)
+    trial, inside = source._trial_and_inside(np.random.default_rng(0).integers(0, source.n_windows, 2000), 192)
+    added = (drifted - plain) / input_scale(source.noise_levels[trial], source.frame_rates[trial])[:, None]
+    assert (added[~inside] == 0).all()
+    full = inside.all(axis=1)
+    steps = np.diff(added[full], axis=1)  # a straight line: equal steps along each window
+    np.testing.assert_allclose(steps, steps[:, :1].repeat(191, axis=1), atol=1e-3)
+    offsets, ramps = added[full].mean(axis=1), steps[:, 0] * 191
+    assert 4 < offsets.std() < 6 and 4 < ramps.std() < 6
+
+
 def test_the_shipped_convolutional_model():
     """ens2-exc-conv loads by name, says what it is, and tracks the example's spikes (a neuron of its training data)."""
     from ens2rt.example import load_example

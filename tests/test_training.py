@@ -65,6 +65,8 @@ def test_cosine_schedule_is_a_fixed_budget_and_the_optimizer_follows_it(ground_t
         TrainSettings(max_steps=2000, patience=500, schedule="cosine")
     with pytest.raises(ValueError, match="schedule must be one of"):
         TrainSettings(schedule="linear")
+    with pytest.raises(ValueError, match="drift is a non-negative augmentation of convolutional training"):
+        TrainSettings(drift=5.0)  # the windowed network normalises every window: an offset is invisible to it
     source = load_windows(ground_truth, include=["DS05"])
     seen = []
     original = torch.optim.Adam.step

@@ -107,7 +107,7 @@ class WindowSource:
 
     def context_batch(
         self, rng: np.random.Generator, size: int, length: int, noise_level: float | None = None, scaled: bool = False,
-        delay: int = 0,
+        delay: int = 0, drift: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).
 
@@ -118,6 +118,9 @@ class WindowSource:
         ``"noise_std"`` input scaling of the model contract. ``delay``: the input ends that
         many samples earlier, so the network learns to output a sample's rate ``delay``
         samples after its input's centre (a low-latency model: less input after the sample).
+        ``drift`` (augmentation): each input inside its trial gets a baseline offset plus a
+        linear ramp, both drawn N(0, drift) in units of the trial's noise std (the ramp's value
+        is its change from the window's first to last sample), as a slowly drifting baseline.
         """
         chosen = rng.integers(0, self.n_windows, size)
         extra = (length - WINDOW) // 2
@@ -128,8 +131,13 @@ class WindowSource:
         if noise_level is not None:
             inputs = inputs + self._noise(rng, trial, inside, noise_level)
             levels = np.maximum(levels, noise_level)
+        scale = input_scale(levels, self.frame_rates[trial])[:, None].astype(np.float32)
+        if drift > 0:
+            offset, ramp = (rng.normal(0.0, drift, (size, 1)).astype(np.float32) for _ in range(2))
+            along = np.linspace(-0.5, 0.5, length, dtype=np.float32)
+            inputs = inputs + np.where(inside, (offset + ramp * along) * scale, np.float32(0))
         if scaled:
-            inputs = inputs / input_scale(levels, self.frame_rates[trial])[:, None].astype(np.float32)
+            inputs = inputs / scale
         targets = self.targets[self.starts[chosen][:, None] + np.arange(WINDOW)]
         return inputs.astype(np.float32), targets
 

@@ -39,7 +39,8 @@ class TrainSettings:
     a model must run with the resampler it was trained on (its contract says which).
     ``schedule="cosine"``: the learning rate falls from ``learning_rate`` to zero along a
     half cosine over exactly ``max_steps`` steps (a fixed budget, so ``patience`` must not
-    cut it short); ``"constant"`` is the published recipe.
+    cut it short); ``"constant"`` is the published recipe. ``drift`` (convolutional): baseline
+    drift augmentation, see :meth:`WindowSource.context_batch`.
     """
 
     learning_rate: float = 1e-3
@@ -54,10 +55,13 @@ class TrainSettings:
     lookahead: int | None = None
     resampler: str = "fourier"
     schedule: str = "constant"
+    drift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.drift < 0 or (self.drift > 0 and self.kind != "convolutional"):
+            raise ValueError(f"drift is a non-negative augmentation of convolutional training, not {self.drift} for {self.kind}")
         if self.schedule == "cosine" and self.patience < self.max_steps:
             raise ValueError(f"a cosine schedule runs exactly max_steps ({self.max_steps}); patience {self.patience} would stop it early")
         if self.kind not in KINDS:
@@ -144,7 +148,8 @@ def train(
                 x = x + torch.from_numpy(source.noise(rng, chosen, settings.noise_level)).to(target_device)
         elif convolutional:
             batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, settings.noise_level,
-                                                    scaled=settings.input_scaling == "noise_std", delay=settings.output_delay)  # fmt: skip
+                                                    scaled=settings.input_scaling == "noise_std", delay=settings.output_delay,
+                                                    drift=settings.drift)  # fmt: skip
             x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
             batch_x, batch_y = source.batch(rng, settings.batch_size, settings.noise_level)
