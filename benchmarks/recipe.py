@@ -65,6 +65,10 @@ VARIANTS = {
     "conv-noise-cosine-drift": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                                  "patience": 1500, "schedule": "cosine", "drift": 5.0},
                                 "as conv-noise-cosine, inputs given a random baseline offset and ramp (each N(0, 5) noise std)"),
+    "conv-noise-cosine-band8": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                 "patience": 1500, "schedule": "cosine", "noise_band": (0.0, 8.0)},
+                                "as conv-noise-cosine, every window lifted to its own ν drawn uniformly from 0-8 "
+                                "(one model over the noise range)"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),

@@ -92,3 +92,27 @@ def test_train_cli_at_a_noise_level_and_export_into_a_family(ground_truth, tmp_p
 def test_recipe_runs_record_the_typical_noise_of_their_data(ground_truth):
     source = load_windows(ground_truth, include=["DS09"])
     assert np.min(source.noise_levels) <= source.typical_noise_level() <= np.max(source.noise_levels)
+
+
+def test_a_noise_band_lifts_each_window_to_its_own_level(ground_truth):
+    source = load_windows(ground_truth, include=["DS05"])
+    chosen = np.random.default_rng(1).integers(0, source.n_windows, 600)
+    targets = np.where(np.arange(600) % 2 == 0, 0.0, 40.0)  # even windows: below every native ν; odd: far above
+    noise = source.noise(np.random.default_rng(2), chosen, targets)
+    assert (noise[0::2] == 0).all() and (noise[1::2] != 0).any()
+    trial = np.searchsorted(source.first_windows, chosen, side="right") - 1
+    expected = added_noise_std(source.noise_levels[trial], targets, source.frame_rates[trial])
+    assert np.all(expected[0::2] == 0) and np.all(expected[1::2] > 0)
+
+
+def test_noise_band_settings_and_a_short_run(ground_truth):
+    from ens2export.train import TrainSettings, train
+
+    for bad in [dict(noise_band=(4.0, 2.0)), dict(noise_band=(0.0, 8.0), noise_level=4.0)]:
+        with pytest.raises(ValueError, match="noise_band must be"):
+            TrainSettings(**bad)
+    source = load_windows(ground_truth, include=["DS05"])
+    settings = TrainSettings(max_steps=2, batch_size=32, kind="convolutional", context=192, input_scaling="noise_std", noise_band=(0.0, 8.0))
+    plain = TrainSettings(max_steps=2, batch_size=32, kind="convolutional", context=192, input_scaling="noise_std")
+    banded, native = train(source, settings, device="cpu"), train(source, plain, device="cpu")
+    assert banded.steps == 2 and not np.array_equal(banded.losses, native.losses)

@@ -55,6 +55,10 @@ def train(
         Optional[int], typer.Option(help="convolutional: a low-latency model whose output reads at most this many 60 Hz samples ahead.")
     ] = None,
     resampler: Annotated[str, typer.Option(help="How training traces go to 60 Hz: fourier (published) or linear (for low latency).")] = "fourier",
+    noise_band: Annotated[
+        Optional[tuple[float, float]],
+        typer.Option(help="Instead of --noise-level: lift every window to its own ν drawn uniformly from LOW HIGH."),
+    ] = None,
     schedule: Annotated[
         str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
     ] = "constant",
@@ -74,7 +78,8 @@ def train(
     try:
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
-                                 lookahead=lookahead, resampler=resampler, schedule=schedule)  # fmt: skip
+                                 lookahead=lookahead, resampler=resampler, schedule=schedule,
+                                 noise_band=noise_band)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -136,6 +141,8 @@ def onnx(
         recipe += f" at noise level {settings['noise_level']:g}"
     if settings.get("patience", 0) >= settings.get("max_steps", 1):
         recipe += f" for a fixed {settings['max_steps']} steps"
+    if settings.get("noise_band") is not None:
+        recipe += " with noise lifting each window to a ν drawn from {:g}-{:g}".format(*settings["noise_band"])
     if settings.get("schedule", "constant") != "constant":
         recipe += f" with a {settings['schedule']} learning-rate schedule"
     if settings.get("lookahead") is not None:

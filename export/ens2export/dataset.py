@@ -72,10 +72,11 @@ class WindowSource:
         """Recorded time covered, in hours."""
         return self.n_windows / 60.0 / 3600.0
 
-    def batch(self, rng: np.random.Generator, size: int, noise_level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, rng: np.random.Generator, size: int, noise_level: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``size`` windows drawn uniformly with replacement: (inputs, targets), each (size, 96).
 
-        With ``noise_level``, every window gets fresh noise that lifts its trial to that ν.
+        With ``noise_level`` (one ν, or one per window), every window gets fresh noise that
+        lifts its trial to that ν.
         """
         chosen = rng.integers(0, self.n_windows, size)
         index = self.starts[chosen][:, None] + np.arange(WINDOW)
@@ -84,8 +85,8 @@ class WindowSource:
             inputs = inputs + self.noise(rng, chosen, noise_level)
         return inputs, self.targets[index]
 
-    def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float, length: int = WINDOW) -> np.ndarray:
-        """Noise for windows ``chosen`` (indices < n_windows) that lifts their trials to ``noise_level``.
+    def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float | np.ndarray, length: int = WINDOW) -> np.ndarray:
+        """Noise for windows ``chosen`` (indices < n_windows) that lifts their trials to ``noise_level`` (one, or one per window).
 
         (len(chosen), length) float32 over each window extended symmetrically to ``length``,
         zero outside the trial (inference pads with clean zeros) and for trials whose
@@ -93,7 +94,7 @@ class WindowSource:
         """
         return self._noise(rng, *self._trial_and_inside(chosen, length), noise_level)
 
-    def _noise(self, rng: np.random.Generator, trial: np.ndarray, inside: np.ndarray, noise_level: float) -> np.ndarray:
+    def _noise(self, rng: np.random.Generator, trial: np.ndarray, inside: np.ndarray, noise_level: float | np.ndarray) -> np.ndarray:
         std = added_noise_std(self.noise_levels[trial], noise_level, self.frame_rates[trial])
         noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], inside.shape[1])
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
@@ -106,7 +107,7 @@ class WindowSource:
         return trial, (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
 
     def context_batch(
-        self, rng: np.random.Generator, size: int, length: int, noise_level: float | None = None, scaled: bool = False,
+        self, rng: np.random.Generator, size: int, length: int, noise_level: float | np.ndarray | None = None, scaled: bool = False,
         delay: int = 0, drift: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).

@@ -40,7 +40,9 @@ class TrainSettings:
     ``schedule="cosine"``: the learning rate falls from ``learning_rate`` to zero along a
     half cosine over exactly ``max_steps`` steps (a fixed budget, so ``patience`` must not
     cut it short); ``"constant"`` is the published recipe. ``drift`` (convolutional): baseline
-    drift augmentation, see :meth:`WindowSource.context_batch`.
+    drift augmentation, see :meth:`WindowSource.context_batch`. ``noise_band`` (instead of
+    ``noise_level``): every window is lifted to its own ν drawn uniformly from (low, high),
+    so one model sees the whole band.
     """
 
     learning_rate: float = 1e-3
@@ -56,10 +58,15 @@ class TrainSettings:
     resampler: str = "fourier"
     schedule: str = "constant"
     drift: float = 0.0
+    noise_band: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.noise_band is not None:
+            low, high = self.noise_band
+            if self.noise_level is not None or not 0 <= low < high:
+                raise ValueError(f"noise_band must be (low, high) with 0 <= low < high, instead of noise_level; not {self.noise_band}")
         if self.drift < 0 or (self.drift > 0 and self.kind != "convolutional"):
             raise ValueError(f"drift is a non-negative augmentation of convolutional training, not {self.drift} for {self.kind}")
         if self.schedule == "cosine" and self.patience < self.max_steps:
@@ -140,19 +147,20 @@ def train(
     best, since_best = np.inf, 0
     started = time.perf_counter()
     for step in range(1, settings.max_steps + 1):
+        level = settings.noise_level if settings.noise_band is None else rng.uniform(*settings.noise_band, settings.batch_size)
         if on_gpu:
             chosen = rng.integers(0, source.n_windows, settings.batch_size)
             index = torch.from_numpy(source.starts[chosen]).to(target_device)[:, None] + offsets
             x, y = inputs[index], targets[index]
-            if settings.noise_level is not None:
-                x = x + torch.from_numpy(source.noise(rng, chosen, settings.noise_level)).to(target_device)
+            if level is not None:
+                x = x + torch.from_numpy(source.noise(rng, chosen, level)).to(target_device)
         elif convolutional:
-            batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, settings.noise_level,
+            batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, level,
                                                     scaled=settings.input_scaling == "noise_std", delay=settings.output_delay,
                                                     drift=settings.drift)  # fmt: skip
             x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
-            batch_x, batch_y = source.batch(rng, settings.batch_size, settings.noise_level)
+            batch_x, batch_y = source.batch(rng, settings.batch_size, level)
             x, y = torch.from_numpy(batch_x), torch.from_numpy(batch_y)
         optimizer.zero_grad(set_to_none=True)
         output = model(x, rectify=False)[:, centre] if convolutional else model(x)
@@ -201,6 +209,7 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         # the ν it learned: the target, or for native-noise training the typical ν of its data
         "noise_level": round(settings.noise_level if settings.noise_level is not None else source.typical_noise_level(), 3),
         **({} if settings.noise_level is None else {"noise": noise_statement(source, settings.noise_level)}),
+        **({} if settings.noise_band is None else {"noise": band_statement(settings.noise_band)}),
         "steps": result.steps,
         "stopped_early": result.stopped_early,
         "final_loss": float(result.losses[-1]),
@@ -221,6 +230,15 @@ def noise_statement(source: WindowSource, level: float) -> dict:
         "sized so that the trial's noise level (median |dF/F(t+1) - dF/F(t)| * 100 / sqrt(frame rate)) reaches the target",
         "fraction_used_unchanged": round(source.fraction_already_noisier(level), 4),
         "used_unchanged": "trials whose native noise level is already at or above the target",
+    }
+
+
+def band_statement(band: tuple[float, float]) -> dict:
+    """How a noise-band run treated its data, for run.json and the model card."""
+    return {
+        "target_noise_band": list(band),
+        "method": "every window of every step lifted by white Gaussian noise at its trial's native frame rate to its own "
+        "target ν, drawn uniformly from the band; windows whose native ν is already above their target used unchanged",
     }
 
 
