@@ -296,6 +296,49 @@ def noise(
     (OUT / f"noise-{fold}-{base}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
+@app.command()
+def robustness(
+    fold: Annotated[str, typer.Argument(help="Validation fold whose runs to score: A, B, C or D.")],
+    variant: Annotated[list[str], typer.Option(help="Variants to compare, each run alone (repeat).")],
+    level: Annotated[list[float], typer.Option(help="Noise levels to degrade the fold to (repeat).")] = [4.0, 8.0],
+    seed: int = 0,
+    threads: int = 2,
+) -> None:
+    """Score single models of FOLD as recorded and degraded to each level (same degradation as `noise`)."""
+    from ens2export.train import TrainSettings
+
+    models = {}
+    for name in variant:
+        folder = RUNS / fold / f"{name}-s{seed}"
+        info = json.loads((folder / "run.json").read_text())
+        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        models[name] = export_run(folder, settings, threads)
+    conditions = {}
+    for condition in [None, *level]:
+        label = "native" if condition is None else f"nu{condition:g}"
+        conditions[label] = {}
+        for name, model in models.items():
+            scores = score_fold(model, FOLDS[fold], condition)
+            conditions[label][name] = {"scores": scores, "median_correlation": median(s["correlation"] for s in scores.values())}
+            typer.echo(f"{fold} {label}: {name} {conditions[label][name]['median_correlation']:.3f}")
+    record = {"fold": fold, "variants": variant, "seed": seed, "conditions": conditions,
+              "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:])}  # fmt: skip
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"robustness-{fold}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def robustness_lines(record: dict) -> list[str]:
+    """The table of one `robustness` run."""
+    datasets = FOLDS[record["fold"]]
+    lines = [f"## Single models across noise, fold {record['fold']} held out, seed {record['seed']} (`{record['command']}`)", "",
+             "| condition | variant | " + " | ".join(datasets) + " | median r |", "|---|---|" + "---|" * len(datasets) + "---|"]  # fmt: skip
+    for condition, entries in record["conditions"].items():
+        for name, entry in entries.items():
+            cells = [f"{entry['scores'][d]['correlation']:.3f}" for d in datasets]
+            lines.append(f"| {condition} | {name} | " + " | ".join(cells) + f" | **{entry['median_correlation']:.3f}** |")
+    return lines + [""]
+
+
 def rate_scale(biases: list[float]) -> float:
     """The factor c on the rate that minimises the median |bias| of datasets with these median biases.
 
@@ -333,8 +376,9 @@ def calibration_lines(records: list[dict]) -> list[str]:
 @app.command()
 def table() -> None:
     """Write benchmarks/results/recipe.md from the finished runs."""
-    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json")) if not p.name.startswith("noise-")]
+    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("[A-D]-*.json"))]
     noise_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("noise-*.json"))]
+    robustness_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("robustness-*.json"))]
     lines = [
         "# Recipe validation (grouped folds inside the excitatory training data)",
         "",
@@ -359,7 +403,7 @@ def table() -> None:
         by_variant: dict[str, list[float]] = {}
         for r in chosen:
             by_variant.setdefault(r["variant"], []).append(r["median_correlation"])
-        lines += ["", "Mean over seeds: " + ", ".join(f"{v} {np.mean(s):.3f} ({len(s)} seeds)" for v, s in sorted(by_variant.items())), ""]
+        lines += ["", "Mean over runs: " + ", ".join(f"{v} {np.mean(s):.3f} ({len(s)})" for v, s in sorted(by_variant.items())), ""]
     for r in noise_records:
         datasets = FOLDS[r["fold"]]
         levels = ", ".join(f"{name} {value:g}" for name, value in r["member_levels"].items())
@@ -374,6 +418,8 @@ def table() -> None:
                 cells = [f"{entry['scores'][d]['correlation']:.3f}" for d in datasets]
                 lines.append(f"| {condition} | {label} | " + " | ".join(cells) + f" | **{entry['median_correlation']:.3f}** |")
         lines += [""]
+    for record in robustness_records:
+        lines += robustness_lines(record)
     lines += calibration_lines(records)
     lines += [FINDINGS]
     lines += ["## Variants", ""] + [f"- `{name}`: {what}" for name, (_, what) in VARIANTS.items()] + [""]
