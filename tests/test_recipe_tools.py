@@ -5,7 +5,6 @@ import pytest
 from benchmarks import recipe
 
 
-
 def test_rate_scale_puts_the_median_dataset_on_the_true_count():
     assert recipe.rate_scale([1.0, 1.0, 1.0]) == pytest.approx(0.5)  # every dataset counts twice: halve the rate
     assert recipe.rate_scale([0.25, 0.25, -0.5]) == pytest.approx(0.8)  # two of three exact: median |bias| 0
