@@ -24,3 +24,14 @@ def test_calibration_rows_fit_each_fold_on_the_other_three():
     row = next(line for line in recipe.calibration_lines(records) if line.startswith("| v | 0 |"))
     assert row.split(" | ")[2] == "1.00, 1.00, 0.50, 0.50"
     assert not any(line.startswith("| v |") for line in recipe.calibration_lines(records[:3]))  # a fold missing: no row
+
+
+def test_pooled_rows_need_all_four_folds():
+    records = [
+        {"variant": "v", "seed": 0, "fold": fold, "scores": {d: {"correlation": 0.5 + 0.1 * i, "bias": -0.2} for d in datasets}}
+        for i, (fold, datasets) in enumerate(recipe.FOLDS.items())
+    ]
+    rows = [line for line in recipe.pooled_lines(records) if line.startswith("| v |")]
+    # 5 datasets at 0.5, 6 each at 0.6, 0.7, 0.8: median of 23 is the 12th (0.7), mean (2.5 + 3.6 + 4.2 + 4.8) / 23
+    assert rows == [f"| v | 0 | 0.700 | {(2.5 + 3.6 + 4.2 + 4.8) / 23:.3f} | 0.20 |"]
+    assert not [line for line in recipe.pooled_lines(records[1:]) if line.startswith("| v |")]
