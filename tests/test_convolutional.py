@@ -171,9 +171,12 @@ def test_train_and_export_a_convolutional_model_from_the_command_line(ground_tru
     runner = CliRunner()
     run = tmp_path / "run"
     trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "6", "--batch-size", "64",
-                                  "--device", "cpu", "--kind", "convolutional", "--context", "192", "--input-scaling", "noise_std"])  # fmt: skip
+                                  "--device", "cpu", "--kind", "convolutional", "--context", "192", "--input-scaling", "noise_std",
+                                  "--schedule", "cosine", "--patience", "6", "--drift", "2", "--noise-band", "0", "8"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
-    assert json.loads((run / "run.json").read_text())["settings"]["kind"] == "convolutional"
+    settings = json.loads((run / "run.json").read_text())["settings"]
+    assert settings["kind"] == "convolutional" and settings["schedule"] == "cosine" and settings["drift"] == 2.0
+    assert settings["noise_band"] == [0.0, 8.0] and json.loads((run / "run.json").read_text())["noise"]["target_noise_band"] == [0.0, 8.0]
     out = tmp_path / "conv.onnx"
     assert runner.invoke(app, ["onnx", str(run), "-o", str(out)]).exit_code == 0
     model = ens2rt.Model.load(out, device="cpu")

@@ -59,6 +59,9 @@ def train(
         Optional[tuple[float, float]],
         typer.Option(help="Instead of --noise-level: lift every window to its own ν drawn uniformly from LOW HIGH."),
     ] = None,
+    drift: Annotated[
+        float, typer.Option(help="convolutional: add a random baseline offset and ramp to each window, N(0, DRIFT) noise std each.")
+    ] = 0.0,
     schedule: Annotated[
         str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
     ] = "constant",
@@ -79,7 +82,7 @@ def train(
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band)  # fmt: skip
+                                 noise_band=noise_band, drift=drift)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
