@@ -69,6 +69,10 @@ VARIANTS = {
                                  "patience": 1500, "schedule": "cosine", "noise_band": (0.0, 8.0)},
                                 "as conv-noise-cosine, every window lifted to its own ν drawn uniformly from 0-8 "
                                 "(one model over the noise range)"),
+    **{f"windowed-nu{level}": ({"max_steps": 1600, "patience": 1600, "noise_level": float(level)},
+                               f"the shipped ens2-exc-nu{level} recipe: the published network for a fixed 1600 steps with "
+                               f"white noise lifting every trace to nu = {level} (a windowed family member)")
+       for level in (4, 8)},
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
