@@ -179,6 +179,27 @@ def export_run(folder: Path, settings, threads: int):
     return ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
 
 
+def run_settings(info: dict):
+    """The TrainSettings a run.json records."""
+    from ens2export.train import TrainSettings
+
+    return TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+
+
+def load_run(fold: str, variant: str, seed: int, threads: int):
+    """A finished run's model, exported and loaded as the runtime loads any model, and its run.json."""
+    folder = RUNS / fold / f"{variant}-s{seed}"
+    info = json.loads((folder / "run.json").read_text())
+    return export_run(folder, run_settings(info), threads), info
+
+
+def save_record(name: str, record: dict) -> None:
+    """One result JSON in benchmarks/results/recipe/, with the command that made it."""
+    record["command"] = "python benchmarks/recipe.py " + " ".join(sys.argv[1:])
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
 @app.command()
 def run(
     fold: Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")],
@@ -205,10 +226,8 @@ def run(
         "trained_on": training, "steps": result.steps, "train_time_s": round(result.wall_time_s, 1),
         "total_time_s": round(time.perf_counter() - started, 1), "scores": scores,
         "median_correlation": median(s["correlation"] for s in scores.values()),
-        "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:]),
     }  # fmt: skip
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{fold}-{variant}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_record(f"{fold}-{variant}-s{seed}", record)
     typer.echo(f"{fold} {variant} seed {seed}: median r {record['median_correlation']:.3f} ({result.steps} steps)")
 
 
@@ -220,15 +239,8 @@ def ensemble(
     threads: int = 2,
 ) -> None:
     """Score FOLD with the rates of VARIANT's seed runs averaged (a seed ensemble), as one more row of the table."""
-    from ens2export.train import TrainSettings
-
-    models, steps = [], []
-    for member in seed:
-        folder = RUNS / fold / f"{variant}-s{member}"
-        info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
-        models.append(export_run(folder, settings, threads))
-        steps.append(str(info["steps"]))
+    runs = [load_run(fold, variant, member, threads) for member in seed]
+    models, steps = [model for model, _ in runs], [str(info["steps"]) for _, info in runs]
     started = time.perf_counter()
     scores = score_fold(models, FOLDS[fold])
     name = f"{variant}-x{len(seed)}"
@@ -237,10 +249,8 @@ def ensemble(
         "members": [f"{variant}-s{member}" for member in seed], "steps": "+".join(steps),
         "score_time_s": round(time.perf_counter() - started, 1), "scores": scores,
         "median_correlation": median(s["correlation"] for s in scores.values()),
-        "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:]),
     }  # fmt: skip
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{fold}-{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_record(f"{fold}-{name}", record)
     typer.echo(f"{fold} {name}: median r {record['median_correlation']:.3f}")
 
 
@@ -260,7 +270,6 @@ def noise(
     """
     from ens2export.card import runtime_resampler, write_model
     from ens2export.dataset import load_windows
-    from ens2export.train import TrainSettings
 
     import ens2rt
 
@@ -268,7 +277,7 @@ def noise(
     for variant in [base, *member]:
         folder = RUNS / fold / f"{variant}-s{seed}"
         info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        settings = run_settings(info)
         at = settings.noise_level
         if at is None:  # a native-noise member sits at the typical ν of its training data
             at = load_windows(GROUND_TRUTH, include=info["datasets"], resampler=settings.resampler).typical_noise_level()
@@ -294,10 +303,8 @@ def noise(
     record = {
         "fold": fold, "base": base, "members": member, "seed": seed,
         "member_levels": {m.name: m.noise_level for m in family.members}, "conditions": conditions,
-        "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:]),
     }  # fmt: skip
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"noise-{fold}-{base}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_record(f"noise-{fold}-{base}-s{seed}", record)
 
 
 @app.command()
@@ -309,14 +316,7 @@ def robustness(
     threads: int = 2,
 ) -> None:
     """Score single models of FOLD as recorded and degraded to each level (same degradation as `noise`)."""
-    from ens2export.train import TrainSettings
-
-    models = {}
-    for name in variant:
-        folder = RUNS / fold / f"{name}-s{seed}"
-        info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
-        models[name] = export_run(folder, settings, threads)
+    models = {name: load_run(fold, name, seed, threads)[0] for name in variant}
     conditions = {}
     for condition in [None, *level]:
         label = "native" if condition is None else f"nu{condition:g}"
@@ -325,10 +325,7 @@ def robustness(
             scores = score_fold(model, FOLDS[fold], condition)
             conditions[label][name] = {"scores": scores, "median_correlation": median(s["correlation"] for s in scores.values())}
             typer.echo(f"{fold} {label}: {name} {conditions[label][name]['median_correlation']:.3f}")
-    record = {"fold": fold, "variants": variant, "seed": seed, "conditions": conditions,
-              "command": "python benchmarks/recipe.py " + " ".join(sys.argv[1:])}  # fmt: skip
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"robustness-{fold}-s{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_record(f"robustness-{fold}-s{seed}", {"fold": fold, "variants": variant, "seed": seed, "conditions": conditions})
 
 
 def robustness_lines(record: dict) -> list[str]:
