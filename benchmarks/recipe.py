@@ -94,7 +94,7 @@ FINDINGS = """\
   (DS19–DS21); conv is level on mouse GCaMP6f (DS09–DS11), DS18, DS29, DS31 and ahead on
   the dyes. Its median spike-count bias is positive on every fold and seed (+0.18 to
   +0.77), the windowed one between −0.26 and +0.33. Tried since (next section): seed
-  ensembles (gain), a cosine schedule and drift augmentation (no gain), a noise band.
+  ensembles (gain), a cosine schedule, drift augmentation and a 0–8 noise band (no gain).
   Not yet tried: longer context, other losses, amplitude and time-stretch augmentation.
 - The windowed runs stop by the published rule (500 steps without beating their best
   single-batch loss) anywhere between 846 and 2042 steps; the comparison is at each
@@ -133,6 +133,11 @@ FINDINGS = """\
   conv-noise model matches the whole windowed family at ν = 8, beats it at ν = 4 (+0.075)
   and is 0.006 below it as recorded. So a convolutional default may need no noise members;
   one fold and one seed, to be checked on the other folds before it decides anything.
+- **A noise band loses** (`conv-noise-cosine-band8`: every window lifted to its own ν drawn
+  from 0–8, one model for all noise): fold D as recorded / ν = 4 / ν = 8, 0.617 / 0.527 /
+  0.420 against 0.721 / 0.607 / 0.438 for the same recipe without it. Training on noisy
+  windows costs more at native noise than it returns at high noise; the noise-std input
+  scaling alone does better. One seed.
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
 - The online variants are conv-noise with the output delayed so it reads at most L samples
