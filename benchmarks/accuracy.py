@@ -214,14 +214,17 @@ def summary(results: dict[str, dict], cells: str = "excitatory") -> dict:
         "per_dataset": per_dataset,
     }
     if cells == "inhibitory":
+
+        def over_datasets(metric: str) -> float | None:
+            return round(median(row[metric] for row in per_dataset.values()), 4) if per_dataset else None
+
         return {
             **common,
             "published_inh": "ENS2's published Inh weights (ens2-published-inh), trained on all six inhibitory datasets: not held out",
-            "median_of_medians": round(median(row["correlation"] for row in per_dataset.values()), 4) if per_dataset else None,
-            "oasis_same_datasets": round(median(row["oasis_correlation"] for row in per_dataset.values()), 4) if per_dataset else None,
-            "published_inh_same_datasets": round(median(row["published_inh_correlation"] for row in per_dataset.values()), 4)
-            if per_dataset else None,
-        }  # fmt: skip
+            "median_of_medians": over_datasets("correlation"),
+            "oasis_same_datasets": over_datasets("oasis_correlation"),
+            "published_inh_same_datasets": over_datasets("published_inh_correlation"),
+        }
     classic = [k for k in per_dataset if k in ENS2_REPORTED]
     return {
         **common,

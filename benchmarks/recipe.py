@@ -115,9 +115,9 @@ FINDINGS = """\
   instead of the patience rule) on B / C: 0.678 / 0.779 against 0.680 / 0.767. Neither is
   adopted; the constant rate stays.
 - **Baseline-drift augmentation loses** (`conv-noise-cosine-drift`, offset and ramp N(0, 5)
-  noise std): B 0.638, C 0.646 against 0.656, 0.655 without it, and lower on DS15 and DS16,
-  the datasets with the largest slow baseline changes. So the convolutional recipe's deficit
-  on B and C is not a missing invariance to slow offsets.
+  noise std): B 0.638, C 0.646 against 0.656, 0.655 without it (higher on DS06, lower on
+  DS15 and DS16, where the convolutional recipe trails the windowed one most). This
+  augmentation does not close the convolutional recipe's deficit on B and C.
 - **Spike counts: a global rate scale does not transfer between folds** (table above: the
   factor that minimises median |bias| on three folds, applied to the fourth). For windowed
   runs the fitted factors run from 0.54 to 1.47 depending on which fold is held out, and
@@ -183,6 +183,7 @@ def score_fold(model, datasets: list[str], noise_level: float | None = None) -> 
 
     import ens2rt
 
+    members = model if isinstance(model, list) else [model]
     scores = {}
     for key, folder in find_datasets(GROUND_TRUTH, include=datasets).items():
         rows = []
@@ -192,7 +193,6 @@ def score_fold(model, datasets: list[str], noise_level: float | None = None) -> 
             for trial in neuron.trials:
                 if trial.dff.size * 60.0 / trial.frame_rate < 96:
                     continue
-                members = model if isinstance(model, list) else [model]
                 rate = np.mean([ens2rt.infer(trial.dff, trial.frame_rate, model=member, spikes=False, input_checks=False).rate[0]
                                 for member in members], axis=0)  # fmt: skip
                 rates.append(rate)
