@@ -73,6 +73,10 @@ VARIANTS = {
                                f"the shipped ens2-exc-nu{level} recipe: the published network for a fixed 1600 steps with "
                                f"white noise lifting every trace to nu = {level} (a windowed family member)")
        for level in (4, 8)},
+    "conv-local": ({"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500,
+                    "local_window": 97},
+                   "as conv-noise, plus a second input channel: the input z-scored over a centred 97-sample window "
+                   "(the windowed model's per-window gain control, once per sample); 288-sample training windows"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
@@ -214,7 +218,8 @@ def export_run(folder: Path, settings, threads: int):
         weights = {key: archive[key] for key in archive.files}
     write_model(weights, folder / "model.onnx", name=f"recipe-{folder.parent.name}-{folder.name}", cell_class="excitatory",
                 description="validation run", training={}, kind=settings.kind, input_scaling=settings.input_scaling,
-                output_delay=settings.output_delay, resampler=runtime_resampler(settings.resampler))  # fmt: skip
+                output_delay=settings.output_delay, resampler=runtime_resampler(settings.resampler),
+                local_window=settings.local_window, stream_graph=not settings.local_window)  # fmt: skip
     return ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
 
 

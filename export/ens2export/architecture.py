@@ -11,6 +11,11 @@ whose InstanceNorm normalises each 96-sample window on its own (it runs on
 overlapping windows); and ``"convolutional"``, with BatchNorm instead, folded into
 the convolutions for export (every block conv then has a bias), shift-equivariant by
 multiples of :data:`ALIGNMENT` and run once over a whole zero-padded trace.
+
+A convolutional model may add a *local z-score* input channel (``local_window`` > 0):
+the trace z-scored over a centred sliding window (:func:`local_zscore_reach`), which
+gives a whole-trace network the per-window gain control the windowed model's
+InstanceNorm has, computed once per sample instead of once per window.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ KERNEL = 3  # block convolutions, padding 1
 UP_KERNEL = 2  # transposed convolutions, stride 2
 LEAKY_SLOPE = 0.2
 NORM_EPSILON = 1e-5
+#: variance floor of the local z-score channel, in the input's units (noise std for a noise_std-scaled input):
+#: a stretch of noise alone keeps its amplitude instead of being blown up to unit variance
+LOCAL_ZSCORE_FLOOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,15 +87,35 @@ def block_prefixes() -> list[str]:
     return [block.name for block in blocks()]
 
 
-def expected_shapes(kind: str = "windowed") -> dict[str, tuple[int, ...]]:
+def input_channels(local_window: int = 0) -> int:
+    """Channels the first convolution reads: the input, and with a local window its local z-score."""
+    return 2 if local_window else 1
+
+
+def check_local_window(local_window: int) -> None:
+    """Raise ``ValueError`` unless ``local_window`` is 0 (none) or an odd length ≥ 3 (centred on its sample)."""
+    if local_window and (local_window < 3 or local_window % 2 == 0):
+        raise ValueError(f"local_window must be 0 (none) or odd and at least 3 samples, not {local_window}")
+
+
+def local_zscore_reach(local_window: int) -> int:
+    """Samples to each side of a sample that its local z-score reads."""
+    check_local_window(local_window)
+    return local_window // 2
+
+
+def expected_shapes(kind: str = "windowed", local_window: int = 0) -> dict[str, tuple[int, ...]]:
     """Shape of every tensor of the 1-D ENS² U-Net of ``kind`` in export form, by published name."""
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if local_window and kind != "convolutional":
+        raise ValueError("a local z-score channel is for convolutional models")
     shapes: dict[str, tuple[int, ...]] = {}
 
     def add_block(block: ConvBlock) -> None:
         first, second = block.conv_names()
-        shapes[first] = (block.features, block.channels_in, KERNEL)
+        channels_in = input_channels(local_window) if block == ENCODER[0] else block.channels_in
+        shapes[first] = (block.features, channels_in, KERNEL)
         shapes[second] = (block.features, block.features, KERNEL)
 
     for block in (*ENCODER, BOTTLENECK):
@@ -136,3 +164,10 @@ def architecture_reach(length: int = 1024) -> tuple[int, int]:
         span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])))
     inner = slice(length // 4, 3 * length // 4)  # away from the wrap-around of np.roll
     return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
+
+
+def model_reach(local_window: int = 0) -> tuple[int, int]:
+    """:func:`architecture_reach` widened by the local z-score channel's window, if any."""
+    left, right = architecture_reach()
+    extra = local_zscore_reach(local_window)
+    return left + extra, right + extra

@@ -12,7 +12,7 @@ from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, STATE_PREFIX, WARMUP, build_stream_model
-from ens2export.architecture import ALIGNMENT, architecture_reach
+from ens2export.architecture import ALIGNMENT, model_reach
 from ens2export.weights import n_parameters
 
 CITATIONS = [
@@ -142,6 +142,7 @@ def write_model(
     output_delay: int = 0,
     resampler: str = "sinc",
     stream_graph: bool = True,
+    local_window: int = 0,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
@@ -152,14 +153,18 @@ def write_model(
     trading right reach for left (a low-latency model, trained for it); ``resampler``:
     the one its training data went through (``"fourier"`` training runs with ``"sinc"``).
     ``stream_graph`` (convolutional): also write its streaming graph
-    (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs.
+    (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs. ``local_window``
+    (convolutional): the network reads a local z-score channel over that many samples;
+    such a model has no streaming graph yet (a stream runs it piece by piece).
     """
+    if local_window and stream_graph:
+        raise ValueError("the streaming graph does not cover a local z-score channel; pass stream_graph=False")
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
     if kind == "windowed":
         contract = CONTRACT
     else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
-        left, right = architecture_reach()
+        left, right = model_reach(local_window)
         contract = convolutional_contract((left + output_delay, right - output_delay), input_scaling, resampler)
     metadata = {
         "name": name,
@@ -167,7 +172,7 @@ def write_model(
         "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    model = build_model(weights, metadata, kind, output_delay=output_delay)
+    model = build_model(weights, metadata, kind, output_delay=output_delay, local_window=local_window)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {
@@ -177,7 +182,8 @@ def write_model(
         "published": published,
         **({} if family is None else {"family": family}),
         **({} if noise_level is None else {"noise_level": noise_level}),
-        "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else ", BatchNorm (folded), whole-trace"),
+        "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else ", BatchNorm (folded), whole-trace")
+                         + (f", local z-score input channel over {local_window} samples" if local_window else ""),
                          "parameters": n_parameters(weights)},  # fmt: skip
         "training": training,
         "contract": contract,

@@ -13,17 +13,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ens2export.architecture import BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, KINDS, LEAKY_SLOPE, NORM_EPSILON, UP_KERNEL, ConvBlock
+from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, KINDS, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
+                                     UP_KERNEL, ConvBlock, check_local_window, input_channels)  # fmt: skip
 from ens2export.weights import check_weights
 
 INIT_STD = 0.02
 BATCH_NORM_EPSILON = NORM_EPSILON
 
 
-def _norm_block(block: ConvBlock, kind: str) -> nn.Sequential:
+def _norm_block(block: ConvBlock, kind: str, channels_in: int | None = None) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     prefix = block.layer_prefix
-    for index, width_in in ((1, block.channels_in), (2, block.features)):
+    for index, width_in in ((1, channels_in or block.channels_in), (2, block.features)):
         layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2, bias=False)
         layers[f"{prefix}norm{index}"] = (nn.InstanceNorm1d(block.features) if kind == "windowed"
                                           else nn.BatchNorm1d(block.features, eps=BATCH_NORM_EPSILON))  # fmt: skip
@@ -38,15 +39,21 @@ class ENS2UNet(nn.Module):
     BatchNorm, any T divisible by 8. ``rectify=False`` in :meth:`forward` leaves out
     the output ReLU (a convolutional model trains with a linear output: with the ReLU
     and the published initialisation a run can start, and stay, at all-zero output).
+    ``local_window`` (convolutional): the first block also reads the input's local
+    z-score over that many samples (:func:`local_zscore`).
     """
 
-    def __init__(self, kind: str = "windowed") -> None:
+    def __init__(self, kind: str = "windowed", local_window: int = 0) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        self.kind = kind
+        check_local_window(local_window)
+        if local_window and kind != "convolutional":
+            raise ValueError("a local z-score channel is for convolutional models")
+        self.kind, self.local_window = kind, local_window
         for block in (*ENCODER, BOTTLENECK):  # attribute names are the checkpoint's module names
-            setattr(self, block.module, _norm_block(block, kind))
+            channels_in = input_channels(local_window) if block == ENCODER[0] else None
+            setattr(self, block.module, _norm_block(block, kind, channels_in))
         self.pool = nn.MaxPool1d(2)
         for up, block in DECODER:
             setattr(self, up.name, nn.ConvTranspose1d(up.channels_in, up.features, kernel_size=UP_KERNEL, stride=2))
@@ -55,6 +62,8 @@ class ENS2UNet(nn.Module):
 
     def forward(self, windows: torch.Tensor, rectify: bool = True) -> torch.Tensor:
         x, skips = windows.unsqueeze(1), []
+        if self.local_window:
+            x = torch.cat([x, local_zscore(x, self.local_window)], dim=1)
         for block in ENCODER:
             x = getattr(self, block.module)(x)
             skips.append(x)
@@ -64,6 +73,17 @@ class ENS2UNet(nn.Module):
             x = getattr(self, block.module)(torch.cat([getattr(self, up.name)(x), skip], dim=1))
         x = getattr(self, HEAD)(x).squeeze(1)
         return torch.relu(x) if rectify else x
+
+
+def local_zscore(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(batch, 1, T) → its z-score over a centred ``window`` (odd), variance floored by ``LOCAL_ZSCORE_FLOOR``.
+
+    Mean and variance are over the window's samples inside the input (its ends see fewer);
+    the ONNX graph computes the same with AveragePool (``count_include_pad=0``).
+    """
+    mean, square = (nn.functional.avg_pool1d(v, window, stride=1, padding=window // 2, count_include_pad=False) for v in (x, x * x))
+    variance = torch.clamp(square - mean * mean, min=0.0)
+    return (x - mean) / torch.sqrt(variance + LOCAL_ZSCORE_FLOOR)
 
 
 def initialise(model: ENS2UNet, generator: torch.Generator) -> None:
@@ -93,18 +113,18 @@ def to_weights(model: ENS2UNet) -> dict[str, np.ndarray]:
             for suffix in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
                 state.pop(f"{norm}.{suffix}")
     weights = {name: value.astype(np.float32) for name, value in state.items()}
-    check_weights(weights, model.kind)
+    check_weights(weights, model.kind, model.local_window)
     return weights
 
 
-def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed") -> ENS2UNet:
+def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0) -> ENS2UNet:
     """An :class:`ENS2UNet` holding export-form ``weights`` (e.g. the published ones), in eval mode.
 
     A convolutional model comes back with identity BatchNorm and the folded biases
     on its convolutions: for inference only.
     """
-    check_weights(weights, kind)
-    model = ENS2UNet(kind)
+    check_weights(weights, kind, local_window)
+    model = ENS2UNet(kind, local_window)
     if kind == "convolutional":
         for module_name, module in model.named_modules():
             if isinstance(module, nn.Conv1d) and module.bias is None:

@@ -7,7 +7,8 @@ onnxruntime's CPU provider has blocked-layout kernels for 2-D convolutions that 
 1-D convolutions lack, which measured about 1.3× faster on this network.
 
 A windowed model takes (batch, 96) windows; a convolutional one (batch, T) traces
-with any T divisible by 8, its BatchNorm already folded into conv biases.
+with any T divisible by 8, its BatchNorm already folded into conv biases, and
+optionally a local z-score input channel (:func:`ens2export.network.local_zscore`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ens2export.architecture import BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, NORM_EPSILON, UP_KERNEL, ConvBlock
+from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
+                                     UP_KERNEL, ConvBlock)  # fmt: skip
 from ens2export.weights import check_weights
 
 OPSET = 18
@@ -68,21 +70,36 @@ class _GraphBuilder:
                 x = self.node("LeakyRelu", [self.conv(x, weight_name, weight_name.replace(".weight", ".bias"))], alpha=LEAKY_SLOPE)
         return x
 
+    def local_zscore(self, x: str, window: int) -> str:
+        """Concatenate to (batch, 1, 1, T) ``x`` its z-score over a centred ``window``, as the torch network does."""
+        pool = {"kernel_shape": [1, window], "pads": [0, window // 2, 0, window // 2], "count_include_pad": 0}
+        mean = self.node("AveragePool", [x], **pool)
+        square = self.node("AveragePool", [self.node("Mul", [x, x])], **pool)
+        zero, floor = (self.constant(name, np.array(value, dtype=np.float32)) for name, value in (("zscore_zero", 0.0), ("zscore_floor", LOCAL_ZSCORE_FLOOR)))
+        variance = self.node("Max", [self.node("Sub", [square, self.node("Mul", [mean, mean])]), zero])
+        scale = self.node("Sqrt", [self.node("Add", [variance, floor])])
+        return self.node("Concat", [x, self.node("Div", [self.node("Sub", [x, mean]), scale])], axis=1)
 
-def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], kind: str = "windowed", output_delay: int = 0) -> onnx.ModelProto:
+
+def build_model(
+    weights: dict[str, np.ndarray], metadata: dict[str, str], kind: str = "windowed", output_delay: int = 0, local_window: int = 0
+) -> onnx.ModelProto:
     """ENS² as an ONNX model: float32 ΔF/F in, spikes per 60 Hz bin out.
 
     ``kind="windowed"``: (batch, 96) windows; ``"convolutional"``: (batch, time) traces.
     ``output_delay``: output t is the network's output at t − delay (zeros before), so it
-    reads ``delay`` samples less to the right and more to the left.
+    reads ``delay`` samples less to the right and more to the left. ``local_window``: the
+    first block also reads the input's local z-score over that many samples.
     """
-    check_weights(weights, kind)
+    check_weights(weights, kind, local_window)
     if output_delay and kind != "convolutional":
         raise ValueError("only a convolutional model can delay its output")
     g = _GraphBuilder(weights, kind)
     input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
     channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
     x = g.node("Unsqueeze", [input_name, channel_and_height])  # (batch, 1, 1, T)
+    if local_window:
+        x = g.local_zscore(x, local_window)
     skips = []
     for block in ENCODER:
         x = g.block(x, block)

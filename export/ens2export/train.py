@@ -17,7 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach
+from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_local_window
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
@@ -42,7 +42,10 @@ class TrainSettings:
     cut it short); ``"constant"`` is the published recipe. ``drift`` (convolutional): baseline
     drift augmentation, see :meth:`WindowSource.context_batch`. ``noise_band`` (instead of
     ``noise_level``): every window is lifted to its own ν drawn uniformly from (low, high),
-    so one model sees the whole band.
+    so one model sees the whole band. ``local_window`` (convolutional, noise_std scaling):
+    the network also reads the input's z-score over a centred window of that many samples
+    (:func:`ens2export.network.local_zscore`); its reach grows by half the window, so
+    ``context`` should too.
     """
 
     learning_rate: float = 1e-3
@@ -59,8 +62,12 @@ class TrainSettings:
     schedule: str = "constant"
     drift: float = 0.0
     noise_band: tuple[float, float] | None = None
+    local_window: int = 0
 
     def __post_init__(self) -> None:
+        check_local_window(self.local_window)
+        if self.local_window and (self.kind != "convolutional" or self.input_scaling != "noise_std" or self.lookahead is not None):
+            raise ValueError("a local z-score channel is for offline convolutional models with noise_std input scaling")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if self.noise_band is not None:
@@ -129,7 +136,7 @@ def train(
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    model = ENS2UNet(settings.kind)
+    model = ENS2UNet(settings.kind, settings.local_window)
     initialise(model, generator)
     model.to(target_device).train()
     convolutional = settings.kind == "convolutional"
