@@ -108,6 +108,7 @@ def expected_shapes(kind: str = "windowed", local_window: int = 0) -> dict[str, 
     """Shape of every tensor of the 1-D ENS² U-Net of ``kind`` in export form, by published name."""
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    check_local_window(local_window)
     if local_window and kind != "convolutional":
         raise ValueError("a local z-score channel is for convolutional models")
     shapes: dict[str, tuple[int, ...]] = {}

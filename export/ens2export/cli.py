@@ -65,6 +65,9 @@ def train(
     schedule: Annotated[
         str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
     ] = "constant",
+    local_window: Annotated[
+        int, typer.Option(help="convolutional, noise_std: also feed the input z-scored over a centred window of this many samples (odd; 0: none).")
+    ] = 0,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -82,7 +85,7 @@ def train(
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band, drift=drift)  # fmt: skip
+                                 noise_band=noise_band, drift=drift, local_window=local_window)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -148,6 +151,8 @@ def onnx(
         recipe += " with noise lifting each window to a ν drawn from {:g}-{:g}".format(*settings["noise_band"])
     if settings.get("schedule", "constant") != "constant":
         recipe += f" with a {settings['schedule']} learning-rate schedule"
+    if settings.get("local_window"):
+        recipe += f", with a local z-score input channel over {settings['local_window']} samples"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
     delay = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).output_delay
@@ -164,6 +169,8 @@ def onnx(
         input_scaling=settings.get("input_scaling", "none"),
         output_delay=delay,
         resampler=runtime_resampler(settings.get("resampler", "fourier")),
+        local_window=settings.get("local_window", 0),
+        stream_graph=not settings.get("local_window", 0),
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
 

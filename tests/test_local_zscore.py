@@ -1,0 +1,172 @@
+"""Convolutional models with a local z-score input channel: the same contract, a wider reach,
+the same numbers from torch and ONNX, and from every entry point of the runtime."""
+
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import ens2rt  # noqa: E402
+from conftest import assert_stream_equals_offline, simulated_traces  # noqa: E402
+from ens2export.architecture import architecture_reach, expected_shapes, model_reach  # noqa: E402
+from ens2export.card import write_model  # noqa: E402
+
+RATE = 30.0
+WINDOW = 97
+
+
+def _random_weights(seed: int) -> dict[str, np.ndarray]:
+    """Folded weights with a two-channel first convolution; a small, sparse rate that moves with the input."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in expected_shapes("convolutional", WINDOW).items():
+        fan_in = (
+            shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
+        )
+        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(
+            np.float32
+        )
+    weights["conv.weight"] *= 0.3
+    weights["conv.bias"] = np.array([0.0], np.float32)
+    return weights
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "local.onnx"
+    write_model(_random_weights(0), out, name="local", cell_class="excitatory", description="test model", training={},
+                kind="convolutional", input_scaling="noise_std", local_window=WINDOW, stream_graph=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    return ens2rt.Model.load(model_path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return simulated_traces(2, 3, 6000)
+
+
+def test_the_first_convolution_reads_two_channels():
+    assert expected_shapes("convolutional", WINDOW)["encoder1.enc1conv1.weight"] == (9, 2, 3)
+    assert expected_shapes("convolutional")["encoder1.enc1conv1.weight"] == (9, 1, 3)
+    with pytest.raises(ValueError, match="odd"):
+        expected_shapes("convolutional", 96)
+    with pytest.raises(ValueError, match="convolutional"):
+        expected_shapes("windowed", WINDOW)
+
+
+def test_the_contract_widens_by_half_the_window(model_path, model):
+    contract = json.loads(model_path.with_suffix(".json").read_text())["contract"]
+    assert model_reach(WINDOW) == (99, 99) == tuple(a + 48 for a in architecture_reach())
+    assert contract["reach"] == {"left": 99, "right": 99} and contract["context"] == {"left": 104, "right": 104}
+    assert model.contract.context_left == 104 and model.contract.reach_right == 99
+    assert "stream" not in json.loads(
+        model_path.with_suffix(".json").read_text()
+    )  # no streaming graph for this front end
+
+
+def test_a_streaming_graph_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="streaming graph"):
+        write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
+                    kind="convolutional", input_scaling="noise_std", local_window=WINDOW)  # fmt: skip
+
+
+def test_the_reach_is_measured_on_the_network():
+    """An impulse through the float64 network moves outputs exactly as far as model_reach says."""
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights
+
+    network = from_weights(_random_weights(3), "convolutional", WINDOW).double()
+    base = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, 768)))
+    reach_left = reach_right = 0
+    with torch.no_grad():
+        reference = network(base, rectify=False)
+        for position in range(376, 384):
+            impulse = base.clone()
+            impulse[0, position] += 3.0
+            changed = torch.nonzero(network(impulse, rectify=False)[0] != reference[0]).ravel()
+            reach_right = max(reach_right, position - int(changed[0]))
+            reach_left = max(reach_left, int(changed[-1]) - position)
+    assert (reach_left, reach_right) == model_reach(WINDOW)
+
+
+def test_onnx_computes_what_torch_computes(model):
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights, local_zscore
+
+    x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
+    x[:, 150:170] += 25.0  # a transient: its window's z-score shrinks it, noise alone keeps its size
+    network = from_weights(_random_weights(0), "convolutional", WINDOW)
+    with torch.no_grad():
+        expected = network(torch.from_numpy(x)).numpy()
+        z = local_zscore(torch.from_numpy(x)[:, None], WINDOW)[:, 0].numpy()
+    np.testing.assert_allclose(
+        model.run(x), expected, rtol=1e-3, atol=1e-4
+    )  # float32 window sums, summed in another order
+    assert expected.std() > 0.01
+    assert abs(z[:, 160]).max() < 5 and 0.5 < z[:, 300:350].std() < 1.0  # the floor keeps noise below unit variance
+
+
+def test_gain_is_not_lost_to_the_z_score(model, traces):
+    """The noise-std channel still sees amplitude: a trace scaled 2x (its noise too) gives the same rate."""
+    base = ens2rt.infer(traces, RATE, model=model, spikes=False)
+    doubled = ens2rt.infer(2 * traces, RATE, model=model, spikes=False)
+    np.testing.assert_allclose(doubled.rate, base.rate, atol=1e-5)
+    assert base.rate.std() > 0.005
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stream_equals_offline(model, traces, seed):
+    assert_stream_equals_offline(model, traces, RATE, seed, max_chunk=300)
+
+
+def test_dask_equals_offline(model_path, traces):
+    da = pytest.importorskip("dask.array")
+    import ens2rt.dask
+
+    offline = ens2rt.infer(traces, RATE, model=ens2rt.Model.load(model_path, device="cpu"))
+    result = ens2rt.dask.infer(da.from_array(traces, chunks=(2, 1700)), RATE, model=str(model_path))
+    # float32 sums over a window round a little differently at different offsets into a piece
+    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=1e-5)
+    np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
+
+
+def test_train_settings_guard_the_channel():
+    from ens2export.train import TrainSettings
+
+    assert (
+        TrainSettings(kind="convolutional", context=288, input_scaling="noise_std", local_window=WINDOW).local_window
+        == WINDOW
+    )
+    for bad in ({"local_window": WINDOW},  # windowed
+                {"kind": "convolutional", "context": 288, "local_window": WINDOW},  # raw input: the floor has no units
+                {"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "local_window": 96},
+                {"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "local_window": WINDOW, "lookahead": 6}):  # fmt: skip
+        with pytest.raises(ValueError):
+            TrainSettings(**bad)
+
+
+def test_train_and_export_from_the_command_line(ground_truth, tmp_path):
+    pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from ens2export.cli import app
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "3", "--batch-size", "32",
+                                  "--device", "cpu", "--kind", "convolutional", "--context", "288", "--input-scaling", "noise_std",
+                                  "--local-window", str(WINDOW)])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((run / "run.json").read_text())["settings"]["local_window"] == WINDOW
+    out = tmp_path / "local.onnx"
+    exported = runner.invoke(app, ["onnx", str(run), "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["contract"]["reach"]["left"] == 99 and "local z-score" in card["description"]
+    assert ens2rt.Model.load(out, device="cpu").contract.context_right == 104
