@@ -4,6 +4,7 @@
     python benchmarks/accuracy.py run                                 # all excitatory
     python benchmarks/accuracy.py run --dataset DS22 ... --dataset DS27   # the inhibitory ones
     python benchmarks/accuracy.py table                               # the markdown table
+    python benchmarks/accuracy.py run --recipe conv-local -d DS09     # another recipe, beside it
 
 For each held-out dataset D a model is trained with the published recipe on every
 other dataset of D's cell class (excitatory DS01-DS21, DS29, DS31; inhibitory
@@ -13,6 +14,11 @@ GPU, from an `ens2export prepare` folder), exported to ONNX, run through
 ``benchmarks/results/loo/D.json``, so a sweep resumes where it stopped. An inhibitory
 dataset is also run through ENS²'s published Inh weights (``ens2-published-inh``), which
 were trained on all six inhibitory datasets: that column is *not* held out.
+
+``--recipe NAME`` trains and scores with another recipe of ``benchmarks/recipe.py``
+(e.g. ``conv-local``, chosen there on validation folds) under the same protocol: run
+folders ``loo-NAME-D``, results in ``benchmarks/results/loo/NAME/``, and a column beside
+the published recipe's in the excitatory table.
 """
 
 from __future__ import annotations
@@ -50,11 +56,35 @@ from ens2export.train import TrainSettings, save_run, train  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
+PUBLISHED = "published"
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
+Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks/recipe.py (e.g. conv-local).")]
 
 
-def run_dir(held_out: str, runs: Path) -> Path:
-    return runs / f"loo-{held_out}"
+def recipe_fields(recipe: str) -> dict:
+    """TrainSettings fields of ``recipe``: the published recipe's defaults, or a validated variant's."""
+    if recipe == PUBLISHED:
+        return {}
+    from benchmarks.recipe import VARIANTS
+
+    if recipe not in VARIANTS:
+        raise typer.BadParameter(f"{recipe!r} is neither {PUBLISHED!r} nor a variant of benchmarks/recipe.py", param_hint="--recipe")
+    return VARIANTS[recipe][0]
+
+
+def recipe_text(recipe: str) -> str:
+    """What ``recipe`` is, in words (benchmarks/recipe.py's description of the variant)."""
+    from benchmarks.recipe import VARIANTS
+
+    return VARIANTS[recipe][1] if recipe in VARIANTS else recipe
+
+
+def run_dir(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
+    return runs / (f"loo-{held_out}" if recipe == PUBLISHED else f"loo-{recipe}-{held_out}")
+
+
+def results_dir(recipe: str = PUBLISHED) -> Path:
+    return LOO_RESULTS if recipe == PUBLISHED else LOO_RESULTS / recipe
 
 
 def cell_class(dataset: str) -> str:
@@ -71,15 +101,22 @@ def training_pool(dataset: str) -> list[str]:
     return INHIBITORY if cell_class(dataset) == "inhibitory" else EXCITATORY
 
 
-def train_one(held_out: str, training_data: Path, runs: Path, device: str, seed: int, max_steps: int, patience: int) -> str:
-    """Train the leave-``held_out``-out model unless its run folder already exists."""
-    out = run_dir(held_out, runs)
+def train_one(
+    held_out: str, training_data: Path, runs: Path, device: str, seed: int, max_steps: int | None, patience: int | None, recipe: str = PUBLISHED
+) -> str:
+    """Train the leave-``held_out``-out model with ``recipe`` unless its run folder already exists.
+
+    ``max_steps``/``patience``: ``None`` keeps the recipe's (published: 5000 and 500).
+    """
+    out = run_dir(held_out, runs, recipe)
     if (out / "run.json").is_file():
         return f"{held_out}: cached"
-    source = load_windows(training_data, include=training_pool(held_out), exclude=[held_out])
-    settings = TrainSettings(seed=seed, max_steps=max_steps, patience=patience)
+    fields = {**recipe_fields(recipe), **{k: v for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None}}
+    settings = TrainSettings(seed=seed, **fields)
+    source = load_windows(training_data, include=training_pool(held_out), exclude=[held_out], resampler=settings.resampler)
     result = train(source, settings, device=device)
-    command = f"python benchmarks/accuracy.py train -d {held_out} --training-data {training_data} --device {device} --seed {seed} --max-steps {max_steps} --patience {patience} --runs {runs}"
+    limits = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None)
+    command = f"python benchmarks/accuracy.py train -d {held_out} --recipe {recipe} --training-data {training_data} --device {device} --seed {seed}{limits} --runs {runs}"
     save_run(out, source, settings, result, command)
     return f"{held_out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
@@ -92,31 +129,38 @@ def train_command(
     device: str = "auto",
     workers: Annotated[int, typer.Option(help="Models trained at once (worth it on a GPU).")] = 1,
     seed: int = 0,
-    max_steps: Annotated[int, typer.Option(help="Published: 5000 (fewer only to smoke-test).")] = 5000,
-    patience: Annotated[int, typer.Option(help="Published: 500 steps without a better loss.")] = 500,
+    max_steps: Annotated[Optional[int], typer.Option(help="Default: the recipe's (published 5000); fewer only to smoke-test.")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Default: the recipe's (published 500 steps without a better loss).")] = None,
+    recipe: Recipe = PUBLISHED,
 ) -> None:
-    """Train the leave-one-dataset-out models (published recipe); skips those already trained."""
-    held_out = [key for key in dataset or EXCITATORY if not (run_dir(key, runs) / "run.json").is_file()]
+    """Train the leave-one-dataset-out models; skips those already trained."""
+    recipe_fields(recipe)  # an unknown recipe fails before any training
+    held_out = [key for key in dataset or EXCITATORY if not (run_dir(key, runs, recipe) / "run.json").is_file()]
     if workers == 1:
         for key in held_out:
-            typer.echo(train_one(key, training_data, runs, device, seed, max_steps, patience))
+            typer.echo(train_one(key, training_data, runs, device, seed, max_steps, patience, recipe))
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for line in pool.map(train_one, held_out, *zip(*[(training_data, runs, device, seed, max_steps, patience)] * len(held_out))):
+        jobs = [(training_data, runs, device, seed, max_steps, patience, recipe)] * len(held_out)
+        for line in pool.map(train_one, held_out, *zip(*jobs)):
             typer.echo(line)
 
 
-def export_run(held_out: str, runs: Path) -> Path:
-    from ens2export.card import write_model
+def export_run(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
+    from ens2export.card import runtime_resampler, write_model
 
-    folder = run_dir(held_out, runs)
-    out = folder / f"loo-{held_out}.onnx"
+    folder = run_dir(held_out, runs, recipe)
+    out = folder / f"{folder.name}.onnx"
     if not out.is_file():
         info = json.loads((folder / "run.json").read_text())
+        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
         with np.load(folder / "weights.npz") as archive:
             weights = {key: archive[key] for key in archive.files}
-        write_model(weights, out, name=f"loo-{held_out}", cell_class=cell_class(held_out),
-                    description=f"ENS2 recipe, all {cell_class(held_out)} datasets but {held_out}", training=info)  # fmt: skip
+        write_model(weights, out, name=folder.name, cell_class=cell_class(held_out), training=info,
+                    description=f"ENS2 {recipe} recipe, all {cell_class(held_out)} datasets but {held_out}",
+                    kind=settings.kind, input_scaling=settings.input_scaling, output_delay=settings.output_delay,
+                    resampler=runtime_resampler(settings.resampler), local_window=settings.local_window,
+                    stream_graph=False)  # fmt: skip
     return out
 
 
@@ -139,8 +183,8 @@ def oasis_correlation(neuron) -> float:
     return correlation(np.concatenate(predicted), np.concatenate(truth))
 
 
-def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int) -> dict:
-    model = ens2rt.Model.load(export_run(held_out, runs), device="cpu")
+def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int, recipe: str = PUBLISHED) -> dict:
+    model = ens2rt.Model.load(export_run(held_out, runs, recipe), device="cpu")
     neurons = load_dataset(find_datasets(ground_truth, include=[held_out])[held_out])
     started = time.perf_counter()
     published = ens2rt.Model.load("ens2-published-inh", device="cpu") if cell_class(held_out) == "inhibitory" else None
@@ -151,10 +195,11 @@ def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int) -> dict:
         if published is not None:  # trained on this dataset: a reference, not a held-out score
             scores["published_inh_correlation"] = score_prediction(predict_neuron(neuron, published, hop, spikes=False))["correlation"]
         rows.append({"file": neuron.path.name, **scores})
-    info = json.loads((run_dir(held_out, runs) / "run.json").read_text())
+    info = json.loads((run_dir(held_out, runs, recipe) / "run.json").read_text())
     return {
         "dataset": held_out,
-        "hop": hop,
+        "recipe": recipe,
+        "hop": hop if model.contract.kind == "windowed" else None,
         "resampler": ens2rt.engine.resample.DEFAULT_RESAMPLER,
         "model_sha256": model.sha256,
         "training": {k: info[k] for k in ("datasets", "steps", "final_loss", "device", "wall_time_s", "command", "git_commit")},
@@ -170,34 +215,42 @@ def score(
     runs: Path = RUNS,
     hop: int = ens2rt.DEFAULT_HOP,
     force: bool = False,
+    recipe: Recipe = PUBLISHED,
 ) -> None:
     """Score each trained leave-one-out model on its held-out dataset (cached per dataset)."""
-    LOO_RESULTS.mkdir(parents=True, exist_ok=True)
+    recipe_fields(recipe)
+    results = results_dir(recipe)
+    results.mkdir(parents=True, exist_ok=True)
     for key in dataset or EXCITATORY:
-        out = LOO_RESULTS / f"{key}.json"
+        out = results / f"{key}.json"
         if out.is_file() and not force:
             continue
-        if not (run_dir(key, runs) / "run.json").is_file():
+        if not (run_dir(key, runs, recipe) / "run.json").is_file():
             typer.echo(f"{key}: no trained model in {runs}; run `train` first", err=True)
             continue
-        result = score_one(key, ground_truth, runs, hop)
+        result = score_one(key, ground_truth, runs, hop, recipe)
         out.write_text(json.dumps(result, indent=1) + "\n")
         typer.echo(f"{key}: median r {median(n['correlation'] for n in result['neurons']):.3f} over {len(result['neurons'])} neurons")
 
 
 @app.command()
-def run(dataset: Datasets = None, ground_truth: Path = GROUND_TRUTH, device: str = "auto") -> None:
+def run(dataset: Datasets = None, ground_truth: Path = GROUND_TRUTH, device: str = "auto", recipe: Recipe = PUBLISHED) -> None:
     """Train (if needed), score and tabulate the chosen held-out datasets."""
-    train_command(dataset=dataset, training_data=ground_truth, device=device)
-    score(dataset=dataset, ground_truth=ground_truth)
+    train_command(dataset=dataset, training_data=ground_truth, device=device, recipe=recipe)
+    score(dataset=dataset, ground_truth=ground_truth, recipe=recipe)
     table()
 
 
-def load_results() -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(LOO_RESULTS.glob("DS*.json"))}
+def load_results(recipe: str = PUBLISHED) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results_dir(recipe).glob("DS*.json"))}
 
 
-def summary(results: dict[str, dict], cells: str = "excitatory") -> dict:
+def other_recipes() -> list[str]:
+    """Recipes besides the published one with leave-one-out results."""
+    return sorted(p.name for p in LOO_RESULTS.iterdir() if p.is_dir() and any(p.glob("DS*.json"))) if LOO_RESULTS.is_dir() else []
+
+
+def summary(results: dict[str, dict], cells: str = "excitatory", recipe: str = PUBLISHED) -> dict:
     """Per-dataset medians of one cell class and the median of dataset medians, for README and model cards."""
     results = {key: result for key, result in results.items() if cell_class(key) == cells}
     metrics = ["correlation", "error", "bias", "er_50ms", "victor_purpura", "oasis_correlation"]
@@ -207,8 +260,8 @@ def summary(results: dict[str, dict], cells: str = "excitatory") -> dict:
         neurons = result["neurons"]
         per_dataset[key] = {"neurons": len(neurons), **{m: round(median(n[m] for n in neurons), 4) for m in metrics}}
     common = {
-        "protocol": f"leave-one-dataset-out over the {cells} datasets; published training recipe; median per-neuron scores",
-        "hop": sorted({r["hop"] for r in results.values()}),
+        "protocol": f"leave-one-dataset-out over the {cells} datasets; {recipe} training recipe; median per-neuron scores",
+        "hop": sorted({r["hop"] for r in results.values() if r.get("hop") is not None}),
         "resampler": sorted({r["resampler"] for r in results.values()}),
         "oasis": "oasis-deconv deconvolve(dff, penalty=1) per trial (AR(1), defaults), spikes smoothed like the truth",
         "per_dataset": per_dataset,
@@ -228,28 +281,43 @@ def summary(results: dict[str, dict], cells: str = "excitatory") -> dict:
     classic = [k for k in per_dataset if k in ENS2_REPORTED]
     return {
         **common,
+        "recipe": recipe,
+        "ahead_of_ens2": sum(per_dataset[k]["correlation"] > ENS2_REPORTED[k] for k in classic),
         "median_of_medians_ds02_ds21": round(median(per_dataset[k]["correlation"] for k in classic), 4) if classic else None,
         "ens2_reported_same_datasets": round(median(ENS2_REPORTED[k] for k in classic), 4) if classic else None,
         "oasis_same_datasets": round(median(per_dataset[k]["oasis_correlation"] for k in classic), 4) if classic else None,
     }
 
 
-def excitatory_lines(s: dict) -> list[str]:
+def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str]:
+    """The excitatory table: the published recipe's scores, and ``others`` (recipe: summary) in columns beside them."""
+    others = others or {}
+    extra_head = "".join(f" {name} r | {name} bias |" for name in others)
     lines = [
-        "| held-out dataset | neurons | ens2rt r | ENS² reported r | OASIS r | ER 50 ms | bias | VP / spike |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| held-out dataset | neurons | ens2rt r | ENS² reported r | OASIS r | ER 50 ms | bias | VP / spike |{extra_head}",
+        "|---|---|---|---|---|---|---|---|" + "---|---|" * len(others),
     ]
     for key, row in s["per_dataset"].items():
         reported = f"{ENS2_REPORTED[key]:.3f}" if key in ENS2_REPORTED else "not seen by ENS²"
+        extra = ""
+        for other in others.values():
+            cell = other["per_dataset"].get(key)
+            extra += f" {cell['correlation']:.3f} | {cell['bias']:+.3f} |" if cell else " not run | |"
         lines.append(
             f"| {key} | {row['neurons']} | {row['correlation']:.3f} | {reported} | {row['oasis_correlation']:.3f} "
-            f"| {row['er_50ms']:.3f} | {row['bias']:+.3f} | {row['victor_purpura']:.3f} |"
+            f"| {row['er_50ms']:.3f} | {row['bias']:+.3f} | {row['victor_purpura']:.3f} |{extra}"
         )
     if s["median_of_medians_ds02_ds21"] is not None:
+        done = len([k for k in s["per_dataset"] if k in ENS2_REPORTED])
+        extra = ""
+        for other in others.values():
+            covered = len([k for k in other["per_dataset"] if k in ENS2_REPORTED])
+            value = other["median_of_medians_ds02_ds21"]
+            extra += f" **{value:.3f}** ({covered} of 20; ahead of ENS² on {other['ahead_of_ens2']}) | |" if value is not None else " | |"
         lines.append(
-            f"| **median, {len([k for k in s['per_dataset'] if k in ENS2_REPORTED])} of DS02–DS21** | | "
+            f"| **median, {done} of DS02–DS21** | | "
             f"**{s['median_of_medians_ds02_ds21']:.3f}** | **{s['ens2_reported_same_datasets']:.3f}** | "
-            f"**{s['oasis_same_datasets']:.3f}** | | | |"
+            f"**{s['oasis_same_datasets']:.3f}** | | | |{extra}"
         )
     return lines
 
@@ -286,7 +354,13 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         typer.echo("nothing scored yet", err=True)
         raise typer.Exit(1)
     excitatory, inhibitory = summary(results), summary(results, "inhibitory")
-    lines = excitatory_lines(excitatory)
+    others = {recipe: summary(load_results(recipe), recipe=recipe) for recipe in other_recipes()}
+    lines = excitatory_lines(excitatory, others)
+    if others:
+        lines += ["", "Other recipes (columns beside the published one): " + "; ".join(
+            f"`{name}`: {recipe_text(name)}, trained on the other excitatory datasets as above, "
+            f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets run" for name, other in others.items())
+            + ". Each was chosen on the validation folds of `benchmarks/recipe.py`, not on this table."]  # fmt: skip
     if inhibitory["per_dataset"]:
         lines += [""] + inhibitory_lines(inhibitory)
         update_card(REPO / "models" / "ens2-inh-native.json", inhibitory)
@@ -295,6 +369,8 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
     (RESULTS / "accuracy_summary.json").write_text(json.dumps(excitatory, indent=1) + "\n")
     if inhibitory["per_dataset"]:
         (RESULTS / "accuracy_summary_inhibitory.json").write_text(json.dumps(inhibitory, indent=1) + "\n")
+    for recipe, other in others.items():
+        (RESULTS / f"accuracy_summary_{recipe}.json").write_text(json.dumps(other, indent=1) + "\n")
     update_card(REPO / "models" / "ens2-exc-native.json", excitatory)
     typer.echo(text)
 

@@ -29,3 +29,19 @@ def test_each_cell_class_is_summarised_on_its_own():
     assert inhibitory["published_inh_same_datasets"] == pytest.approx(0.9) and "not held out" in inhibitory["published_inh"]
     table = accuracy.inhibitory_lines(inhibitory)
     assert table[-1].startswith("| **median, 2 of 6** | | **0.500** | **0.900** | **0.400** |")
+
+
+def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_path):
+    assert accuracy.run_dir("DS09", tmp_path) == tmp_path / "loo-DS09"  # the published recipe's cache keeps its name
+    assert accuracy.run_dir("DS09", tmp_path, "conv-local") == tmp_path / "loo-conv-local-DS09"
+    assert accuracy.results_dir("conv-local") == accuracy.LOO_RESULTS / "conv-local"
+    assert accuracy.recipe_fields("conv-local")["local_window"] == 97 and accuracy.recipe_fields("published") == {}
+    with pytest.raises(typer.BadParameter, match="neither"):
+        accuracy.recipe_fields("conv-magic")
+    published = accuracy.summary({"DS09": _result("DS09", 0.7, False), "DS10": _result("DS10", 0.7, False)})
+    other = accuracy.summary({"DS09": _result("DS09", 0.8, False)}, recipe="conv-local")
+    assert other["ahead_of_ens2"] == 1 and "conv-local training recipe" in other["protocol"] and other["hop"] == [6]
+    lines = accuracy.excitatory_lines(published, {"conv-local": other})
+    assert lines[0].endswith(" conv-local r | conv-local bias |")
+    assert lines[2].endswith("| 0.900 | +0.100 |") and lines[3].endswith("| not run | |")  # DS09 run, DS10 not
+    assert "**0.900** (1 of 20; ahead of ENS² on 1)" in lines[-1]
