@@ -3,6 +3,8 @@
     python benchmarks/noise.py train      # 2 folds x (recipe + one model per level), ~7 min each on 2 cores
     python benchmarks/noise.py score      # degrade, infer, score (cached per dataset)
     python benchmarks/noise.py table      # markdown table
+    python benchmarks/noise.py train --recipe conv-local; python benchmarks/noise.py score --recipe conv-local
+                                          # another recipe's single model per fold, beside them
 
 Noise-level members train for a fixed ``NOISE_STEPS`` steps instead of the recipe's
 early stop: with noise added, the per-batch loss never again beats a lucky batch from
@@ -18,7 +20,10 @@ table. Per fold: the recipe model (native noise) and one model per level in
 by white noise at its native frame rate (``ens2export.noise``, seeded per trial),
 exactly what a noisier microscope adds; trials already noisier stay as they are.
 Three contenders see the same traces: the recipe model alone, the noise-matched
-family (the runtime picks a member per trial from its estimated ν) and OASIS.
+family (the runtime picks a member per trial from its estimated ν) and OASIS. With
+``--recipe NAME`` (a variant of ``benchmarks/recipe.py``, e.g. the convolutional
+``conv-local``) one model of that recipe per fold, trained on the same half, is a
+fourth contender (results in ``benchmarks/results/noise/NAME/``).
 """
 
 from __future__ import annotations
@@ -78,6 +83,48 @@ def train_one(held_out_fold: str, level: float | None, training_data: Path, runs
     return f"{out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
 
+def recipe_dir(held_out_fold: str, recipe: str, runs: Path = RUNS) -> Path:
+    return runs / f"heldout-{held_out_fold}" / recipe
+
+
+def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Path, device: str) -> str:
+    """Train one model of ``recipe`` (a benchmarks/recipe.py variant) on the other fold, unless it exists."""
+    from benchmarks.accuracy import recipe_fields
+    from ens2export.dataset import load_windows
+    from ens2export.train import TrainSettings, save_run, train
+
+    out = recipe_dir(held_out_fold, recipe, runs)
+    if (out / "run.json").is_file():
+        return f"{out}: cached"
+    settings = TrainSettings(**recipe_fields(recipe))
+    train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
+    source = load_windows(training_data, include=train_on, resampler=settings.resampler)
+    result = train(source, settings, device=device)
+    command = f"python benchmarks/noise.py train --fold {held_out_fold} --recipe {recipe} --training-data {training_data} --device {device}"
+    save_run(out, source, settings, result, command)
+    return f"{out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
+
+
+def recipe_model(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.Model:
+    """The fold's model of ``recipe``, exported once beside its run and loaded as any model."""
+    from ens2export.card import runtime_resampler, write_model
+    from ens2export.train import TrainSettings
+
+    folder = recipe_dir(held_out_fold, recipe, runs)
+    out = folder / f"heldout-{held_out_fold}-{recipe}.onnx"
+    if not out.is_file():
+        info = json.loads((folder / "run.json").read_text())
+        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        with np.load(folder / "weights.npz") as archive:
+            weights = {key: archive[key] for key in archive.files}
+        write_model(weights, out, name=out.stem, cell_class="excitatory", training=info,
+                    description=f"noise benchmark, {recipe} recipe: trained on {', '.join(info['datasets'])}",
+                    kind=settings.kind, input_scaling=settings.input_scaling, output_delay=settings.output_delay,
+                    resampler=runtime_resampler(settings.resampler), local_window=settings.local_window,
+                    stream_graph=False)  # fmt: skip
+    return ens2rt.Model.load(out, device="cpu")
+
+
 @app.command("train")
 def train_command(
     fold: Annotated[Optional[list[str]], typer.Option(help="Held-out fold (repeat); default: A and B.")] = None,
@@ -85,8 +132,13 @@ def train_command(
     training_data: Annotated[Path, typer.Option(help="Ground truth or an `ens2export prepare` folder.")] = GROUND_TRUTH,
     runs: Path = RUNS,
     device: str = "auto",
+    recipe: Annotated[Optional[str], typer.Option(help="Train this benchmarks/recipe.py variant's single model instead.")] = None,
 ) -> None:
     """Train every (fold, level) model not trained yet, one fold's family after the other."""
+    if recipe is not None:
+        for held_out in fold or list(FOLDS):
+            typer.echo(train_recipe(held_out, recipe, training_data, runs, device))
+        return
     levels: list[float | None] = list(level) if level else [None, *LEVELS]
     for held_out in fold or list(FOLDS):
         for chosen in levels:
@@ -171,6 +223,22 @@ def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dic
     }
 
 
+def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Path) -> dict:
+    """Every neuron of ``dataset`` at every noise condition (the same degraded traces), by its fold's ``recipe`` model."""
+    model = recipe_model(fold_of(dataset), recipe, runs)
+    neurons = load_dataset(find_datasets(ground_truth, include=[dataset])[dataset])
+    started = time.perf_counter()
+    conditions = {}
+    for level in (None, *LEVELS):
+        rows = []
+        for number, neuron in enumerate(neurons):
+            predicted = predict_neuron(degrade(neuron, level, seed=int(dataset[2:]) * 1000 + number), model, ens2rt.DEFAULT_HOP, spikes=False)
+            rows.append({"file": neuron.path.name, "correlation": correlation(predicted.rate, predicted.true_rate)})
+        conditions[member_name(level)] = rows
+    return {"dataset": dataset, "held_out_fold": fold_of(dataset), "recipe": recipe, "model_sha256": model.sha256,
+            "scoring_time_s": round(time.perf_counter() - started, 1), "conditions": conditions}  # fmt: skip
+
+
 @app.command()
 def score(
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset (repeat); default: all excitatory.")] = None,
@@ -179,8 +247,18 @@ def score(
     hop: int = ens2rt.DEFAULT_HOP,
     results: Path = NOISE_RESULTS,
     force: bool = False,
+    recipe: Annotated[Optional[str], typer.Option(help="Score this benchmarks/recipe.py variant's single models instead.")] = None,
 ) -> None:
     """Score each dataset with its fold's models at every noise condition (cached per dataset)."""
+    if recipe is not None:
+        (results / recipe).mkdir(parents=True, exist_ok=True)
+        for key in dataset or EXCITATORY:
+            out = results / recipe / f"{key}.json"
+            if not out.is_file() or force:
+                result = score_recipe_dataset(key, recipe, ground_truth, runs)
+                out.write_text(json.dumps(result, indent=1) + "\n")
+                typer.echo(f"{key} ({recipe}): " + ", ".join(f"{c} {median(r['correlation'] for r in rows):.3f}" for c, rows in result["conditions"].items()))
+        return
     results.mkdir(parents=True, exist_ok=True)
     for key in dataset or EXCITATORY:
         out = results / f"{key}.json"
@@ -194,6 +272,22 @@ def score(
         )
         typer.echo(f"{key} (recipe/noise-matched): {summary}")
         sys.stdout.flush()
+
+
+def recipe_summary(results: dict[str, dict], family: dict) -> dict:
+    """A recipe's single models per condition: median of dataset medians, against the family on the same datasets."""
+    conditions = {}
+    for name, row in family["conditions"].items():
+        mine = {key: median(r["correlation"] for r in result["conditions"][name]) for key, result in results.items()}
+        theirs = {key: row["per_dataset"][key]["noise_matched"] for key in mine}
+        conditions[name] = {
+            "correlation": round(median(mine.values()), 4),
+            "family_same_datasets": round(median(theirs.values()), 4),
+            "datasets_better_than_family": sum(mine[k] > theirs[k] for k in mine),
+            "datasets_worse_than_family": sum(mine[k] < theirs[k] for k in mine),
+            "per_dataset": {k: round(v, 4) for k, v in mine.items()},
+        }
+    return {"datasets": sorted(results), "conditions": conditions}
 
 
 def summary(results: dict[str, dict]) -> dict:
@@ -242,11 +336,33 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
             f"| {label} | {row['recipe']:.3f} | {row['noise_matched']:.3f} | {row['noise_matched'] - row['recipe']:+.3f} "
             f"| {row['oasis']:.3f} | {row['datasets_family_better']} / {row['datasets_family_worse']} | {members} |"
         )
+    recipes = {}
+    for folder in sorted(p for p in results.iterdir() if p.is_dir()):
+        scored = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("DS*.json")) if p.stem in found}
+        if scored:
+            recipes[folder.name] = recipe_summary(scored, s)
+    lines += recipe_lines(recipes)
     text = "\n".join(lines) + "\n"
     out.write_text(text)
-    (RESULTS / "noise_summary.json").write_text(json.dumps(s, indent=1) + "\n")
+    (RESULTS / "noise_summary.json").write_text(json.dumps({**s, "recipes": recipes}, indent=1) + "\n")
     update_cards(s)
     typer.echo(text)
+
+
+def recipe_lines(recipes: dict[str, dict]) -> list[str]:
+    """The single models of other recipes beside the family, on the datasets they were scored on."""
+    lines = []
+    for recipe, r in recipes.items():
+        n = len(r["datasets"])
+        lines += ["", f"One `{recipe}` model per fold, same folds and traces (`python benchmarks/noise.py score --recipe {recipe}`), "
+                  f"{n} of {len(EXCITATORY)} datasets; the family's median over the same datasets beside it.", "",
+                  f"| test noise | {recipe} | noise-matched family | difference | datasets better / worse |", "|---|---|---|---|---|"]  # fmt: skip
+        for name, row in r["conditions"].items():
+            label = "as recorded" if name == "native" else f"ν = {name[2:]}"
+            lines.append(f"| {label} | {row['correlation']:.3f} | {row['family_same_datasets']:.3f} | "
+                         f"{row['correlation'] - row['family_same_datasets']:+.3f} | "
+                         f"{row['datasets_better_than_family']} / {row['datasets_worse_than_family']} |")  # fmt: skip
+    return lines
 
 
 def update_cards(scores: dict) -> None:
