@@ -37,22 +37,23 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
+from ens2export.dataset import load_windows  # noqa: E402
+from ens2export.groundtruth import find_datasets, load_dataset, smooth_spike_counts  # noqa: E402
+from ens2export.metrics import correlation  # noqa: E402
+from ens2export.train import TrainSettings, save_run, train  # noqa: E402
+
 from benchmarks.common import (  # noqa: E402
-    RUNS,
-    REPO,
     ENS2_REPORTED,
     EXCITATORY,
     GROUND_TRUTH,
     INHIBITORY,
+    REPO,
     RESULTS,
+    RUNS,
     median,
     predict_neuron,
     score_prediction,
 )
-from ens2export.groundtruth import find_datasets, load_dataset, smooth_spike_counts  # noqa: E402
-from ens2export.metrics import correlation  # noqa: E402
-from ens2export.dataset import load_windows  # noqa: E402
-from ens2export.train import TrainSettings, save_run, train  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
@@ -166,9 +167,8 @@ def export_run(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
 
 def oasis_correlation(neuron) -> float:
     """OASIS (AR(1), L1 penalty) on each trial, its spikes put on the 60 Hz grid and smoothed like the truth."""
-    from oasis.functions import deconvolve
-
     from ens2export.groundtruth import true_rate_at_60hz
+    from oasis.functions import deconvolve
 
     predicted, truth = [], []
     for trial in neuron.trials:

@@ -40,10 +40,11 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, median, predict_neuron  # noqa: E402
 from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
 from ens2export.metrics import correlation  # noqa: E402
 from ens2rt.engine.traces import noise_level  # noqa: E402
+
+from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, median, predict_neuron  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}
@@ -89,9 +90,10 @@ def recipe_dir(held_out_fold: str, recipe: str, runs: Path = RUNS) -> Path:
 
 def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Path, device: str) -> str:
     """Train one model of ``recipe`` (a benchmarks/recipe.py variant) on the other fold, unless it exists."""
-    from benchmarks.accuracy import recipe_fields
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run, train
+
+    from benchmarks.accuracy import recipe_fields
 
     out = recipe_dir(held_out_fold, recipe, runs)
     if (out / "run.json").is_file():
@@ -354,8 +356,8 @@ def recipe_lines(recipes: dict[str, dict]) -> list[str]:
     lines = []
     for recipe, r in recipes.items():
         n = len(r["datasets"])
-        lines += ["", f"One `{recipe}` model per fold, same folds and traces (`python benchmarks/noise.py score --recipe {recipe}`), "
-                  f"{n} of {len(EXCITATORY)} datasets; the family's median over the same datasets beside it.", "",
+        lines += ["", (f"One `{recipe}` model per fold, same folds and traces (`python benchmarks/noise.py score --recipe {recipe}`), "
+                       f"{n} of {len(EXCITATORY)} datasets; the family's median over the same datasets beside it."), "",
                   f"| test noise | {recipe} | noise-matched family | difference | datasets better / worse |", "|---|---|---|---|---|"]  # fmt: skip
         for name, row in r["conditions"].items():
             label = "as recorded" if name == "native" else f"ν = {name[2:]}"
