@@ -148,20 +148,18 @@ def train_command(
 
 
 def export_run(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
-    from ens2export.card import runtime_resampler, write_model
+    from ens2export.card import write_model
 
     folder = run_dir(held_out, runs, recipe)
     out = folder / f"{folder.name}.onnx"
     if not out.is_file():
         info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        settings = TrainSettings.from_dict(info["settings"])
         with np.load(folder / "weights.npz") as archive:
             weights = {key: archive[key] for key in archive.files}
         write_model(weights, out, name=folder.name, cell_class=cell_class(held_out), training=info,
                     description=f"ENS2 {recipe} recipe, all {cell_class(held_out)} datasets but {held_out}",
-                    kind=settings.kind, input_scaling=settings.input_scaling, output_delay=settings.output_delay,
-                    resampler=runtime_resampler(settings.resampler), local_window=settings.local_window,
-                    stream_graph=False)  # fmt: skip
+                    **settings.export_fields(stream_graph=False))  # fmt: skip
     return out
 
 

@@ -109,21 +109,19 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
 
 def recipe_model(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.Model:
     """The fold's model of ``recipe``, exported once beside its run and loaded as any model."""
-    from ens2export.card import runtime_resampler, write_model
+    from ens2export.card import write_model
     from ens2export.train import TrainSettings
 
     folder = recipe_dir(held_out_fold, recipe, runs)
     out = folder / f"heldout-{held_out_fold}-{recipe}.onnx"
     if not out.is_file():
         info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+        settings = TrainSettings.from_dict(info["settings"])
         with np.load(folder / "weights.npz") as archive:
             weights = {key: archive[key] for key in archive.files}
         write_model(weights, out, name=out.stem, cell_class="excitatory", training=info,
                     description=f"noise benchmark, {recipe} recipe: trained on {', '.join(info['datasets'])}",
-                    kind=settings.kind, input_scaling=settings.input_scaling, output_delay=settings.output_delay,
-                    resampler=runtime_resampler(settings.resampler), local_window=settings.local_window,
-                    stream_graph=False)  # fmt: skip
+                    **settings.export_fields(stream_graph=False))  # fmt: skip
     return ens2rt.Model.load(out, device="cpu")
 
 

@@ -77,6 +77,10 @@ VARIANTS = {
                     "local_window": 97},
                    "as conv-noise, plus a second input channel: the input z-scored over a centred 97-sample window "
                    "(the windowed model's per-window gain control, once per sample); 288-sample training windows"),
+    "conv-dilated": ({"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500,
+                      "dilation": 4},
+                     "as conv-noise, the bottleneck's convolutions dilated 4x: reach 99 samples each side instead of 51 "
+                     "(1.65 s, about the windowed model's); 288-sample training windows"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
@@ -210,16 +214,14 @@ def score_fold(model, datasets: list[str], noise_level: float | None = None) -> 
 
 def export_run(folder: Path, settings, threads: int):
     """The run's weights as an ONNX model with its card, loaded as the runtime loads any model."""
-    from ens2export.card import write_model, runtime_resampler
+    from ens2export.card import write_model
 
     import ens2rt
 
     with np.load(folder / "weights.npz") as archive:
         weights = {key: archive[key] for key in archive.files}
     write_model(weights, folder / "model.onnx", name=f"recipe-{folder.parent.name}-{folder.name}", cell_class="excitatory",
-                description="validation run", training={}, kind=settings.kind, input_scaling=settings.input_scaling,
-                output_delay=settings.output_delay, resampler=runtime_resampler(settings.resampler),
-                local_window=settings.local_window, stream_graph=not settings.local_window)  # fmt: skip
+                description="validation run", training={}, **settings.export_fields())  # fmt: skip
     return ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
 
 
@@ -227,7 +229,7 @@ def run_settings(info: dict):
     """The TrainSettings a run.json records."""
     from ens2export.train import TrainSettings
 
-    return TrainSettings(**{k: v for k, v in info["settings"].items() if k in TrainSettings.__dataclass_fields__})
+    return TrainSettings.from_dict(info["settings"])
 
 
 def load_run(fold: str, variant: str, seed: int, threads: int):
@@ -312,7 +314,7 @@ def noise(
     The family is what ens2rt runs for a family: each trial on the member whose ν is
     nearest the trial's estimated ν (BASE sits at the typical ν of its training data).
     """
-    from ens2export.card import runtime_resampler, write_model
+    from ens2export.card import write_model
     from ens2export.dataset import load_windows
 
     import ens2rt
@@ -329,9 +331,8 @@ def noise(
             weights = {key: archive[key] for key in archive.files}
         out = folder / "family-member.onnx"
         write_model(weights, out, name=f"{variant}-s{seed}", cell_class="excitatory", description="validation family member",
-                    training={}, family=f"{base}-family", noise_level=round(float(at), 3), kind=settings.kind,
-                    input_scaling=settings.input_scaling, output_delay=settings.output_delay,
-                    resampler=runtime_resampler(settings.resampler))  # fmt: skip
+                    training={}, family=f"{base}-family", noise_level=round(float(at), 3),
+                    **settings.export_fields())  # fmt: skip
         models.append(ens2rt.Model.load(out, device="cpu", threads=threads))
     family = ens2rt.ModelFamily.from_models(f"{base}-family", models)
     conditions = {}

@@ -143,6 +143,7 @@ def write_model(
     resampler: str = "sinc",
     stream_graph: bool = True,
     local_window: int = 0,
+    dilation: int = 1,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
@@ -155,16 +156,17 @@ def write_model(
     ``stream_graph`` (convolutional): also write its streaming graph
     (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs. ``local_window``
     (convolutional): the network reads a local z-score channel over that many samples;
-    such a model has no streaming graph yet (a stream runs it piece by piece).
+    such a model has no streaming graph yet (a stream runs it piece by piece); nor has one
+    whose bottleneck convolutions are dilated (``dilation`` > 1).
     """
-    if local_window and stream_graph:
-        raise ValueError("the streaming graph does not cover a local z-score channel; pass stream_graph=False")
+    if (local_window or dilation > 1) and stream_graph:
+        raise ValueError("the streaming graph covers neither a local z-score channel nor a dilated bottleneck; pass stream_graph=False")
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
     if kind == "windowed":
         contract = CONTRACT
     else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
-        left, right = model_reach(local_window)
+        left, right = model_reach(local_window, dilation)
         contract = convolutional_contract((left + output_delay, right - output_delay), input_scaling, resampler)
     metadata = {
         "name": name,
@@ -172,7 +174,7 @@ def write_model(
         "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    model = build_model(weights, metadata, kind, output_delay=output_delay, local_window=local_window)
+    model = build_model(weights, metadata, kind, output_delay=output_delay, local_window=local_window, dilation=dilation)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {
@@ -183,7 +185,8 @@ def write_model(
         **({} if family is None else {"family": family}),
         **({} if noise_level is None else {"noise_level": noise_level}),
         "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else ", BatchNorm (folded), whole-trace")
-                         + (f", local z-score input channel over {local_window} samples" if local_window else ""),
+                         + (f", local z-score input channel over {local_window} samples" if local_window else "")
+                         + (f", bottleneck dilated {dilation}x" if dilation > 1 else ""),
                          "parameters": n_parameters(weights)},  # fmt: skip
         "training": training,
         "contract": contract,

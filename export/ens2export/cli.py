@@ -68,6 +68,7 @@ def train(
     local_window: Annotated[
         int, typer.Option(help="convolutional, noise_std: also feed the input z-scored over a centred window of this many samples (odd; 0: none).")
     ] = 0,
+    dilation: Annotated[int, typer.Option(help="convolutional: dilate the bottleneck's convolutions by this factor (1: none).")] = 1,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -85,7 +86,7 @@ def train(
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band, drift=drift, local_window=local_window)  # fmt: skip
+                                 noise_band=noise_band, drift=drift, local_window=local_window, dilation=dilation)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -130,7 +131,7 @@ def onnx(
     noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
 ) -> None:
     """Export a training run to ONNX with its model card."""
-    from ens2export.card import runtime_resampler, write_model
+    from ens2export.card import write_model
     from ens2export.train import TrainSettings
 
     run_info = json.loads((run / "run.json").read_text())
@@ -153,9 +154,10 @@ def onnx(
         recipe += f" with a {settings['schedule']} learning-rate schedule"
     if settings.get("local_window"):
         recipe += f", with a local z-score input channel over {settings['local_window']} samples"
+    if settings.get("dilation", 1) > 1:
+        recipe += f", with its bottleneck dilated {settings['dilation']}x"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
-    delay = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).output_delay
     card = write_model(
         weights,
         out,
@@ -165,12 +167,7 @@ def onnx(
         training=training,
         family=family,
         noise_level=level,
-        kind=kind,
-        input_scaling=settings.get("input_scaling", "none"),
-        output_delay=delay,
-        resampler=runtime_resampler(settings.get("resampler", "fourier")),
-        local_window=settings.get("local_window", 0),
-        stream_graph=not settings.get("local_window", 0),
+        **TrainSettings.from_dict(settings).export_fields(),
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
 

@@ -14,18 +14,19 @@ import torch
 from torch import nn
 
 from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, KINDS, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
-                                     UP_KERNEL, ConvBlock, check_local_window, input_channels)  # fmt: skip
+                                     UP_KERNEL, ConvBlock, check_dilation, check_local_window, input_channels)  # fmt: skip
 from ens2export.weights import check_weights
 
 INIT_STD = 0.02
 BATCH_NORM_EPSILON = NORM_EPSILON
 
 
-def _norm_block(block: ConvBlock, kind: str, channels_in: int | None = None) -> nn.Sequential:
+def _norm_block(block: ConvBlock, kind: str, channels_in: int | None = None, dilation: int = 1) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     prefix = block.layer_prefix
     for index, width_in in ((1, channels_in or block.channels_in), (2, block.features)):
-        layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2, bias=False)
+        layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2 * dilation,
+                                                   dilation=dilation, bias=False)  # fmt: skip
         layers[f"{prefix}norm{index}"] = (nn.InstanceNorm1d(block.features) if kind == "windowed"
                                           else nn.BatchNorm1d(block.features, eps=BATCH_NORM_EPSILON))  # fmt: skip
         layers[f"{prefix}relu{index}"] = nn.LeakyReLU(LEAKY_SLOPE)
@@ -40,20 +41,23 @@ class ENS2UNet(nn.Module):
     the output ReLU (a convolutional model trains with a linear output: with the ReLU
     and the published initialisation a run can start, and stay, at all-zero output).
     ``local_window`` (convolutional): the first block also reads the input's local
-    z-score over that many samples (:func:`local_zscore`).
+    z-score over that many samples (:func:`local_zscore`); ``dilation`` (convolutional):
+    of the bottleneck's convolutions.
     """
 
-    def __init__(self, kind: str = "windowed", local_window: int = 0) -> None:
+    def __init__(self, kind: str = "windowed", local_window: int = 0, dilation: int = 1) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
         check_local_window(local_window)
-        if local_window and kind != "convolutional":
-            raise ValueError("a local z-score channel is for convolutional models")
-        self.kind, self.local_window = kind, local_window
-        for block in (*ENCODER, BOTTLENECK):  # attribute names are the checkpoint's module names
+        check_dilation(dilation)
+        if (local_window or dilation > 1) and kind != "convolutional":
+            raise ValueError("a local z-score channel and a dilated bottleneck are for convolutional models")
+        self.kind, self.local_window, self.dilation = kind, local_window, dilation
+        for block in ENCODER:  # attribute names are the checkpoint's module names
             channels_in = input_channels(local_window) if block == ENCODER[0] else None
             setattr(self, block.module, _norm_block(block, kind, channels_in))
+        setattr(self, BOTTLENECK.module, _norm_block(BOTTLENECK, kind, dilation=dilation))
         self.pool = nn.MaxPool1d(2)
         for up, block in DECODER:
             setattr(self, up.name, nn.ConvTranspose1d(up.channels_in, up.features, kernel_size=UP_KERNEL, stride=2))
@@ -117,14 +121,14 @@ def to_weights(model: ENS2UNet) -> dict[str, np.ndarray]:
     return weights
 
 
-def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0) -> ENS2UNet:
+def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0, dilation: int = 1) -> ENS2UNet:
     """An :class:`ENS2UNet` holding export-form ``weights`` (e.g. the published ones), in eval mode.
 
     A convolutional model comes back with identity BatchNorm and the folded biases
     on its convolutions: for inference only.
     """
     check_weights(weights, kind, local_window)
-    model = ENS2UNet(kind, local_window)
+    model = ENS2UNet(kind, local_window, dilation)
     if kind == "convolutional":
         for module_name, module in model.named_modules():
             if isinstance(module, nn.Conv1d) and module.bias is None:

@@ -49,11 +49,12 @@ class _GraphBuilder:
         self.nodes.append(helper.make_node(op, inputs, [output], **attributes))
         return output
 
-    def conv(self, x: str, weight_name: str, bias_name: str | None = None, pad: int = KERNEL // 2) -> str:
+    def conv(self, x: str, weight_name: str, bias_name: str | None = None, pad: int = KERNEL // 2, dilation: int = 1) -> str:
         inputs = [self.constant(weight_name, self.weights[weight_name][:, :, None, :])]
         if bias_name is not None:
             inputs.append(self.constant(bias_name, self.weights[bias_name]))
-        return self.node("Conv", [x, *inputs], pads=[0, pad, 0, pad])
+        dilated = {"dilations": [1, dilation]} if dilation > 1 else {}
+        return self.node("Conv", [x, *inputs], pads=[0, pad * dilation, 0, pad * dilation], **dilated)
 
     def norm_act(self, x: str, channels: int, stem: str) -> str:
         scale = self.constant(f"{stem}.scale", np.ones(channels, np.float32))
@@ -61,13 +62,14 @@ class _GraphBuilder:
         x = self.node("InstanceNormalization", [x, scale, shift], epsilon=NORM_EPSILON)
         return self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
 
-    def block(self, x: str, block: ConvBlock) -> str:
+    def block(self, x: str, block: ConvBlock, dilation: int = 1) -> str:
         for index, weight_name in enumerate(block.conv_names(), start=1):
             if self.kind == "windowed":
                 x = self.conv(x, weight_name)
                 x = self.norm_act(x, block.features, f"{block.name}norm{index}")
             else:  # BatchNorm folded into the conv
-                x = self.node("LeakyRelu", [self.conv(x, weight_name, weight_name.replace(".weight", ".bias"))], alpha=LEAKY_SLOPE)
+                bias = weight_name.replace(".weight", ".bias")
+                x = self.node("LeakyRelu", [self.conv(x, weight_name, bias, dilation=dilation)], alpha=LEAKY_SLOPE)
         return x
 
     def local_zscore(self, x: str, window: int) -> str:
@@ -82,14 +84,20 @@ class _GraphBuilder:
 
 
 def build_model(
-    weights: dict[str, np.ndarray], metadata: dict[str, str], kind: str = "windowed", output_delay: int = 0, local_window: int = 0
+    weights: dict[str, np.ndarray],
+    metadata: dict[str, str],
+    kind: str = "windowed",
+    output_delay: int = 0,
+    local_window: int = 0,
+    dilation: int = 1,
 ) -> onnx.ModelProto:
     """ENS² as an ONNX model: float32 ΔF/F in, spikes per 60 Hz bin out.
 
     ``kind="windowed"``: (batch, 96) windows; ``"convolutional"``: (batch, time) traces.
     ``output_delay``: output t is the network's output at t − delay (zeros before), so it
     reads ``delay`` samples less to the right and more to the left. ``local_window``: the
-    first block also reads the input's local z-score over that many samples.
+    first block also reads the input's local z-score over that many samples; ``dilation``:
+    of the bottleneck's convolutions (convolutional models).
     """
     check_weights(weights, kind, local_window)
     if output_delay and kind != "convolutional":
@@ -105,7 +113,9 @@ def build_model(
         x = g.block(x, block)
         skips.append(x)
         x = g.node("MaxPool", [x], kernel_shape=[1, 2], strides=[1, 2])
-    x = g.block(x, BOTTLENECK)
+    if dilation > 1 and kind != "convolutional":
+        raise ValueError("only a convolutional model can dilate its bottleneck")
+    x = g.block(x, BOTTLENECK, dilation)
     for (up, block), skip in zip(DECODER, reversed(skips)):
         up_weight = g.constant(f"{up.name}.weight", weights[f"{up.name}.weight"][:, :, None, :])
         up_bias = g.constant(f"{up.name}.bias", weights[f"{up.name}.bias"])

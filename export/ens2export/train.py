@@ -17,7 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_local_window
+from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_dilation, check_local_window
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
@@ -45,7 +45,8 @@ class TrainSettings:
     so one model sees the whole band. ``local_window`` (convolutional, noise_std scaling):
     the network also reads the input's z-score over a centred window of that many samples
     (:func:`ens2export.network.local_zscore`); its reach grows by half the window, so
-    ``context`` should too.
+    ``context`` should too. ``dilation`` (convolutional, offline): of the bottleneck's
+    convolutions, a wider reach (:func:`ens2export.architecture.architecture_reach`).
     """
 
     learning_rate: float = 1e-3
@@ -63,9 +64,13 @@ class TrainSettings:
     drift: float = 0.0
     noise_band: tuple[float, float] | None = None
     local_window: int = 0
+    dilation: int = 1
 
     def __post_init__(self) -> None:
         check_local_window(self.local_window)
+        check_dilation(self.dilation)
+        if self.dilation > 1 and (self.kind != "convolutional" or self.lookahead is not None):
+            raise ValueError("a dilated bottleneck is for offline convolutional models")
         if self.local_window and (self.kind != "convolutional" or self.input_scaling != "noise_std" or self.lookahead is not None):
             raise ValueError("a local z-score channel is for offline convolutional models with noise_std input scaling")
         if self.schedule not in SCHEDULES:
@@ -98,8 +103,30 @@ class TrainSettings:
         """Samples by which the output lags the input's centre: the reach traded for a short lookahead."""
         return 0 if self.lookahead is None else architecture_reach()[1] - self.lookahead
 
+    @property
+    def streamable(self) -> bool:
+        """Whether ``ens2export`` can write this model's streaming graph (the plain convolutional network)."""
+        return self.kind == "convolutional" and not self.local_window and self.dilation == 1
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> TrainSettings:
+        """The settings a run.json records (keys this version does not know are ignored; lists back to tuples)."""
+        known = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def export_fields(self, stream_graph: bool = True) -> dict:
+        """The keyword arguments of :func:`ens2export.card.write_model` for a model trained with these settings.
+
+        ``stream_graph``: write its streaming graph where the network has one (:attr:`streamable`).
+        """
+        from ens2export.card import runtime_resampler
+
+        return {"kind": self.kind, "input_scaling": self.input_scaling, "output_delay": self.output_delay,
+                "resampler": runtime_resampler(self.resampler), "local_window": self.local_window, "dilation": self.dilation,
+                "stream_graph": stream_graph and self.streamable}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,7 +163,7 @@ def train(
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    model = ENS2UNet(settings.kind, settings.local_window)
+    model = ENS2UNet(settings.kind, settings.local_window, settings.dilation)
     initialise(model, generator)
     model.to(target_device).train()
     convolutional = settings.kind == "convolutional"

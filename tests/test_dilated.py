@@ -1,0 +1,102 @@
+"""Convolutional models with a dilated bottleneck: a wider reach, stated in the contract and measured on the network."""
+
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import ens2rt  # noqa: E402
+from conftest import assert_stream_equals_offline, simulated_traces  # noqa: E402
+from ens2export.architecture import architecture_reach, expected_shapes  # noqa: E402
+from ens2export.card import write_model  # noqa: E402
+
+RATE = 30.0
+DILATION = 4
+
+
+def _random_weights(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in expected_shapes("convolutional").items():
+        fan_in = (
+            shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
+        )
+        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(
+            np.float32
+        )
+    weights["conv.weight"] *= 0.3
+    weights["conv.bias"] = np.array([0.0], np.float32)
+    return weights
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dilated") / "dilated.onnx"
+    write_model(_random_weights(0), out, name="dilated", cell_class="excitatory", description="test model", training={},
+                kind="convolutional", input_scaling="noise_std", dilation=DILATION, stream_graph=False)  # fmt: skip
+    return out
+
+
+def test_the_reach_is_stated_and_measured(model_path):
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights
+
+    assert architecture_reach(dilation=2) == (67, 67) and architecture_reach(dilation=DILATION) == (99, 99)
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    assert card["contract"]["reach"] == {"left": 99, "right": 99} and "dilated 4x" in card["architecture"]["name"]
+    network = from_weights(_random_weights(3), "convolutional", dilation=DILATION).double()
+    base = torch.zeros(1, 768, dtype=torch.float64)
+    reach_left = reach_right = 0
+    with torch.no_grad():
+        reference = network(base, rectify=False)
+        for position in range(376, 384):
+            impulse = base.clone()
+            impulse[0, position] = 1.0
+            changed = torch.nonzero(network(impulse, rectify=False)[0] != reference[0]).ravel()
+            reach_right = max(reach_right, position - int(changed[0]))
+            reach_left = max(reach_left, int(changed[-1]) - position)
+    assert (reach_left, reach_right) == (99, 99)
+
+
+def test_onnx_computes_what_torch_computes(model_path):
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights
+
+    x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
+    with torch.no_grad():
+        expected = from_weights(_random_weights(0), "convolutional", dilation=DILATION)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(
+        ens2rt.Model.load(model_path, device="cpu").run(x), expected, rtol=1e-3, atol=1e-4
+    )  # float32 in both
+    assert expected.std() > 0.01
+
+
+def test_stream_and_dask_equal_infer(model_path):
+    model = ens2rt.Model.load(model_path, device="cpu")
+    traces = simulated_traces(4, 2, 5000)
+    assert_stream_equals_offline(model, traces, RATE, 0, max_chunk=300)
+    da = pytest.importorskip("dask.array")
+    import ens2rt.dask as on_dask
+
+    offline = ens2rt.infer(traces, RATE, model=model)
+    result = on_dask.infer(da.from_array(traces, chunks=(1, 1600)), RATE, model=str(model_path))
+    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, rtol=1e-5, atol=1e-6)  # batch size moves float32 rounding
+
+
+def test_settings_and_export_guard_it(tmp_path):
+    from ens2export.train import TrainSettings
+
+    settings = TrainSettings(kind="convolutional", context=288, input_scaling="noise_std", dilation=DILATION)
+    assert not settings.streamable and settings.export_fields()["stream_graph"] is False
+    assert TrainSettings.from_dict(
+        {**settings.as_dict(), "unknown": 1, "noise_band": [0, 8], "noise_level": None}
+    ).noise_band == (0, 8)
+    with pytest.raises(ValueError, match="dilated"):
+        TrainSettings(dilation=2)  # windowed
+    with pytest.raises(ValueError, match="dilated"):
+        TrainSettings(kind="convolutional", context=192, dilation=2, lookahead=6)
+    with pytest.raises(ValueError, match="streaming graph"):
+        write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
+                    kind="convolutional", input_scaling="noise_std", dilation=DILATION)  # fmt: skip
