@@ -146,6 +146,16 @@ FINDINGS = """\
   0.420 against 0.721 / 0.607 / 0.438 for the same recipe without it. Training on noisy
   windows costs more at native noise than it returns at high noise; the noise-std input
   scaling alone does better. One seed.
+## Closing the convolutional recipe's gap (2026-11-29, third round)
+
+- **A local z-score input channel loses** (`conv-local`: the network also reads its input
+  z-scored over a centred 97-sample window, the windowed model's per-window gain control
+  computed once per sample; reach 99). Fold B 0.648, fold C 0.617 (seed 0) against
+  conv-noise 0.632 / 0.628 and 0.677 / 0.701 and windowed 0.679 / 0.681 and 0.756 / 0.779.
+  B gains on DS06 and DS07 (+0.09, +0.05 over the conv-noise seed mean), C loses 0.07,
+  three times the seed spread, on every dataset, most on DS14 (−0.10) and DS15 (−0.08); median bias rises to +0.36 (B) and +0.80 (C), with DS06, DS07 and DS14
+  above +2.5. A trace's own amplitude, taken away by the z-score, is what sets the rate
+  scale. One seed: the loss on C is too large for a second seed to reverse; not adopted.
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
 - The online variants are conv-noise with the output delayed so it reads at most L samples
