@@ -156,6 +156,16 @@ FINDINGS = """\
   three times the seed spread, on every dataset, most on DS14 (−0.10) and DS15 (−0.08); median bias rises to +0.36 (B) and +0.80 (C), with DS06, DS07 and DS14
   above +2.5. A trace's own amplitude, taken away by the z-score, is what sets the rate
   scale. One seed: the loss on C is too large for a second seed to reverse; not adopted.
+- **A convolutional default would still need noise members.** Fold D suggested one
+  conv-noise model might match the windowed noise family (second round). Checked on the
+  noise benchmark's two folds, all 23 datasets (`python benchmarks/noise.py train --recipe
+  conv-noise`, then `score --recipe conv-noise`; `benchmarks/results/noise.md`): as recorded
+  / ν = 2 / 4 / 6 / 8 it scores 0.645 / 0.559 / 0.464 / 0.368 / 0.295, above the windowed
+  recipe model alone from ν = 2 on (0.665 / 0.542 / 0.419 / 0.306 / 0.207) but below the
+  family at every level (0.671 / 0.582 / 0.525 / 0.468 / 0.415), on 16 to 21 of 23
+  datasets. The fold D result did not generalise; a reporting table, recorded here
+  because it corrects a validation note, not used to choose.
+
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
 - The online variants are conv-noise with the output delayed so it reads at most L samples
