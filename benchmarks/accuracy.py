@@ -50,6 +50,7 @@ from benchmarks.common import (  # noqa: E402
     REPO,
     RESULTS,
     RUNS,
+    export_trained_run,
     median,
     predict_neuron,
     score_prediction,
@@ -148,19 +149,9 @@ def train_command(
 
 
 def export_run(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
-    from ens2export.card import write_model
-
     folder = run_dir(held_out, runs, recipe)
-    out = folder / f"{folder.name}.onnx"
-    if not out.is_file():
-        info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings.from_dict(info["settings"])
-        with np.load(folder / "weights.npz") as archive:
-            weights = {key: archive[key] for key in archive.files}
-        write_model(weights, out, name=folder.name, cell_class=cell_class(held_out), training=info,
-                    description=f"ENS2 {recipe} recipe, all {cell_class(held_out)} datasets but {held_out}",
-                    **settings.export_fields(stream_graph=False))  # fmt: skip
-    return out
+    return export_trained_run(folder, folder / f"{folder.name}.onnx", name=folder.name, cell_class=cell_class(held_out),
+                              description=f"ENS2 {recipe} recipe, all {cell_class(held_out)} datasets but {held_out}")  # fmt: skip
 
 
 def oasis_correlation(neuron) -> float:

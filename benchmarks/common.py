@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import ens2rt
+import numpy as np
 from ens2export.groundtruth import Neuron, true_rate_at_60hz
 from ens2export.metrics import score_neuron
 from ens2rt.engine.resample import DEFAULT_RESAMPLER
@@ -76,3 +75,24 @@ def report(text: str, out: Path | None) -> None:
     print(text)
     if out is not None:
         out.write_text(text)
+
+
+def export_trained_run(folder: Path, out: Path, *, name: str, cell_class: str, description: str, stream_graph: bool = False, **card) -> Path:
+    """Write ``out`` (.onnx and card) from the training run in ``folder`` unless it exists; return ``out``.
+
+    The run's own settings say how its model runs (kind, input scaling, reach …);
+    ``card``: further :func:`ens2export.card.write_model` fields (``family``, ``noise_level``).
+    """
+    import json
+
+    from ens2export.card import write_model
+    from ens2export.train import TrainSettings
+
+    if not out.is_file():
+        info = json.loads((folder / "run.json").read_text())
+        with np.load(folder / "weights.npz") as archive:
+            weights = {key: archive[key] for key in archive.files}
+        settings = TrainSettings.from_dict(info["settings"])
+        write_model(weights, out, name=name, cell_class=cell_class, description=description, training=info,
+                    **settings.export_fields(stream_graph), **card)  # fmt: skip
+    return out

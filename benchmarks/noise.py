@@ -44,7 +44,7 @@ from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  #
 from ens2export.metrics import correlation  # noqa: E402
 from ens2rt.engine.traces import noise_level  # noqa: E402
 
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, median, predict_neuron  # noqa: E402
+from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}
@@ -109,19 +109,10 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
 
 def recipe_model(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.Model:
     """The fold's model of ``recipe``, exported once beside its run and loaded as any model."""
-    from ens2export.card import write_model
-    from ens2export.train import TrainSettings
-
     folder = recipe_dir(held_out_fold, recipe, runs)
-    out = folder / f"heldout-{held_out_fold}-{recipe}.onnx"
-    if not out.is_file():
-        info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings.from_dict(info["settings"])
-        with np.load(folder / "weights.npz") as archive:
-            weights = {key: archive[key] for key in archive.files}
-        write_model(weights, out, name=out.stem, cell_class="excitatory", training=info,
-                    description=f"noise benchmark, {recipe} recipe: trained on {', '.join(info['datasets'])}",
-                    **settings.export_fields(stream_graph=False))  # fmt: skip
+    train_on = ", ".join(key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys)
+    out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{recipe}.onnx", name=f"heldout-{held_out_fold}-{recipe}",
+                             cell_class="excitatory", description=f"noise benchmark, {recipe} recipe: trained on {train_on}")  # fmt: skip
     return ens2rt.Model.load(out, device="cpu")
 
 
@@ -152,21 +143,18 @@ def fold_of(dataset: str) -> str:
 
 def export_member(held_out_fold: str, level: float | None, runs: Path = RUNS) -> Path:
     """The fold's model at ``level`` as an ONNX family member (written once, beside its run)."""
-    from ens2export.card import write_model
     from ens2export.dataset import load_windows
 
     folder = run_dir(held_out_fold, level, runs)
     out = folder / f"heldout-{held_out_fold}-{member_name(level)}.onnx"
-    if not out.is_file():
-        info = json.loads((folder / "run.json").read_text())
-        with np.load(folder / "weights.npz") as archive:
-            weights = {key: archive[key] for key in archive.files}
-        # a native-noise member sits at the typical ν of its training data
-        member_level = level if level is not None else load_windows(GROUND_TRUTH, include=info["datasets"]).typical_noise_level()
-        write_model(weights, out, name=f"heldout-{held_out_fold}-{member_name(level)}", cell_class="excitatory",
-                    description=f"noise benchmark: trained on {', '.join(info['datasets'])}", training=info,
-                    family=f"heldout-{held_out_fold}", noise_level=round(member_level, 3))  # fmt: skip
-    return out
+    if out.is_file():
+        return out
+    datasets = json.loads((folder / "run.json").read_text())["datasets"]
+    # a native-noise member sits at the typical ν of its training data
+    member_level = level if level is not None else load_windows(GROUND_TRUTH, include=datasets).typical_noise_level()
+    return export_trained_run(folder, out, name=out.stem, cell_class="excitatory", stream_graph=True,
+                              description=f"noise benchmark: trained on {', '.join(datasets)}",
+                              family=f"heldout-{held_out_fold}", noise_level=round(member_level, 3))  # fmt: skip
 
 
 def fold_family(held_out_fold: str, runs: Path = RUNS) -> ens2rt.ModelFamily:
@@ -188,31 +176,36 @@ def degrade(neuron: Neuron, level: float | None, seed: int) -> Neuron:
     return Neuron(dataset=neuron.dataset, path=neuron.path, trials=tuple(trials))
 
 
+def each_condition(dataset: str, ground_truth: Path, score_row) -> dict[str, list[dict]]:
+    """``score_row(noisy, neuron)`` for every neuron of ``dataset`` as recorded and degraded to each level (same seeds)."""
+    neurons = load_dataset(find_datasets(ground_truth, include=[dataset])[dataset])
+    return {member_name(level): [score_row(degrade(neuron, level, seed=int(dataset[2:]) * 1000 + number), neuron)
+                                 for number, neuron in enumerate(neurons)]
+            for level in (None, *LEVELS)}  # fmt: skip
+
+
 def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dict:
     """Every neuron of ``dataset`` at every noise condition: recipe model, family, OASIS."""
     from benchmarks.accuracy import oasis_correlation
 
     family = fold_family(fold_of(dataset), runs)
     recipe = family.members[0]
-    neurons = load_dataset(find_datasets(ground_truth, include=[dataset])[dataset])
     started = time.perf_counter()
-    conditions = {}
-    for level in (None, *LEVELS):
-        rows = []
-        for number, neuron in enumerate(neurons):
-            noisy = degrade(neuron, level, seed=int(dataset[2:]) * 1000 + number)
-            levels = [noise_level(t.dff, t.frame_rate) for t in noisy.trials if t.dff.size * 60 / t.frame_rate >= 96]
-            alone = predict_neuron(noisy, recipe, hop, spikes=False)
-            matched = predict_neuron(noisy, family, hop, spikes=False)  # the runtime picks a member per trial
-            rows.append({
-                "file": neuron.path.name,
-                "noise_levels": [round(float(v), 3) for v in levels],
-                "models": [family.members[i].name for i in family.choose(np.array(levels))],
-                "recipe": correlation(alone.rate, alone.true_rate),
-                "noise_matched": correlation(matched.rate, matched.true_rate),
-                "oasis": oasis_correlation(noisy),
-            })  # fmt: skip
-        conditions[member_name(level)] = rows
+
+    def score_row(noisy: Neuron, neuron: Neuron) -> dict:
+        levels = [noise_level(t.dff, t.frame_rate) for t in noisy.trials if t.dff.size * 60 / t.frame_rate >= 96]
+        alone = predict_neuron(noisy, recipe, hop, spikes=False)
+        matched = predict_neuron(noisy, family, hop, spikes=False)  # the runtime picks a member per trial
+        return {
+            "file": neuron.path.name,
+            "noise_levels": [round(float(v), 3) for v in levels],
+            "models": [family.members[i].name for i in family.choose(np.array(levels))],
+            "recipe": correlation(alone.rate, alone.true_rate),
+            "noise_matched": correlation(matched.rate, matched.true_rate),
+            "oasis": oasis_correlation(noisy),
+        }
+
+    conditions = each_condition(dataset, ground_truth, score_row)
     return {
         "dataset": dataset,
         "held_out_fold": fold_of(dataset),
@@ -226,15 +219,13 @@ def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dic
 def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Path) -> dict:
     """Every neuron of ``dataset`` at every noise condition (the same degraded traces), by its fold's ``recipe`` model."""
     model = recipe_model(fold_of(dataset), recipe, runs)
-    neurons = load_dataset(find_datasets(ground_truth, include=[dataset])[dataset])
     started = time.perf_counter()
-    conditions = {}
-    for level in (None, *LEVELS):
-        rows = []
-        for number, neuron in enumerate(neurons):
-            predicted = predict_neuron(degrade(neuron, level, seed=int(dataset[2:]) * 1000 + number), model, ens2rt.DEFAULT_HOP, spikes=False)
-            rows.append({"file": neuron.path.name, "correlation": correlation(predicted.rate, predicted.true_rate)})
-        conditions[member_name(level)] = rows
+
+    def score_row(noisy: Neuron, neuron: Neuron) -> dict:
+        predicted = predict_neuron(noisy, model, ens2rt.DEFAULT_HOP, spikes=False)
+        return {"file": neuron.path.name, "correlation": correlation(predicted.rate, predicted.true_rate)}
+
+    conditions = each_condition(dataset, ground_truth, score_row)
     return {"dataset": dataset, "held_out_fold": fold_of(dataset), "recipe": recipe, "model_sha256": model.sha256,
             "scoring_time_s": round(time.perf_counter() - started, 1), "conditions": conditions}  # fmt: skip
 

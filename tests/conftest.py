@@ -99,3 +99,33 @@ def assert_stream_equals_offline(model, traces: np.ndarray, frame_rate: float, s
     np.testing.assert_allclose(np.concatenate([o.time for o in outputs]), offline.time)
     for neuron in range(traces.shape[0]):
         np.testing.assert_allclose(np.concatenate([o.spike_times[neuron] for o in outputs]), offline.spike_times[neuron], atol=1e-9)
+
+
+def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1) -> dict[str, np.ndarray]:
+    """Folded convolutional weights (fan-in scaled) whose sparse, small output moves with the input, as a trained model's."""
+    from ens2export.architecture import expected_shapes
+
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in expected_shapes("convolutional", local_window).items():
+        fan_in = shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
+        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(np.float32)
+    weights["conv.weight"] *= head_gain
+    weights["conv.bias"] = np.array([head_bias], np.float32)
+    return weights
+
+
+def measured_reach(network, base, positions: range, kick: float = 1.0) -> tuple[int, int]:
+    """How far (left, right) an impulse of ``kick`` at any of ``positions`` of ``base`` (1, T) moves a torch network's output."""
+    import torch
+
+    reach_left = reach_right = 0
+    with torch.no_grad():
+        reference = network(base, rectify=False)
+        for position in positions:
+            impulse = base.clone()
+            impulse[0, position] += kick
+            changed = torch.nonzero(network(impulse, rectify=False)[0] != reference[0]).ravel()
+            reach_right = max(reach_right, position - int(changed[0]))
+            reach_left = max(reach_left, int(changed[-1]) - position)
+    return reach_left, reach_right

@@ -10,10 +10,15 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import assert_stream_equals_offline, check_stream_delay, simulated_traces  # noqa: E402
-from ens2export.card import write_model  # noqa: E402
+from conftest import (  # noqa: E402
+    assert_stream_equals_offline,
+    check_stream_delay,
+    measured_reach,
+    random_conv_weights,
+    simulated_traces,
+)
 from ens2export.architecture import architecture_reach  # noqa: E402
-from ens2export.architecture import expected_shapes  # noqa: E402
+from ens2export.card import write_model  # noqa: E402
 from ens2rt.engine import whole_trace  # noqa: E402
 from ens2rt.errors import InputError, ModelError  # noqa: E402
 
@@ -22,15 +27,7 @@ HEAD_GAIN, BIAS = 0.02, -0.1  # keep the random model's rate small and sparse, a
 
 
 def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    """Folded convolutional weights (fan-in scaled) whose sparse output moves with the input."""
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, shape in expected_shapes("convolutional").items():
-        fan_in = shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
-        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(np.float32)
-    weights["conv.weight"] *= HEAD_GAIN
-    weights["conv.bias"] = np.array([BIAS], np.float32)
-    return weights
+    return random_conv_weights(seed, head_gain=HEAD_GAIN, head_bias=BIAS)
 
 
 def _export(folder, name, seed=0, scaling="noise_std", family=None, level=None):
@@ -74,16 +71,7 @@ def test_the_reach_is_the_architectures(monkeypatch):
     from ens2export.network import from_weights
 
     model = from_weights(_random_weights(3), "convolutional").double()
-    reach_left = reach_right = 0
-    base = torch.zeros(1, 512, dtype=torch.float64)
-    with torch.no_grad():
-        reference = model(base, rectify=False)
-        for position in range(256, 264):
-            impulse = base.clone()
-            impulse[0, position] = 1.0
-            changed = torch.nonzero(model(impulse, rectify=False)[0] != reference[0]).ravel()
-            reach_right = max(reach_right, position - int(changed[0]))
-            reach_left = max(reach_left, int(changed[-1]) - position)
+    reach_left, reach_right = measured_reach(model, torch.zeros(1, 512, dtype=torch.float64), range(256, 264))
     assert (reach_left, reach_right) == architecture_reach() == (51, 51)
 
 
@@ -162,11 +150,10 @@ def test_a_family_of_convolutional_members(tmp_path, traces):
 
 def test_train_and_export_a_convolutional_model_from_the_command_line(ground_truth, tmp_path):
     torch = pytest.importorskip("torch")
-    from typer.testing import CliRunner
-
     from ens2export.cli import app
     from ens2export.dataset import load_windows
     from ens2export.network import from_weights
+    from typer.testing import CliRunner
 
     runner = CliRunner()
     run = tmp_path / "run"
@@ -225,9 +212,9 @@ def test_drift_augmentation_adds_an_offset_and_ramp_inside_the_trial_only(ground
 
 def test_the_shipped_convolutional_model():
     """ens2-exc-conv loads by name, says what it is, and tracks the example's spikes (a neuron of its training data)."""
-    from ens2rt.example import load_example
     from ens2export.groundtruth import true_rate_at_60hz
     from ens2export.metrics import correlation
+    from ens2rt.example import load_example
 
     model = ens2rt.Model.load("ens2-exc-conv", device="cpu")
     assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"

@@ -8,8 +8,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import assert_stream_equals_offline, simulated_traces  # noqa: E402
-from ens2export.architecture import architecture_reach, expected_shapes  # noqa: E402
+from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
+from ens2export.architecture import architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
 RATE = 30.0
@@ -17,18 +17,7 @@ DILATION = 4
 
 
 def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, shape in expected_shapes("convolutional").items():
-        fan_in = (
-            shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
-        )
-        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(
-            np.float32
-        )
-    weights["conv.weight"] *= 0.3
-    weights["conv.bias"] = np.array([0.0], np.float32)
-    return weights
+    return random_conv_weights(seed, head_gain=0.3, head_bias=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +36,7 @@ def test_the_reach_is_stated_and_measured(model_path):
     card = json.loads(model_path.with_suffix(".json").read_text())
     assert card["contract"]["reach"] == {"left": 99, "right": 99} and "dilated 4x" in card["architecture"]["name"]
     network = from_weights(_random_weights(3), "convolutional", dilation=DILATION).double()
-    base = torch.zeros(1, 768, dtype=torch.float64)
-    reach_left = reach_right = 0
-    with torch.no_grad():
-        reference = network(base, rectify=False)
-        for position in range(376, 384):
-            impulse = base.clone()
-            impulse[0, position] = 1.0
-            changed = torch.nonzero(network(impulse, rectify=False)[0] != reference[0]).ravel()
-            reach_right = max(reach_right, position - int(changed[0]))
-            reach_left = max(reach_left, int(changed[-1]) - position)
-    assert (reach_left, reach_right) == (99, 99)
+    assert measured_reach(network, torch.zeros(1, 768, dtype=torch.float64), range(376, 384)) == (99, 99)
 
 
 def test_onnx_computes_what_torch_computes(model_path):

@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import assert_stream_equals_offline, simulated_traces  # noqa: E402
+from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
 from ens2export.architecture import architecture_reach, expected_shapes, model_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
@@ -18,19 +18,7 @@ WINDOW = 97
 
 
 def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    """Folded weights with a two-channel first convolution; a small, sparse rate that moves with the input."""
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, shape in expected_shapes("convolutional", WINDOW).items():
-        fan_in = (
-            shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
-        )
-        weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(
-            np.float32
-        )
-    weights["conv.weight"] *= 0.3
-    weights["conv.bias"] = np.array([0.0], np.float32)
-    return weights
+    return random_conv_weights(seed, local_window=WINDOW, head_gain=0.3, head_bias=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +71,7 @@ def test_the_reach_is_measured_on_the_network():
 
     network = from_weights(_random_weights(3), "convolutional", WINDOW).double()
     base = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, 768)))
-    reach_left = reach_right = 0
-    with torch.no_grad():
-        reference = network(base, rectify=False)
-        for position in range(376, 384):
-            impulse = base.clone()
-            impulse[0, position] += 3.0
-            changed = torch.nonzero(network(impulse, rectify=False)[0] != reference[0]).ravel()
-            reach_right = max(reach_right, position - int(changed[0]))
-            reach_left = max(reach_left, int(changed[-1]) - position)
-    assert (reach_left, reach_right) == model_reach(WINDOW)
+    assert measured_reach(network, base, range(376, 384), kick=3.0) == model_reach(WINDOW)
 
 
 def test_onnx_computes_what_torch_computes(model):
@@ -153,9 +132,8 @@ def test_train_settings_guard_the_channel():
 
 def test_train_and_export_from_the_command_line(ground_truth, tmp_path):
     pytest.importorskip("torch")
-    from typer.testing import CliRunner
-
     from ens2export.cli import app
+    from typer.testing import CliRunner
 
     runner = CliRunner()
     run = tmp_path / "run"
