@@ -156,6 +156,16 @@ FINDINGS = """\
   three times the seed spread, on every dataset, most on DS14 (−0.10) and DS15 (−0.08); median bias rises to +0.36 (B) and +0.80 (C), with DS06, DS07 and DS14
   above +2.5. A trace's own amplitude, taken away by the z-score, is what sets the rate
   scale. One seed: the loss on C is too large for a second seed to reverse; not adopted.
+- **A wider reach loses more** (`conv-dilated`: the bottleneck's convolutions dilated 4x,
+  reach 99 samples each side instead of 51, about what a windowed model's overlapping
+  windows see; 288-sample training windows). Fold B 0.661, fold C 0.482 (seed 0): B level
+  with conv-noise (0.632 / 0.628), C 0.21 below it (0.677 / 0.701), every C dataset lower
+  and median bias +2.4 (DS14 +7.8). Both ways of seeing further (this and `conv-local`)
+  raise the spike-count bias on indicators outside the training folds: a longer view of a
+  noise-scaled trace ties the rate to amplitudes that differ between indicators. So the
+  convolutional recipe keeps reach 51 and its 0.03–0.08 deficit on folds B–D is not a
+  matter of receptive field. Not adopted; one seed (the C loss is ten times the spread).
+
 - **A convolutional default would still need noise members.** Fold D suggested one
   conv-noise model might match the windowed noise family (second round). Checked on the
   noise benchmark's two folds, all 23 datasets (`python benchmarks/noise.py train --recipe
