@@ -161,8 +161,9 @@ FINDINGS = """\
   windows see; 288-sample training windows). Fold B 0.661, fold C 0.482 (seed 0): B level
   with conv-noise (0.632 / 0.628), C 0.21 below it (0.677 / 0.701), every C dataset lower
   and median bias +2.4 (DS14 +7.8). Both ways of seeing further (this and `conv-local`)
-  raise the spike-count bias on indicators outside the training folds: a longer view of a
-  noise-scaled trace ties the rate to amplitudes that differ between indicators. So the
+  raise the spike-count bias on indicators outside the training folds (our reading, not
+  tested: a longer view ties the rate to transient amplitudes that differ between
+  indicators). So the
   convolutional recipe keeps reach 51 and its 0.03–0.08 deficit on folds B–D is not a
   matter of receptive field. Not adopted; one seed (the C loss is ten times the spread).
 
