@@ -59,6 +59,7 @@ from benchmarks.common import (  # noqa: E402
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
 PUBLISHED = "published"
+SHIPPED_RECIPES = {"conv-noise": "ens2-exc-conv"}  #: recipe: the shipped model trained with it on all data, whose card cites its table
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
 Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks/recipe.py (e.g. conv-local).")]
 
@@ -360,6 +361,10 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         (RESULTS / "accuracy_summary_inhibitory.json").write_text(json.dumps(inhibitory, indent=1) + "\n")
     for recipe, other in others.items():
         (RESULTS / f"accuracy_summary_{recipe}.json").write_text(json.dumps(other, indent=1) + "\n")
+        if recipe in SHIPPED_RECIPES:
+            done = f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets"
+            update_card(REPO / "models" / f"{SHIPPED_RECIPES[recipe]}.json",
+                        {"held_out": f"leave-one-dataset-out with this card's recipe: {done} so far", **other})  # fmt: skip
     update_card(REPO / "models" / "ens2-exc-native.json", excitatory)
     typer.echo(text)
 

@@ -45,3 +45,11 @@ def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_p
     assert lines[0].endswith(" conv-local r | conv-local bias |")
     assert lines[2].endswith("| 0.900 | +0.100 |") and lines[3].endswith("| not run | |")  # DS09 run, DS10 not
     assert "**0.900** (1 of 20; ahead of ENS² on 1)" in lines[-1]
+
+
+def test_a_shipped_model_cites_the_table_of_its_own_recipe():
+    import json
+
+    for recipe, model in accuracy.SHIPPED_RECIPES.items():
+        trained_with = json.loads((accuracy.REPO / "models" / f"{model}.json").read_text())["training"]["settings"]
+        assert {k: trained_with[k] for k in accuracy.recipe_fields(recipe)} == accuracy.recipe_fields(recipe)
