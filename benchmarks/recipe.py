@@ -45,7 +45,8 @@ VARIANTS = {
     "conv-raw": ({"kind": "convolutional", "context": 192, "input_scaling": "none", "max_steps": 1500, "patience": 1500},
                  "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, raw dF/F, 1500 steps"),
     "conv-noise": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500},
-                   "as conv-raw, input divided by the trace's noise std"),
+                   "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, 1500 steps, "
+                   "input divided by the trace's noise std (the shipped ens2-exc-conv recipe)"),
     **{f"online-{ms}ms": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                            "patience": 1500, "lookahead": samples, "resampler": "linear"},
                           f"as conv-noise, low latency: output reads at most {samples} samples ({ms} ms) ahead, "
