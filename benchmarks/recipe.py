@@ -257,18 +257,13 @@ def export_run(folder: Path, settings, threads: int):
     return ens2rt.Model.load(folder / "model.onnx", device="cpu", threads=threads)
 
 
-def run_settings(info: dict):
-    """The TrainSettings a run.json records."""
-    from ens2export.train import TrainSettings
-
-    return TrainSettings.from_dict(info["settings"])
-
-
 def load_run(fold: str, variant: str, seed: int, threads: int):
     """A finished run's model, exported and loaded as the runtime loads any model, and its run.json."""
+    from ens2export.train import TrainSettings
+
     folder = RUNS / fold / f"{variant}-s{seed}"
     info = json.loads((folder / "run.json").read_text())
-    return export_run(folder, run_settings(info), threads), info
+    return export_run(folder, TrainSettings.from_dict(info["settings"]), threads), info
 
 
 def save_record(name: str, record: dict) -> None:
@@ -348,6 +343,7 @@ def noise(
     """
     from ens2export.card import write_model
     from ens2export.dataset import load_windows
+    from ens2export.train import TrainSettings
 
     import ens2rt
 
@@ -355,7 +351,7 @@ def noise(
     for variant in [base, *member]:
         folder = RUNS / fold / f"{variant}-s{seed}"
         info = json.loads((folder / "run.json").read_text())
-        settings = run_settings(info)
+        settings = TrainSettings.from_dict(info["settings"])
         at = settings.noise_level
         if at is None:  # a native-noise member sits at the typical ν of its training data
             at = load_windows(GROUND_TRUTH, include=info["datasets"], resampler=settings.resampler).typical_noise_level()

@@ -136,6 +136,11 @@ def expected_shapes(kind: str = "windowed", local_window: int = 0) -> dict[str, 
     return shapes
 
 
+def has_stream_graph(local_window: int = 0, dilation: int = 1) -> bool:
+    """Whether ``ens2export`` can build a convolutional network's streaming graph: not yet with either widening."""
+    return not local_window and dilation == 1
+
+
 def check_dilation(dilation: int) -> None:
     """Raise ``ValueError`` unless ``dilation`` (of the bottleneck's convolutions) is a positive integer."""
     if not (isinstance(dilation, int) and dilation >= 1):

@@ -12,7 +12,7 @@ from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, STATE_PREFIX, WARMUP, build_stream_model
-from ens2export.architecture import ALIGNMENT, model_reach
+from ens2export.architecture import ALIGNMENT, has_stream_graph, model_reach
 from ens2export.weights import n_parameters
 
 CITATIONS = [
@@ -159,7 +159,7 @@ def write_model(
     such a model has no streaming graph yet (a stream runs it piece by piece); nor has one
     whose bottleneck convolutions are dilated (``dilation`` > 1).
     """
-    if (local_window or dilation > 1) and stream_graph:
+    if stream_graph and not has_stream_graph(local_window, dilation):
         raise ValueError("the streaming graph covers neither a local z-score channel nor a dilated bottleneck; pass stream_graph=False")
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")

@@ -17,7 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_dilation, check_local_window
+from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_dilation, check_local_window, has_stream_graph
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
@@ -106,7 +106,7 @@ class TrainSettings:
     @property
     def streamable(self) -> bool:
         """Whether ``ens2export`` can write this model's streaming graph (the plain convolutional network)."""
-        return self.kind == "convolutional" and not self.local_window and self.dilation == 1
+        return self.kind == "convolutional" and has_stream_graph(self.local_window, self.dilation)
 
     def as_dict(self) -> dict:
         return asdict(self)
