@@ -82,6 +82,11 @@ VARIANTS = {
                       "dilation": 4},
                      "as conv-noise, the bottleneck's convolutions dilated 4x: reach 99 samples each side instead of 51 "
                      "(1.65 s, about the windowed model's); 288-sample training windows"),
+    "conv-slidenorm": ({"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500,
+                        "norm_window": 97},
+                       "as conv-noise, with sliding InstanceNorm instead of BatchNorm: every conv's output normalised per "
+                       "channel over a centred window of 97 input samples (49, 25, 13 at the coarser levels), the windowed "
+                       "model's per-window normalisation without windows; 288-sample training windows"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),

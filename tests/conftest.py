@@ -101,13 +101,14 @@ def assert_stream_equals_offline(model, traces: np.ndarray, frame_rate: float, s
         np.testing.assert_allclose(np.concatenate([o.spike_times[neuron] for o in outputs]), offline.spike_times[neuron], atol=1e-9)
 
 
-def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1) -> dict[str, np.ndarray]:
+def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1,
+                        norm_window: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
     """Folded convolutional weights (fan-in scaled) whose sparse, small output moves with the input, as a trained model's."""
     from ens2export.architecture import expected_shapes
 
     rng = np.random.default_rng(seed)
     weights = {}
-    for name, shape in expected_shapes("convolutional", local_window).items():
+    for name, shape in expected_shapes("convolutional", local_window, norm_window).items():
         fan_in = shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
         weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(np.float32)
     weights["conv.weight"] *= head_gain

@@ -17,7 +17,11 @@ the trace z-scored over a centred sliding window (:func:`local_zscore_reach`), w
 gives a whole-trace network the per-window gain control the windowed model's
 InstanceNorm has, computed once per sample instead of once per window. It may also
 dilate the bottleneck's convolutions (``dilation`` > 1), which widens its reach at
-almost no cost (the bottleneck runs at 1/8 of the sample rate).
+almost no cost (the bottleneck runs at 1/8 of the sample rate). Or it may normalise like
+the windowed model without its windows (``norm_window`` > 0, *sliding InstanceNorm*):
+every block convolution's output is normalised, per channel, by the mean and standard
+deviation over a centred window of ``norm_window`` input samples (halved per level down,
+:func:`norm_windows`) instead of by BatchNorm; its convolutions then have no bias.
 """
 
 from __future__ import annotations
@@ -106,13 +110,31 @@ def local_zscore_reach(local_window: int) -> int:
     return local_window // 2
 
 
-def expected_shapes(kind: str = "windowed", local_window: int = 0) -> dict[str, tuple[int, ...]]:
+def check_norm_window(norm_window: int) -> None:
+    """Raise ``ValueError`` unless ``norm_window`` is 0 (BatchNorm) or odd and at least 17 (3 samples at the bottleneck)."""
+    if not isinstance(norm_window, int) or (norm_window and (norm_window < 17 or norm_window % 2 == 0)):
+        raise ValueError(f"norm_window must be 0 (none) or odd and at least 17 samples, not {norm_window!r}")
+
+
+def level(block: ConvBlock) -> int:
+    """How many 2× poolings below the input ``block`` runs: 0 for encoder1 and decoder1, 3 for the bottleneck."""
+    return int(block.module[-1]) - 1 if block != BOTTLENECK else len(ENCODER)
+
+
+def norm_windows(norm_window: int) -> tuple[int, ...]:
+    """Sliding-InstanceNorm window per level (0 = input rate): odd, half-width halved per level (97 → 97, 49, 25, 13)."""
+    check_norm_window(norm_window)
+    return tuple(2 * ((norm_window // 2) >> depth) + 1 for depth in range(len(ENCODER) + 1)) if norm_window else ()
+
+
+def expected_shapes(kind: str = "windowed", local_window: int = 0, norm_window: int = 0) -> dict[str, tuple[int, ...]]:
     """Shape of every tensor of the 1-D ENS² U-Net of ``kind`` in export form, by published name."""
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
     check_local_window(local_window)
-    if local_window and kind != "convolutional":
-        raise ValueError("a local z-score channel is for convolutional models")
+    check_norm_window(norm_window)
+    if (local_window or norm_window) and kind != "convolutional":
+        raise ValueError("a local z-score channel and sliding InstanceNorm are for convolutional models")
     shapes: dict[str, tuple[int, ...]] = {}
 
     def add_block(block: ConvBlock) -> None:
@@ -129,16 +151,16 @@ def expected_shapes(kind: str = "windowed", local_window: int = 0) -> dict[str, 
         add_block(block)
     shapes[f"{HEAD}.weight"] = (1, ENCODER[0].features, 1)
     shapes[f"{HEAD}.bias"] = (1,)
-    if kind == "convolutional":  # folded BatchNorm: a bias per block conv
+    if kind == "convolutional" and not norm_window:  # folded BatchNorm: a bias per block conv
         for block in blocks():
             for name in block.conv_names():
                 shapes[name.replace(".weight", ".bias")] = (block.features,)
     return shapes
 
 
-def has_stream_graph(local_window: int = 0, dilation: int = 1) -> bool:
-    """Whether ``ens2export`` can build a convolutional network's streaming graph: not yet with either widening."""
-    return not local_window and dilation == 1
+def has_stream_graph(local_window: int = 0, dilation: int = 1, norm_window: int = 0) -> bool:
+    """Whether ``ens2export`` can build a convolutional network's streaming graph: only for the plain BatchNorm one."""
+    return not local_window and dilation == 1 and not norm_window
 
 
 def check_dilation(dilation: int) -> None:
@@ -148,41 +170,47 @@ def check_dilation(dilation: int) -> None:
 
 
 @lru_cache(maxsize=None)
-def architecture_reach(length: int = 1024, dilation: int = 1) -> tuple[int, int]:
+def architecture_reach(length: int = 1024, dilation: int = 1, norm_window: int = 0) -> tuple[int, int]:
     """Input samples before and after it that an output sample of the U-Net depends on.
 
     Exact, from the architecture: each position's [first, last] input dependency is
     carried through every layer (conv k=3, max-pool 2, transposed conv k=2 s=2, skip
-    concatenation, 1×1 head) and the worst case over the pooling phases is returned.
-    ``dilation``: of the bottleneck's two convolutions.
+    concatenation, sliding norm, 1×1 head) and the worst case over the pooling phases is
+    returned. ``dilation``: of the bottleneck's two convolutions; ``norm_window``: of a
+    sliding-InstanceNorm network (:func:`norm_windows`).
     """
     check_dilation(dilation)
+    windows = norm_windows(norm_window)
+    length = max(length, 16 * sum(windows))  # room for the reach away from np.roll's wrap-around
     positions = np.arange(length)
 
-    def conv(span, step=1):
+    def widen(span, shifted):
         lo, hi = span
-        shifted = range(-(KERNEL // 2) * step, (KERNEL // 2) * step + 1, step)
         return np.minimum.reduce([np.roll(lo, s) for s in shifted]), np.maximum.reduce([np.roll(hi, s) for s in shifted])
 
-    def block(span, step=1):
-        return conv(conv(span, step), step)
+    def block(span, depth, step=1):
+        for _ in range(2):  # two convolutions, each followed by its norm
+            span = widen(span, range(-(KERNEL // 2) * step, (KERNEL // 2) * step + 1, step))
+            if windows:
+                span = widen(span, range(-(windows[depth] // 2), windows[depth] // 2 + 1))
+        return span
 
     span = (positions.copy(), positions.copy())
     skips = []
-    for _ in ENCODER:  # block, then max-pool 2
-        span = block(span)
+    for depth, _ in enumerate(ENCODER):  # block, then max-pool 2
+        span = block(span, depth)
         skips.append(span)
         span = (span[0][0::2], span[1][1::2])
-    span = block(span, dilation)  # bottleneck
-    for skip in reversed(skips):  # transposed conv k=2 s=2, concatenate the skip, block
+    span = block(span, len(ENCODER), dilation)  # bottleneck
+    for depth, skip in reversed(list(enumerate(skips))):  # transposed conv k=2 s=2, concatenate the skip, block
         up = (np.repeat(span[0], 2), np.repeat(span[1], 2))
-        span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])))
+        span = block((np.minimum(up[0], skip[0]), np.maximum(up[1], skip[1])), depth)
     inner = slice(length // 4, 3 * length // 4)  # away from the wrap-around of np.roll
     return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
 
 
-def model_reach(local_window: int = 0, dilation: int = 1) -> tuple[int, int]:
-    """:func:`architecture_reach` (with ``dilation``) widened by the local z-score channel's window, if any."""
-    left, right = architecture_reach(dilation=dilation)
+def model_reach(local_window: int = 0, dilation: int = 1, norm_window: int = 0) -> tuple[int, int]:
+    """:func:`architecture_reach` (with ``dilation``, ``norm_window``) widened by the local z-score channel's window, if any."""
+    left, right = architecture_reach(dilation=dilation, norm_window=norm_window)
     extra = local_zscore_reach(local_window)
     return left + extra, right + extra

@@ -144,6 +144,7 @@ def write_model(
     stream_graph: bool = True,
     local_window: int = 0,
     dilation: int = 1,
+    norm_window: int = 0,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
@@ -157,16 +158,18 @@ def write_model(
     (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs. ``local_window``
     (convolutional): the network reads a local z-score channel over that many samples;
     such a model has no streaming graph yet (a stream runs it piece by piece); nor has one
-    whose bottleneck convolutions are dilated (``dilation`` > 1).
+    whose bottleneck convolutions are dilated (``dilation`` > 1), nor one with sliding
+    InstanceNorm over ``norm_window`` samples instead of BatchNorm.
     """
-    if stream_graph and not has_stream_graph(local_window, dilation):
-        raise ValueError("the streaming graph covers neither a local z-score channel nor a dilated bottleneck; pass stream_graph=False")
+    if stream_graph and not has_stream_graph(local_window, dilation, norm_window):
+        raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation or sliding norm);"
+                         " pass stream_graph=False")  # fmt: skip
     if family is not None and noise_level is None:
         raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
     if kind == "windowed":
         contract = CONTRACT
     else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
-        left, right = model_reach(local_window, dilation)
+        left, right = model_reach(local_window, dilation, norm_window)
         contract = convolutional_contract((left + output_delay, right - output_delay), input_scaling, resampler)
     metadata = {
         "name": name,
@@ -174,7 +177,8 @@ def write_model(
         "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    model = build_model(weights, metadata, kind, output_delay=output_delay, local_window=local_window, dilation=dilation)
+    norm = f"sliding InstanceNorm over {norm_window} samples" if norm_window else "BatchNorm (folded)"
+    model = build_model(weights, metadata, kind, output_delay=output_delay, local_window=local_window, dilation=dilation, norm_window=norm_window)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {
@@ -184,7 +188,7 @@ def write_model(
         "published": published,
         **({} if family is None else {"family": family}),
         **({} if noise_level is None else {"noise_level": noise_level}),
-        "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else ", BatchNorm (folded), whole-trace")
+        "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else f", {norm}, whole-trace")
                          + (f", local z-score input channel over {local_window} samples" if local_window else "")
                          + (f", bottleneck dilated {dilation}x" if dilation > 1 else ""),
                          "parameters": n_parameters(weights)},  # fmt: skip

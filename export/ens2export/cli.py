@@ -69,6 +69,9 @@ def train(
         int, typer.Option(help="convolutional, noise_std: also feed the input z-scored over a centred window of this many samples (odd; 0: none).")
     ] = 0,
     dilation: Annotated[int, typer.Option(help="convolutional: dilate the bottleneck's convolutions by this factor (1: none).")] = 1,
+    norm_window: Annotated[
+        int, typer.Option(help="convolutional: sliding InstanceNorm over a centred window of this many samples instead of BatchNorm (odd; 0: none).")
+    ] = 0,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -86,7 +89,8 @@ def train(
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band, drift=drift, local_window=local_window, dilation=dilation)  # fmt: skip
+                                 noise_band=noise_band, drift=drift, local_window=local_window, dilation=dilation,
+                                 norm_window=norm_window)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -156,6 +160,8 @@ def onnx(
         recipe += f", with a local z-score input channel over {settings['local_window']} samples"
     if settings.get("dilation", 1) > 1:
         recipe += f", with its bottleneck dilated {settings['dilation']}x"
+    if settings.get("norm_window"):
+        recipe += f", with sliding InstanceNorm over {settings['norm_window']} samples"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
     card = write_model(

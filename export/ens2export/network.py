@@ -14,23 +14,68 @@ import torch
 from torch import nn
 
 from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, KINDS, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
-                                     UP_KERNEL, ConvBlock, check_dilation, check_local_window, input_channels)  # fmt: skip
+                                     UP_KERNEL, ConvBlock, check_dilation, check_local_window, input_channels, level,
+                                     norm_windows)  # fmt: skip
 from ens2export.weights import check_weights
 
 INIT_STD = 0.02
 BATCH_NORM_EPSILON = NORM_EPSILON
 
 
-def _norm_block(block: ConvBlock, kind: str, channels_in: int | None = None, dilation: int = 1) -> nn.Sequential:
+def _norm_block(block: ConvBlock, kind: str, channels_in: int | None = None, dilation: int = 1, norm_window: int = 0) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     prefix = block.layer_prefix
     for index, width_in in ((1, channels_in or block.channels_in), (2, block.features)):
         layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2 * dilation,
                                                    dilation=dilation, bias=False)  # fmt: skip
-        layers[f"{prefix}norm{index}"] = (nn.InstanceNorm1d(block.features) if kind == "windowed"
-                                          else nn.BatchNorm1d(block.features, eps=BATCH_NORM_EPSILON))  # fmt: skip
+        if kind == "windowed":
+            layers[f"{prefix}norm{index}"] = nn.InstanceNorm1d(block.features)
+        elif norm_window:
+            layers[f"{prefix}norm{index}"] = SlidingInstanceNorm(norm_windows(norm_window)[level(block)])
+        else:
+            layers[f"{prefix}norm{index}"] = nn.BatchNorm1d(block.features, eps=BATCH_NORM_EPSILON)
         layers[f"{prefix}relu{index}"] = nn.LeakyReLU(LEAKY_SLOPE)
     return nn.Sequential(layers)
+
+
+class SlidingInstanceNorm(nn.Module):
+    """InstanceNorm without windows: each channel's mean and variance over a centred ``window`` (odd) of samples.
+
+    Over the samples of the window inside the input (its ends see fewer), as the ONNX
+    graph's AveragePool (``count_include_pad=0``) computes them; no learnt scale or shift.
+    In training mode the statistics come from :func:`sliding_mean` (cumulative sums: not
+    exactly local, but equal up to rounding and about 2× faster to train).
+    """
+
+    def __init__(self, window: int) -> None:
+        super().__init__()
+        self.window = window
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:  # the same statistics up to rounding, at a constant cost per sample
+            shifted = x - x.mean(dim=-1, keepdim=True).detach()  # variance is shift-invariant; small sums stay precise
+            mean = sliding_mean(shifted, self.window)
+            variance = sliding_mean(shifted * shifted, self.window) - mean * mean
+            centred = shifted - mean
+        else:  # exactly local, as the graph
+            mean, square = (nn.functional.avg_pool1d(v, self.window, stride=1, padding=self.window // 2, count_include_pad=False) for v in (x, x * x))
+            variance, centred = square - mean * mean, x - mean
+        return centred / torch.sqrt(torch.clamp(variance, min=0.0) + NORM_EPSILON)
+
+
+def sliding_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean of (batch, C, T) ``x`` over a centred ``window`` (odd), counting only samples inside ``x``.
+
+    What ``avg_pool1d(..., count_include_pad=False)`` gives, from a cumulative sum: a constant
+    cost per sample instead of one per window sample, exact up to rounding for short inputs of small mean.
+    """
+    half, length = window // 2, x.shape[-1]
+    total = torch.cumsum(x, dim=-1)  # total[t] = sum of x[0..t]
+    total = torch.cat([torch.zeros_like(total[..., :1]).expand(*total.shape[:-1], half + 1), total,
+                       total[..., -1:].expand(*total.shape[:-1], half)], dim=-1)  # fmt: skip
+    ends = torch.arange(length, device=x.device)
+    count = (ends + half).clamp(max=length - 1) - (ends - half).clamp(min=0) + 1
+    return (total[..., 2 * half + 1 :] - total[..., :length]) / count
 
 
 class ENS2UNet(nn.Module):
@@ -42,26 +87,28 @@ class ENS2UNet(nn.Module):
     and the published initialisation a run can start, and stay, at all-zero output).
     ``local_window`` (convolutional): the first block also reads the input's local
     z-score over that many samples (:func:`local_zscore`); ``dilation`` (convolutional):
-    of the bottleneck's convolutions.
+    of the bottleneck's convolutions; ``norm_window`` (convolutional): sliding
+    InstanceNorm (:class:`SlidingInstanceNorm`) over that many input samples instead of BatchNorm.
     """
 
-    def __init__(self, kind: str = "windowed", local_window: int = 0, dilation: int = 1) -> None:
+    def __init__(self, kind: str = "windowed", local_window: int = 0, dilation: int = 1, norm_window: int = 0) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
         check_local_window(local_window)
         check_dilation(dilation)
-        if (local_window or dilation > 1) and kind != "convolutional":
-            raise ValueError("a local z-score channel and a dilated bottleneck are for convolutional models")
-        self.kind, self.local_window, self.dilation = kind, local_window, dilation
+        norm_windows(norm_window)  # checks it
+        if (local_window or dilation > 1 or norm_window) and kind != "convolutional":
+            raise ValueError("a local z-score channel, a dilated bottleneck and sliding InstanceNorm are for convolutional models")
+        self.kind, self.local_window, self.dilation, self.norm_window = kind, local_window, dilation, norm_window
         for block in ENCODER:  # attribute names are the checkpoint's module names
             channels_in = input_channels(local_window) if block == ENCODER[0] else None
-            setattr(self, block.module, _norm_block(block, kind, channels_in))
-        setattr(self, BOTTLENECK.module, _norm_block(BOTTLENECK, kind, dilation=dilation))
+            setattr(self, block.module, _norm_block(block, kind, channels_in, norm_window=norm_window))
+        setattr(self, BOTTLENECK.module, _norm_block(BOTTLENECK, kind, dilation=dilation, norm_window=norm_window))
         self.pool = nn.MaxPool1d(2)
         for up, block in DECODER:
             setattr(self, up.name, nn.ConvTranspose1d(up.channels_in, up.features, kernel_size=UP_KERNEL, stride=2))
-            setattr(self, block.module, _norm_block(block, kind))
+            setattr(self, block.module, _norm_block(block, kind, norm_window=norm_window))
         setattr(self, HEAD, nn.Conv1d(ENCODER[0].features, 1, kernel_size=1))
 
     def forward(self, windows: torch.Tensor, rectify: bool = True) -> torch.Tensor:
@@ -117,19 +164,20 @@ def to_weights(model: ENS2UNet) -> dict[str, np.ndarray]:
             for suffix in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
                 state.pop(f"{norm}.{suffix}")
     weights = {name: value.astype(np.float32) for name, value in state.items()}
-    check_weights(weights, model.kind, model.local_window)
+    check_weights(weights, model.kind, model.local_window, model.norm_window)
     return weights
 
 
-def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0, dilation: int = 1) -> ENS2UNet:
+def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0, dilation: int = 1,
+                 norm_window: int = 0) -> ENS2UNet:  # fmt: skip
     """An :class:`ENS2UNet` holding export-form ``weights`` (e.g. the published ones), in eval mode.
 
-    A convolutional model comes back with identity BatchNorm and the folded biases
-    on its convolutions: for inference only.
+    A convolutional BatchNorm model comes back with identity BatchNorm and the folded
+    biases on its convolutions: for inference only.
     """
-    check_weights(weights, kind, local_window)
-    model = ENS2UNet(kind, local_window, dilation)
-    if kind == "convolutional":
+    check_weights(weights, kind, local_window, norm_window)
+    model = ENS2UNet(kind, local_window, dilation, norm_window)
+    if kind == "convolutional" and not norm_window:
         for module_name, module in model.named_modules():
             if isinstance(module, nn.Conv1d) and module.bias is None:
                 module.bias = nn.Parameter(torch.zeros(module.out_channels))

@@ -7,8 +7,9 @@ onnxruntime's CPU provider has blocked-layout kernels for 2-D convolutions that 
 1-D convolutions lack, which measured about 1.3× faster on this network.
 
 A windowed model takes (batch, 96) windows; a convolutional one (batch, T) traces
-with any T divisible by 8, its BatchNorm already folded into conv biases, and
-optionally a local z-score input channel (:func:`ens2export.network.local_zscore`).
+with any T divisible by 8, its BatchNorm already folded into conv biases (or, with
+``norm_window``, sliding InstanceNorm after each conv), and optionally a local z-score
+input channel (:func:`ens2export.network.local_zscore`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
-                                     UP_KERNEL, ConvBlock)  # fmt: skip
+                                     UP_KERNEL, ConvBlock, level, norm_windows)  # fmt: skip
 from ens2export.weights import check_weights
 
 OPSET = 18
@@ -29,9 +30,10 @@ WINDOW = 96
 
 
 class _GraphBuilder:
-    def __init__(self, weights: dict[str, np.ndarray], kind: str):
+    def __init__(self, weights: dict[str, np.ndarray], kind: str, norm_window: int = 0):
         self.weights = weights
         self.kind = kind
+        self.norm_windows = norm_windows(norm_window)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._count = 0
@@ -42,6 +44,12 @@ class _GraphBuilder:
 
     def constant(self, name: str, value: np.ndarray) -> str:
         self.initializers.append(numpy_helper.from_array(value, name))
+        return name
+
+    def scalar(self, name: str, value: float) -> str:
+        """A float32 scalar initializer, added the first time ``name`` is asked for."""
+        if name not in {tensor.name for tensor in self.initializers}:
+            self.constant(name, np.array(value, dtype=np.float32))
         return name
 
     def node(self, op: str, inputs: list[str], **attributes) -> str:
@@ -62,11 +70,23 @@ class _GraphBuilder:
         x = self.node("InstanceNormalization", [x, scale, shift], epsilon=NORM_EPSILON)
         return self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
 
+    def sliding_norm(self, x: str, window: int) -> str:
+        """Normalise each channel of (batch, C, 1, T) ``x`` by its mean and variance over a centred ``window``."""
+        pool = {"kernel_shape": [1, window], "pads": [0, window // 2, 0, window // 2], "count_include_pad": 0}
+        mean = self.node("AveragePool", [x], **pool)
+        square = self.node("AveragePool", [self.node("Mul", [x, x])], **pool)
+        zero, epsilon = self.scalar("norm_zero", 0.0), self.scalar("norm_epsilon", NORM_EPSILON)
+        variance = self.node("Max", [self.node("Sub", [square, self.node("Mul", [mean, mean])]), zero])
+        return self.node("Div", [self.node("Sub", [x, mean]), self.node("Sqrt", [self.node("Add", [variance, epsilon])])])
+
     def block(self, x: str, block: ConvBlock, dilation: int = 1) -> str:
         for index, weight_name in enumerate(block.conv_names(), start=1):
             if self.kind == "windowed":
                 x = self.conv(x, weight_name)
                 x = self.norm_act(x, block.features, f"{block.name}norm{index}")
+            elif self.norm_windows:
+                x = self.sliding_norm(self.conv(x, weight_name, dilation=dilation), self.norm_windows[level(block)])
+                x = self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
             else:  # BatchNorm folded into the conv
                 bias = weight_name.replace(".weight", ".bias")
                 x = self.node("LeakyRelu", [self.conv(x, weight_name, bias, dilation=dilation)], alpha=LEAKY_SLOPE)
@@ -90,6 +110,7 @@ def build_model(
     output_delay: int = 0,
     local_window: int = 0,
     dilation: int = 1,
+    norm_window: int = 0,
 ) -> onnx.ModelProto:
     """ENS² as an ONNX model: float32 ΔF/F in, spikes per 60 Hz bin out.
 
@@ -97,12 +118,13 @@ def build_model(
     ``output_delay``: output t is the network's output at t − delay (zeros before), so it
     reads ``delay`` samples less to the right and more to the left. ``local_window``: the
     first block also reads the input's local z-score over that many samples; ``dilation``:
-    of the bottleneck's convolutions (convolutional models).
+    of the bottleneck's convolutions; ``norm_window``: sliding InstanceNorm over that many
+    samples instead of folded BatchNorm (convolutional models).
     """
-    check_weights(weights, kind, local_window)
+    check_weights(weights, kind, local_window, norm_window)
     if output_delay and kind != "convolutional":
         raise ValueError("only a convolutional model can delay its output")
-    g = _GraphBuilder(weights, kind)
+    g = _GraphBuilder(weights, kind, norm_window)
     input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
     channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
     x = g.node("Unsqueeze", [input_name, channel_and_height])  # (batch, 1, 1, T)

@@ -17,7 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_dilation, check_local_window, has_stream_graph
+from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_dilation, check_local_window, has_stream_graph, norm_windows
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
@@ -47,6 +47,8 @@ class TrainSettings:
     (:func:`ens2export.network.local_zscore`); its reach grows by half the window, so
     ``context`` should too. ``dilation`` (convolutional, offline): of the bottleneck's
     convolutions, a wider reach (:func:`ens2export.architecture.architecture_reach`).
+    ``norm_window`` (convolutional, offline): sliding InstanceNorm over that many samples
+    instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`).
     """
 
     learning_rate: float = 1e-3
@@ -65,10 +67,14 @@ class TrainSettings:
     noise_band: tuple[float, float] | None = None
     local_window: int = 0
     dilation: int = 1
+    norm_window: int = 0
 
     def __post_init__(self) -> None:
         check_local_window(self.local_window)
         check_dilation(self.dilation)
+        norm_windows(self.norm_window)  # checks it
+        if self.norm_window and (self.kind != "convolutional" or self.lookahead is not None):
+            raise ValueError("sliding InstanceNorm is for offline convolutional models")
         if self.dilation > 1 and (self.kind != "convolutional" or self.lookahead is not None):
             raise ValueError("a dilated bottleneck is for offline convolutional models")
         if self.local_window and (self.kind != "convolutional" or self.input_scaling != "noise_std" or self.lookahead is not None):
@@ -106,7 +112,7 @@ class TrainSettings:
     @property
     def streamable(self) -> bool:
         """Whether ``ens2export`` can write this model's streaming graph (the plain convolutional network)."""
-        return self.kind == "convolutional" and has_stream_graph(self.local_window, self.dilation)
+        return self.kind == "convolutional" and has_stream_graph(self.local_window, self.dilation, self.norm_window)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -126,6 +132,7 @@ class TrainSettings:
 
         return {"kind": self.kind, "input_scaling": self.input_scaling, "output_delay": self.output_delay,
                 "resampler": runtime_resampler(self.resampler), "local_window": self.local_window, "dilation": self.dilation,
+                "norm_window": self.norm_window,
                 "stream_graph": stream_graph and self.streamable}  # fmt: skip
 
 
@@ -163,7 +170,7 @@ def train(
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    model = ENS2UNet(settings.kind, settings.local_window, settings.dilation)
+    model = ENS2UNet(settings.kind, settings.local_window, settings.dilation, settings.norm_window)
     initialise(model, generator)
     model.to(target_device).train()
     convolutional = settings.kind == "convolutional"

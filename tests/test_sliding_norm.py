@@ -1,0 +1,113 @@
+"""Convolutional models with sliding InstanceNorm: the windowed model's normalisation, run once over the whole trace."""
+
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import ens2rt  # noqa: E402
+from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
+from ens2export.architecture import architecture_reach, expected_shapes, norm_windows  # noqa: E402
+from ens2export.card import write_model  # noqa: E402
+
+RATE = 30.0
+NORM_WINDOW = 97
+
+
+def _random_weights(seed: int) -> dict[str, np.ndarray]:
+    return random_conv_weights(seed, head_gain=0.3, head_bias=0.0, norm_window=NORM_WINDOW)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slidenorm") / "slidenorm.onnx"
+    write_model(_random_weights(0), out, name="slidenorm", cell_class="excitatory", description="test model", training={},
+                kind="convolutional", input_scaling="noise_std", norm_window=NORM_WINDOW, stream_graph=False)  # fmt: skip
+    return out
+
+
+def test_windows_per_level_and_weights_without_biases():
+    assert norm_windows(NORM_WINDOW) == (97, 49, 25, 13) and norm_windows(0) == ()
+    shapes = expected_shapes("convolutional", norm_window=NORM_WINDOW)
+    assert "encoder1.enc1conv1.bias" not in shapes and "upconv1.bias" in shapes
+    assert "encoder1.enc1conv1.bias" in expected_shapes("convolutional")
+    for bad in (16, 15, 98):
+        with pytest.raises(ValueError, match="norm_window"):
+            norm_windows(bad)
+    with pytest.raises(ValueError, match="sliding InstanceNorm"):
+        expected_shapes("windowed", norm_window=NORM_WINDOW)
+
+
+def test_the_reach_is_stated_and_measured(model_path):
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights
+
+    reach = architecture_reach(norm_window=NORM_WINDOW)
+    assert reach[0] == reach[1] > 14 * 48  # every one of the 14 norms reads about 48 input samples each way
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    assert card["contract"]["reach"] == {"left": reach[0], "right": reach[1]}
+    assert "sliding InstanceNorm over 97 samples" in card["architecture"]["name"]
+    network = from_weights(_random_weights(3), "convolutional", norm_window=NORM_WINDOW).double()
+    base = torch.zeros(1, 2048, dtype=torch.float64)  # on a noisy base max-pooling can hide the farthest changes
+    assert measured_reach(network, base, range(1016, 1024)) == reach
+
+
+def test_onnx_computes_what_torch_computes(model_path):
+    torch = pytest.importorskip("torch")
+    from ens2export.network import from_weights
+
+    x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
+    with torch.no_grad():
+        expected = from_weights(_random_weights(0), "convolutional", norm_window=NORM_WINDOW)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(
+        ens2rt.Model.load(model_path, device="cpu").run(x), expected, rtol=1e-3, atol=1e-4
+    )  # float32 in both
+    assert expected.std() > 0.01
+
+
+def test_a_window_is_normalised_as_instance_norm_normalises_it():
+    """Where the sliding window covers the whole input, sliding InstanceNorm is InstanceNorm."""
+    torch = pytest.importorskip("torch")
+    from ens2export.network import SlidingInstanceNorm
+
+    x = torch.from_numpy(np.random.default_rng(4).normal(3, 2, (2, 5, 9)))
+    np.testing.assert_allclose(SlidingInstanceNorm(17)(x)[..., 4], torch.nn.InstanceNorm1d(5, eps=1e-5)(x)[..., 4], atol=1e-9)
+
+
+def test_stream_and_dask_equal_infer(model_path):
+    model = ens2rt.Model.load(model_path, device="cpu")
+    traces = simulated_traces(4, 2, 5000)
+    assert_stream_equals_offline(model, traces, RATE, 0, max_chunk=300)
+    da = pytest.importorskip("dask.array")
+    import ens2rt.dask as on_dask
+
+    offline = ens2rt.infer(traces, RATE, model=model)
+    result = on_dask.infer(da.from_array(traces, chunks=(1, 1600)), RATE, model=str(model_path))
+    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, rtol=1e-5, atol=1e-5)
+
+
+def test_settings_and_export_guard_it(tmp_path):
+    from ens2export.train import TrainSettings
+
+    settings = TrainSettings(kind="convolutional", context=288, input_scaling="noise_std", norm_window=NORM_WINDOW)
+    assert not settings.streamable and settings.export_fields()["norm_window"] == NORM_WINDOW
+    with pytest.raises(ValueError, match="sliding InstanceNorm"):
+        TrainSettings(norm_window=NORM_WINDOW)  # windowed
+    with pytest.raises(ValueError, match="sliding InstanceNorm"):
+        TrainSettings(kind="convolutional", context=192, norm_window=NORM_WINDOW, lookahead=6)
+    with pytest.raises(ValueError, match="streaming graph"):
+        write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
+                    kind="convolutional", norm_window=NORM_WINDOW)
+
+
+def test_training_computes_the_same_norm_from_cumulative_sums():
+    torch = pytest.importorskip("torch")
+    from ens2export.network import SlidingInstanceNorm
+
+    x = torch.from_numpy(np.random.default_rng(5).normal(0.5, 1, (2, 3, 288)))
+    for window in (13, 25, 97, 601):  # 13: the smallest norm_windows(97) uses; 601: every window clipped at both ends
+        norm = SlidingInstanceNorm(window)
+        np.testing.assert_allclose(norm.train()(x), norm.eval()(x), atol=1e-9)
+        np.testing.assert_allclose(norm.train()(x.float()), norm.eval()(x), atol=1e-4)  # float32 training
