@@ -144,3 +144,37 @@ def test_every_shipped_convolutional_model_streams_with_its_graph(name):
     assert model.stream_graph is not None and model.stream_graph.lag == model.contract.reach_right
     x = simulated_traces(9, 2, 900)
     assert_stream_equals_offline(model, x, RATE, seed=1, max_chunk=3)
+
+
+def test_the_cli_adds_a_streaming_graph_only_to_the_plain_network(tmp_path):
+    from conftest import random_conv_weights
+    from ens2export.cli import app
+    from typer.testing import CliRunner
+
+    plain = _export(tmp_path, 0, stream_graph=False, name="plain")
+    result = CliRunner().invoke(app, ["stream-graph", str(plain)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(plain.with_suffix(".json").read_text())["stream"]["lag"] == architecture_reach()[1]
+    variants = {"dilated": ({"dilation": 4}, {}), "zscore": ({"local_window": 97}, {"local_window": 97}),
+                "slidenorm": ({"norm_window": 97}, {"norm_window": 97})}  # fmt: skip
+    for name, (options, weight_options) in variants.items():
+        out = tmp_path / f"{name}.onnx"
+        write_model(random_conv_weights(0, **weight_options), out, name=name, cell_class="excitatory", description="", training={},
+                    kind="convolutional", input_scaling="noise_std", stream_graph=False, **options)  # fmt: skip
+        before = sorted(p.name for p in tmp_path.iterdir())
+        result = CliRunner().invoke(app, ["stream-graph", str(out)])
+        assert result.exit_code == 2 and "only the plain BatchNorm network" in result.output, (name, result.output)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before and "stream" not in json.loads(out.with_suffix(".json").read_text())
+
+
+def test_weights_of_another_network_are_refused_by_name(tmp_path):
+    import onnx as onnx_lib
+    from conftest import random_conv_weights
+    from ens2export.stream_graph import weights_from_onnx
+
+    for name, options in {"zscore": {"local_window": 97}, "slidenorm": {"norm_window": 97}}.items():
+        out = tmp_path / f"{name}.onnx"
+        write_model(random_conv_weights(0, **options), out, name=name, cell_class="excitatory", description="", training={},
+                    kind="convolutional", input_scaling="noise_std", stream_graph=False, **options)  # fmt: skip
+        with pytest.raises(ValueError, match="not the plain convolutional network"):
+            weights_from_onnx(onnx_lib.load(str(out)))

@@ -185,15 +185,24 @@ def stream_graph(
     """Write the streaming graph of existing convolutional models and record it in their cards."""
     import onnx as onnx_lib
 
+    from ens2export.architecture import architecture_reach
     from ens2export.card import write_stream_graph
     from ens2export.stream_graph import weights_from_onnx
 
     for model in models:
         card_path = model.with_suffix(".json")
         card = json.loads(card_path.read_text())
-        if card.get("contract", {}).get("kind") != "convolutional":
+        contract = card.get("contract", {})
+        if contract.get("kind") != "convolutional":
             raise typer.BadParameter(f"{model} is not a convolutional model", param_hint="MODELS")
-        weights = weights_from_onnx(onnx_lib.load(str(model)))
+        reach = contract.get("reach", {})
+        if reach.get("left", 0) + reach.get("right", 0) != sum(architecture_reach()):  # a delay moves reach, not its sum
+            raise typer.BadParameter(f"{model} reaches {reach.get('left')} + {reach.get('right')} samples; only the plain BatchNorm network "
+                                     f"({' + '.join(map(str, architecture_reach()))}) has a streaming graph", param_hint="MODELS")  # fmt: skip
+        try:
+            weights = weights_from_onnx(onnx_lib.load(str(model)))
+        except ValueError as exc:
+            raise typer.BadParameter(f"{model}: {exc}", param_hint="MODELS") from None
         card["stream"] = write_stream_graph(weights, model, card["name"], card["contract"])
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         typer.echo(f"wrote {model.parent / card['stream']['file']} (sha256 {card['stream']['sha256'][:12]}) and updated {card_path}")

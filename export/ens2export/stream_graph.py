@@ -265,6 +265,12 @@ def weights_from_onnx(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     weights = {}
     for tensor in model.graph.initializer:
         if tensor.name in shapes:
-            weights[tensor.name] = np.ascontiguousarray(numpy_helper.to_array(tensor).reshape(shapes[tensor.name]), dtype=np.float32)
+            value = numpy_helper.to_array(tensor)
+            if value.size != np.prod(shapes[tensor.name]):
+                raise ValueError(f"{tensor.name} has shape {value.shape}: not the plain convolutional network (e.g. a local z-score channel)")
+            weights[tensor.name] = np.ascontiguousarray(value.reshape(shapes[tensor.name]), dtype=np.float32)
+    missing = sorted(set(shapes) - set(weights))
+    if missing:
+        raise ValueError(f"no {missing[0]} among its weights: not the plain convolutional network (e.g. sliding InstanceNorm)")
     check_weights(weights, "convolutional")
     return weights
