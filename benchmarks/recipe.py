@@ -183,6 +183,21 @@ FINDINGS = """\
   datasets. The fold D result did not generalise; a reporting table, recorded here
   because it corrects a validation note, not used to choose.
 
+## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
+
+- **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
+  windowed-s0). Weighting each window's outputs by sin² of their position (a window's
+  centre trusted over its edges) instead of uniformly: mean r on B / D at hop 48, 0.697 /
+  0.734 against 0.696 / 0.738 uniform; at hop 16, 0.707 / 0.742, still below hop 6 uniform
+  (0.710 / 0.752). What a small hop gains is the average over many windows, each
+  normalised on its own, not better window edges; the windowed default's speed cannot
+  come from a larger hop without that loss (0.014 mean r at hop 48).
+- **Averaging a convolutional model over its pooling phases gains little**
+  (`probes.py phase-ensemble B` and `C`, conv-noise-s0): the input shifted by 0–7 samples
+  and the outputs averaged, mean r on B / C with 1, 2, 4, 8 phases 0.660 / 0.613, 0.661 /
+  0.613, 0.662 / 0.615, 0.662 / 0.616: +0.002 to +0.003 for 4–8× the cost, against a
+  0.05–0.08 gap to the windowed recipe. The windowed model's edge is not a phase ensemble.
+
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
 - The online variants are conv-noise with the output delayed so it reads at most L samples

@@ -1,0 +1,32 @@
+"""benchmarks/probes.py: the swapped engine steps compute what they claim."""
+
+import numpy as np
+import pytest
+
+import ens2rt
+from benchmarks import probes
+from ens2rt.engine.windows import coverage_at
+
+
+def test_uniform_weights_are_the_engines_overlap_add_and_hann_sums_to_one():
+    positions = np.arange(48, 600)
+    for hop in (1, 6, 48):
+        np.testing.assert_array_equal(probes.weighted_overlap(probes.OVERLAP_WEIGHTS["uniform"])[1](positions, hop), coverage_at(positions, hop))
+    np.testing.assert_allclose(probes.weighted_overlap(probes.OVERLAP_WEIGHTS["hann"])[1](positions, 48), 1.0)
+
+
+def test_the_swap_is_undone_even_after_an_error():
+    with pytest.raises(RuntimeError), probes.swapped(ens2rt, "infer", lambda *a, **k: None):
+        assert ens2rt.infer() is None
+        raise RuntimeError
+    assert ens2rt.infer.__name__ == "infer"
+
+
+def test_a_whole_pooling_period_shift_leaves_a_convolutional_model_unchanged():
+    model = ens2rt.Model.load("ens2-exc-conv", device="cpu")
+    x = np.random.default_rng(0).normal(0, 2, (2, 400)).astype(np.float32)
+    plain = type(model).run(model, x)
+    shifted = probes.phase_averaged(type(model).run, (8,))(model, x)  # one whole pooling period: the same network output
+    np.testing.assert_allclose(shifted[:, 60:-60], plain[:, 60:-60], atol=1e-5)
+    averaged = probes.phase_averaged(type(model).run, (0, 4))(model, x)
+    assert averaged.shape == x.shape and not np.allclose(averaged, plain, atol=1e-5)  # other phases do differ
