@@ -183,6 +183,19 @@ FINDINGS = """\
   datasets. The fold D result did not generalise; a reporting table, recorded here
   because it corrects a validation note, not used to choose.
 
+- **Sliding InstanceNorm loses too** (`conv-slidenorm`: BatchNorm replaced by the windowed
+  model's normalisation without its windows — every conv output normalised per channel
+  over a centred 97-sample window, 49 / 25 / 13 at the coarser levels; 288-sample training
+  windows; reach 723). Fold B 0.560, fold C 0.655 (seed 0) against conv-noise 0.630 and
+  0.689 and windowed 0.680 and 0.767. It loses most where conv-local gained, zebrafish
+  GCaMP6f (DS06 0.370, DS07 0.448 against conv-noise 0.542 / 0.546 seed 0), gains on DS14
+  (0.684 against 0.623 / 0.664) and lowers the median bias (+0.09 on B, +0.28 on C, against
+  +0.37 and +0.43 for conv-noise seed 0). What the windowed model gets from normalising
+  each window is not what a per-sample sliding normalisation gives (one reading, not
+  tested: its many overlapping windows average 16 normalisations of every sample, see the
+  probes below, while a sliding norm gives each sample one). The B loss is three times
+  the seed spread; not adopted.
+
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
 - **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
