@@ -53,11 +53,11 @@ def make_traces(n_neurons: int, minutes: float, frame_rate: float = FRAME_RATE, 
 
 def flops_per_window() -> float:
     """Multiply-adds × 2 of one 96-sample window through the U-Net (convolutions only)."""
-    from ens2export.architecture import expected_shapes
+    from ens2export.architecture import Network
 
     length = {"encoder1": 96, "encoder2": 48, "encoder3": 24, "bottleneck": 12, "decoder3": 24, "decoder2": 48, "decoder1": 96}
     total = 0.0
-    for name, shape in expected_shapes().items():
+    for name, shape in Network().shapes().items():
         if not name.endswith("weight"):
             continue
         stem = name.split(".")[0]

@@ -17,7 +17,7 @@ from conftest import (  # noqa: E402
     random_conv_weights,
     simulated_traces,
 )
-from ens2export.architecture import architecture_reach  # noqa: E402
+from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 from ens2rt.engine import whole_trace  # noqa: E402
 from ens2rt.errors import InputError, ModelError  # noqa: E402
@@ -33,7 +33,7 @@ def _random_weights(seed: int) -> dict[str, np.ndarray]:
 def _export(folder, name, seed=0, scaling="noise_std", family=None, level=None):
     out = folder / f"{name}.onnx"
     write_model(_random_weights(seed), out, name=name, cell_class="excitatory", description="test model", training={},
-                kind="convolutional", input_scaling=scaling, family=family, noise_level=level)  # fmt: skip
+                network=Network("convolutional"), input_scaling=scaling, family=family, noise_level=level)  # fmt: skip
     return out
 
 
@@ -70,7 +70,7 @@ def test_the_reach_is_the_architectures(monkeypatch):
     torch = pytest.importorskip("torch")
     from ens2export.network import from_weights
 
-    model = from_weights(_random_weights(3), "convolutional").double()
+    model = from_weights(_random_weights(3), Network("convolutional")).double()
     reach_left, reach_right = measured_reach(model, torch.zeros(1, 512, dtype=torch.float64), range(256, 264))
     assert (reach_left, reach_right) == architecture_reach() == (51, 51)
 
@@ -170,7 +170,7 @@ def test_train_and_export_a_convolutional_model_from_the_command_line(ground_tru
     assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"
     x, _ = load_windows(ground_truth, include=["DS05"]).context_batch(np.random.default_rng(0), 8, 192, scaled=True)
     with np.load(run / "weights.npz") as archive:
-        network = from_weights({k: archive[k] for k in archive.files}, "convolutional")
+        network = from_weights({k: archive[k] for k in archive.files}, Network("convolutional"))
     with torch.no_grad():
         expected = network(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model.run(x), expected, atol=1e-5)

@@ -9,11 +9,12 @@ onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
 from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
-from ens2export.architecture import architecture_reach  # noqa: E402
+from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
 RATE = 30.0
 DILATION = 4
+NETWORK = Network("convolutional", dilation=DILATION)
 
 
 def _random_weights(seed: int) -> dict[str, np.ndarray]:
@@ -24,7 +25,7 @@ def _random_weights(seed: int) -> dict[str, np.ndarray]:
 def model_path(tmp_path_factory):
     out = tmp_path_factory.mktemp("dilated") / "dilated.onnx"
     write_model(_random_weights(0), out, name="dilated", cell_class="excitatory", description="test model", training={},
-                kind="convolutional", input_scaling="noise_std", dilation=DILATION, stream_graph=False)  # fmt: skip
+                network=NETWORK, input_scaling="noise_std", stream_graph=False)  # fmt: skip
     return out
 
 
@@ -35,7 +36,7 @@ def test_the_reach_is_stated_and_measured(model_path):
     assert architecture_reach(dilation=2) == (67, 67) and architecture_reach(dilation=DILATION) == (99, 99)
     card = json.loads(model_path.with_suffix(".json").read_text())
     assert card["contract"]["reach"] == {"left": 99, "right": 99} and "dilated 4x" in card["architecture"]["name"]
-    network = from_weights(_random_weights(3), "convolutional", dilation=DILATION).double()
+    network = from_weights(_random_weights(3), NETWORK).double()
     assert measured_reach(network, torch.zeros(1, 768, dtype=torch.float64), range(376, 384)) == (99, 99)
 
 
@@ -45,7 +46,7 @@ def test_onnx_computes_what_torch_computes(model_path):
 
     x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
     with torch.no_grad():
-        expected = from_weights(_random_weights(0), "convolutional", dilation=DILATION)(torch.from_numpy(x)).numpy()
+        expected = from_weights(_random_weights(0), NETWORK)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(
         ens2rt.Model.load(model_path, device="cpu").run(x), expected, rtol=1e-3, atol=1e-4
     )  # float32 in both
@@ -78,4 +79,4 @@ def test_settings_and_export_guard_it(tmp_path):
         TrainSettings(kind="convolutional", context=192, dilation=2, lookahead=6)
     with pytest.raises(ValueError, match="streaming graph"):
         write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
-                    kind="convolutional", input_scaling="noise_std", dilation=DILATION)  # fmt: skip
+                    network=NETWORK, input_scaling="noise_std")  # fmt: skip

@@ -10,7 +10,7 @@ onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
 from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
-from ens2export.architecture import architecture_reach, expected_shapes, model_reach  # noqa: E402
+from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
 RATE = 30.0
@@ -25,7 +25,7 @@ def _random_weights(seed: int) -> dict[str, np.ndarray]:
 def model_path(tmp_path_factory):
     out = tmp_path_factory.mktemp("local") / "local.onnx"
     write_model(_random_weights(0), out, name="local", cell_class="excitatory", description="test model", training={},
-                kind="convolutional", input_scaling="noise_std", local_window=WINDOW, stream_graph=False)  # fmt: skip
+                network=Network("convolutional", local_window=WINDOW), input_scaling="noise_std", stream_graph=False)  # fmt: skip
     return out
 
 
@@ -40,17 +40,17 @@ def traces():
 
 
 def test_the_first_convolution_reads_two_channels():
-    assert expected_shapes("convolutional", WINDOW)["encoder1.enc1conv1.weight"] == (9, 2, 3)
-    assert expected_shapes("convolutional")["encoder1.enc1conv1.weight"] == (9, 1, 3)
+    assert Network("convolutional", local_window=WINDOW).shapes()["encoder1.enc1conv1.weight"] == (9, 2, 3)
+    assert Network("convolutional").shapes()["encoder1.enc1conv1.weight"] == (9, 1, 3)
     with pytest.raises(ValueError, match="odd"):
-        expected_shapes("convolutional", 96)
+        Network("convolutional", local_window=96)
     with pytest.raises(ValueError, match="convolutional"):
-        expected_shapes("windowed", WINDOW)
+        Network("windowed", local_window=WINDOW)
 
 
 def test_the_contract_widens_by_half_the_window(model_path, model):
     contract = json.loads(model_path.with_suffix(".json").read_text())["contract"]
-    assert model_reach(WINDOW) == (99, 99) == tuple(a + 48 for a in architecture_reach())
+    assert Network("convolutional", local_window=WINDOW).reach() == (99, 99) == tuple(a + 48 for a in architecture_reach())
     assert contract["reach"] == {"left": 99, "right": 99} and contract["context"] == {"left": 104, "right": 104}
     assert model.contract.context_left == 104 and model.contract.reach_right == 99
     assert "stream" not in json.loads(
@@ -61,17 +61,17 @@ def test_the_contract_widens_by_half_the_window(model_path, model):
 def test_a_streaming_graph_is_refused(tmp_path):
     with pytest.raises(ValueError, match="streaming graph"):
         write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
-                    kind="convolutional", input_scaling="noise_std", local_window=WINDOW)  # fmt: skip
+                    network=Network("convolutional", local_window=WINDOW), input_scaling="noise_std")  # fmt: skip
 
 
 def test_the_reach_is_measured_on_the_network():
-    """An impulse through the float64 network moves outputs exactly as far as model_reach says."""
+    """An impulse through the float64 network moves outputs exactly as far as Network.reach says."""
     torch = pytest.importorskip("torch")
     from ens2export.network import from_weights
 
-    network = from_weights(_random_weights(3), "convolutional", WINDOW).double()
+    network = from_weights(_random_weights(3), Network("convolutional", local_window=WINDOW)).double()
     base = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, 768)))
-    assert measured_reach(network, base, range(376, 384), kick=3.0) == model_reach(WINDOW)
+    assert measured_reach(network, base, range(376, 384), kick=3.0) == Network("convolutional", local_window=WINDOW).reach()
 
 
 def test_onnx_computes_what_torch_computes(model):
@@ -80,7 +80,7 @@ def test_onnx_computes_what_torch_computes(model):
 
     x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
     x[:, 150:170] += 25.0  # a transient: its window's z-score shrinks it, noise alone keeps its size
-    network = from_weights(_random_weights(0), "convolutional", WINDOW)
+    network = from_weights(_random_weights(0), Network("convolutional", local_window=WINDOW))
     with torch.no_grad():
         expected = network(torch.from_numpy(x)).numpy()
         z = local_zscore(torch.from_numpy(x)[:, None], WINDOW)[:, 0].numpy()

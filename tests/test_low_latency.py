@@ -11,7 +11,7 @@ onnx = pytest.importorskip("onnx")
 import ens2rt  # noqa: E402
 from conftest import assert_stream_equals_offline, check_stream_delay, simulated_traces  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
-from ens2export.architecture import architecture_reach  # noqa: E402
+from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2rt.engine.resample import LinearResampler, resample_to_60hz  # noqa: E402
 from test_convolutional import _random_weights  # noqa: E402
 
@@ -26,7 +26,7 @@ def _export_online(folder, head_bias=None):
         weights["conv.bias"] = np.array([head_bias], np.float32)
     delay = architecture_reach()[1] - LOOKAHEAD
     write_model(weights, out, name="online-test", cell_class="excitatory", description="test model", training={},
-                kind="convolutional", input_scaling="noise_std", output_delay=delay, resampler="linear")  # fmt: skip
+                network=Network("convolutional"), input_scaling="noise_std", output_delay=delay, resampler="linear")  # fmt: skip
     return out
 
 

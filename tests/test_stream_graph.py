@@ -16,7 +16,7 @@ import ens2rt
 
 pytest.importorskip("onnx")
 from conftest import assert_stream_equals_offline, simulated_traces  # noqa: E402
-from ens2export.architecture import architecture_reach  # noqa: E402
+from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 from ens2rt.errors import ModelError  # noqa: E402
 from test_convolutional import _random_weights  # noqa: E402
@@ -27,7 +27,7 @@ RATE = 30.0
 def _export(folder, delay: int, stream_graph: bool = True, name: str = "sg-test"):
     out = folder / f"{name}.onnx"
     write_model(_random_weights(4), out, name=name, cell_class="excitatory", description="test model", training={},
-                kind="convolutional", input_scaling="noise_std", output_delay=delay, resampler="linear", stream_graph=stream_graph)  # fmt: skip
+                network=Network("convolutional"), input_scaling="noise_std", output_delay=delay, resampler="linear", stream_graph=stream_graph)  # fmt: skip
     return out
 
 
@@ -160,7 +160,7 @@ def test_the_cli_adds_a_streaming_graph_only_to_the_plain_network(tmp_path):
     for name, (options, weight_options) in variants.items():
         out = tmp_path / f"{name}.onnx"
         write_model(random_conv_weights(0, **weight_options), out, name=name, cell_class="excitatory", description="", training={},
-                    kind="convolutional", input_scaling="noise_std", stream_graph=False, **options)  # fmt: skip
+                    network=Network("convolutional", **options), input_scaling="noise_std", stream_graph=False)  # fmt: skip
         before = sorted(p.name for p in tmp_path.iterdir())
         result = CliRunner().invoke(app, ["stream-graph", str(out)])
         assert result.exit_code == 2 and "only the plain BatchNorm network" in result.output, (name, result.output)
@@ -175,6 +175,6 @@ def test_weights_of_another_network_are_refused_by_name(tmp_path):
     for name, options in {"zscore": {"local_window": 97}, "slidenorm": {"norm_window": 97}}.items():
         out = tmp_path / f"{name}.onnx"
         write_model(random_conv_weights(0, **options), out, name=name, cell_class="excitatory", description="", training={},
-                    kind="convolutional", input_scaling="noise_std", stream_graph=False, **options)  # fmt: skip
+                    network=Network("convolutional", **options), input_scaling="noise_std", stream_graph=False)  # fmt: skip
         with pytest.raises(ValueError, match="not the plain convolutional network"):
             weights_from_onnx(onnx_lib.load(str(out)))

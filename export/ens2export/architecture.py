@@ -1,9 +1,10 @@
 """The ENS² U-Net, defined once.
 
 The torch module (:mod:`ens2export.network`), the weight shapes
-(:func:`expected_shapes`), the ONNX graph (:mod:`ens2export.onnx_graph`) and the
-receptive field (:func:`architecture_reach`) all follow from :data:`ENCODER`,
-:data:`BOTTLENECK`, :data:`DECODER` and :data:`HEAD`. Names are the published
+(:meth:`Network.shapes`), the ONNX graph (:mod:`ens2export.onnx_graph`) and the
+receptive field (:func:`architecture_reach`, :meth:`Network.reach`) all follow from
+:data:`ENCODER`, :data:`BOTTLENECK`, :data:`DECODER` and :data:`HEAD`; a :class:`Network`
+names which variant of it a model is. Names are the published
 checkpoint's (``encoder1.enc1conv1.weight`` …), so its weights load unchanged.
 
 Two model kinds share it (:data:`KINDS`): ``"windowed"``, the published network,
@@ -93,11 +94,6 @@ def block_prefixes() -> list[str]:
     return [block.name for block in blocks()]
 
 
-def input_channels(local_window: int = 0) -> int:
-    """Channels the first convolution reads: the input, and with a local window its local z-score."""
-    return 2 if local_window else 1
-
-
 def check_local_window(local_window: int) -> None:
     """Raise ``ValueError`` unless ``local_window`` is 0 (none) or an odd length ≥ 3 (centred on its sample)."""
     if local_window and (local_window < 3 or local_window % 2 == 0):
@@ -125,42 +121,6 @@ def norm_windows(norm_window: int) -> tuple[int, ...]:
     """Sliding-InstanceNorm window per level (0 = input rate): odd, half-width halved per level (97 → 97, 49, 25, 13)."""
     check_norm_window(norm_window)
     return tuple(2 * ((norm_window // 2) >> depth) + 1 for depth in range(len(ENCODER) + 1)) if norm_window else ()
-
-
-def expected_shapes(kind: str = "windowed", local_window: int = 0, norm_window: int = 0) -> dict[str, tuple[int, ...]]:
-    """Shape of every tensor of the 1-D ENS² U-Net of ``kind`` in export form, by published name."""
-    if kind not in KINDS:
-        raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    check_local_window(local_window)
-    check_norm_window(norm_window)
-    if (local_window or norm_window) and kind != "convolutional":
-        raise ValueError("a local z-score channel and sliding InstanceNorm are for convolutional models")
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def add_block(block: ConvBlock) -> None:
-        first, second = block.conv_names()
-        channels_in = input_channels(local_window) if block == ENCODER[0] else block.channels_in
-        shapes[first] = (block.features, channels_in, KERNEL)
-        shapes[second] = (block.features, block.features, KERNEL)
-
-    for block in (*ENCODER, BOTTLENECK):
-        add_block(block)
-    for up, block in DECODER:
-        shapes[f"{up.name}.weight"] = (up.channels_in, up.features, UP_KERNEL)
-        shapes[f"{up.name}.bias"] = (up.features,)
-        add_block(block)
-    shapes[f"{HEAD}.weight"] = (1, ENCODER[0].features, 1)
-    shapes[f"{HEAD}.bias"] = (1,)
-    if kind == "convolutional" and not norm_window:  # folded BatchNorm: a bias per block conv
-        for block in blocks():
-            for name in block.conv_names():
-                shapes[name.replace(".weight", ".bias")] = (block.features,)
-    return shapes
-
-
-def has_stream_graph(local_window: int = 0, dilation: int = 1, norm_window: int = 0) -> bool:
-    """Whether ``ens2export`` can build a convolutional network's streaming graph: only for the plain BatchNorm one."""
-    return not local_window and dilation == 1 and not norm_window
 
 
 def check_dilation(dilation: int) -> None:
@@ -209,8 +169,84 @@ def architecture_reach(length: int = 1024, dilation: int = 1, norm_window: int =
     return int((positions - span[0])[inner].max()), int((span[1] - positions)[inner].max())
 
 
-def model_reach(local_window: int = 0, dilation: int = 1, norm_window: int = 0) -> tuple[int, int]:
-    """:func:`architecture_reach` (with ``dilation``, ``norm_window``) widened by the local z-score channel's window, if any."""
-    left, right = architecture_reach(dilation=dilation, norm_window=norm_window)
-    extra = local_zscore_reach(local_window)
-    return left + extra, right + extra
+@dataclass(frozen=True)
+class Network:
+    """Which U-Net a model is: its kind and, for a convolutional one, how it widens the plain network.
+
+    ``kind``: one of :data:`KINDS`. Convolutional only: ``local_window``, a local z-score
+    input channel over that many samples; ``dilation``, of the bottleneck's convolutions;
+    ``norm_window``, sliding InstanceNorm (:func:`norm_windows`) instead of BatchNorm.
+    Validated on construction; everything shape- and reach-related follows from it.
+    """
+
+    kind: str = "windowed"
+    local_window: int = 0
+    dilation: int = 1
+    norm_window: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        check_local_window(self.local_window)
+        check_dilation(self.dilation)
+        check_norm_window(self.norm_window)
+        if self.widened and self.kind != "convolutional":
+            raise ValueError("a local z-score channel, a dilated bottleneck and sliding InstanceNorm are for convolutional models")
+
+    @property
+    def widened(self) -> bool:
+        """Whether any of the options departs from the plain network of its kind."""
+        return bool(self.local_window or self.dilation > 1 or self.norm_window)
+
+    @property
+    def input_channels(self) -> int:
+        """Channels the first convolution reads: the input, and with a local window its local z-score."""
+        return 2 if self.local_window else 1
+
+    @property
+    def folded_batch_norm(self) -> bool:
+        """Whether every block convolution carries a bias (BatchNorm folded in for export)."""
+        return self.kind == "convolutional" and not self.norm_window
+
+    @property
+    def has_stream_graph(self) -> bool:
+        """Whether ``ens2export`` can build its streaming graph: the plain convolutional network only."""
+        return self.kind == "convolutional" and not self.widened
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of every tensor in export form, by published name."""
+        shapes: dict[str, tuple[int, ...]] = {}
+
+        def add_block(block: ConvBlock) -> None:
+            first, second = block.conv_names()
+            shapes[first] = (block.features, self.input_channels if block == ENCODER[0] else block.channels_in, KERNEL)
+            shapes[second] = (block.features, block.features, KERNEL)
+
+        for block in (*ENCODER, BOTTLENECK):
+            add_block(block)
+        for up, block in DECODER:
+            shapes[f"{up.name}.weight"] = (up.channels_in, up.features, UP_KERNEL)
+            shapes[f"{up.name}.bias"] = (up.features,)
+            add_block(block)
+        shapes[f"{HEAD}.weight"] = (1, ENCODER[0].features, 1)
+        shapes[f"{HEAD}.bias"] = (1,)
+        if self.folded_batch_norm:
+            for block in blocks():
+                for name in block.conv_names():
+                    shapes[name.replace(".weight", ".bias")] = (block.features,)
+        return shapes
+
+    def reach(self) -> tuple[int, int]:
+        """Input samples before and after it that an output sample reads (:func:`architecture_reach`, plus the z-score window)."""
+        left, right = architecture_reach(dilation=self.dilation, norm_window=self.norm_window)
+        extra = local_zscore_reach(self.local_window)
+        return left + extra, right + extra
+
+    def description(self) -> str:
+        """The architecture's name on a model card."""
+        if self.kind == "windowed":
+            return "ENS2 U-Net, 1-D"
+        norm = f"sliding InstanceNorm over {self.norm_window} samples" if self.norm_window else "BatchNorm (folded)"
+        return (f"ENS2 U-Net, 1-D, {norm}, whole-trace"
+                + (f", local z-score input channel over {self.local_window} samples" if self.local_window else "")
+                + (f", bottleneck dilated {self.dilation}x" if self.dilation > 1 else ""))  # fmt: skip

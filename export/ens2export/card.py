@@ -12,7 +12,7 @@ from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, STATE_PREFIX, WARMUP, build_stream_model
-from ens2export.architecture import ALIGNMENT, has_stream_graph, model_reach
+from ens2export.architecture import ALIGNMENT, Network
 from ens2export.weights import n_parameters
 
 CITATIONS = [
@@ -137,31 +137,26 @@ def write_model(
     published: bool = False,
     family: str | None = None,
     noise_level: float | None = None,
-    kind: str = "windowed",
+    network: Network = Network(),
     input_scaling: str = "none",
     output_delay: int = 0,
     resampler: str = "sinc",
     stream_graph: bool = True,
-    local_window: int = 0,
-    dilation: int = 1,
-    norm_window: int = 0,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
     ``family`` and ``noise_level`` make the model a member of a noise-matched family
     (the runtime picks per neuron the member whose ``noise_level`` is nearest).
-    ``kind``/``input_scaling``: see :mod:`ens2export.weights` and the contract.
-    ``output_delay`` (convolutional): the graph delays its output by this many samples,
-    trading right reach for left (a low-latency model, trained for it); ``resampler``:
-    the one its training data went through (``"fourier"`` training runs with ``"sinc"``).
-    ``stream_graph`` (convolutional): also write its streaming graph
-    (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs. ``local_window``
-    (convolutional): the network reads a local z-score channel over that many samples;
-    such a model has no streaming graph yet (a stream runs it piece by piece); nor has one
-    whose bottleneck convolutions are dilated (``dilation`` > 1), nor one with sliding
-    InstanceNorm over ``norm_window`` samples instead of BatchNorm.
+    ``network``: which variant of the U-Net (:class:`ens2export.architecture.Network`);
+    ``input_scaling``: see the contract. ``output_delay`` (convolutional): the graph delays
+    its output by this many samples, trading right reach for left (a low-latency model,
+    trained for it); ``resampler``: the one its training data went through (``"fourier"``
+    training runs with ``"sinc"``). ``stream_graph`` (convolutional): also write its
+    streaming graph (:func:`write_stream_graph`), which ``ens2rt.Stream`` runs; only the
+    plain convolutional network has one (a stream runs the others piece by piece).
     """
-    if stream_graph and not has_stream_graph(local_window, dilation, norm_window):
+    kind = network.kind
+    if stream_graph and kind == "convolutional" and not network.has_stream_graph:
         raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation or sliding norm);"
                          " pass stream_graph=False")  # fmt: skip
     if family is not None and noise_level is None:
@@ -169,7 +164,7 @@ def write_model(
     if kind == "windowed":
         contract = CONTRACT
     else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
-        left, right = model_reach(local_window, dilation, norm_window)
+        left, right = network.reach()
         contract = convolutional_contract((left + output_delay, right - output_delay), input_scaling, resampler)
     metadata = {
         "name": name,
@@ -177,8 +172,7 @@ def write_model(
         "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    norm = f"sliding InstanceNorm over {norm_window} samples" if norm_window else "BatchNorm (folded)"
-    model = build_model(weights, metadata, kind, output_delay=output_delay, local_window=local_window, dilation=dilation, norm_window=norm_window)
+    model = build_model(weights, metadata, network, output_delay=output_delay)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {
@@ -188,10 +182,7 @@ def write_model(
         "published": published,
         **({} if family is None else {"family": family}),
         **({} if noise_level is None else {"noise_level": noise_level}),
-        "architecture": {"name": "ENS2 U-Net, 1-D" + ("" if kind == "windowed" else f", {norm}, whole-trace")
-                         + (f", local z-score input channel over {local_window} samples" if local_window else "")
-                         + (f", bottleneck dilated {dilation}x" if dilation > 1 else ""),
-                         "parameters": n_parameters(weights)},  # fmt: skip
+        "architecture": {"name": network.description(), "parameters": n_parameters(weights)},
         "training": training,
         "contract": contract,
         "onnx": {"file": out.name, "opset": OPSET},

@@ -13,25 +13,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, KINDS, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
-                                     UP_KERNEL, ConvBlock, check_dilation, check_local_window, input_channels, level,
-                                     norm_windows)  # fmt: skip
+from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON, UP_KERNEL,
+                                     ConvBlock, Network, level, norm_windows)  # fmt: skip
 from ens2export.weights import check_weights
 
 INIT_STD = 0.02
 BATCH_NORM_EPSILON = NORM_EPSILON
 
 
-def _norm_block(block: ConvBlock, kind: str, channels_in: int | None = None, dilation: int = 1, norm_window: int = 0) -> nn.Sequential:
+def _norm_block(block: ConvBlock, network: Network) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     prefix = block.layer_prefix
-    for index, width_in in ((1, channels_in or block.channels_in), (2, block.features)):
+    dilation = network.dilation if block == BOTTLENECK else 1
+    channels_in = network.input_channels if block == ENCODER[0] else block.channels_in
+    for index, width_in in ((1, channels_in), (2, block.features)):
         layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2 * dilation,
                                                    dilation=dilation, bias=False)  # fmt: skip
-        if kind == "windowed":
+        if network.kind == "windowed":
             layers[f"{prefix}norm{index}"] = nn.InstanceNorm1d(block.features)
-        elif norm_window:
-            layers[f"{prefix}norm{index}"] = SlidingInstanceNorm(norm_windows(norm_window)[level(block)])
+        elif network.norm_window:
+            layers[f"{prefix}norm{index}"] = SlidingInstanceNorm(norm_windows(network.norm_window)[level(block)])
         else:
             layers[f"{prefix}norm{index}"] = nn.BatchNorm1d(block.features, eps=BATCH_NORM_EPSILON)
         layers[f"{prefix}relu{index}"] = nn.LeakyReLU(LEAKY_SLOPE)
@@ -81,40 +82,30 @@ def sliding_mean(x: torch.Tensor, window: int) -> torch.Tensor:
 class ENS2UNet(nn.Module):
     """(batch, T) ΔF/F → (batch, T) non-negative spikes per 60 Hz bin.
 
-    ``kind="windowed"``: the published network, T = 96. ``kind="convolutional"``:
-    BatchNorm, any T divisible by 8. ``rectify=False`` in :meth:`forward` leaves out
-    the output ReLU (a convolutional model trains with a linear output: with the ReLU
-    and the published initialisation a run can start, and stay, at all-zero output).
-    ``local_window`` (convolutional): the first block also reads the input's local
-    z-score over that many samples (:func:`local_zscore`); ``dilation`` (convolutional):
-    of the bottleneck's convolutions; ``norm_window`` (convolutional): sliding
-    InstanceNorm (:class:`SlidingInstanceNorm`) over that many input samples instead of BatchNorm.
+    ``network``: which variant (:class:`ens2export.architecture.Network`). Windowed: the
+    published network, T = 96. Convolutional: BatchNorm (or sliding InstanceNorm, see
+    :class:`SlidingInstanceNorm`), any T divisible by 8, with the first block also reading
+    the input's local z-score (:func:`local_zscore`) if the network has a local window.
+    ``rectify=False`` in :meth:`forward` leaves out the output ReLU (a convolutional model
+    trains with a linear output: with the ReLU and the published initialisation a run can
+    start, and stay, at all-zero output).
     """
 
-    def __init__(self, kind: str = "windowed", local_window: int = 0, dilation: int = 1, norm_window: int = 0) -> None:
+    def __init__(self, network: Network = Network()) -> None:
         super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        check_local_window(local_window)
-        check_dilation(dilation)
-        norm_windows(norm_window)  # checks it
-        if (local_window or dilation > 1 or norm_window) and kind != "convolutional":
-            raise ValueError("a local z-score channel, a dilated bottleneck and sliding InstanceNorm are for convolutional models")
-        self.kind, self.local_window, self.dilation, self.norm_window = kind, local_window, dilation, norm_window
-        for block in ENCODER:  # attribute names are the checkpoint's module names
-            channels_in = input_channels(local_window) if block == ENCODER[0] else None
-            setattr(self, block.module, _norm_block(block, kind, channels_in, norm_window=norm_window))
-        setattr(self, BOTTLENECK.module, _norm_block(BOTTLENECK, kind, dilation=dilation, norm_window=norm_window))
+        self.network = network
+        for block in (*ENCODER, BOTTLENECK):  # attribute names are the checkpoint's module names
+            setattr(self, block.module, _norm_block(block, network))
         self.pool = nn.MaxPool1d(2)
         for up, block in DECODER:
             setattr(self, up.name, nn.ConvTranspose1d(up.channels_in, up.features, kernel_size=UP_KERNEL, stride=2))
-            setattr(self, block.module, _norm_block(block, kind, norm_window=norm_window))
+            setattr(self, block.module, _norm_block(block, network))
         setattr(self, HEAD, nn.Conv1d(ENCODER[0].features, 1, kernel_size=1))
 
     def forward(self, windows: torch.Tensor, rectify: bool = True) -> torch.Tensor:
         x, skips = windows.unsqueeze(1), []
-        if self.local_window:
-            x = torch.cat([x, local_zscore(x, self.local_window)], dim=1)
+        if self.network.local_window:
+            x = torch.cat([x, local_zscore(x, self.network.local_window)], dim=1)
         for block in ENCODER:
             x = getattr(self, block.module)(x)
             skips.append(x)
@@ -154,7 +145,7 @@ def to_weights(model: ENS2UNet) -> dict[str, np.ndarray]:
     is folded into the convolution before it: w' = w·g, b = β − μ·g, g = γ / √(σ² + ε).
     """
     state = {name: value.detach().cpu().numpy().astype(np.float64) for name, value in model.state_dict().items()}
-    if model.kind == "convolutional":
+    if model.network.folded_batch_norm:
         for name in [n for n in state if n.endswith(".running_mean")]:
             norm = name[: -len(".running_mean")]
             conv = norm.replace("norm", "conv")
@@ -164,20 +155,19 @@ def to_weights(model: ENS2UNet) -> dict[str, np.ndarray]:
             for suffix in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
                 state.pop(f"{norm}.{suffix}")
     weights = {name: value.astype(np.float32) for name, value in state.items()}
-    check_weights(weights, model.kind, model.local_window, model.norm_window)
+    check_weights(weights, model.network)
     return weights
 
 
-def from_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0, dilation: int = 1,
-                 norm_window: int = 0) -> ENS2UNet:  # fmt: skip
-    """An :class:`ENS2UNet` holding export-form ``weights`` (e.g. the published ones), in eval mode.
+def from_weights(weights: dict[str, np.ndarray], network: Network = Network()) -> ENS2UNet:
+    """An :class:`ENS2UNet` of ``network`` holding export-form ``weights`` (e.g. the published ones), in eval mode.
 
     A convolutional BatchNorm model comes back with identity BatchNorm and the folded
     biases on its convolutions: for inference only.
     """
-    check_weights(weights, kind, local_window, norm_window)
-    model = ENS2UNet(kind, local_window, dilation, norm_window)
-    if kind == "convolutional" and not norm_window:
+    check_weights(weights, network)
+    model = ENS2UNet(network)
+    if network.folded_batch_norm:
         for module_name, module in model.named_modules():
             if isinstance(module, nn.Conv1d) and module.bias is None:
                 module.bias = nn.Parameter(torch.zeros(module.out_channels))

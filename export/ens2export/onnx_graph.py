@@ -19,7 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
-                                     UP_KERNEL, ConvBlock, level, norm_windows)  # fmt: skip
+                                     UP_KERNEL, ConvBlock, Network, level, norm_windows)  # fmt: skip
 from ens2export.weights import check_weights
 
 OPSET = 18
@@ -30,10 +30,10 @@ WINDOW = 96
 
 
 class _GraphBuilder:
-    def __init__(self, weights: dict[str, np.ndarray], kind: str, norm_window: int = 0):
+    def __init__(self, weights: dict[str, np.ndarray], network: Network):
         self.weights = weights
-        self.kind = kind
-        self.norm_windows = norm_windows(norm_window)
+        self.kind = network.kind
+        self.norm_windows = norm_windows(network.norm_window)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._count = 0
@@ -103,28 +103,19 @@ class _GraphBuilder:
         return self.node("Concat", [x, self.node("Div", [self.node("Sub", [x, mean]), scale])], axis=1)
 
 
-def build_model(
-    weights: dict[str, np.ndarray],
-    metadata: dict[str, str],
-    kind: str = "windowed",
-    output_delay: int = 0,
-    local_window: int = 0,
-    dilation: int = 1,
-    norm_window: int = 0,
-) -> onnx.ModelProto:
+def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], network: Network = Network(), output_delay: int = 0) -> onnx.ModelProto:
     """ENS² as an ONNX model: float32 ΔF/F in, spikes per 60 Hz bin out.
 
-    ``kind="windowed"``: (batch, 96) windows; ``"convolutional"``: (batch, time) traces.
-    ``output_delay``: output t is the network's output at t − delay (zeros before), so it
-    reads ``delay`` samples less to the right and more to the left. ``local_window``: the
-    first block also reads the input's local z-score over that many samples; ``dilation``:
-    of the bottleneck's convolutions; ``norm_window``: sliding InstanceNorm over that many
-    samples instead of folded BatchNorm (convolutional models).
+    ``network``: which variant (:class:`ens2export.architecture.Network`); a windowed one
+    takes (batch, 96) windows, a convolutional one (batch, time) traces. ``output_delay``:
+    output t is the network's output at t − delay (zeros before), so it reads ``delay``
+    samples less to the right and more to the left.
     """
-    check_weights(weights, kind, local_window, norm_window)
+    check_weights(weights, network)
+    kind, local_window, dilation = network.kind, network.local_window, network.dilation
     if output_delay and kind != "convolutional":
         raise ValueError("only a convolutional model can delay its output")
-    g = _GraphBuilder(weights, kind, norm_window)
+    g = _GraphBuilder(weights, network)
     input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
     channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
     x = g.node("Unsqueeze", [input_name, channel_and_height])  # (batch, 1, 1, T)
@@ -135,8 +126,6 @@ def build_model(
         x = g.block(x, block)
         skips.append(x)
         x = g.node("MaxPool", [x], kernel_shape=[1, 2], strides=[1, 2])
-    if dilation > 1 and kind != "convolutional":
-        raise ValueError("only a convolutional model can dilate its bottleneck")
     x = g.block(x, BOTTLENECK, dilation)
     for (up, block), skip in zip(DECODER, reversed(skips)):
         up_weight = g.constant(f"{up.name}.weight", weights[f"{up.name}.weight"][:, :, None, :])

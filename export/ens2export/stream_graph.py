@@ -34,7 +34,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ens2export.architecture import ALIGNMENT, BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, UP_KERNEL, architecture_reach, expected_shapes
+from ens2export.architecture import ALIGNMENT, BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, UP_KERNEL, Network, architecture_reach
 from ens2export.onnx_graph import OPSET
 from ens2rt.engine.stateful import OUT_SUFFIX, STATE_PREFIX
 from ens2rt.engine.stateful import POSITION as POSITION_NAME
@@ -46,6 +46,7 @@ from ens2export.weights import check_weights
 ORIGIN = 4096  # internal frontier of input sample 0: keeps every frontier positive (integer Div floors)
 WARMUP = 512  # zero samples that bring zero states to the activations of silence (well past every layer's reach)
 _END = np.iinfo(np.int64).max
+PLAIN = Network("convolutional")  #: the only network this graph covers
 Frontier = tuple[tuple[str, int], ...]  # ops applied to the input frontier: ("sub", k), ("half", 0), ("double", 0)
 
 
@@ -251,7 +252,7 @@ def build_stream_model(weights: dict[str, np.ndarray], metadata: dict[str, str])
     Its lag is the U-Net's right reach; a whole-trace graph built with ``output_delay``
     d labels the same numbers d samples later, so one streaming graph serves every delay.
     """
-    check_weights(weights, "convolutional")
+    check_weights(weights, PLAIN)
     model = helper.make_model(_StreamBuilder(weights).build(), opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ens2export")
     model.ir_version = 8  # readable by onnxruntime >= 1.14
     helper.set_model_props(model, metadata)
@@ -261,7 +262,7 @@ def build_stream_model(weights: dict[str, np.ndarray], metadata: dict[str, str])
 
 def weights_from_onnx(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     """The weights dict (export form) of a whole-trace convolutional graph, from its initializers."""
-    shapes = expected_shapes("convolutional")
+    shapes = PLAIN.shapes()
     weights = {}
     for tensor in model.graph.initializer:
         if tensor.name in shapes:
@@ -272,5 +273,5 @@ def weights_from_onnx(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     missing = sorted(set(shapes) - set(weights))
     if missing:
         raise ValueError(f"no {missing[0]} among its weights: not the plain convolutional network (e.g. sliding InstanceNorm)")
-    check_weights(weights, "convolutional")
+    check_weights(weights, PLAIN)
     return weights

@@ -17,7 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.architecture import ALIGNMENT, KINDS, architecture_reach, check_dilation, check_local_window, has_stream_graph, norm_windows
+from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach, check_dilation, check_local_window, check_norm_window
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
@@ -72,7 +72,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         check_local_window(self.local_window)
         check_dilation(self.dilation)
-        norm_windows(self.norm_window)  # checks it
+        check_norm_window(self.norm_window)
         if self.norm_window and (self.kind != "convolutional" or self.lookahead is not None):
             raise ValueError("sliding InstanceNorm is for offline convolutional models")
         if self.dilation > 1 and (self.kind != "convolutional" or self.lookahead is not None):
@@ -112,7 +112,12 @@ class TrainSettings:
     @property
     def streamable(self) -> bool:
         """Whether ``ens2export`` can write this model's streaming graph (the plain convolutional network)."""
-        return self.kind == "convolutional" and has_stream_graph(self.local_window, self.dilation, self.norm_window)
+        return self.network.has_stream_graph
+
+    @property
+    def network(self) -> Network:
+        """The U-Net these settings train."""
+        return Network(self.kind, self.local_window, self.dilation, self.norm_window)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -130,9 +135,8 @@ class TrainSettings:
         """
         from ens2export.card import runtime_resampler
 
-        return {"kind": self.kind, "input_scaling": self.input_scaling, "output_delay": self.output_delay,
-                "resampler": runtime_resampler(self.resampler), "local_window": self.local_window, "dilation": self.dilation,
-                "norm_window": self.norm_window,
+        return {"input_scaling": self.input_scaling, "output_delay": self.output_delay,
+                "resampler": runtime_resampler(self.resampler), "network": self.network,
                 "stream_graph": stream_graph and self.streamable}  # fmt: skip
 
 
@@ -170,7 +174,7 @@ def train(
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    model = ENS2UNet(settings.kind, settings.local_window, settings.dilation, settings.norm_window)
+    model = ENS2UNet(settings.network)
     initialise(model, generator)
     model.to(target_device).train()
     convolutional = settings.kind == "convolutional"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ens2export.architecture import expected_shapes
+from ens2export.architecture import Network
 
 
 def load_published_weights(path: str | Path) -> dict[str, np.ndarray]:
@@ -30,9 +30,9 @@ def load_published_weights(path: str | Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def check_weights(weights: dict[str, np.ndarray], kind: str = "windowed", local_window: int = 0, norm_window: int = 0) -> None:
-    """Raise ``ValueError`` naming the first missing or misshapen tensor (export form: BatchNorm folded)."""
-    expected = expected_shapes(kind, local_window, norm_window)
+def check_weights(weights: dict[str, np.ndarray], network: Network = Network()) -> None:
+    """Raise ``ValueError`` naming the first missing or misshapen tensor of ``network`` (export form: BatchNorm folded)."""
+    expected = network.shapes()
     missing = sorted(set(expected) - set(weights))
     if missing:
         raise ValueError(f"weights lack {len(missing)} tensors, e.g. {missing[0]!r}")
