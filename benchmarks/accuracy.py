@@ -312,26 +312,32 @@ def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str
     return lines
 
 
-def inhibitory_lines(s: dict) -> list[str]:
+def inhibitory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str]:
+    """The inhibitory table: the published recipe's scores, and ``others`` (recipe: inhibitory summary) in columns beside them."""
+    others = {name: other for name, other in (others or {}).items() if other["per_dataset"]}
     lines = [
         "## Inhibitory datasets",
         "",
         "Each model trained with the published recipe on the other five of DS22–DS27. The ENS² Inh column is the",
         "published Inh network, trained on all six: it has seen the dataset it is scored on, so it is a reference,",
-        "not a held-out score.",
+        "not a held-out score." + (" Other recipes' models are trained on the same five." if others else ""),
         "",
-        "| held-out dataset | neurons | ens2rt r | ENS² Inh weights r (trained on it) | OASIS r | ER 50 ms | bias | VP / spike |",
-        "|---|---|---|---|---|---|---|---|",
+        "| held-out dataset | neurons | ens2rt r | ENS² Inh weights r (trained on it) | OASIS r | ER 50 ms | bias | VP / spike |"
+        + "".join(f" {name} r | {name} bias |" for name in others),
+        "|---|---|---|---|---|---|---|---|" + "---|---|" * len(others),
     ]
     for key, row in s["per_dataset"].items():
+        extra = "".join(f" {cell['correlation']:.3f} | {cell['bias']:+.3f} |" if (cell := other["per_dataset"].get(key)) else " not run | |"
+                        for other in others.values())  # fmt: skip
         lines.append(
             f"| {key} | {row['neurons']} | {row['correlation']:.3f} | {row['published_inh_correlation']:.3f} "
-            f"| {row['oasis_correlation']:.3f} | {row['er_50ms']:.3f} | {row['bias']:+.3f} | {row['victor_purpura']:.3f} |"
+            f"| {row['oasis_correlation']:.3f} | {row['er_50ms']:.3f} | {row['bias']:+.3f} | {row['victor_purpura']:.3f} |{extra}"
         )
     done = len(s["per_dataset"])
+    extra = "".join(f" **{other['median_of_medians']:.3f}** ({len(other['per_dataset'])} of {len(INHIBITORY)}) | |" for other in others.values())
     lines.append(
         f"| **median, {done} of {len(INHIBITORY)}** | | **{s['median_of_medians']:.3f}** | "
-        f"**{s['published_inh_same_datasets']:.3f}** | **{s['oasis_same_datasets']:.3f}** | | | |"
+        f"**{s['published_inh_same_datasets']:.3f}** | **{s['oasis_same_datasets']:.3f}** | | | |{extra}"
     )
     return lines
 
@@ -345,6 +351,7 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         raise typer.Exit(1)
     excitatory, inhibitory = summary(results), summary(results, "inhibitory")
     others = {recipe: summary(load_results(recipe), recipe=recipe) for recipe in other_recipes()}
+    inhibitory_others = {recipe: summary(load_results(recipe), "inhibitory", recipe) for recipe in other_recipes()}
     lines = excitatory_lines(excitatory, others)
     if others:
         lines += ["", "Other recipes (columns beside the published one): " + "; ".join(
@@ -352,7 +359,7 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
             f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets run" for name, other in others.items())
             + ". Each was chosen on the validation folds of `benchmarks/recipe.py`, not on this table."]  # fmt: skip
     if inhibitory["per_dataset"]:
-        lines += [""] + inhibitory_lines(inhibitory)
+        lines += [""] + inhibitory_lines(inhibitory, inhibitory_others)
         update_card(REPO / "models" / "ens2-inh-native.json", inhibitory)
     text = "\n".join(lines) + "\n"
     out.write_text(text)

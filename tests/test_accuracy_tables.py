@@ -29,6 +29,11 @@ def test_each_cell_class_is_summarised_on_its_own():
     assert inhibitory["published_inh_same_datasets"] == pytest.approx(0.9) and "not held out" in inhibitory["published_inh"]
     table = accuracy.inhibitory_lines(inhibitory)
     assert table[-1].startswith("| **median, 2 of 6** | | **0.500** | **0.900** | **0.400** |")
+    conv = accuracy.summary({"DS23": _result("DS23", 0.5, True)}, "inhibitory", "conv-noise")
+    table = accuracy.inhibitory_lines(inhibitory, {"conv-noise": conv, "conv-local": accuracy.summary({}, "inhibitory", "conv-local")})
+    assert table[6].endswith(" conv-noise r | conv-noise bias |") and "conv-local" not in table[6]  # a recipe with no inhibitory run: no column
+    assert table[8].endswith("| not run | |") and table[9].endswith("| 0.600 | +0.100 |")  # DS22 not run, DS23 run
+    assert table[-1].endswith("| **0.600** (1 of 6) | |")
 
 
 def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_path):
