@@ -250,6 +250,32 @@ def test_a_file_that_is_not_hdf5_is_named(tmp_path, name, fragment):
     _one_error_line(runner.invoke(app, ["infer", str(tmp_path / name), "-r", "30", "-o", str(tmp_path / "r.npz")]), fragment)
 
 
+@pytest.mark.parametrize("suffix", [".npz", ".h5"])
+def test_a_result_given_as_input_is_named_as_one(tmp_path, real_dff, suffix):
+    dff, rate = real_dff
+    np.save(tmp_path / "dff.npy", dff[None, :4000])
+    first = runner.invoke(app, ["infer", str(tmp_path / "dff.npy"), "-r", str(rate), "-o", str(tmp_path / f"result{suffix}")])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["infer", str(tmp_path / f"result{suffix}"), "-o", str(tmp_path / "again.npz")])
+    _one_error_line(again, "an ens2rt result file", "not ΔF/F")
+    if suffix == ".npz":  # the result keeps its input, and says how to read it
+        assert "--variable dff" in again.output
+        rerun = runner.invoke(app, ["infer", str(tmp_path / "result.npz"), "--variable", "dff", "-o", str(tmp_path / "again.npz")])
+        assert rerun.exit_code == 0, rerun.output
+        np.testing.assert_allclose(np.load(tmp_path / "again.npz")["rate"], np.load(tmp_path / "result.npz")["rate"], atol=1e-6)
+
+
+def test_an_nwb_file_named_h5_and_a_foreign_h5_are_named(tmp_path):
+    with h5py.File(tmp_path / "session.h5", "w") as handle:
+        handle.attrs["nwb_version"] = "2.7.0"
+        handle.create_group("general")
+    _one_error_line(runner.invoke(app, ["infer", str(tmp_path / "session.h5"), "-o", str(tmp_path / "r.npz")]), "an NWB file", "name it .nwb")
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle.create_dataset("traces", data=np.zeros((2, 5)))
+    _one_error_line(runner.invoke(app, ["infer", str(tmp_path / "other.h5"), "-o", str(tmp_path / "r.npz")]),
+                    "not a CaImAn results file", "it holds traces")  # fmt: skip
+
+
 def test_a_corrupt_suite2p_array_is_named(tmp_path):
     plane = _plane(tmp_path / "plane0")
     (plane / "F.npy").write_bytes(b"\x93NUMPY garbage")

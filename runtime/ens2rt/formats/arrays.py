@@ -93,11 +93,24 @@ _READERS: dict[str, Callable[[Path, str | None], tuple[np.ndarray, float | None]
 }
 
 
+def is_result(names) -> bool:
+    """Whether a file holding ``names`` (variables, datasets or attributes) is an ens2rt result file."""
+    return {"rate", "model_sha256"} <= set(names)
+
+
+def result_given(path: Path, keeps_input: bool) -> str:
+    """What to say when an ens2rt result file is given as input."""
+    hint = "; the ΔF/F it was inferred from is its 'dff' variable: pass --variable dff" if keeps_input else ""
+    return f"{path}: an ens2rt result file (rate, spike times), not ΔF/F{hint}"
+
+
 def _pick_variable(path: Path, contents: dict[str, np.ndarray], variable: str | None) -> np.ndarray:
     if variable is not None:
         if variable not in contents:
             raise InputError(f"{path}: no variable {variable!r}; it holds {', '.join(sorted(contents))}")
         return contents[variable]
+    if is_result(contents):
+        raise InputError(result_given(path, "dff" in contents))
     arrays = [k for k, v in contents.items() if k not in FRAME_RATE_KEYS and np.asarray(v).ndim >= 1 and np.asarray(v).size > 1]
     if len(arrays) != 1:
         raise InputError(f"{path}: holds {', '.join(sorted(arrays)) or 'no array'}; choose one with --variable")

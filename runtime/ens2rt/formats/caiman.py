@@ -23,7 +23,7 @@ def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.n
         raise InputError(f"{path}: cannot read as a CaImAn HDF5 file: {exc}") from exc
     with handle:
         if "estimates" not in handle:
-            raise InputError(f"{path}: not a CaImAn results file (no 'estimates' group)")
+            raise InputError(_not_caiman(path, handle))
         estimates = handle["estimates"]
         if "F_dff" not in estimates or estimates["F_dff"].shape == ():
             raise InputError(
@@ -37,6 +37,17 @@ def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.n
             except KeyError as exc:
                 raise InputError(f"{path}: no params/data/fr; pass --frame-rate") from exc
     return dff, frame_rate
+
+
+def _not_caiman(path: Path, handle) -> str:
+    """Why an HDF5 file without CaImAn's ``estimates`` cannot be read, naming what it looks like instead."""
+    from ens2rt.formats.arrays import is_result, result_given
+
+    if "nwb_version" in handle.attrs or "general" in handle:
+        return f"{path}: an NWB file by its contents; name it .nwb and ens2rt reads it as NWB"
+    if is_result([*handle, *handle.attrs]):
+        return result_given(path, keeps_input=False)  # an .h5 result's ΔF/F is not readable as input
+    return f"{path}: not a CaImAn results file (no 'estimates' group; it holds {', '.join(sorted(handle)) or 'nothing'})"
 
 
 class CaimanReader:
