@@ -72,6 +72,8 @@ def recipe_fields(recipe: str) -> dict:
 
     if recipe not in VARIANTS:
         raise typer.BadParameter(f"{recipe!r} is neither {PUBLISHED!r} nor a variant of benchmarks/recipe.py", param_hint="--recipe")
+    if "teacher_run" in VARIANTS[recipe][0]:
+        raise typer.BadParameter(f"{recipe!r} learns from a validation fold's run; leave-one-out has no teacher for it yet", param_hint="--recipe")
     return VARIANTS[recipe][0]
 
 

@@ -87,6 +87,10 @@ VARIANTS = {
                        "as conv-noise, with sliding InstanceNorm instead of BatchNorm: every conv's output normalised per "
                        "channel over a centred window of 97 input samples (49, 25, 13 at the coarser levels), the windowed "
                        "model's per-window normalisation without windows; 288-sample training windows"),
+    "conv-noise-distil": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500,
+                           "teacher_run": "windowed-s0", "teacher_weight": 0.5},
+                          "as conv-noise, distilled: the targets are half the smoothed truth and half the rates of the same "
+                          "fold's windowed-s0 run (hop 6) on the training trials"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
@@ -320,6 +324,12 @@ def run(
 
     held_out, (fields, what) = FOLDS[fold], VARIANTS[variant]
     training = [d for d in EXCITATORY if d not in held_out]
+    fields = dict(fields)
+    teacher_run = fields.pop("teacher_run", None)
+    if teacher_run is not None:  # a run of the same fold (so it never saw FOLD either) teaches
+        teacher_variant, teacher_seed = teacher_run.rsplit("-s", 1)
+        load_run(fold, teacher_variant, int(teacher_seed), threads)  # exports its model if not yet
+        fields["teacher"] = str(RUNS / fold / teacher_run / "model.onnx")
     settings = TrainSettings(seed=seed, **fields)
     source = load_windows(GROUND_TRUTH, include=training, resampler=settings.resampler)
     started = time.perf_counter()

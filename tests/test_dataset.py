@@ -55,3 +55,26 @@ def test_real_datasets_prepare_quickly_and_lazily(ground_truth):
     assert source.inputs.size < 1.1 * (source.n_windows + 96 * len(source.trial_lengths))
     x, y = source.batch(np.random.default_rng(0), 1024)
     assert x.shape == y.shape == (1024, 96)
+
+
+def test_a_teacher_makes_up_its_share_of_the_targets_on_each_trial_own_samples():
+    import ens2rt
+    from ens2export.train import TrainSettings
+
+    source = concatenate([windows_from_neurons([_neuron([2.0, 6.0])]), windows_from_neurons([_neuron([3.0], seconds=7.0)])])
+    model = ens2rt.Model.load("ens2-exc-native", device="cpu")
+    taught = source.with_teacher(model, 0.25)
+    for start, length, trial in zip(source.trial_offsets, source.trial_lengths, (0, 1)):
+        dff = np.sin(np.arange(length // 2) / 7.0)
+        from ens2rt.engine.resample import resample_to_60hz
+
+        expected = ens2rt.infer(resample_to_60hz(dff, 30.0, "fourier"), 60.0, model=model, spikes=False, input_checks=False).rate[0]
+        np.testing.assert_allclose(taught.teacher_rates[start : start + length], expected, atol=1e-6)
+        mixed = 0.75 * source.targets[start : start + length] + 0.25 * expected
+        np.testing.assert_allclose(taught.targets[start : start + length], mixed, atol=1e-6)
+    assert taught.teacher_rates[: source.trial_offsets[0]].sum() == 0  # padding between trials keeps the truth alone
+    for weight in (0.0, 1.5):
+        with pytest.raises(ValueError, match="teacher_weight"):
+            source.with_teacher(model, weight)
+        with pytest.raises(ValueError, match="teacher_weight"):
+            TrainSettings(teacher="ens2-exc-native", teacher_weight=weight)

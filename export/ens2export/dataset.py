@@ -10,7 +10,7 @@ concatenated spike-count array at once equals smoothing each trial alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -44,11 +44,37 @@ class WindowSource:
     datasets: tuple[str, ...]
     n_neurons: int
     resampler: str = "fourier"  # how the trials were brought to 60 Hz (ens2rt.engine.resample)
+    teacher_rates: np.ndarray | None = None  # float32, a trained model's rates on the same samples (distillation)
+    teacher_weight: float = 0.0  # share of the teacher's rates in the targets
 
     @cached_property
     def targets(self) -> np.ndarray:
-        """Smoothed true spike counts (float32), aligned with ``inputs``."""
-        return smooth_spike_counts(self.spike_counts).astype(np.float32)
+        """Smoothed true spike counts (float32), aligned with ``inputs``; mixed with a teacher's rates if it has one."""
+        truth = smooth_spike_counts(self.spike_counts).astype(np.float32)
+        if self.teacher_rates is None:
+            return truth
+        return ((1.0 - self.teacher_weight) * truth + self.teacher_weight * self.teacher_rates).astype(np.float32)
+
+    @cached_property
+    def trial_offsets(self) -> np.ndarray:
+        """Index in ``inputs`` of each trial's first sample (after its 48 leading zeros)."""
+        return np.concatenate([[0], np.cumsum(self.trial_lengths + WINDOW)[:-1]]) + WINDOW // 2
+
+    def with_teacher(self, model, weight: float) -> WindowSource:
+        """A copy whose targets are ``weight`` × ``model``'s rates + (1 − weight) × the smoothed truth (distillation).
+
+        ``model``: anything ``ens2rt.infer`` runs (e.g. a windowed model that never saw these
+        datasets' validation fold), run over each whole trial at 60 Hz as inference runs it.
+        """
+        import ens2rt
+
+        if not 0.0 < weight <= 1.0:
+            raise ValueError(f"teacher_weight must be in (0, 1], not {weight}")
+        rates = np.zeros_like(self.inputs)
+        for start, length in zip(self.trial_offsets, self.trial_lengths):
+            trial = self.inputs[start : start + length]
+            rates[start : start + length] = ens2rt.infer(trial, 60.0, model=model, spikes=False, input_checks=False).rate[0]
+        return replace(self, teacher_rates=rates, teacher_weight=float(weight))
 
     @cached_property
     def first_windows(self) -> np.ndarray:

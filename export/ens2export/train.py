@@ -48,7 +48,9 @@ class TrainSettings:
     ``context`` should too. ``dilation`` (convolutional, offline): of the bottleneck's
     convolutions, a wider reach (:func:`ens2export.architecture.architecture_reach`).
     ``norm_window`` (convolutional, offline): sliding InstanceNorm over that many samples
-    instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`).
+    instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`). ``teacher``
+    (distillation): a model file (or catalog name) whose rates, run over every training
+    trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`).
     """
 
     learning_rate: float = 1e-3
@@ -68,8 +70,12 @@ class TrainSettings:
     local_window: int = 0
     dilation: int = 1
     norm_window: int = 0
+    teacher: str | None = None
+    teacher_weight: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.teacher_weight <= 1.0:
+            raise ValueError(f"teacher_weight must be in (0, 1], not {self.teacher_weight}")
         check_local_window(self.local_window)
         check_dilation(self.dilation)
         check_norm_window(self.norm_window)
@@ -171,6 +177,10 @@ def train(
     ``patience`` steps; the weights after the last step are returned.
     """
     target_device = pick_device(device)
+    if settings.teacher is not None:
+        import ens2rt
+
+        source = source.with_teacher(ens2rt.Model.load(settings.teacher, device="cpu"), settings.teacher_weight)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
