@@ -72,6 +72,10 @@ def train(
     norm_window: Annotated[
         int, typer.Option(help="convolutional: sliding InstanceNorm over a centred window of this many samples instead of BatchNorm (odd; 0: none).")
     ] = 0,
+    teacher: Annotated[
+        Optional[str], typer.Option(help="Distillation: a model (.onnx or shipped name) whose rates on the training trials join the targets.")
+    ] = None,
+    teacher_weight: Annotated[float, typer.Option(help="Share of the teacher's rates in the targets, in (0, 1].")] = 0.5,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -90,7 +94,7 @@ def train(
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
                                  noise_band=noise_band, drift=drift, local_window=local_window, dilation=dilation,
-                                 norm_window=norm_window)  # fmt: skip
+                                 norm_window=norm_window, teacher=teacher, teacher_weight=teacher_weight)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -162,6 +166,8 @@ def onnx(
         recipe += f", with its bottleneck dilated {settings['dilation']}x"
     if settings.get("norm_window"):
         recipe += f", with sliding InstanceNorm over {settings['norm_window']} samples"
+    if settings.get("teacher"):
+        recipe += f", distilled from {Path(settings['teacher']).name} ({settings['teacher_weight']:g} of the targets)"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
     card = write_model(
