@@ -9,6 +9,7 @@ become a runtime option before anything ships with it.
 
     python benchmarks/probes.py overlap-weights D     # windowed: tapered overlap-add at large hops
     python benchmarks/probes.py phase-ensemble C      # convolutional: average over pooling phases
+    python benchmarks/probes.py output-smoothing C    # convolutional: a Gaussian over the output
     python benchmarks/probes.py table                 # benchmarks/results/probes.md
 
 One JSON per probe lands in ``benchmarks/results/probes/``.
@@ -21,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, median  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # probes score on one thread, beside training elsewhere
 OUT = RESULTS / "probes"
 WINDOW = 96
 #: overlap-add weight of each of a window's 96 outputs: uniform is the published rule;
@@ -39,6 +41,7 @@ WINDOW = 96
 OVERLAP_WEIGHTS = {"uniform": np.ones(WINDOW), "hann": np.sin(np.pi * (np.arange(WINDOW) + 0.5) / WINDOW) ** 2}
 OVERLAP_SETTINGS = ((6, "uniform"), (48, "uniform"), (48, "hann"), (32, "hann"), (24, "hann"), (16, "hann"))
 PHASE_SETS = {"1": (0,), "2": (0, 4), "4": (0, 2, 4, 6), "8": tuple(range(8))}
+SMOOTHING_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # 60 Hz samples
 
 
 @contextmanager
@@ -88,6 +91,19 @@ def phase_averaged(run: Callable, phases: tuple[int, ...]) -> Callable:
     return run_phases
 
 
+def smoothed(run: Callable, sigma: float) -> Callable:
+    """``Model.run`` with a convolutional model's output convolved with a Gaussian of ``sigma`` samples (zeros past the ends)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    def run_smoothed(self, inputs: np.ndarray) -> np.ndarray:
+        output = run(self, inputs)
+        if self.contract.kind != "convolutional" or sigma == 0:
+            return output
+        return np.maximum(gaussian_filter1d(output.astype(np.float64), sigma, axis=1, mode="constant"), 0).astype(np.float32)
+
+    return run_smoothed
+
+
 def summarise(scores: dict) -> dict:
     correlations = [row["correlation"] for row in scores.values()]
     return {"per_dataset": scores, "median_r": median(correlations), "mean_r": float(np.mean(correlations))}
@@ -99,49 +115,72 @@ def save(name: str, record: dict) -> None:
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
-@app.command("overlap-weights")
-def overlap_weights(
-    fold: Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")],
-    variant: str = "windowed",
-    seed: int = 0,
-) -> None:
-    """Score a windowed run at hops 6 to 48 with uniform or tapered overlap-add."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+def probe(name: str, fold: str, variant: str, seed: int, swaps: dict[str, Callable[[], AbstractContextManager]]) -> None:
+    """Score the finished validation run ``variant``-s``seed`` of ``fold`` under each setting of ``swaps`` and save the record.
+
+    ``swaps``: a label per setting, and what to enter for it (a context that swaps engine steps).
+    """
+    from benchmarks.recipe import FOLDS, load_run, score_fold
+
+    model, _ = load_run(fold, variant, seed, threads=1)
+    settings = {}
+    for label, swap in swaps.items():
+        started = time.perf_counter()
+        with swap():
+            settings[label] = {**summarise(score_fold(model, FOLDS[fold])), "seconds": round(time.perf_counter() - started, 1)}
+        typer.echo(f"{fold} {label}: mean r {settings[label]['mean_r']:.4f}")
+    save(f"{name}-{fold}-{variant}-s{seed}", {"probe": name, "fold": fold, "run": f"{variant}-s{seed}", "settings": settings})
+
+
+@contextmanager
+def hop_and_overlap(hop: int, weights: str) -> Iterator[None]:
+    """``ens2rt.infer`` at ``hop`` with the overlap-add weighted by :data:`OVERLAP_WEIGHTS` ``[weights]``."""
     from functools import partial
 
     import ens2rt
     import ens2rt.engine.offline as offline
-    from benchmarks.recipe import FOLDS, load_run, score_fold
 
-    model, _ = load_run(fold, variant, seed, threads=1)
-    settings = {}
-    for hop, weights in OVERLAP_SETTINGS:
-        add, divisor = weighted_overlap(OVERLAP_WEIGHTS[weights])
-        started = time.perf_counter()
-        with swapped(offline, "overlap_add", add), swapped(offline, "coverage_at", divisor), swapped(ens2rt, "infer", partial(ens2rt.infer, hop=hop)):
-            settings[f"hop {hop}, {weights}"] = {**summarise(score_fold(model, FOLDS[fold])), "seconds": time.perf_counter() - started}
-        typer.echo(f"{fold} hop {hop} {weights}: mean r {settings[f'hop {hop}, {weights}']['mean_r']:.4f}")
-    save(f"overlap-{fold}-{variant}-s{seed}", {"probe": "overlap-weights", "fold": fold, "run": f"{variant}-s{seed}", "settings": settings})
+    add, divisor = weighted_overlap(OVERLAP_WEIGHTS[weights])
+    with swapped(offline, "overlap_add", add), swapped(offline, "coverage_at", divisor), swapped(ens2rt, "infer", partial(ens2rt.infer, hop=hop)):
+        yield
+
+
+Fold = Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")]
+
+
+@app.command("overlap-weights")
+def overlap_weights(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
+    """Score a windowed run at hops 6 to 48 with uniform or tapered overlap-add."""
+    from functools import partial
+
+    probe("overlap-weights", fold, variant, seed, {f"hop {hop}, {weights}": partial(hop_and_overlap, hop, weights) for hop, weights in OVERLAP_SETTINGS})
 
 
 @app.command("phase-ensemble")
-def phase_ensemble(
-    fold: Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")],
-    variant: str = "conv-noise",
-    seed: int = 0,
-) -> None:
+def phase_ensemble(fold: Fold, variant: str = "conv-noise", seed: int = 0) -> None:
     """Score a convolutional run averaged over 1, 2, 4 or 8 pooling phases of its input."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from benchmarks.recipe import FOLDS, load_run, score_fold
+    from functools import partial
+
     from ens2rt.catalog.model import Model
 
-    model, _ = load_run(fold, variant, seed, threads=1)
-    settings = {}
-    for name, phases in PHASE_SETS.items():
-        with swapped(Model, "run", phase_averaged(Model.run, phases)):
-            settings[f"{name} phases"] = summarise(score_fold(model, FOLDS[fold]))
-        typer.echo(f"{fold} {name} phases: mean r {settings[f'{name} phases']['mean_r']:.4f}")
-    save(f"phases-{fold}-{variant}-s{seed}", {"probe": "phase-ensemble", "fold": fold, "run": f"{variant}-s{seed}", "settings": settings})
+    probe("phase-ensemble", fold, variant, seed,
+          {f"{name} phases": partial(swapped, Model, "run", phase_averaged(Model.run, phases)) for name, phases in PHASE_SETS.items()})  # fmt: skip
+
+
+@app.command("output-smoothing")
+def output_smoothing(fold: Fold, variant: str = "conv-noise", seed: int = 0) -> None:
+    """Score a convolutional run with its output smoothed by a Gaussian of 0 to 3 samples.
+
+    The probe sits on ``Model.run``, so the engine's pieces of a long trace are smoothed on
+    their own: the few outputs within 3σ of a piece's edge also read outputs from its
+    context, which the engine otherwise drops. Close enough to choose whether to pursue it.
+    """
+    from functools import partial
+
+    from ens2rt.catalog.model import Model
+
+    probe("output-smoothing", fold, variant, seed,
+          {f"σ {sigma:g} samples": partial(swapped, Model, "run", smoothed(Model.run, sigma)) for sigma in SMOOTHING_SIGMAS})  # fmt: skip
 
 
 @app.command()

@@ -214,6 +214,11 @@ FINDINGS = """\
   and the outputs averaged, mean r on B / C with 1, 2, 4, 8 phases 0.660 / 0.613, 0.661 /
   0.613, 0.662 / 0.615, 0.662 / 0.616: +0.002 to +0.003 for 4–8× the cost, against a
   0.05–0.08 gap to the windowed recipe. The windowed model's edge is not a phase ensemble.
+- **Smoothing a convolutional model's output does not close it either**
+  (`probes.py output-smoothing B` and `C`, conv-noise-s0): a Gaussian of σ = 1 / 2 / 3
+  samples over the rate, mean r on B 0.665 / 0.663 / 0.653 against 0.660 unsmoothed, on C
+  0.609 / 0.598 / 0.583 against 0.613. It helps the slow GCaMP6s datasets a little (DS15,
+  DS16) and costs the others; the conv output is not just a noisier windowed output.
 
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 

@@ -130,3 +130,32 @@ def measured_reach(network, base, positions: range, kick: float = 1.0) -> tuple[
             reach_right = max(reach_right, position - int(changed[0]))
             reach_left = max(reach_left, int(changed[-1]) - position)
     return reach_left, reach_right
+
+
+def assert_onnx_equals_torch(model_path, weights: dict[str, np.ndarray], network) -> None:
+    """The exported graph at ``model_path`` computes what the torch network of ``network`` holding ``weights`` computes."""
+    import torch
+    from ens2export.network import from_weights
+
+    import ens2rt
+
+    x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
+    with torch.no_grad():
+        expected = from_weights(weights, network)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ens2rt.Model.load(model_path, device="cpu").run(x), expected, rtol=1e-3, atol=1e-4)  # float32 in both
+    assert expected.std() > 0.01  # a network whose output moves with its input
+
+
+def assert_stream_and_dask_equal_infer(model_path, frame_rate: float = 30.0) -> None:
+    """A stream in random chunks and ens2rt.dask in blocks give what one ``infer`` call gives, for the model at ``model_path``."""
+    import ens2rt
+
+    model = ens2rt.Model.load(model_path, device="cpu")
+    traces = simulated_traces(4, 2, 5000)
+    assert_stream_equals_offline(model, traces, frame_rate, 0, max_chunk=300)
+    da = pytest.importorskip("dask.array")
+    import ens2rt.dask as on_dask
+
+    offline = ens2rt.infer(traces, frame_rate, model=model)
+    result = on_dask.infer(da.from_array(traces, chunks=(1, 1600)), frame_rate, model=str(model_path))
+    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, rtol=1e-5, atol=1e-5)  # batch size moves float32 rounding

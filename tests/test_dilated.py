@@ -7,8 +7,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-import ens2rt  # noqa: E402
-from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
+from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, random_conv_weights  # noqa: E402
 from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
@@ -41,28 +40,12 @@ def test_the_reach_is_stated_and_measured(model_path):
 
 
 def test_onnx_computes_what_torch_computes(model_path):
-    torch = pytest.importorskip("torch")
-    from ens2export.network import from_weights
-
-    x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
-    with torch.no_grad():
-        expected = from_weights(_random_weights(0), NETWORK)(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(
-        ens2rt.Model.load(model_path, device="cpu").run(x), expected, rtol=1e-3, atol=1e-4
-    )  # float32 in both
-    assert expected.std() > 0.01
+    pytest.importorskip("torch")
+    assert_onnx_equals_torch(model_path, _random_weights(0), NETWORK)
 
 
 def test_stream_and_dask_equal_infer(model_path):
-    model = ens2rt.Model.load(model_path, device="cpu")
-    traces = simulated_traces(4, 2, 5000)
-    assert_stream_equals_offline(model, traces, RATE, 0, max_chunk=300)
-    da = pytest.importorskip("dask.array")
-    import ens2rt.dask as on_dask
-
-    offline = ens2rt.infer(traces, RATE, model=model)
-    result = on_dask.infer(da.from_array(traces, chunks=(1, 1600)), RATE, model=str(model_path))
-    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, rtol=1e-5, atol=1e-5)  # batch size moves float32 rounding
+    assert_stream_and_dask_equal_infer(model_path, RATE)
 
 
 def test_settings_and_export_guard_it(tmp_path):

@@ -30,3 +30,12 @@ def test_a_whole_pooling_period_shift_leaves_a_convolutional_model_unchanged():
     np.testing.assert_allclose(shifted[:, 60:-60], plain[:, 60:-60], atol=1e-5)
     averaged = probes.phase_averaged(type(model).run, (0, 4))(model, x)
     assert averaged.shape == x.shape and not np.allclose(averaged, plain, atol=1e-5)  # other phases do differ
+
+
+def test_smoothing_by_zero_is_the_plain_network():
+    model = ens2rt.Model.load("ens2-exc-conv", device="cpu")
+    x = np.random.default_rng(1).normal(0, 2, (1, 400)).astype(np.float32)
+    plain = type(model).run(model, x)
+    np.testing.assert_array_equal(probes.smoothed(type(model).run, 0.0)(model, x), plain)
+    smooth = probes.smoothed(type(model).run, 2.0)(model, x)
+    assert smooth.sum() == pytest.approx(plain.sum(), rel=0.05) and np.abs(np.diff(smooth)).sum() < np.abs(np.diff(plain)).sum()
