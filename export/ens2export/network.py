@@ -58,10 +58,8 @@ class SlidingInstanceNorm(nn.Module):
             mean = sliding_mean(shifted, self.window)
             variance = sliding_mean(shifted * shifted, self.window) - mean * mean
             centred = shifted - mean
-        else:  # exactly local, as the graph
-            mean, square = (nn.functional.avg_pool1d(v, self.window, stride=1, padding=self.window // 2, count_include_pad=False) for v in (x, x * x))
-            variance, centred = square - mean * mean, x - mean
-        return centred / torch.sqrt(torch.clamp(variance, min=0.0) + NORM_EPSILON)
+            return centred / torch.sqrt(torch.clamp(variance, min=0.0) + NORM_EPSILON)
+        return window_zscore(x, self.window, NORM_EPSILON)  # exactly local, as the graph
 
 
 def sliding_mean(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -118,14 +116,18 @@ class ENS2UNet(nn.Module):
 
 
 def local_zscore(x: torch.Tensor, window: int) -> torch.Tensor:
-    """(batch, 1, T) → its z-score over a centred ``window`` (odd), variance floored by ``LOCAL_ZSCORE_FLOOR``.
+    """(batch, 1, T) → its z-score over a centred ``window`` (odd), variance floored by ``LOCAL_ZSCORE_FLOOR``."""
+    return window_zscore(x, window, LOCAL_ZSCORE_FLOOR)
 
-    Mean and variance are over the window's samples inside the input (its ends see fewer);
-    the ONNX graph computes the same with AveragePool (``count_include_pad=0``).
+
+def window_zscore(x: torch.Tensor, window: int, floor: float) -> torch.Tensor:
+    """(batch, C, T) → each channel z-scored over a centred ``window`` (odd): ``(x − m) / √(max(q − m², 0) + floor)``.
+
+    ``m``, ``q``: mean of ``x`` and ``x²`` over the window's samples inside the input (its
+    ends see fewer); the ONNX graph computes the same with AveragePool (``count_include_pad=0``).
     """
     mean, square = (nn.functional.avg_pool1d(v, window, stride=1, padding=window // 2, count_include_pad=False) for v in (x, x * x))
-    variance = torch.clamp(square - mean * mean, min=0.0)
-    return (x - mean) / torch.sqrt(variance + LOCAL_ZSCORE_FLOOR)
+    return (x - mean) / torch.sqrt(torch.clamp(square - mean * mean, min=0.0) + floor)
 
 
 def initialise(model: ENS2UNet, generator: torch.Generator) -> None:

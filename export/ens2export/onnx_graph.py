@@ -70,14 +70,17 @@ class _GraphBuilder:
         x = self.node("InstanceNormalization", [x, scale, shift], epsilon=NORM_EPSILON)
         return self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
 
-    def sliding_norm(self, x: str, window: int) -> str:
-        """Normalise each channel of (batch, C, 1, T) ``x`` by its mean and variance over a centred ``window``."""
+    def window_zscore(self, x: str, window: int, floor: float, stem: str) -> str:
+        """Each channel of (batch, C, 1, T) ``x`` z-scored over a centred ``window``: ``(x − m) / √(max(q − m², 0) + floor)``.
+
+        ``m``, ``q``: the window's mean of ``x`` and ``x²`` over the samples it covers (AveragePool without the padding).
+        """
         pool = {"kernel_shape": [1, window], "pads": [0, window // 2, 0, window // 2], "count_include_pad": 0}
         mean = self.node("AveragePool", [x], **pool)
         square = self.node("AveragePool", [self.node("Mul", [x, x])], **pool)
-        zero, epsilon = self.scalar("norm_zero", 0.0), self.scalar("norm_epsilon", NORM_EPSILON)
-        variance = self.node("Max", [self.node("Sub", [square, self.node("Mul", [mean, mean])]), zero])
-        return self.node("Div", [self.node("Sub", [x, mean]), self.node("Sqrt", [self.node("Add", [variance, epsilon])])])
+        variance = self.node("Max", [self.node("Sub", [square, self.node("Mul", [mean, mean])]), self.scalar(f"{stem}_zero", 0.0)])
+        scale = self.node("Sqrt", [self.node("Add", [variance, self.scalar(f"{stem}_floor", floor)])])
+        return self.node("Div", [self.node("Sub", [x, mean]), scale])
 
     def block(self, x: str, block: ConvBlock, dilation: int = 1) -> str:
         for index, weight_name in enumerate(block.conv_names(), start=1):
@@ -85,7 +88,7 @@ class _GraphBuilder:
                 x = self.conv(x, weight_name)
                 x = self.norm_act(x, block.features, f"{block.name}norm{index}")
             elif self.norm_windows:
-                x = self.sliding_norm(self.conv(x, weight_name, dilation=dilation), self.norm_windows[level(block)])
+                x = self.window_zscore(self.conv(x, weight_name, dilation=dilation), self.norm_windows[level(block)], NORM_EPSILON, "norm")
                 x = self.node("LeakyRelu", [x], alpha=LEAKY_SLOPE)
             else:  # BatchNorm folded into the conv
                 bias = weight_name.replace(".weight", ".bias")
@@ -94,13 +97,7 @@ class _GraphBuilder:
 
     def local_zscore(self, x: str, window: int) -> str:
         """Concatenate to (batch, 1, 1, T) ``x`` its z-score over a centred ``window``, as the torch network does."""
-        pool = {"kernel_shape": [1, window], "pads": [0, window // 2, 0, window // 2], "count_include_pad": 0}
-        mean = self.node("AveragePool", [x], **pool)
-        square = self.node("AveragePool", [self.node("Mul", [x, x])], **pool)
-        zero, floor = (self.constant(name, np.array(value, dtype=np.float32)) for name, value in (("zscore_zero", 0.0), ("zscore_floor", LOCAL_ZSCORE_FLOOR)))
-        variance = self.node("Max", [self.node("Sub", [square, self.node("Mul", [mean, mean])]), zero])
-        scale = self.node("Sqrt", [self.node("Add", [variance, floor])])
-        return self.node("Concat", [x, self.node("Div", [self.node("Sub", [x, mean]), scale])], axis=1)
+        return self.node("Concat", [x, self.window_zscore(x, window, LOCAL_ZSCORE_FLOOR, "zscore")], axis=1)
 
 
 def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], network: Network = Network(), output_delay: int = 0) -> onnx.ModelProto:
