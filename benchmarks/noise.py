@@ -98,7 +98,10 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     out = recipe_dir(held_out_fold, recipe, runs)
     if (out / "run.json").is_file():
         return f"{out}: cached"
-    settings = TrainSettings(**recipe_fields(recipe))
+    fields = recipe_fields(recipe)
+    if "teacher_run" in fields:
+        raise typer.BadParameter(f"{recipe} is distilled from a windowed model; the noise protocol has no teacher for it yet", param_hint="--recipe")
+    settings = TrainSettings(**fields)
     train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
     source = load_windows(training_data, include=train_on, resampler=settings.resampler)
     result = train(source, settings, device=device)

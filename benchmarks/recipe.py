@@ -89,8 +89,9 @@ VARIANTS = {
                        "model's per-window normalisation without windows; 288-sample training windows"),
     "conv-noise-distil": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500,
                            "teacher_run": "windowed-s0", "teacher_weight": 0.5},
-                          "as conv-noise, distilled: the targets are half the smoothed truth and half the rates of the same "
-                          "fold's windowed-s0 run (hop 6) on the training trials"),
+                          "as conv-noise, distilled: the targets are half the smoothed truth and half the rates of a "
+                          "windowed model trained on the same data (hop 6) on the training trials: on a validation fold its "
+                          "windowed-s0 run, in leave-one-out the published recipe's model of the same split"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),

@@ -58,3 +58,9 @@ def test_a_shipped_model_cites_the_table_of_its_own_recipe():
     for recipe, model in accuracy.SHIPPED_RECIPES.items():
         trained_with = json.loads((accuracy.REPO / "models" / f"{model}.json").read_text())["training"]["settings"]
         assert {k: trained_with[k] for k in accuracy.recipe_fields(recipe)} == accuracy.recipe_fields(recipe)
+
+
+def test_a_distilled_recipe_learns_from_the_published_model_of_its_split(tmp_path):
+    assert accuracy.recipe_fields("conv-noise-distil")["teacher_run"] == "windowed-s0"
+    with pytest.raises(typer.BadParameter, match="train that first"):  # no published leave-DS09-out run under tmp_path
+        accuracy.train_one("DS09", accuracy.GROUND_TRUTH, tmp_path, "cpu", 0, None, None, recipe="conv-noise-distil")
