@@ -84,8 +84,7 @@ class WindowSource:
     @cached_property
     def starts(self) -> np.ndarray:
         """Offset of every window: one per 60 Hz sample of every trial, as in inference."""
-        trial_offsets = np.concatenate([[0], np.cumsum(self.trial_lengths + WINDOW)[:-1]])
-        first = np.repeat(trial_offsets, self.trial_lengths)
+        first = np.repeat(self.trial_offsets - WINDOW // 2, self.trial_lengths)  # a trial's first window starts at its padding
         within = np.arange(first.size) - np.repeat(self.first_windows, self.trial_lengths)
         return first + within
 
