@@ -201,7 +201,7 @@ FINDINGS = """\
   probes below, while a sliding norm gives each sample one). The B loss is three times
   the seed spread; not adopted.
 
-## Distillation (2026-11-29, fourth round) — the first convolutional recipe level with the windowed one on two folds
+## Distillation (2026-11-29, fourth round) — the first convolutional recipe near the windowed one
 
 - **A convolutional model trained on a windowed model's rates gains on every fold**
   (`conv-noise-distil`: as conv-noise, but the targets are half the smoothed true spikes and
@@ -211,9 +211,9 @@ FINDINGS = """\
   0.692 and windowed 0.520, 0.484 / 0.679, 0.681 / 0.756, 0.779 / 0.738, 0.746. Pooled
   over the 23 datasets, mean r 0.662 against conv-noise 0.634 / 0.630 and windowed 0.676 /
   0.665: +0.03 over the convolutional recipe, several times its seed spread, and within
-  0.003–0.014 of the windowed one. Level with the windowed recipe on B (zebrafish GCaMP6f
-  DS06–DS08 gain 0.05–0.08 over conv-noise) and D, ahead on the dyes (A), still 0.05–0.07
-  behind on C (GCaMP6s DS15, DS16 most). Median |bias| pooled 0.56, no better.
+  0.003–0.014 of the windowed one. Within 0.01 mean r of the windowed recipe on B (zebrafish
+  GCaMP6f DS06–DS08 gain 0.06–0.13 over the conv-noise seed mean) and D, ahead on the dyes
+  (A), still 0.05–0.08 behind on C (GCaMP6s DS15, DS16 most). Median |bias| pooled 0.56, no better.
 - The student runs at the convolutional model's speed: the teacher is only needed in
   training. One seed per fold so far; second seeds on B and C are the next runs, then a
   teacher weight of 1 (targets all teacher) and the leave-one-out folds, where the teacher
