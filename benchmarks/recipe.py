@@ -201,7 +201,7 @@ FINDINGS = """\
   probes below, while a sliding norm gives each sample one). The B loss is three times
   the seed spread; not adopted.
 
-## Distillation (2026-11-29, fourth round) — the first convolutional recipe near the windowed one
+## Distillation (2026-11-29, fourth round) — the convolutional recipe's best so far
 
 - **A convolutional model trained on a windowed model's rates gains on every fold**
   (`conv-noise-distil`: as conv-noise, but the targets are half the smoothed true spikes and
@@ -214,11 +214,15 @@ FINDINGS = """\
   0.003–0.014 of the windowed one. Within 0.01 mean r of the windowed recipe on B (zebrafish
   GCaMP6f DS06–DS08 gain 0.06–0.13 over the conv-noise seed mean) and D, ahead on the dyes
   (A), still 0.05–0.08 behind on C (GCaMP6s DS15, DS16 most). Median |bias| pooled 0.56, no better.
+- **Second seeds on B and C** confirm a gain, smaller on C: seed 1 scores B 0.652 (mean r
+  0.668; DS06 0.492 against 0.621 for seed 0) and C 0.703 (0.625). Mean over the two seeds,
+  median r B 0.663 / C 0.702 against conv-noise 0.630 / 0.689 and windowed 0.680 / 0.767;
+  mean r B 0.683 / C 0.630 against 0.650 / 0.620 and 0.709 / 0.691. Distillation closes
+  about half the gap to the windowed recipe on B, a sixth on C.
 - The student runs at the convolutional model's speed: the teacher is only needed in
-  training. One seed per fold so far; second seeds on B and C are the next runs, then a
-  teacher weight of 1 (targets all teacher) and the leave-one-out folds, where the teacher
-  is the published recipe's model of the same split (`accuracy.py train --recipe
-  conv-noise-distil` does that). Not shipped yet.
+  training. Next: a teacher weight of 1 (targets all teacher), then the leave-one-out
+  folds, where the teacher is the published recipe's model of the same split
+  (`accuracy.py train --recipe conv-noise-distil` does that). Not shipped yet.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
