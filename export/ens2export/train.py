@@ -17,7 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach, check_dilation, check_local_window, check_norm_window
+from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach
 
 WINDOW = 96
 INPUT_SCALINGS = ("none", "noise_std")
@@ -74,11 +74,11 @@ class TrainSettings:
     teacher_weight: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        Network(self.kind, self.local_window, self.dilation, self.norm_window)  # checks each network option
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], not {self.teacher_weight}")
-        check_local_window(self.local_window)
-        check_dilation(self.dilation)
-        check_norm_window(self.norm_window)
         if self.norm_window and (self.kind != "convolutional" or self.lookahead is not None):
             raise ValueError("sliding InstanceNorm is for offline convolutional models")
         if self.dilation > 1 and (self.kind != "convolutional" or self.lookahead is not None):
@@ -95,8 +95,6 @@ class TrainSettings:
             raise ValueError(f"drift is a non-negative augmentation of convolutional training, not {self.drift} for {self.kind}")
         if self.schedule == "cosine" and self.patience < self.max_steps:
             raise ValueError(f"a cosine schedule runs exactly max_steps ({self.max_steps}); patience {self.patience} would stop it early")
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, not {self.input_scaling!r}")
         if self.kind == "windowed" and (self.context != WINDOW or self.input_scaling != "none"):
