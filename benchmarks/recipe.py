@@ -92,6 +92,9 @@ VARIANTS = {
                           "as conv-noise, distilled: the targets are half the smoothed truth and half the rates of a "
                           "windowed model trained on the same data (hop 6) on the training trials: on a validation fold its "
                           "windowed-s0 run, in leave-one-out the published recipe's model of the same split"),
+    "conv-noise-distil1": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                            "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0},
+                           "as conv-noise-distil, the targets are the teacher's rates alone (teacher weight 1)"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
