@@ -78,3 +78,36 @@ def test_a_teacher_makes_up_its_share_of_the_targets_on_each_trial_own_samples()
             source.with_teacher(model, weight)
         with pytest.raises(ValueError, match="teacher_weight"):
             TrainSettings(teacher="ens2-exc-native", teacher_weight=weight)
+
+
+def test_a_stretch_of_one_gives_the_plain_context_windows():
+    source = concatenate([windows_from_neurons([_neuron([2.0, 2.1, 6.0])]), windows_from_neurons([_neuron([0.5, 3.0], seconds=7.0)])])
+    chosen = np.arange(0, source.n_windows, 7)
+    inputs, inside, targets = source.stretched(chosen, np.ones(chosen.size), 192)
+    _, plain_inside = source._trial_and_inside(chosen, 192)
+    plain = np.where(plain_inside, source.inputs[np.clip(source.starts[chosen][:, None] - 48 + np.arange(192), 0, source.inputs.size - 1)], 0)
+    np.testing.assert_array_equal(inside, plain_inside)
+    np.testing.assert_allclose(inputs, plain, atol=1e-6)
+    np.testing.assert_allclose(targets, source.targets[source.starts[chosen][:, None] + np.arange(96)], atol=1e-4)
+
+
+@pytest.mark.parametrize("factor", [0.7, 1.0, 1.45])
+def test_a_stretched_window_moves_each_spike_and_keeps_its_count(factor):
+    source = windows_from_neurons([_neuron([2.0])])  # 60 Hz sample 120
+    window = 110  # centred 10 samples before the spike
+    inputs, inside, targets = source.stretched(np.array([window]), np.array([factor]), 192)
+    assert targets.sum() == pytest.approx(1.0, abs=1e-4)  # the Gaussian keeps its width, the spike its count
+    assert np.argmax(targets[0]) == 48 + round(10 * factor)
+    trace = source.inputs[source.trial_offsets[0] :][:600]
+    expected = np.interp(window + (np.arange(192) - 96) / factor, np.arange(600), trace)
+    np.testing.assert_allclose(inputs[0][inside[0]], expected[inside[0]], atol=1e-6)
+    assert inside[0].sum() == np.sum((window + (np.arange(192) - 96) / factor >= 0))
+
+
+def test_stretch_is_a_convolutional_augmentation_of_at_least_one():
+    from ens2export.train import TrainSettings
+
+    assert TrainSettings(kind="convolutional", context=192, stretch=1.5).stretch == 1.5
+    for fields in ({"kind": "convolutional", "context": 192, "stretch": 0.8}, {"stretch": 1.2}):
+        with pytest.raises(ValueError, match="stretch"):
+            TrainSettings(**fields)

@@ -62,6 +62,9 @@ def train(
     drift: Annotated[
         float, typer.Option(help="convolutional: add a random baseline offset and ramp to each window, N(0, DRIFT) noise std each.")
     ] = 0.0,
+    stretch: Annotated[
+        float, typer.Option(help="convolutional: slow down or speed up each window by a random factor up to STRETCH (1: none).")
+    ] = 1.0,
     schedule: Annotated[
         str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
     ] = "constant",
@@ -93,7 +96,7 @@ def train(
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band, drift=drift, local_window=local_window, dilation=dilation,
+                                 noise_band=noise_band, drift=drift, stretch=stretch, local_window=local_window, dilation=dilation,
                                  norm_window=norm_window, teacher=teacher, teacher_weight=teacher_weight)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -24,6 +24,7 @@ from ens2export.groundtruth import (
     spike_counts_at_60hz,
 )
 from ens2rt.engine.resample import resample_to_60hz
+from ens2rt.engine.spikes import SIGMA_SAMPLES
 from ens2rt.engine.traces import noise_level
 from ens2rt.engine.windows import WINDOW, pad_for_windows
 
@@ -133,7 +134,7 @@ class WindowSource:
 
     def context_batch(
         self, rng: np.random.Generator, size: int, length: int, noise_level: float | np.ndarray | None = None, scaled: bool = False,
-        delay: int = 0, drift: float = 0.0,
+        delay: int = 0, drift: float = 0.0, stretch: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).
 
@@ -147,12 +148,21 @@ class WindowSource:
         ``drift`` (augmentation): each input inside its trial gets a baseline offset plus a
         linear ramp, both drawn N(0, drift) in units of the trial's noise std (the ramp's value
         is its change from the window's first to last sample), as a slowly drifting baseline.
+        ``stretch`` (augmentation, ≥ 1): each window's time axis is scaled by a factor drawn
+        log-uniformly from 1 / stretch to stretch, as if its indicator were that much slower
+        or faster (:meth:`stretched`).
         """
         chosen = rng.integers(0, self.n_windows, size)
-        extra = (length - WINDOW) // 2
-        trial, inside = self._trial_and_inside(chosen, length, delay)
-        index = np.clip(self.starts[chosen][:, None] - extra - delay + np.arange(length), 0, self.inputs.size - 1)
-        inputs = np.where(inside, self.inputs[index], np.float32(0))
+        if stretch > 1.0:
+            factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), size))
+            trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
+            inputs, inside, targets = self.stretched(chosen, factors, length, delay)
+        else:
+            extra = (length - WINDOW) // 2
+            trial, inside = self._trial_and_inside(chosen, length, delay)
+            index = np.clip(self.starts[chosen][:, None] - extra - delay + np.arange(length), 0, self.inputs.size - 1)
+            inputs = np.where(inside, self.inputs[index], np.float32(0))
+            targets = self.targets[self.starts[chosen][:, None] + np.arange(WINDOW)]
         levels = self.noise_levels[trial]
         if noise_level is not None:
             inputs = inputs + self._noise(rng, trial, inside, noise_level)
@@ -164,8 +174,49 @@ class WindowSource:
             inputs = inputs + np.where(inside, (offset + ramp * along) * scale, np.float32(0))
         if scaled:
             inputs = inputs / scale
-        targets = self.targets[self.starts[chosen][:, None] + np.arange(WINDOW)]
         return inputs.astype(np.float32), targets
+
+    def stretched(self, chosen: np.ndarray, factors: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Windows ``chosen`` with their time axis scaled by ``factors`` about each window's centre.
+
+        Returns inputs (len(chosen), ``length``; linearly interpolated, zero outside the
+        trial), which of them lie inside the trial, and targets (len(chosen), 96): the true
+        spikes moved to their scaled times and smoothed with the targets' Gaussian there
+        (so the kernel keeps its width and each spike its count), mixed with the teacher's
+        rates, interpolated and divided by the factor, as :attr:`targets` mixes them.
+        A factor of 1 gives the unscaled windows (targets to the kernel's truncation).
+        """
+        trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
+        centre = (chosen - self.first_windows[trial]).astype(np.float64)  # the window's centre, as a sample of its trial
+        first, n = self.trial_offsets[trial], self.trial_lengths[trial]
+        factor = np.asarray(factors, dtype=np.float64)[:, None]
+
+        def along_trial(position: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """``values`` linearly interpolated at trial positions; and which positions lie inside the trial."""
+            inside = (position >= 0) & (position <= n[:, None] - 1)
+            low = np.clip(np.floor(position), 0, n[:, None] - 1).astype(np.int64)
+            high = np.minimum(low + 1, n[:, None] - 1)
+            weight = np.clip(position - low, 0.0, 1.0)
+            mixed = (1 - weight) * values[first[:, None] + low] + weight * values[first[:, None] + high]
+            return np.where(inside, mixed, 0.0), inside
+
+        inputs, inside = along_trial(centre[:, None] + (np.arange(length) - length // 2 - delay) / factor, self.inputs)
+        reach = int(np.ceil((WINDOW // 2 + 4 * SIGMA_SAMPLES) / factor.min())) + 1
+        offsets = np.arange(-reach, reach + 1)  # source samples around the centre that can reach the target
+        source = centre[:, None].astype(np.int64) + offsets
+        valid = (source >= 0) & (source < n[:, None])
+        counts = np.where(valid, self.spike_counts[first[:, None] + np.clip(source, 0, n[:, None] - 1)], 0)
+        window, at = np.nonzero(counts)  # spikes are sparse: smooth only the samples that have some
+        landed = offsets[at] * factor[window, 0]  # where those samples' spikes land, from the window's centre
+        gap = (np.arange(WINDOW) - WINDOW // 2)[None, :] - landed[:, None]
+        kernel = np.exp(-0.5 * (gap / SIGMA_SAMPLES) ** 2) / (SIGMA_SAMPLES * np.sqrt(2 * np.pi))
+        targets = np.zeros((len(chosen), WINDOW))
+        np.add.at(targets, window, kernel * counts[window, at][:, None])
+        if self.teacher_rates is not None:
+            target_position = centre[:, None] + (np.arange(WINDOW) - WINDOW // 2) / factor
+            teacher = along_trial(target_position, self.teacher_rates)[0] / factor
+            targets = (1.0 - self.teacher_weight) * targets + self.teacher_weight * teacher
+        return inputs.astype(np.float32), inside, targets.astype(np.float32)
 
     def typical_noise_level(self) -> float:
         """Median native ν over the recorded time (each trial weighted by its length)."""
