@@ -99,6 +99,10 @@ VARIANTS = {
                                    "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 0.5, "stretch": 1.5},
                                   "as conv-noise-distil, each training window slowed or sped up by a factor drawn log-uniformly "
                                   "from 1/1.5 to 1.5 (indicator kinetics the training data lack)"),
+    "conv-noise-distil-gain": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 0.5, "gain": 2.0},
+                               "as conv-noise-distil, each training input multiplied by a factor drawn log-uniformly from "
+                               "1/2 to 2 (amplitude augmentation; the targets stay)"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),

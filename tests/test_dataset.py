@@ -104,10 +104,21 @@ def test_a_stretched_window_moves_each_spike_and_keeps_its_count(factor):
     assert inside[0].sum() == np.sum((window + (np.arange(192) - 96) / factor >= 0))
 
 
-def test_stretch_is_a_convolutional_augmentation_of_at_least_one():
+@pytest.mark.parametrize("name", ["stretch", "gain"])
+def test_stretch_and_gain_are_convolutional_augmentations_of_at_least_one(name):
     from ens2export.train import TrainSettings
 
-    assert TrainSettings(kind="convolutional", context=192, stretch=1.5).stretch == 1.5
-    for fields in ({"kind": "convolutional", "context": 192, "stretch": 0.8}, {"stretch": 1.2}):
-        with pytest.raises(ValueError, match="stretch"):
+    assert getattr(TrainSettings(kind="convolutional", context=192, **{name: 1.5}), name) == 1.5
+    for fields in ({"kind": "convolutional", "context": 192, name: 0.8}, {name: 1.2}, {name: float("nan")}):
+        with pytest.raises(ValueError, match=name):
             TrainSettings(**fields)
+
+
+def test_gain_scales_each_input_within_its_bounds_and_leaves_the_targets():
+    source = windows_from_neurons([_neuron([2.0, 6.0], seconds=20.0)])
+    plain_x, plain_y = source.context_batch(np.random.default_rng(3), 64, 192, scaled=True)
+    x, y = source.context_batch(np.random.default_rng(3), 64, 192, scaled=True, gain=2.0)
+    np.testing.assert_array_equal(y, plain_y)
+    ratio = np.abs(x).sum(axis=1) / np.abs(plain_x).sum(axis=1)  # every window has samples inside the trial
+    assert np.all((ratio >= 0.5 - 1e-6) & (ratio <= 2.0 + 1e-6)) and ratio.std() > 0.1
+    np.testing.assert_allclose(x, plain_x * ratio[:, None], rtol=1e-5, atol=1e-6)

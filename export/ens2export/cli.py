@@ -65,6 +65,9 @@ def train(
     stretch: Annotated[
         float, typer.Option(help="convolutional: slow down or speed up each window by a random factor up to STRETCH (1: none).")
     ] = 1.0,
+    gain: Annotated[
+        float, typer.Option(help="convolutional: multiply each window's input by a random factor up to GAIN either way (1: none).")
+    ] = 1.0,
     schedule: Annotated[
         str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
     ] = "constant",
@@ -96,7 +99,7 @@ def train(
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band, drift=drift, stretch=stretch, local_window=local_window, dilation=dilation,
+                                 noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
                                  norm_window=norm_window, teacher=teacher, teacher_weight=teacher_weight)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

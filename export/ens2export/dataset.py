@@ -134,7 +134,7 @@ class WindowSource:
 
     def context_batch(
         self, rng: np.random.Generator, size: int, length: int, noise_level: float | np.ndarray | None = None, scaled: bool = False,
-        delay: int = 0, drift: float = 0.0, stretch: float = 1.0,
+        delay: int = 0, drift: float = 0.0, stretch: float = 1.0, gain: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).
 
@@ -150,7 +150,9 @@ class WindowSource:
         is its change from the window's first to last sample), as a slowly drifting baseline.
         ``stretch`` (augmentation, ≥ 1): each window's time axis is scaled by a factor drawn
         log-uniformly from 1 / stretch to stretch, as if its indicator were that much slower
-        or faster (:meth:`stretched`).
+        or faster (:meth:`stretched`). ``gain`` (augmentation, ≥ 1): each input (signal and
+        noise) is multiplied by a factor drawn log-uniformly from 1 / gain to gain, as if its
+        ΔF/F amplitude or its noise estimate were that much off; the targets stay.
         """
         chosen = rng.integers(0, self.n_windows, size)
         if stretch > 1.0:
@@ -174,6 +176,8 @@ class WindowSource:
             inputs = inputs + np.where(inside, (offset + ramp * along) * scale, np.float32(0))
         if scaled:
             inputs = inputs / scale
+        if gain > 1.0:
+            inputs = inputs * np.exp(rng.uniform(-np.log(gain), np.log(gain), (size, 1)))
         return inputs.astype(np.float32), targets
 
     def stretched(self, chosen: np.ndarray, factors: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -42,7 +42,8 @@ class TrainSettings:
     cut it short); ``"constant"`` is the published recipe. ``drift`` (convolutional): baseline
     drift augmentation, see :meth:`WindowSource.context_batch`; ``stretch`` (convolutional):
     time-stretch augmentation, each window slowed or sped up by up to that factor (the same
-    method). ``noise_band`` (instead of
+    method); ``gain`` (convolutional): amplitude augmentation, each input scaled by up to
+    that factor either way. ``noise_band`` (instead of
     ``noise_level``): every window is lifted to its own ν drawn uniformly from (low, high),
     so one model sees the whole band. ``local_window`` (convolutional, noise_std scaling):
     the network also reads the input's z-score over a centred window of that many samples
@@ -69,6 +70,7 @@ class TrainSettings:
     schedule: str = "constant"
     drift: float = 0.0
     stretch: float = 1.0
+    gain: float = 1.0
     noise_band: tuple[float, float] | None = None
     local_window: int = 0
     dilation: int = 1
@@ -96,8 +98,10 @@ class TrainSettings:
                 raise ValueError(f"noise_band must be (low, high) with 0 <= low < high, instead of noise_level; not {self.noise_band}")
         if self.drift < 0 or (self.drift > 0 and self.kind != "convolutional"):
             raise ValueError(f"drift is a non-negative augmentation of convolutional training, not {self.drift} for {self.kind}")
-        if not self.stretch >= 1.0 or (self.stretch > 1.0 and self.kind != "convolutional"):
-            raise ValueError(f"stretch is a factor >= 1 for convolutional training, not {self.stretch} for {self.kind}")
+        for name in ("stretch", "gain"):
+            factor = getattr(self, name)
+            if not factor >= 1.0 or (factor > 1.0 and self.kind != "convolutional"):
+                raise ValueError(f"{name} is a factor >= 1 for convolutional training, not {factor} for {self.kind}")
         if self.schedule == "cosine" and self.patience < self.max_steps:
             raise ValueError(f"a cosine schedule runs exactly max_steps ({self.max_steps}); patience {self.patience} would stop it early")
         if self.input_scaling not in INPUT_SCALINGS:
@@ -215,7 +219,7 @@ def train(
         elif convolutional:
             batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, level,
                                                     scaled=settings.input_scaling == "noise_std", delay=settings.output_delay,
-                                                    drift=settings.drift, stretch=settings.stretch)  # fmt: skip
+                                                    drift=settings.drift, stretch=settings.stretch, gain=settings.gain)  # fmt: skip
             x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
             batch_x, batch_y = source.batch(rng, settings.batch_size, level)
