@@ -120,6 +120,20 @@ def test_a_stream_answers_within_its_stated_delay(conv):
     assert stream.delay_s < windowed.delay_s  # no window to close
 
 
+def test_a_stream_without_a_streaming_graph_keeps_constant_memory(tmp_path):
+    path = tmp_path / "pieces.onnx"
+    write_model(_random_weights(0), path, name="pieces", cell_class="excitatory", description="test model", training={},
+                network=Network("convolutional"), input_scaling="noise_std", stream_graph=False)  # fmt: skip
+    conv = ens2rt.Model.load(path, device="cpu")
+    stream = ens2rt.Stream(3, RATE, model=conv, noise_level=1.0)
+    assert not stream.uses_streaming_graph  # each push reruns the model over its new samples
+    rng, held = np.random.default_rng(0), []
+    for _ in range(300):  # 150 s in pushes of half a second
+        stream.push(rng.normal(0, 0.1, (3, 15)))
+        held.append(stream._rate.held)
+    assert max(held[150:]) <= max(held[:150]) and max(held) < 2 * conv.contract.context_left + 64
+
+
 def test_a_stream_needs_the_noise_level_for_noise_scaled_models(conv):
     with pytest.raises(InputError, match="noise std"):
         ens2rt.Stream(2, RATE, model=conv)

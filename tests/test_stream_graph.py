@@ -107,7 +107,7 @@ def test_neurons_split_over_threads_give_the_same_numbers(tmp_path):
     levels = ens2rt.noise_level(x, RATE)
     offline = ens2rt.infer(x, RATE, model=model, noise_level=levels, spikes=False)
     stream = ens2rt.Stream(300, RATE, model=model, noise_level=levels, spikes=False, threads=2)
-    assert len(stream._stateful.groups) == 2
+    assert stream._rate.groups == 2
     rate = np.concatenate([stream.push(x[:, k : k + 5]).rate for k in range(0, 600, 5)] + [stream.flush().rate], axis=1)
     np.testing.assert_allclose(rate, offline.rate, atol=1e-5)
 
@@ -121,7 +121,7 @@ def test_a_family_streams_each_neuron_on_its_member(tmp_path, traces):
     levels = [1.0, 4.0, 1.0]
     offline = ens2rt.infer(traces, RATE, model=family, noise_level=levels, spikes=False)
     stream = ens2rt.Stream(3, RATE, model=family, noise_level=levels, spikes=False)
-    assert len(stream._stateful.groups) == 2
+    assert stream._rate.groups == 2
     rate = np.concatenate([stream.push(traces[:, k : k + 7]).rate for k in range(0, traces.shape[1], 7)] + [stream.flush().rate], axis=1)
     np.testing.assert_allclose(rate, offline.rate, atol=1e-5)
 

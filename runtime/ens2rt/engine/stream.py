@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.errors import InputError, ModelError
-from ens2rt.engine import whole_trace
-from ens2rt.engine.stateful import StatefulRun
+from ens2rt.errors import InputError
+from ens2rt.engine.stream_rate import GraphRate, rate_runner
 from ens2rt.catalog.family import ModelFamily, assign_models, load_models
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.options import Options, resolve_options
@@ -34,7 +33,7 @@ from ens2rt.result import run_settings
 from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.engine.traces import check_frame_rate
-from ens2rt.engine.windows import HALF_WINDOW, WINDOW, coverage_at, gather_windows, overlap_add
+from ens2rt.engine.windows import WINDOW
 
 
 _NO_SPIKES = np.zeros(0)
@@ -94,20 +93,13 @@ class Stream:
         self.contract = loaded.contract
         self._noise_level = noise_level
         self.resampler = self.options.resampler or self.contract.resampler
-        self._samples = np.zeros((n_neurons, 0), dtype=np.float32)  # convolutional: 60 Hz input still to be read
-        self._stateful = self._stateful_run()
-        self._ready = np.zeros((n_neurons, 0), dtype=np.float32)  # streaming graph: final rate not yet emitted
-        self._samples_start = 0
+        self._rate = rate_runner(self.models, self.n_neurons, self.options)  # 60 Hz input in, final rate out
         self._resampler = local_resampler(self.frame_rate, self.resampler)
         self._frames = np.zeros((n_neurons, 0))
         self._frames_start = 0  # index of self._frames[:, 0] in the recording
         self._n_frames = 0
         self._last_finite = np.full(n_neurons, np.nan)
         self._n60 = 0  # 60 Hz samples resampled so far
-        self._buffer_start = 0  # padded index of column 0 of the two buffers below
-        self._padded = np.zeros((n_neurons, HALF_WINDOW), dtype=np.float32)  # 60 Hz input, padded
-        self._summed = np.zeros((n_neurons, HALF_WINDOW))  # overlap-add of window outputs
-        self._next_window = 0  # padded start of the next window to run
         self._n_emitted = 0
         self._pending = np.zeros((n_neurons, 0), dtype=np.float32)  # final rate of runs not yet closed
         self._pending_start = 0  # 60 Hz index of self._pending[:, 0]
@@ -115,18 +107,6 @@ class Stream:
         self._run_start = np.zeros(n_neurons, dtype=np.int64)  # per neuron, 60 Hz index after its last sample below threshold
         self._open_above = np.zeros(n_neurons, dtype=bool)  # per neuron, a sample at or above threshold not yet fitted
         self._flushed = False
-
-    def _stateful_run(self) -> StatefulRun | None:
-        """The streaming graphs' state, when every model of this stream ships one."""
-        if self.contract.kind != "convolutional":
-            return None
-        graphs = [model.stream_graph for model in self.models.models]
-        if any(graph is None for graph in graphs):
-            return None
-        for model, graph in zip(self.models.models, graphs):
-            if graph.lag != self.contract.reach_right:
-                raise ModelError(f"{model.name}: its streaming graph lags {graph.lag} samples, its contract's reach.right is {self.contract.reach_right}")
-        return StatefulRun(graphs, self.models.index, self.models.scales(), threads=self.options.threads)
 
     @property
     def settings(self) -> dict:
@@ -137,7 +117,7 @@ class Stream:
     @property
     def uses_streaming_graph(self) -> bool:
         """Whether pushes run the models' streaming graphs (each sample computed once) rather than pieces."""
-        return self._stateful is not None
+        return isinstance(self._rate, GraphRate)
 
     @property
     def neuron_model(self) -> np.ndarray:
@@ -176,17 +156,10 @@ class Stream:
             ready -= 1
         return ready
 
-    def _emittable(self, n_known: int) -> int:
-        """Rate samples that are final once ``n_known`` input samples are."""
-        if self.contract.kind == "convolutional":
-            return max(0, n_known - self.contract.reach_right)
-        last_start = n_known - HALF_WINDOW  # the last window that can run (padded index)
-        return max(0, (last_start // self.hop + 1) * self.hop - HALF_WINDOW) if last_start >= 0 else 0
-
     def _frames_to_emit(self, sample: int) -> int:
         """Frames that must be pushed before rate sample ``sample`` is emitted."""
         n_frames = max(1, int(sample * self.frame_rate / TARGET_RATE_HZ))
-        while self._emittable(self._known_samples(n_frames)) <= sample:
+        while self._rate.emittable(self._known_samples(n_frames)) <= sample:
             n_frames += 1
         return n_frames
 
@@ -204,13 +177,8 @@ class Stream:
         frames = self._hold_last_finite(frames)
         self._frames = np.concatenate([self._frames, frames], axis=1)
         self._n_frames += frames.shape[1]
-        self._resample_until(max(self._n60, self._known_samples(self._n_frames)), n_total=None)
-        if self._stateful is not None:
-            return self._emit_ready(final=False)
-        if self.contract.kind == "convolutional":
-            return self._emit_pieces(self._emittable(self._n60), self._n60, final=False)
-        self._run_windows(last_start=self._n60 - HALF_WINDOW)
-        return self._emit(self._next_window - HALF_WINDOW, final=False)
+        samples = self._resample_until(max(self._n60, self._known_samples(self._n_frames)), n_total=None)
+        return self._output(self._rate.push(samples), final=False)
 
     def flush(self) -> StreamOutput:
         """End the recording: compute and return every remaining rate sample."""
@@ -220,15 +188,8 @@ class Stream:
         n_total = n_samples_at_60hz(self._n_frames, self.frame_rate)
         if n_total < WINDOW:
             raise InputError(f"the stream ended after {self._n_frames} frames, less than one {WINDOW / TARGET_RATE_HZ:.1f} s window")
-        self._resample_until(n_total, n_total=self._n_frames)
-        if self._stateful is not None:  # zeros after the recording, as infer pads it
-            self._append(np.zeros((self.n_neurons, self.contract.reach_right), dtype=np.float32))
-            return self._emit_ready(final=True)
-        if self.contract.kind == "convolutional":
-            return self._emit_pieces(n_total, n_total, final=True)
-        self._append(np.zeros((self.n_neurons, HALF_WINDOW), dtype=np.float32))
-        self._run_windows(last_start=n_total - 1)
-        return self._emit(n_total, final=True)
+        samples = self._resample_until(n_total, n_total=self._n_frames)
+        return self._output(np.concatenate([self._rate.push(samples), self._rate.finish()], axis=1), final=True)
 
     def _hold_last_finite(self, frames: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(frames)
@@ -246,72 +207,23 @@ class Stream:
             raise InputError(f"neuron {neuron} has no finite ΔF/F value yet to hold")
         return filled
 
-    def _resample_until(self, end: int, n_total: int | None) -> None:
+    def _resample_until(self, end: int, n_total: int | None) -> np.ndarray:
+        """The 60 Hz input samples from the last one resampled to ``end``; drops frames no later sample needs."""
+        samples = np.zeros((self.n_neurons, 0), dtype=np.float32)
         if end > self._n60:
             samples = self._resampler.resample(self._frames, self._frames_start, np.arange(self._n60, end), n_total=n_total)
-            self._append(samples.astype(np.float32))
+            samples = samples.astype(np.float32)
             self._n60 = end
         keep_from = max(0, self._resampler.first_frame_needed(self._n60))
         self._frames = self._frames[:, keep_from - self._frames_start :]
         self._frames_start = keep_from
+        return samples
 
-    def _emit_pieces(self, end: int, n_known: int, final: bool) -> StreamOutput:
-        """Convolutional models: compute outputs from the last one emitted to ``end`` in one aligned piece."""
-        start = self._n_emitted
-        alignment = self.contract.alignment
-        if end <= start:
-            rate = np.zeros((self.n_neurons, 0), dtype=np.float32)
-        else:
-            piece = (start // alignment * alignment, whole_trace.aligned_end(end, self.contract))
-            rate = whole_trace.run_pieces(self.models, self._samples, self._samples_start, start, end, n_known, piece_bounds=[piece])
-            self._n_emitted = end
-            keep = max(0, end // alignment * alignment - self.contract.context_left) - self._samples_start
-            self._samples, self._samples_start = self._samples[:, keep:], self._samples_start + keep
-        return self._output(rate, start, final)
-
-    def _emit_ready(self, final: bool) -> StreamOutput:
-        """Streaming graph: emit the rate it computed since the last push."""
-        rate, self._ready = self._ready, self._ready[:, :0]
+    def _output(self, rate: np.ndarray, final: bool) -> StreamOutput:
+        """The rate that became final, its times, and the spikes of the runs it closes."""
         start, self._n_emitted = self._n_emitted, self._n_emitted + rate.shape[1]
-        return self._output(rate, start, final)
-
-    def _output(self, rate: np.ndarray, start: int, final: bool) -> StreamOutput:
-        """The final rate of samples ``start…``, their times, and the spikes of the runs it closes."""
-        times = np.arange(start, start + rate.shape[1]) / TARGET_RATE_HZ
+        times = np.arange(start, self._n_emitted) / TARGET_RATE_HZ
         return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
-
-    def _append(self, samples: np.ndarray) -> None:
-        if self._stateful is not None:
-            self._ready = np.concatenate([self._ready, self._stateful.push(samples)], axis=1)
-            return
-        if self.contract.kind == "convolutional":
-            self._samples = np.concatenate([self._samples, samples], axis=1)
-            return
-        self._padded = np.concatenate([self._padded, samples], axis=1)
-        self._summed = np.concatenate([self._summed, np.zeros(samples.shape)], axis=1)
-
-    def _run_windows(self, last_start: int) -> None:
-        starts = np.arange(self._next_window, last_start + 1, self.hop)
-        if starts.size == 0:
-            return
-        width = self._padded.shape[1]
-        offsets = (np.arange(self.n_neurons)[:, None] * width + (starts - self._buffer_start)).ravel()
-        padded_flat, summed_flat = self._padded.ravel(), self._summed.reshape(-1)
-        for first in range(0, offsets.size, self.batch_size):
-            batch = offsets[first : first + self.batch_size]
-            overlap_add(summed_flat, batch, self.models.run(gather_windows(padded_flat, batch), batch // width))
-        self._next_window = int(starts[-1]) + self.hop
-
-    def _emit(self, end: int, final: bool) -> StreamOutput:
-        start, end = self._n_emitted, max(end, self._n_emitted)
-        samples = np.arange(start, end)
-        columns = samples + HALF_WINDOW - self._buffer_start
-        rate = (self._summed[:, columns] / coverage_at(samples + HALF_WINDOW, self.hop)).astype(np.float32)
-        self._n_emitted = end
-        drop = min(self._next_window, self._n_emitted + HALF_WINDOW) - self._buffer_start
-        self._padded, self._summed = self._padded[:, drop:], self._summed[:, drop:]
-        self._buffer_start += drop
-        return self._output(rate, start, final)
 
     def _close_runs(self, rate: np.ndarray, final: bool) -> list[np.ndarray]:
         """Fit spikes to every neuron's rate runs that closed; return their spike times.
