@@ -79,8 +79,6 @@ def measured_peak_gflops() -> float:
 
 
 def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
-    import torch
-
     from benchmarks import published_pipeline
     from ens2export.network import from_weights
     from ens2export.weights import load_published_weights
