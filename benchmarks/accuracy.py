@@ -115,7 +115,11 @@ def train_one(
     if (out / "run.json").is_file():
         return f"{held_out}: cached"
     fields = {**recipe_fields(recipe), **{k: v for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None}}
-    if fields.pop("teacher_run", None) is not None:  # distilled: the published recipe's model of this split teaches (it never saw held_out)
+    teacher_run = fields.pop("teacher_run", None)
+    if teacher_run is not None and not isinstance(teacher_run, str):
+        raise typer.BadParameter(f"{recipe} learns from an ensemble of teachers; leave-one-out runs one published model "
+                                 "per split, so it runs on the validation folds only (benchmarks/recipe.py)", param_hint="--recipe")  # fmt: skip
+    if teacher_run is not None:  # distilled: the published recipe's model of this split teaches (it never saw held_out)
         if not (run_dir(held_out, runs) / "run.json").is_file():
             raise typer.BadParameter(f"{recipe} learns from the published recipe's leave-{held_out}-out model: train that first "
                                      f"(accuracy.py train -d {held_out})", param_hint="--recipe")  # fmt: skip

@@ -103,6 +103,10 @@ VARIANTS = {
                                 "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 0.5, "gain": 2.0},
                                "as conv-noise-distil, each training input multiplied by a factor drawn log-uniformly from "
                                "1/2 to 2 (amplitude augmentation; the targets stay)"),
+    "conv-noise-distil1-x2": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                               "patience": 1500, "teacher_run": ("windowed-s0", "windowed-s1"), "teacher_weight": 1.0},
+                              "as conv-noise-distil1, the teacher an ensemble: the rates of the fold's windowed-s0 and "
+                              "windowed-s1 runs averaged"),
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
@@ -366,10 +370,13 @@ def run(
     training = [d for d in EXCITATORY if d not in held_out]
     fields = dict(fields)
     teacher_run = fields.pop("teacher_run", None)
-    if teacher_run is not None:  # a run of the same fold (so it never saw FOLD either) teaches
-        teacher_variant, teacher_seed = teacher_run.rsplit("-s", 1)
-        load_run(fold, teacher_variant, int(teacher_seed), threads)  # exports its model if not yet
-        fields["teacher"] = str(RUNS / fold / teacher_run / "model.onnx")
+    if teacher_run is not None:  # runs of the same fold (so they never saw FOLD either) teach; several: rates averaged
+        teachers = []
+        for name in [teacher_run] if isinstance(teacher_run, str) else teacher_run:
+            teacher_variant, teacher_seed = name.rsplit("-s", 1)
+            load_run(fold, teacher_variant, int(teacher_seed), threads)  # exports its model if not yet
+            teachers.append(str(RUNS / fold / name / "model.onnx"))
+        fields["teacher"] = teachers[0] if len(teachers) == 1 else tuple(teachers)
     settings = TrainSettings(seed=seed, **fields)
     source = load_windows(GROUND_TRUTH, include=training, resampler=settings.resampler)
     started = time.perf_counter()

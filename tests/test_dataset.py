@@ -80,6 +80,20 @@ def test_a_teacher_makes_up_its_share_of_the_targets_on_each_trial_own_samples()
             TrainSettings(teacher="ens2-exc-native", teacher_weight=weight)
 
 
+def test_an_ensemble_teacher_gives_its_members_mean_rate():
+    import ens2rt
+    from ens2export.train import TrainSettings
+
+    source = windows_from_neurons([_neuron([2.0, 6.0])])
+    members = [ens2rt.Model.load(name, device="cpu") for name in ("ens2-exc-native", "ens2-exc-nu4")]
+    alone = [source.with_teacher(member, 1.0).teacher_rates for member in members]
+    assert np.abs(alone[0] - alone[1]).max() > 1e-3  # two different teachers
+    np.testing.assert_allclose(source.with_teacher(members, 1.0).teacher_rates, (alone[0] + alone[1]) / 2, atol=1e-6)
+    assert TrainSettings(teacher=("a.onnx", "b.onnx")).teachers == ("a.onnx", "b.onnx")
+    assert TrainSettings(teacher="a.onnx").teachers == ("a.onnx",) and TrainSettings().teachers == ()
+    assert TrainSettings.from_dict(TrainSettings(teacher=("a.onnx", "b.onnx")).as_dict() | {"teacher": ["a.onnx", "b.onnx"]}).teachers == ("a.onnx", "b.onnx")
+
+
 def test_a_stretch_of_one_gives_the_plain_context_windows():
     source = concatenate([windows_from_neurons([_neuron([2.0, 2.1, 6.0])]), windows_from_neurons([_neuron([0.5, 3.0], seconds=7.0)])])
     chosen = np.arange(0, source.n_windows, 7)

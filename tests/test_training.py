@@ -132,15 +132,18 @@ def test_convert_published_cli_writes_the_published_model(published_exc_weights_
 
 
 @pytest.mark.slow  # a minute on 2 cores; the targets themselves are checked in test_dataset.py
-def test_a_distilled_run_records_its_teacher_and_a_bad_share_is_refused(ground_truth, tmp_path):
+@pytest.mark.parametrize("teachers", [["ens2-exc-native"], ["ens2-exc-native", "ens2-exc-nu4"]])
+def test_a_distilled_run_records_its_teacher_and_a_bad_share_is_refused(ground_truth, tmp_path, teachers):
     common = ["train", "-g", str(ground_truth), "-d", "DS05", "--max-steps", "3", "--batch-size", "64", "--device", "cpu"]
     refused = runner.invoke(app, [*common, "-o", str(tmp_path / "bad"), "--teacher", "ens2-exc-native", "--teacher-weight", "0"])
     assert refused.exit_code == 2 and "teacher_weight" in refused.output and not (tmp_path / "bad").exists()
     run = tmp_path / "run"
-    trained = runner.invoke(app, [*common, "-o", str(run), "--teacher", "ens2-exc-native", "--teacher-weight", "0.3"])
+    options = [word for name in teachers for word in ("--teacher", name)]
+    trained = runner.invoke(app, [*common, "-o", str(run), *options, "--teacher-weight", "0.3"])
     assert trained.exit_code == 0, trained.output
     settings = json.loads((run / "run.json").read_text())["settings"]
-    assert settings["teacher"] == "ens2-exc-native" and settings["teacher_weight"] == 0.3
+    assert settings["teacher"] == (teachers[0] if len(teachers) == 1 else teachers) and settings["teacher_weight"] == 0.3
     exported = runner.invoke(app, ["onnx", str(run), "-o", str(tmp_path / "taught.onnx"), "--cell-class", "excitatory"])
     assert exported.exit_code == 0, exported.output
-    assert "distilled from ens2-exc-native (0.3 of the targets)" in json.loads((tmp_path / "taught.json").read_text())["description"]
+    names = " + ".join(teachers) + (" (rates averaged)" if len(teachers) > 1 else "")
+    assert f"distilled from {names} (0.3 of the targets)" in json.loads((tmp_path / "taught.json").read_text())["description"]

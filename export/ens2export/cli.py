@@ -31,6 +31,13 @@ def _command_line(context: typer.Context) -> str:
     return shlex.join(words)
 
 
+def one_or_ensemble(teachers: list[str] | None) -> str | tuple[str, ...] | None:
+    """``--teacher`` as ``TrainSettings.teacher``: None, one model, or a tuple of them (an ensemble)."""
+    if not teachers:
+        return None
+    return teachers[0] if len(teachers) == 1 else tuple(teachers)
+
+
 @app.command()
 def train(
     ctx: typer.Context,
@@ -79,7 +86,9 @@ def train(
         int, typer.Option(help="convolutional: sliding InstanceNorm over a centred window of this many samples instead of BatchNorm (odd; 0: none).")
     ] = 0,
     teacher: Annotated[
-        Optional[str], typer.Option(help="Distillation: a model (.onnx or shipped name) whose rates on the training trials join the targets.")
+        Optional[list[str]],
+        typer.Option(help="Distillation: a model (.onnx or shipped name) whose rates on the training trials join the targets; "
+                     "repeat for an ensemble (rates averaged)."),
     ] = None,
     teacher_weight: Annotated[float, typer.Option(help="Share of the teacher's rates in the targets, in (0, 1].")] = 0.5,
 ) -> None:
@@ -100,7 +109,7 @@ def train(
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
                                  noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
-                                 norm_window=norm_window, teacher=teacher, teacher_weight=teacher_weight)  # fmt: skip
+                                 norm_window=norm_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -173,7 +182,9 @@ def onnx(
     if settings.get("norm_window"):
         recipe += f", with sliding InstanceNorm over {settings['norm_window']} samples"
     if settings.get("teacher"):
-        recipe += f", distilled from {Path(settings['teacher']).name} ({settings['teacher_weight']:g} of the targets)"
+        teachers = [settings["teacher"]] if isinstance(settings["teacher"], str) else list(settings["teacher"])
+        names = " + ".join(Path(t).name for t in teachers) + (" (rates averaged)" if len(teachers) > 1 else "")
+        recipe += f", distilled from {names} ({settings['teacher_weight']:g} of the targets)"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
     card = write_model(

@@ -65,17 +65,20 @@ class WindowSource:
         """A copy whose targets are ``weight`` × ``model``'s rates + (1 − weight) × the smoothed truth (distillation).
 
         ``model``: anything ``ens2rt.infer`` runs (e.g. a windowed model that never saw these
-        datasets' validation fold), run over each whole trial at 60 Hz as inference runs it.
+        datasets' validation fold), run over each whole trial at 60 Hz as inference runs it;
+        or a list of them, whose rates are averaged (an ensemble teacher).
         """
         import ens2rt
 
         if not 0.0 < weight <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], not {weight}")
+        models = list(model) if isinstance(model, (list, tuple)) else [model]
         rates = np.zeros_like(self.inputs)
         for start, length in zip(self.trial_offsets, self.trial_lengths):
             trial = self.inputs[start : start + length]
-            rates[start : start + length] = ens2rt.infer(trial, 60.0, model=model, spikes=False, input_checks=False).rate[0]
-        return replace(self, teacher_rates=rates, teacher_weight=float(weight))
+            for member in models:
+                rates[start : start + length] += ens2rt.infer(trial, 60.0, model=member, spikes=False, input_checks=False).rate[0]
+        return replace(self, teacher_rates=rates / np.float32(len(models)), teacher_weight=float(weight))
 
     @cached_property
     def first_windows(self) -> np.ndarray:

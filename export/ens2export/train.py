@@ -53,7 +53,8 @@ class TrainSettings:
     ``norm_window`` (convolutional, offline): sliding InstanceNorm over that many samples
     instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`). ``teacher``
     (distillation): a model file (or catalog name) whose rates, run over every training
-    trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`).
+    trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`);
+    several: their rates averaged.
     """
 
     learning_rate: float = 1e-3
@@ -75,7 +76,7 @@ class TrainSettings:
     local_window: int = 0
     dilation: int = 1
     norm_window: int = 0
-    teacher: str | None = None
+    teacher: str | tuple[str, ...] | None = None
     teacher_weight: float = 0.5
 
     def __post_init__(self) -> None:
@@ -126,6 +127,13 @@ class TrainSettings:
     def streamable(self) -> bool:
         """Whether ``ens2export`` can write this model's streaming graph (the plain convolutional network)."""
         return self.network.has_stream_graph
+
+    @property
+    def teachers(self) -> tuple[str, ...]:
+        """The teacher models (none, one, or an ensemble whose rates are averaged)."""
+        if self.teacher is None:
+            return ()
+        return (self.teacher,) if isinstance(self.teacher, str) else tuple(self.teacher)
 
     @property
     def network(self) -> Network:
@@ -184,10 +192,10 @@ def train(
     ``patience`` steps; the weights after the last step are returned.
     """
     target_device = pick_device(device)
-    if settings.teacher is not None:
+    if settings.teachers:
         import ens2rt
 
-        source = source.with_teacher(ens2rt.Model.load(settings.teacher, device="cpu"), settings.teacher_weight)
+        source = source.with_teacher([ens2rt.Model.load(t, device="cpu") for t in settings.teachers], settings.teacher_weight)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
