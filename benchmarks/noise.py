@@ -98,9 +98,16 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     out = recipe_dir(held_out_fold, recipe, runs)
     if (out / "run.json").is_file():
         return f"{out}: cached"
-    fields = recipe_fields(recipe)
-    if "teacher_run" in fields:
-        raise typer.BadParameter(f"{recipe} is distilled from a windowed model; the noise protocol has no teacher for it yet", param_hint="--recipe")
+    fields = dict(recipe_fields(recipe))
+    teacher_run = fields.pop("teacher_run", None)
+    if teacher_run is not None and not isinstance(teacher_run, str):
+        raise typer.BadParameter(f"{recipe} learns from an ensemble of teachers; the noise protocol has one published "
+                                 "model per fold, so it runs on the validation folds only (benchmarks/recipe.py)", param_hint="--recipe")  # fmt: skip
+    if teacher_run is not None:  # distilled: the fold's native published-recipe member teaches (it never saw the held-out fold)
+        if not (run_dir(held_out_fold, None, runs) / "run.json").is_file():
+            raise typer.BadParameter(f"{recipe} learns from the published recipe's model of fold {held_out_fold}: train that "
+                                     f"first (noise.py train --fold {held_out_fold}: the family, native member included)", param_hint="--recipe")  # fmt: skip
+        fields["teacher"] = str(export_member(held_out_fold, None, runs))
     settings = TrainSettings(**fields)
     train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
     source = load_windows(training_data, include=train_on, resampler=settings.resampler)

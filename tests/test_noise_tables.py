@@ -25,3 +25,12 @@ def test_a_recipe_is_compared_with_the_family_on_the_datasets_it_ran():
     lines = noise.recipe_lines({"conv-local": summary})
     assert "2 of 23 datasets" in lines[1] and lines[5] == "| as recorded | 0.600 | 0.550 | +0.050 | 1 / 1 |"
     assert lines[6].startswith("| ν = 4 | 0.300 | 0.550 | -0.250 | 0 / 2 |")
+
+
+def test_a_distilled_recipe_learns_from_the_native_member_of_its_fold(tmp_path):
+    import typer
+
+    with pytest.raises(typer.BadParameter, match="train that first"):  # no published family under tmp_path
+        noise.train_recipe("A", "conv-noise-distil1", noise.GROUND_TRUTH, tmp_path, "cpu")
+    with pytest.raises(typer.BadParameter, match="ensemble of teachers"):
+        noise.train_recipe("A", "conv-noise-distil1-x2", noise.GROUND_TRUTH, tmp_path, "cpu")
