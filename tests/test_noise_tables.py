@@ -33,4 +33,4 @@ def test_a_distilled_recipe_learns_from_the_native_member_of_its_fold(tmp_path):
     with pytest.raises(typer.BadParameter, match="train that first"):  # no published family under tmp_path
         noise.train_recipe("A", "conv-noise-distil1", noise.GROUND_TRUTH, tmp_path, "cpu")
     with pytest.raises(typer.BadParameter, match="ensemble of teachers"):
-        noise.train_recipe("A", "conv-noise-distil1-x2", noise.GROUND_TRUTH, tmp_path, "cpu")
+        noise.train_recipe("A", "conv-noise-distil1-teachers2", noise.GROUND_TRUTH, tmp_path, "cpu")
