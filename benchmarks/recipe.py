@@ -111,6 +111,8 @@ VARIANTS = {
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
 }  # fmt: skip
+# `ensemble` records seed ensembles as VARIANT-xN: no variant may take such a name
+assert not [name for name in VARIANTS if name.rsplit("-", 1)[-1][:1] == "x" and name.rsplit("-", 1)[-1][1:].isdigit()]
 # What the runs above decided, and what they did not; kept beside the table it reads.
 FINDINGS = """\
 ## What was decided (fold D 2026-11-28, folds A–C 2026-11-29; two seeds per variant on every fold)
