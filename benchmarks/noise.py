@@ -106,7 +106,7 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     if teacher_run is not None:  # distilled: the fold's native published-recipe member teaches (it never saw the held-out fold)
         if not (run_dir(held_out_fold, None, runs) / "run.json").is_file():
             raise typer.BadParameter(f"{recipe} learns from the published recipe's model of fold {held_out_fold}: train that "
-                                     f"first (noise.py train --fold {held_out_fold}: the family, native member included)", param_hint="--recipe")  # fmt: skip
+                                     f"first (noise.py train --fold {held_out_fold} --native-only)", param_hint="--recipe")  # fmt: skip
         fields["teacher"] = str(export_member(held_out_fold, None, runs))
     settings = TrainSettings(**fields)
     train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
@@ -134,13 +134,16 @@ def train_command(
     runs: Path = RUNS,
     device: str = "auto",
     recipe: Annotated[Optional[str], typer.Option(help="Train this benchmarks/recipe.py variant's single model instead.")] = None,
+    native_only: Annotated[bool, typer.Option(help="Only the native member (e.g. as a distilled recipe's teacher).")] = False,
 ) -> None:
     """Train every (fold, level) model not trained yet, one fold's family after the other."""
     if recipe is not None:
         for held_out in fold or list(FOLDS):
             typer.echo(train_recipe(held_out, recipe, training_data, runs, device))
         return
-    levels: list[float | None] = list(level) if level else [None, *LEVELS]
+    if native_only and level:
+        raise typer.BadParameter("--native-only trains the native member alone; leave out --level", param_hint="--native-only")
+    levels: list[float | None] = [None] if native_only else list(level) if level else [None, *LEVELS]
     for held_out in fold or list(FOLDS):
         for chosen in levels:
             typer.echo(train_one(held_out, chosen, training_data, runs, device))
