@@ -75,6 +75,15 @@ def recipe_fields(recipe: str) -> dict:
     return VARIANTS[recipe][0]
 
 
+def learns_from_one_teacher(recipe: str, protocol: str) -> bool:
+    """Whether ``recipe`` is distilled; refuses an ensemble teacher, for which ``protocol`` has one published model per split."""
+    teacher_run = recipe_fields(recipe).get("teacher_run")
+    if teacher_run is not None and not isinstance(teacher_run, str):
+        raise typer.BadParameter(f"{recipe} learns from an ensemble of teachers; {protocol} has one published model per "
+                                 "split, so it runs on the validation folds only (benchmarks/recipe.py)", param_hint="--recipe")  # fmt: skip
+    return teacher_run is not None
+
+
 def recipe_text(recipe: str) -> str:
     """What ``recipe`` is, in words (benchmarks/recipe.py's description of the variant)."""
     from benchmarks.recipe import VARIANTS
@@ -115,11 +124,8 @@ def train_one(
     if (out / "run.json").is_file():
         return f"{held_out}: cached"
     fields = {**recipe_fields(recipe), **{k: v for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None}}
-    teacher_run = fields.pop("teacher_run", None)
-    if teacher_run is not None and not isinstance(teacher_run, str):
-        raise typer.BadParameter(f"{recipe} learns from an ensemble of teachers; leave-one-out runs one published model "
-                                 "per split, so it runs on the validation folds only (benchmarks/recipe.py)", param_hint="--recipe")  # fmt: skip
-    if teacher_run is not None:  # distilled: the published recipe's model of this split teaches (it never saw held_out)
+    fields.pop("teacher_run", None)
+    if learns_from_one_teacher(recipe, "leave-one-out"):  # the published recipe's model of this split teaches (it never saw held_out)
         if not (run_dir(held_out, runs) / "run.json").is_file():
             raise typer.BadParameter(f"{recipe} learns from the published recipe's leave-{held_out}-out model: train that first "
                                      f"(accuracy.py train -d {held_out})", param_hint="--recipe")  # fmt: skip

@@ -93,17 +93,13 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run, train
 
-    from benchmarks.accuracy import recipe_fields
+    from benchmarks.accuracy import learns_from_one_teacher, recipe_fields
 
     out = recipe_dir(held_out_fold, recipe, runs)
     if (out / "run.json").is_file():
         return f"{out}: cached"
-    fields = dict(recipe_fields(recipe))
-    teacher_run = fields.pop("teacher_run", None)
-    if teacher_run is not None and not isinstance(teacher_run, str):
-        raise typer.BadParameter(f"{recipe} learns from an ensemble of teachers; the noise protocol has one published "
-                                 "model per fold, so it runs on the validation folds only (benchmarks/recipe.py)", param_hint="--recipe")  # fmt: skip
-    if teacher_run is not None:  # distilled: the fold's native published-recipe member teaches (it never saw the held-out fold)
+    fields = {k: v for k, v in recipe_fields(recipe).items() if k != "teacher_run"}
+    if learns_from_one_teacher(recipe, "the noise benchmark"):  # the fold's native published-recipe member teaches (it never saw the held-out fold)
         if not (run_dir(held_out_fold, None, runs) / "run.json").is_file():
             raise typer.BadParameter(f"{recipe} learns from the published recipe's model of fold {held_out_fold}: train that "
                                      f"first (noise.py train --fold {held_out_fold} --native-only)", param_hint="--recipe")  # fmt: skip

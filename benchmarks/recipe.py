@@ -398,7 +398,7 @@ def run(
     """Train VARIANT on the three other folds and score it on FOLD."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch loads; ens2export's trainer keeps an explicit count
     from ens2export.dataset import load_windows
-    from ens2export.train import TrainSettings, save_run, train
+    from ens2export.train import TrainSettings, as_teachers, save_run, train
 
     held_out, (fields, what) = FOLDS[fold], VARIANTS[variant]
     training = [d for d in EXCITATORY if d not in held_out]
@@ -406,7 +406,7 @@ def run(
     teacher_run = fields.pop("teacher_run", None)
     if teacher_run is not None:  # runs of the same fold (so they never saw FOLD either) teach; several: rates averaged
         teachers = []
-        for name in [teacher_run] if isinstance(teacher_run, str) else teacher_run:
+        for name in as_teachers(teacher_run):
             teacher_variant, teacher_seed = name.rsplit("-s", 1)
             load_run(fold, teacher_variant, int(teacher_seed), threads)  # exports its model if not yet
             teachers.append(str(RUNS / fold / name / "model.onnx"))

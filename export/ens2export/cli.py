@@ -155,7 +155,7 @@ def onnx(
 ) -> None:
     """Export a training run to ONNX with its model card."""
     from ens2export.card import write_model
-    from ens2export.train import TrainSettings
+    from ens2export.train import TrainSettings, as_teachers
 
     run_info = json.loads((run / "run.json").read_text())
     with np.load(run / "weights.npz") as archive:
@@ -182,7 +182,7 @@ def onnx(
     if settings.get("norm_window"):
         recipe += f", with sliding InstanceNorm over {settings['norm_window']} samples"
     if settings.get("teacher"):
-        teachers = [settings["teacher"]] if isinstance(settings["teacher"], str) else list(settings["teacher"])
+        teachers = as_teachers(settings["teacher"])
         names = " + ".join(Path(t).name for t in teachers) + (" (rates averaged)" if len(teachers) > 1 else "")
         recipe += f", distilled from {names} ({settings['teacher_weight']:g} of the targets)"
     if settings.get("lookahead") is not None:

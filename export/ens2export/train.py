@@ -7,7 +7,7 @@ import math
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -131,9 +131,7 @@ class TrainSettings:
     @property
     def teachers(self) -> tuple[str, ...]:
         """The teacher models (none, one, or an ensemble whose rates are averaged)."""
-        if self.teacher is None:
-            return ()
-        return (self.teacher,) if isinstance(self.teacher, str) else tuple(self.teacher)
+        return as_teachers(self.teacher)
 
     @property
     def network(self) -> Network:
@@ -159,6 +157,13 @@ class TrainSettings:
         return {"input_scaling": self.input_scaling, "output_delay": self.output_delay,
                 "resampler": runtime_resampler(self.resampler), "network": self.network,
                 "stream_graph": stream_graph and self.streamable}  # fmt: skip
+
+
+def as_teachers(teacher: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A ``teacher`` setting (none, one model, or several) as a tuple of models."""
+    if teacher is None:
+        return ()
+    return (teacher,) if isinstance(teacher, str) else tuple(teacher)
 
 
 @dataclass(frozen=True)
