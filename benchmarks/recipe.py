@@ -254,9 +254,12 @@ FINDINGS = """\
   the 23 datasets, seed 0: mean r 0.681 against windowed 0.676 / 0.665, conv-noise-distil
   0.662, conv-noise 0.634 / 0.630 (median r 0.659 against windowed 0.666 / 0.663: level
   within the seed spread, not ahead); median |bias| 0.36 against 0.46 / 0.53, 0.56 and
-  0.58 / 0.55; largest bias +1.28 against +2.80 / +3.36. The student, run over whole
-  traces at the convolutional model's speed, is as accurate as its windowed teacher and
-  counts spikes better. Second seeds on A and D: see the table.
+  0.58 / 0.55; largest bias +1.28 against +2.80 / +3.36.
+- **Second seeds on A and D** agree: A 0.562, D 0.735. Pooled, seed 1: mean r 0.683,
+  median r 0.664, median |bias| 0.37 (largest +2.96). Over two seeds each, mean r 0.681 /
+  0.683 against the windowed recipe's 0.676 / 0.665 and median r 0.659 / 0.664 against
+  0.666 / 0.663. The student, run over whole traces at the convolutional model's speed, is
+  as accurate as its windowed teacher and counts spikes better (median |bias|).
 - **Seed ensembles of the student** gain as for the other recipes (`recipe.py ensemble B
   conv-noise-distil1`): B 0.687, C 0.766 against seeds 0.689 / 0.676 and 0.756 / 0.763
   (windowed ensembles 0.694 / 0.777).
