@@ -271,10 +271,18 @@ FINDINGS = """\
   split as teacher (`accuracy.py train --recipe conv-noise-distil1`), and the noise
   benchmark (`noise.py train --recipe conv-noise-distil1`, teacher the fold's native
   member) decide the default.
+- **An ensemble teacher loses** (`conv-noise-distil1-teachers2`: the targets the averaged
+  rates of the fold's windowed-s0 and windowed-s1 runs, whose ensemble scores 0.694 / 0.777
+  itself). Seed 0: B 0.646 (mean r 0.662), C 0.760 (0.671), against the single teacher's
+  students 0.689 / 0.676 (0.712 / 0.704) and 0.756 / 0.763 (0.686 / 0.701). The loss on B
+  is three times the seed spread, on zebrafish GCaMP6f (DS06 0.530, DS07 0.513 against
+  0.648 / 0.609 and 0.594 / 0.621); on C it is in DS15 and DS16. A better-scoring teacher
+  does not make a better student here: averaging two windowed models smooths their rates,
+  and a student of the smoother target loses what it would have needed on other
+  indicators (one reading, not tested). Not adopted; one seed.
 - **Not measured this round**: time-stretch augmentation (`--stretch`) and amplitude
   augmentation (`--gain`) were built and their runs on half-truth distillation started,
-  then stopped in favour of the teacher-weight runs above; an ensemble teacher
-  (`conv-noise-distil1-teachers2`) is queued.
+  then stopped in favour of the teacher-weight runs above.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
