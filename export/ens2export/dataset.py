@@ -128,9 +128,13 @@ class WindowSource:
         noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], inside.shape[1])
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
 
+    def _trial_of(self, chosen: np.ndarray) -> np.ndarray:
+        """Index of the trial each of the windows ``chosen`` belongs to."""
+        return np.searchsorted(self.first_windows, chosen, side="right") - 1
+
     def _trial_and_inside(self, chosen: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Trial of each window and which of its ``length`` samples (centred on it, ``delay`` earlier) lie inside that trial."""
-        trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
+        trial = self._trial_of(chosen)
         # window w of a trial covers its samples w - 48 … w + 47; extended by (length - 96) / 2 each side
         sample = (chosen - self.first_windows[trial])[:, None] + np.arange(length) - length // 2 - delay
         return trial, (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
@@ -160,7 +164,7 @@ class WindowSource:
         chosen = rng.integers(0, self.n_windows, size)
         if stretch > 1.0:
             factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), size))
-            trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
+            trial = self._trial_of(chosen)
             inputs, inside, targets = self.stretched(chosen, factors, length, delay)
         else:
             extra = (length - WINDOW) // 2
@@ -193,7 +197,7 @@ class WindowSource:
         rates, interpolated and divided by the factor, as :attr:`targets` mixes them.
         A factor of 1 gives the unscaled windows (targets to the kernel's truncation).
         """
-        trial = np.searchsorted(self.first_windows, chosen, side="right") - 1
+        trial = self._trial_of(chosen)
         centre = (chosen - self.first_windows[trial]).astype(np.float64)  # the window's centre, as a sample of its trial
         first, n = self.trial_offsets[trial], self.trial_lengths[trial]
         factor = np.asarray(factors, dtype=np.float64)[:, None]

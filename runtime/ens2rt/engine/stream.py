@@ -75,8 +75,6 @@ class Stream:
         self.options = resolve_options(options, settings)
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
-        self.hop = self.options.hop
-        self.batch_size = self.options.batch_size
         loaded = load_models(model, self.options)
         if isinstance(loaded, ModelFamily) and len(loaded.members) > 1 and noise_level is None:
             raise InputError(
