@@ -53,6 +53,7 @@ from benchmarks.common import (  # noqa: E402
     export_trained_run,
     median,
     predict_neuron,
+    put_scores_in_card,
     score_prediction,
 )
 
@@ -392,17 +393,13 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
 
 
 def update_card(card_path: Path, scores: dict) -> None:
-    """Put the leave-one-out scores into the shipped model's card (its sha256 stays valid; other benchmarks' entries stay)."""
-    card = json.loads(card_path.read_text())
-    card["scores"] = {
-        **card.get("scores", {}),
+    """Put the leave-one-out scores into the shipped model's card."""
+    put_scores_in_card(card_path, {
         "note": "scores of models trained with this card's recipe on all datasets of its cell class but the one "
         "scored; this model itself saw every dataset, so these estimate how it does on new data",
         "command": "python benchmarks/accuracy.py table",
         **scores,
-    }
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-
+    })  # fmt: skip
 
 if __name__ == "__main__":
     app()

@@ -77,6 +77,21 @@ def report(text: str, out: Path | None) -> None:
         out.write_text(text)
 
 
+def put_scores_in_card(card_path: Path, entries: dict) -> None:
+    """Merge ``entries`` into the ``scores`` of a shipped model's card, keeping other benchmarks' entries.
+
+    Only the card's ``scores`` change, so its sha256 of the .onnx stays valid. The card is
+    replaced in one rename, never left half-written.
+    """
+    import json
+
+    card = json.loads(card_path.read_text())
+    card["scores"] = {**card.get("scores", {}), **entries}
+    partial = card_path.with_name(card_path.name + ".partial")
+    partial.write_text(json.dumps(card, indent=2) + "\n")
+    partial.replace(card_path)
+
+
 def export_trained_run(folder: Path, out: Path, *, name: str, cell_class: str, description: str, stream_graph: bool = False, **card) -> Path:
     """Write ``out`` (.onnx and card) from the training run in ``folder`` unless it exists; return ``out``.
 

@@ -44,7 +44,7 @@ from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  #
 from ens2export.metrics import correlation  # noqa: E402
 from ens2rt.engine.traces import noise_level  # noqa: E402
 
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron  # noqa: E402
+from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron, put_scores_in_card  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}
@@ -366,21 +366,18 @@ def recipe_lines(recipes: dict[str, dict]) -> list[str]:
 
 
 def update_cards(scores: dict) -> None:
-    """Put the family's benchmark into the card of every shipped ``ens2-exc`` member (sha256 stays valid)."""
+    """Put the family's benchmark into the card of every shipped ``ens2-exc`` member."""
+    entry = {
+        "note": "models trained with this family's recipe on one half of the excitatory datasets, scored on the "
+        "other half at native noise and degraded to each level; this model itself saw every dataset",
+        "command": "python benchmarks/noise.py table",
+        "protocol": scores["protocol"],
+        "median_of_dataset_medians": {
+            condition: {c: row[c] for c in ("recipe", "noise_matched", "oasis")} for condition, row in scores["conditions"].items()
+        },
+    }
     for name in ens2rt.available_families().get("ens2-exc", []):
-        card_path = REPO / "models" / f"{name}.json"
-        card = json.loads(card_path.read_text())
-        card.setdefault("scores", {})["noise_matched_family"] = {
-            "note": "models trained with this family's recipe on one half of the excitatory datasets, scored on the "
-            "other half at native noise and degraded to each level; this model itself saw every dataset",
-            "command": "python benchmarks/noise.py table",
-            "protocol": scores["protocol"],
-            "median_of_dataset_medians": {
-                condition: {c: row[c] for c in ("recipe", "noise_matched", "oasis")} for condition, row in scores["conditions"].items()
-            },
-        }
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-
+        put_scores_in_card(REPO / "models" / f"{name}.json", {"noise_matched_family": entry})
 
 if __name__ == "__main__":
     app()

@@ -64,3 +64,16 @@ def test_a_distilled_recipe_learns_from_the_published_model_of_its_split(tmp_pat
     assert accuracy.recipe_fields("conv-noise-distil")["teacher_run"] == "windowed-s0"
     with pytest.raises(typer.BadParameter, match="train that first"):  # no published leave-DS09-out run under tmp_path
         accuracy.train_one("DS09", accuracy.GROUND_TRUTH, tmp_path, "cpu", 0, None, None, recipe="conv-noise-distil")
+
+
+def test_scores_go_into_a_card_beside_other_benchmarks_entries(tmp_path):
+    import json
+
+    card = tmp_path / "ens2-exc-native.json"
+    card.write_text(json.dumps({"name": "ens2-exc-native", "sha256": "abc", "scores": {"noise_matched_family": {"x": 1}}}))
+    accuracy.update_card(card, {"median_of_medians_ds02_ds21": 0.7})
+    written = json.loads(card.read_text())
+    assert written["sha256"] == "abc" and written["scores"]["noise_matched_family"] == {"x": 1}
+    assert written["scores"]["median_of_medians_ds02_ds21"] == 0.7
+    assert written["scores"]["command"] == "python benchmarks/accuracy.py table"
+    assert [p.name for p in tmp_path.iterdir()] == ["ens2-exc-native.json"]  # no partial file left behind
