@@ -328,6 +328,41 @@ def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str
     return lines
 
 
+def head_to_head(published: dict, other: dict) -> dict:
+    """``other`` recipe against the published recipe on the held-out datasets both have run.
+
+    Counts datasets where its median r is higher / lower, and gives both recipes' median and
+    mean r and median |bias| over exactly those datasets (with few datasets run, the mean is
+    the steadier of the two).
+    """
+    both = [k for k in other["per_dataset"] if k in published["per_dataset"]]
+    mine, theirs = other["per_dataset"], published["per_dataset"]
+    return {
+        "datasets": len(both),
+        "ahead": sum(mine[k]["correlation"] > theirs[k]["correlation"] for k in both),
+        "behind": sum(mine[k]["correlation"] < theirs[k]["correlation"] for k in both),
+        "median_r": round(median(mine[k]["correlation"] for k in both), 4),
+        "published_median_r": round(median(theirs[k]["correlation"] for k in both), 4),
+        "mean_r": round(float(np.mean([mine[k]["correlation"] for k in both])), 4) if both else None,
+        "published_mean_r": round(float(np.mean([theirs[k]["correlation"] for k in both])), 4) if both else None,
+        "median_abs_bias": round(median(abs(mine[k]["bias"]) for k in both), 4),
+        "published_median_abs_bias": round(median(abs(theirs[k]["bias"]) for k in both), 4),
+    }
+
+
+def head_to_head_lines(published: dict, others: dict[str, dict]) -> list[str]:
+    """One sentence per other recipe: how it does against the published recipe on the same held-out datasets."""
+    lines = []
+    for name, other in others.items():
+        h = head_to_head(published, other)
+        if h["datasets"]:
+            lines.append(f"- `{name}` against the published recipe on the {h['datasets']} held-out datasets both have run: "
+                         f"ahead on {h['ahead']}, behind on {h['behind']}; median r {h['median_r']:.3f} against "
+                         f"{h['published_median_r']:.3f}, mean r {h['mean_r']:.3f} against {h['published_mean_r']:.3f}, median |bias| {h['median_abs_bias']:.2f} against "
+                         f"{h['published_median_abs_bias']:.2f}.")  # fmt: skip
+    return lines
+
+
 def inhibitory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str]:
     """The inhibitory table: the published recipe's scores, and ``others`` (recipe: inhibitory summary) in columns beside them."""
     others = {name: other for name, other in (others or {}).items() if other["per_dataset"]}
@@ -374,6 +409,7 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
             f"`{name}`: {recipe_text(name)}, trained on the other excitatory datasets as above, "
             f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets run" for name, other in others.items())
             + ". Each was chosen on the validation folds of `benchmarks/recipe.py`, not on this table."]  # fmt: skip
+        lines += [""] + head_to_head_lines(excitatory, others)
     if inhibitory["per_dataset"]:
         lines += [""] + inhibitory_lines(inhibitory, inhibitory_others)
         update_card(REPO / "models" / "ens2-inh-native.json", inhibitory)

@@ -77,3 +77,15 @@ def test_scores_go_into_a_card_beside_other_benchmarks_entries(tmp_path):
     assert written["scores"]["median_of_medians_ds02_ds21"] == 0.7
     assert written["scores"]["command"] == "python benchmarks/accuracy.py table"
     assert [p.name for p in tmp_path.iterdir()] == ["ens2-exc-native.json"]  # no partial file left behind
+
+
+def test_another_recipe_is_compared_with_the_published_one_on_the_datasets_both_ran():
+    published = accuracy.summary({"DS09": _result("DS09", 0.7, False), "DS10": _result("DS10", 0.5, False),
+                                  "DS11": _result("DS11", 0.6, False)})  # fmt: skip
+    other = accuracy.summary({"DS09": _result("DS09", 0.8, False), "DS10": _result("DS10", 0.4, False)}, recipe="conv-local")
+    h = accuracy.head_to_head(published, other)
+    assert (h["datasets"], h["ahead"], h["behind"]) == (2, 1, 1)  # DS11 not run by the other recipe: left out
+    assert h["median_r"] == pytest.approx(0.7) and h["published_median_r"] == pytest.approx(0.7)  # (0.9 + 0.5) / 2, (0.8 + 0.6) / 2
+    assert h["mean_r"] == pytest.approx(0.7) and h["median_abs_bias"] == pytest.approx(0.1)
+    [line] = accuracy.head_to_head_lines(published, {"conv-local": other})
+    assert "on the 2 held-out datasets both have run: ahead on 1, behind on 1" in line
