@@ -357,9 +357,10 @@ def head_to_head_lines(published: dict, others: dict[str, dict]) -> list[str]:
         h = head_to_head(published, other)
         if h["datasets"]:
             lines.append(f"- `{name}` against the published recipe on the {h['datasets']} held-out datasets both have run: "
-                         f"ahead on {h['ahead']}, behind on {h['behind']}; median r {h['median_r']:.3f} against "
-                         f"{h['published_median_r']:.3f}, mean r {h['mean_r']:.3f} against {h['published_mean_r']:.3f}, median |bias| {h['median_abs_bias']:.2f} against "
-                         f"{h['published_median_abs_bias']:.2f}.")  # fmt: skip
+                         f"ahead on {h['ahead']}, behind on {h['behind']}; "
+                         f"median r {h['median_r']:.3f} against {h['published_median_r']:.3f}, "
+                         f"mean r {h['mean_r']:.3f} against {h['published_mean_r']:.3f}, "
+                         f"median |bias| {h['median_abs_bias']:.2f} against {h['published_median_abs_bias']:.2f}.")  # fmt: skip
     return lines
 
 
@@ -436,6 +437,7 @@ def update_card(card_path: Path, scores: dict) -> None:
         "command": "python benchmarks/accuracy.py table",
         **scores,
     })  # fmt: skip
+
 
 if __name__ == "__main__":
     app()

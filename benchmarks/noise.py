@@ -379,5 +379,6 @@ def update_cards(scores: dict) -> None:
     for name in ens2rt.available_families().get("ens2-exc", []):
         put_scores_in_card(REPO / "models" / f"{name}.json", {"noise_matched_family": entry})
 
+
 if __name__ == "__main__":
     app()
