@@ -336,17 +336,18 @@ def head_to_head(published: dict, other: dict) -> dict:
     the steadier of the two).
     """
     both = [k for k in other["per_dataset"] if k in published["per_dataset"]]
-    mine, theirs = other["per_dataset"], published["per_dataset"]
+    mine, theirs = ([table["per_dataset"][k] for k in both] for table in (other, published))
+    r_mine, r_theirs = [row["correlation"] for row in mine], [row["correlation"] for row in theirs]
     return {
         "datasets": len(both),
-        "ahead": sum(mine[k]["correlation"] > theirs[k]["correlation"] for k in both),
-        "behind": sum(mine[k]["correlation"] < theirs[k]["correlation"] for k in both),
-        "median_r": round(median(mine[k]["correlation"] for k in both), 4),
-        "published_median_r": round(median(theirs[k]["correlation"] for k in both), 4),
-        "mean_r": round(float(np.mean([mine[k]["correlation"] for k in both])), 4) if both else None,
-        "published_mean_r": round(float(np.mean([theirs[k]["correlation"] for k in both])), 4) if both else None,
-        "median_abs_bias": round(median(abs(mine[k]["bias"]) for k in both), 4),
-        "published_median_abs_bias": round(median(abs(theirs[k]["bias"]) for k in both), 4),
+        "ahead": sum(a > b for a, b in zip(r_mine, r_theirs)),
+        "behind": sum(a < b for a, b in zip(r_mine, r_theirs)),
+        "median_r": round(median(r_mine), 4),
+        "published_median_r": round(median(r_theirs), 4),
+        "mean_r": round(float(np.mean(r_mine)), 4) if both else None,
+        "published_mean_r": round(float(np.mean(r_theirs)), 4) if both else None,
+        "median_abs_bias": round(median(abs(row["bias"]) for row in mine), 4),
+        "published_median_abs_bias": round(median(abs(row["bias"]) for row in theirs), 4),
     }
 
 
