@@ -110,6 +110,10 @@ VARIANTS = {
                                 "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 0.5, "gain": 2.0},
                                "as conv-noise-distil, each training input multiplied by a factor drawn log-uniformly from "
                                "1/2 to 2 (amplitude augmentation; the targets stay)"),
+    "conv-noise-distil1-stretch": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                    "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "stretch": 1.5},
+                                   "as conv-noise-distil1, each training window (input and the teacher's rates) slowed or sped "
+                                   "up by a factor drawn log-uniformly from 1/1.5 to 1.5 (indicator kinetics the training data lack)"),
     "conv-noise-distil1-teachers2": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                                "patience": 1500, "teacher_run": ("windowed-s0", "windowed-s1"), "teacher_weight": 1.0},
                               "as conv-noise-distil1, the teacher an ensemble: the rates of the fold's windowed-s0 and "
