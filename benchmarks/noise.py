@@ -5,6 +5,8 @@
     python benchmarks/noise.py table      # markdown table
     python benchmarks/noise.py train --recipe conv-local; python benchmarks/noise.py score --recipe conv-local
                                           # another recipe's single model per fold, beside them
+    python benchmarks/noise.py score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
+                                          # that recipe's own family (members trained with --recipe too)
 
 Noise-level members train for a fixed ``NOISE_STEPS`` steps instead of the recipe's
 early stop: with noise added, the per-batch loss never again beats a lucky batch from
@@ -111,6 +113,46 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     command = f"python benchmarks/noise.py train --fold {held_out_fold} --recipe {recipe} --training-data {training_data} --device {device}"
     save_run(out, source, settings, result, command)
     return f"{out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
+
+
+def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Path = RUNS) -> ens2rt.ModelFamily:
+    """The fold's model of ``recipe`` and of each noise-member recipe in ``members``, as one family.
+
+    Each member sits at the ν its recipe trains at; the native model at the typical ν of
+    its training data, as :func:`export_member` places the published recipe's.
+    """
+    from ens2export.dataset import load_windows
+    from ens2export.train import TrainSettings
+
+    name = family_name(recipe)
+    train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
+    settings = {}
+    for variant in (recipe, *members):  # every run present and at its place before anything is exported
+        folder = recipe_dir(held_out_fold, variant, runs)
+        if not (folder / "run.json").is_file():
+            raise typer.BadParameter(f"no {variant} model for fold {held_out_fold}: noise.py train --fold {held_out_fold} "
+                                     f"--recipe {variant}", param_hint="--member")  # fmt: skip
+        settings[variant] = TrainSettings.from_dict(json.loads((folder / "run.json").read_text())["settings"])
+        if (variant == recipe) != (settings[variant].noise_level is None):
+            raise typer.BadParameter(f"{variant} {'trains at a noise level' if variant == recipe else 'trains at native noise'}: "
+                                     "a family is one native recipe and members each at one level", param_hint="--member")  # fmt: skip
+    models = []
+    for variant, trained in settings.items():
+        folder = recipe_dir(held_out_fold, variant, runs)
+        level = trained.noise_level
+        if level is None:
+            level = load_windows(GROUND_TRUTH, include=train_on, resampler=trained.resampler).typical_noise_level()
+        out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{variant}-member.onnx",
+                                 name=f"heldout-{held_out_fold}-{variant}", cell_class="excitatory",
+                                 description=f"noise benchmark, {name} member: trained on {', '.join(train_on)}",
+                                 family=f"heldout-{held_out_fold}-{name}", noise_level=round(float(level), 3))  # fmt: skip
+        models.append(ens2rt.Model.load(out, device="cpu"))
+    return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}-{name}", models)
+
+
+def family_name(recipe: str) -> str:
+    """Where a recipe's family is scored and tabled: ``RECIPE-family``."""
+    return f"{recipe}-family"
 
 
 def recipe_model(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.Model:
@@ -225,18 +267,28 @@ def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dic
     }
 
 
-def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Path) -> dict:
-    """Every neuron of ``dataset`` at every noise condition (the same degraded traces), by its fold's ``recipe`` model."""
-    model = recipe_model(fold_of(dataset), recipe, runs)
+def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Path, members: list[str] | None = None) -> dict:
+    """Every neuron of ``dataset`` at every noise condition (the same degraded traces), by its fold's ``recipe`` model.
+
+    With ``members`` (noise-member recipes), by the family of the recipe's model and theirs:
+    the runtime picks a member per trial from its estimated ν, as for the published family.
+    """
+    fold = fold_of(dataset)
+    model = recipe_family(fold, recipe, members, runs) if members else recipe_model(fold, recipe, runs)
     started = time.perf_counter()
 
     def score_row(noisy: Neuron, neuron: Neuron) -> dict:
         predicted = predict_neuron(noisy, model, ens2rt.DEFAULT_HOP, spikes=False)
-        return {"file": neuron.path.name, "correlation": correlation(predicted.rate, predicted.true_rate)}
+        row = {"file": neuron.path.name, "correlation": correlation(predicted.rate, predicted.true_rate)}
+        if members:
+            levels = [noise_level(t.dff, t.frame_rate) for t in noisy.trials if t.dff.size * 60 / t.frame_rate >= 96]
+            row["models"] = [model.members[i].name for i in model.choose(np.array(levels))]
+        return row
 
     conditions = each_condition(dataset, ground_truth, score_row)
-    return {"dataset": dataset, "held_out_fold": fold_of(dataset), "recipe": recipe, "model_sha256": model.sha256,
-            "scoring_time_s": round(time.perf_counter() - started, 1), "conditions": conditions}  # fmt: skip
+    shas = {m.name: m.sha256 for m in model.members} if members else model.sha256
+    return {"dataset": dataset, "held_out_fold": fold, "recipe": recipe, "members": list(members or []),
+            "model_sha256": shas, "scoring_time_s": round(time.perf_counter() - started, 1), "conditions": conditions}  # fmt: skip
 
 
 @app.command()
@@ -248,16 +300,20 @@ def score(
     results: Path = NOISE_RESULTS,
     force: bool = False,
     recipe: Annotated[Optional[str], typer.Option(help="Score this benchmarks/recipe.py variant's single models instead.")] = None,
+    member: Annotated[Optional[list[str]], typer.Option(help="With --recipe: noise-member variants (repeat) making a family with it.")] = None,
 ) -> None:
     """Score each dataset with its fold's models at every noise condition (cached per dataset)."""
+    if member and recipe is None:
+        raise typer.BadParameter("members join a --recipe's model in a family: give --recipe too", param_hint="--member")
     if recipe is not None:
-        (results / recipe).mkdir(parents=True, exist_ok=True)
+        folder = results / (family_name(recipe) if member else recipe)
+        folder.mkdir(parents=True, exist_ok=True)
         for key in dataset or EXCITATORY:
-            out = results / recipe / f"{key}.json"
+            out = folder / f"{key}.json"
             if not out.is_file() or force:
-                result = score_recipe_dataset(key, recipe, ground_truth, runs)
+                result = score_recipe_dataset(key, recipe, ground_truth, runs, member)
                 out.write_text(json.dumps(result, indent=1) + "\n")
-                typer.echo(f"{key} ({recipe}): " + ", ".join(f"{c} {median(r['correlation'] for r in rows):.3f}" for c, rows in result["conditions"].items()))
+                typer.echo(f"{key} ({folder.name}): " + ", ".join(f"{c} {median(r['correlation'] for r in rows):.3f}" for c, rows in result["conditions"].items()))
         return
     results.mkdir(parents=True, exist_ok=True)
     for key in dataset or EXCITATORY:
@@ -287,7 +343,10 @@ def recipe_summary(results: dict[str, dict], family: dict) -> dict:
             "datasets_worse_than_family": sum(mine[k] < theirs[k] for k in mine),
             "per_dataset": {k: round(v, 4) for k, v in mine.items()},
         }
-    return {"datasets": sorted(results), "conditions": conditions}
+    members = sorted({tuple(result.get("members", [])) for result in results.values()})
+    if len(members) > 1:
+        raise ValueError(f"datasets scored by different families: {members}; score them again with one set of --member")
+    return {"datasets": sorted(results), "members": list(members[0]), "conditions": conditions}
 
 
 def summary(results: dict[str, dict]) -> dict:
@@ -353,9 +412,15 @@ def recipe_lines(recipes: dict[str, dict]) -> list[str]:
     """The single models of other recipes beside the family, on the datasets they were scored on."""
     lines = []
     for recipe, r in recipes.items():
-        n = len(r["datasets"])
-        lines += ["", (f"One `{recipe}` model per fold, same folds and traces (`python benchmarks/noise.py score --recipe {recipe}`), "
-                       f"{n} of {len(EXCITATORY)} datasets; the family's median over the same datasets beside it."), "",
+        n, members = len(r["datasets"]), r.get("members", [])
+        if members:
+            base = recipe.removesuffix("-family")
+            what = (f"The `{base}` family per fold: its model and {', '.join(f'`{m}`' for m in members)}, each trained on the same "
+                    f"half, the runtime picking one per trial by its estimated ν (`python benchmarks/noise.py score --recipe {base} "
+                    + " ".join(f"--member {m}" for m in members) + "`)")  # fmt: skip
+        else:
+            what = f"One `{recipe}` model per fold, same folds and traces (`python benchmarks/noise.py score --recipe {recipe}`)"
+        lines += ["", f"{what}, {n} of {len(EXCITATORY)} datasets; the family's median over the same datasets beside it.", "",
                   f"| test noise | {recipe} | noise-matched family | difference | datasets better / worse |", "|---|---|---|---|---|"]  # fmt: skip
         for name, row in r["conditions"].items():
             label = "as recorded" if name == "native" else f"ν = {name[2:]}"

@@ -101,7 +101,7 @@ VARIANTS = {
                                          f"as conv-noise-distil1, the student's inputs lifted to nu = {level} by white noise "
                                          "while its targets stay the teacher's rates on the clean traces (a noise member "
                                          "that learns to denoise; `recipe.py noise` scores it in a family)")
-       for level in (4, 8)},
+       for level in (2, 4, 6, 8)},
     "conv-noise-distil-stretch": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                                    "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 0.5, "stretch": 1.5},
                                   "as conv-noise-distil, each training window slowed or sped up by a factor drawn log-uniformly "

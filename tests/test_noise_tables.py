@@ -34,3 +34,45 @@ def test_a_distilled_recipe_learns_from_the_native_member_of_its_fold(tmp_path):
         noise.train_recipe("A", "conv-noise-distil1", noise.GROUND_TRUTH, tmp_path, "cpu")
     with pytest.raises(typer.BadParameter, match="ensemble of teachers"):
         noise.train_recipe("A", "conv-noise-distil1-teachers2", noise.GROUND_TRUTH, tmp_path, "cpu")
+
+
+def _run(runs, fold: str, variant: str, noise_level):
+    folder = noise.recipe_dir(fold, variant, runs)
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(noise.json.dumps({"settings": {"kind": "convolutional", "noise_level": noise_level}}))
+
+
+def test_a_recipe_family_needs_every_member_trained_each_at_a_level(tmp_path):
+    import typer
+
+    _run(tmp_path, "A", "conv-noise-distil1", None)
+    with pytest.raises(typer.BadParameter, match="no conv-noise-distil1-nu4 model for fold A"):
+        noise.recipe_family("A", "conv-noise-distil1", ["conv-noise-distil1-nu4"], tmp_path)
+    _run(tmp_path, "A", "conv-noise", None)
+    with pytest.raises(typer.BadParameter, match="conv-noise trains at native noise"):
+        noise.recipe_family("A", "conv-noise-distil1", ["conv-noise"], tmp_path)
+    _run(tmp_path, "A", "conv-noise-distil1-nu8", 8.0)
+    with pytest.raises(typer.BadParameter, match="conv-noise-distil1-nu8 trains at a noise level"):
+        noise.recipe_family("A", "conv-noise-distil1-nu8", ["conv-noise-distil1"], tmp_path)
+
+
+def test_members_without_a_recipe_are_refused():
+    import typer
+
+    with pytest.raises(typer.BadParameter, match="give --recipe too"):
+        noise.score(member=["conv-noise-distil1-nu4"])
+
+
+def test_a_recipe_family_is_tabled_with_its_members_and_command():
+    family = _family({"DS01": 0.5, "DS02": 0.6})
+    members = ["conv-noise-distil1-nu4", "conv-noise-distil1-nu8"]
+    scored = {key: {**_scored(key, [0.7]), "members": members} for key in ("DS01", "DS02")}
+    summary = noise.recipe_summary(scored, family)
+    assert summary["members"] == members
+    lines = noise.recipe_lines({"conv-noise-distil1-family": summary})
+    assert lines[1].startswith("The `conv-noise-distil1` family per fold: its model and `conv-noise-distil1-nu4`, `conv-noise-distil1-nu8`")
+    assert "score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 --member conv-noise-distil1-nu8`" in lines[1]
+    assert lines[5] == "| as recorded | 0.700 | 0.550 | +0.150 | 2 / 0 |"
+    scored["DS02"]["members"] = members[:1]
+    with pytest.raises(ValueError, match="scored by different families"):
+        noise.recipe_summary(scored, family)
