@@ -322,6 +322,13 @@ FINDINGS = """\
   predict the teacher's rate where the noise hides it, a member learns the training
   datasets' firing rates as its prior, which other indicators and preparations do not share.
 
+- **Time-stretch augmentation does not help the distilled student either**
+  (`conv-noise-distil1-stretch`: each training window, input and the teacher's rates,
+  slowed or sped up by up to 1.5×, for indicator kinetics the training data lack). Fold D,
+  seed 0: 0.735 against 0.740 / 0.735 for the student without it (seeds 0 / 1); on GCaMP8m
+  (DS31), the indicator it was meant for, 0.864 against 0.870 / 0.851, and its spike count
+  rises there (+0.78 against +0.40). Not adopted; one seed, no sign of a gain worth a second.
+
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
 - **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
