@@ -314,6 +314,15 @@ FINDINGS = """\
   family at ν = 4 here, then lost at every level in the two-fold noise benchmark), so the
   noise benchmark with one student per fold (`noise.py train --recipe conv-noise-distil1`)
   decides; a convolutional default would then ship without noise members.
+- **It did not hold on the noise benchmark's fold A** (12 datasets, `noise.py score --recipe
+  conv-noise-distil1`; `noise.md`): as recorded / ν = 2 / 4 / 6 / 8 the student scores
+  0.694 / 0.568 / 0.437 / 0.351 / 0.290 against the windowed family's 0.662 / 0.574 / 0.516
+  / 0.435 / 0.409, ahead only as recorded. Fold D flattered the convolutional recipe a
+  second time. A reporting table, recorded here because it corrects the note above, not
+  used to choose. What remains open for a convolutional default: noise members
+  that beat these (e.g. a student per level taught by the windowed member of that level
+  on the same noisy input), or a family whose native member is the student and whose noise
+  members stay the windowed ones (level with the windowed family wherever a trace is noisy).
 - Checked while reading this: the members' output on pure noise sits at 0.20 (ν = 4) and
   0.31 Hz (ν = 8) against 0.04 Hz for the native student, and the ν = 4 member's output on
   DS20, DS29 and DS31 at ν = 4 never goes below zero before the final ReLU, so the
