@@ -295,7 +295,7 @@ FINDINGS = """\
   augmentation (`--gain`) were built and their runs on half-truth distillation started,
   then stopped in favour of the teacher-weight runs above.
 
-## Noise members for the distilled student (2026-12-03, fold D, seed 0) — they lose; the student alone wins
+## Noise members for the distilled student (2026-12-03, fold D, seed 0) — they lose to the student alone
 
 - **Denoising students** (`conv-noise-distil1-nu4`, `-nu8`: the distilled recipe with every
   training input lifted to ν = 4 or 8 by white noise at its native rate, the targets still
@@ -304,8 +304,16 @@ FINDINGS = """\
   conv-noise-distil1-nu8`), as recorded / ν = 4 / ν = 8: family 0.732 / 0.536 / 0.419,
   **the native student alone 0.740 / 0.663 / 0.499**. The members lose at their own
   level, −0.127 and −0.080, on four of the six datasets (DS18, DS21, DS29, DS31; they gain
-  on the noisiest recordings, the red indicators DS19 and DS20), and count spikes far too high there (median bias +1.24 and +1.23, DS29 +3.1, DS31 +2.2;
-  the student alone −0.64 and −0.83). They are not adopted.
+  on the noisiest recordings, the red indicators DS19 and DS20), and count spikes far too
+  high there (median bias +1.24 and +1.23, DS29 +3.1, DS31 +2.2; the student alone −0.64
+  and −0.83). They are not adopted.
+- Checked while reading this: the members' output on pure noise sits at 0.20 (ν = 4) and
+  0.31 Hz (ν = 8) against 0.04 Hz for the native student, and the ν = 4 member's output on
+  DS20, DS29 and DS31 at ν = 4 never goes below zero before the final ReLU, so the
+  over-count is not the ReLU clipping a signed output (the student trains with a linear
+  output; a one-off check, not in the benchmarks). One reading, not tested: trained to
+  predict the teacher's rate where the noise hides it, a member learns the training
+  datasets' firing rates as its prior, which other indicators and preparations do not share.
 - **The distilled student alone carries further than anything measured on this fold**:
   against the windowed noise family (members trained like the shipped ens2-exc-nu4 and
   -nu8) 0.740 / 0.663 / 0.499 against 0.737 / 0.510 / 0.434, and against the single
@@ -323,14 +331,6 @@ FINDINGS = """\
   that beat these (e.g. a student per level taught by the windowed member of that level
   on the same noisy input), or a family whose native member is the student and whose noise
   members stay the windowed ones (level with the windowed family wherever a trace is noisy).
-- Checked while reading this: the members' output on pure noise sits at 0.20 (ν = 4) and
-  0.31 Hz (ν = 8) against 0.04 Hz for the native student, and the ν = 4 member's output on
-  DS20, DS29 and DS31 at ν = 4 never goes below zero before the final ReLU, so the
-  over-count is not the ReLU clipping a signed output (the student trains with a linear
-  output; a one-off check, not in the benchmarks). One reading, not tested: trained to
-  predict the teacher's rate where the noise hides it, a member learns the training
-  datasets' firing rates as its prior, which other indicators and preparations do not share.
-
 - **Time-stretch augmentation does not help the distilled student either**
   (`conv-noise-distil1-stretch`: each training window, input and the teacher's rates,
   slowed or sped up by up to 1.5×, for indicator kinetics the training data lack). Fold D,
