@@ -65,6 +65,23 @@ def member_name(level: float | None) -> str:
     return "native" if level is None else f"nu{level:g}"
 
 
+def trained_on(held_out_fold: str) -> list[str]:
+    """The datasets a model that scores ``held_out_fold`` is trained on: the other fold's."""
+    return [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
+
+
+def typical_level(datasets: list[str], resampler: str = "fourier") -> float:
+    """Where a native-noise member sits in a family: the typical ν of its training data."""
+    from ens2export.dataset import load_windows
+
+    return load_windows(GROUND_TRUTH, include=datasets, resampler=resampler).typical_noise_level()
+
+
+def scored_trial_levels(neuron: Neuron) -> list[float]:
+    """Estimated ν of each trial that is scored (long enough for one 96-sample window at 60 Hz)."""
+    return [noise_level(t.dff, t.frame_rate) for t in neuron.trials if t.dff.size * 60 / t.frame_rate >= 96]
+
+
 def run_dir(held_out_fold: str, level: float | None, runs: Path = RUNS) -> Path:
     return runs / f"heldout-{held_out_fold}" / member_name(level)
 
@@ -76,7 +93,7 @@ def train_one(held_out_fold: str, level: float | None, training_data: Path, runs
     out = run_dir(held_out_fold, level, runs)
     if (out / "run.json").is_file():
         return f"{out}: cached"
-    train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
+    train_on = trained_on(held_out_fold)
     source = load_windows(training_data, include=train_on)
     settings = TrainSettings() if level is None else TrainSettings(noise_level=level, max_steps=NOISE_STEPS, patience=NOISE_STEPS)
     result = train(source, settings, device=device)
@@ -107,7 +124,7 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
                                      f"first (noise.py train --fold {held_out_fold} --native-only)", param_hint="--recipe")  # fmt: skip
         fields["teacher"] = str(export_member(held_out_fold, None, runs))
     settings = TrainSettings(**fields)
-    train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
+    train_on = trained_on(held_out_fold)
     source = load_windows(training_data, include=train_on, resampler=settings.resampler)
     result = train(source, settings, device=device)
     command = f"python benchmarks/noise.py train --fold {held_out_fold} --recipe {recipe} --training-data {training_data} --device {device}"
@@ -121,11 +138,10 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
     Each member sits at the ν its recipe trains at; the native model at the typical ν of
     its training data, as :func:`export_member` places the published recipe's.
     """
-    from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings
 
     name = family_name(recipe)
-    train_on = [key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys]
+    train_on = trained_on(held_out_fold)
     settings = {}
     for variant in (recipe, *members):  # every run present and at its place before anything is exported
         folder = recipe_dir(held_out_fold, variant, runs)
@@ -141,7 +157,7 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
         folder = recipe_dir(held_out_fold, variant, runs)
         level = trained.noise_level
         if level is None:
-            level = load_windows(GROUND_TRUTH, include=train_on, resampler=trained.resampler).typical_noise_level()
+            level = typical_level(train_on, trained.resampler)
         out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{variant}-member.onnx",
                                  name=f"heldout-{held_out_fold}-{variant}", cell_class="excitatory",
                                  description=f"noise benchmark, {name} member: trained on {', '.join(train_on)}",
@@ -158,7 +174,7 @@ def family_name(recipe: str) -> str:
 def recipe_model(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.Model:
     """The fold's model of ``recipe``, exported once beside its run and loaded as any model."""
     folder = recipe_dir(held_out_fold, recipe, runs)
-    train_on = ", ".join(key for fold, keys in FOLDS.items() if fold != held_out_fold for key in keys)
+    train_on = ", ".join(trained_on(held_out_fold))
     out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{recipe}.onnx", name=f"heldout-{held_out_fold}-{recipe}",
                              cell_class="excitatory", description=f"noise benchmark, {recipe} recipe: trained on {train_on}")  # fmt: skip
     return ens2rt.Model.load(out, device="cpu")
@@ -194,15 +210,12 @@ def fold_of(dataset: str) -> str:
 
 def export_member(held_out_fold: str, level: float | None, runs: Path = RUNS) -> Path:
     """The fold's model at ``level`` as an ONNX family member (written once, beside its run)."""
-    from ens2export.dataset import load_windows
-
     folder = run_dir(held_out_fold, level, runs)
     out = folder / f"heldout-{held_out_fold}-{member_name(level)}.onnx"
     if out.is_file():
         return out
     datasets = json.loads((folder / "run.json").read_text())["datasets"]
-    # a native-noise member sits at the typical ν of its training data
-    member_level = level if level is not None else load_windows(GROUND_TRUTH, include=datasets).typical_noise_level()
+    member_level = level if level is not None else typical_level(datasets)
     return export_trained_run(folder, out, name=out.stem, cell_class="excitatory", stream_graph=True,
                               description=f"noise benchmark: trained on {', '.join(datasets)}",
                               family=f"heldout-{held_out_fold}", noise_level=round(member_level, 3))  # fmt: skip
@@ -244,7 +257,7 @@ def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dic
     started = time.perf_counter()
 
     def score_row(noisy: Neuron, neuron: Neuron) -> dict:
-        levels = [noise_level(t.dff, t.frame_rate) for t in noisy.trials if t.dff.size * 60 / t.frame_rate >= 96]
+        levels = scored_trial_levels(noisy)
         alone = predict_neuron(noisy, recipe, hop, spikes=False)
         matched = predict_neuron(noisy, family, hop, spikes=False)  # the runtime picks a member per trial
         return {
@@ -281,7 +294,7 @@ def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Pa
         predicted = predict_neuron(noisy, model, ens2rt.DEFAULT_HOP, spikes=False)
         row = {"file": neuron.path.name, "correlation": correlation(predicted.rate, predicted.true_rate)}
         if members:
-            levels = [noise_level(t.dff, t.frame_rate) for t in noisy.trials if t.dff.size * 60 / t.frame_rate >= 96]
+            levels = scored_trial_levels(noisy)
             row["models"] = [model.members[i].name for i in model.choose(np.array(levels))]
         return row
 
