@@ -158,8 +158,6 @@ def test_a_family_of_convolutional_members(tmp_path, traces):
     assert res.neuron_model.tolist() == ["c1", "c4", "c4"]
     alone = ens2rt.infer(traces[:1], RATE, model=members[0], noise_level=1.0)
     np.testing.assert_allclose(res.rate[:1], alone.rate, atol=1e-6)
-    with pytest.raises(ModelError, match="differ in kind"):
-        ens2rt.ModelFamily.from_models("mixed", [members[0], ens2rt.Model.load("ens2-exc-nu4", device="cpu")])
 
 
 def test_train_and_export_a_convolutional_model_from_the_command_line(ground_truth, tmp_path):

@@ -25,17 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.errors import InputError
-from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, load_models, nearest_level
+from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, input_scales, load_models, nearest_level
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
-from ens2rt.options import Options, resolve_options
-from ens2rt.result import run_settings
+from ens2rt.engine.contract import Contract
 from ens2rt.engine.offline import frames_needed, rate_for_range
 from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
-from ens2rt.formats.files import atomic_output
 from ens2rt.engine.spikes import fit_spikes
 from ens2rt.engine.traces import check_frame_rate, check_length
 from ens2rt.engine.traces import noise_level as noise_level_of
+from ens2rt.errors import InputError
+from ens2rt.formats.files import atomic_output
+from ens2rt.options import Options, resolve_options
+from ens2rt.result import run_settings
 
 try:
     import dask.array as da
@@ -93,7 +94,7 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     if chosen.percent:
         x = x / 100.0
     loaded = load_models(model, Options(device="cpu", threads=1))  # checks the files and cards here, not on a worker
-    resampler = chosen.resampler or loaded.contract.resampler
+    resampler = chosen.resampler or loaded.resampler
     if resampler == "fourier":
         raise InputError("Fourier resampling needs whole traces; ens2rt.dask resamples with sinc or linear")
     members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
@@ -103,7 +104,7 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         lambda block: noise_level_of(np.asarray(block, dtype=np.float64), frame_rate).astype(np.float32),
         drop_axis=1, dtype=np.float32,
     )  # fmt: skip
-    contract = loaded.contract
+    contracts = loaded.contracts
     if noise_level is not None:
         fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level, frame_rate=frame_rate)
         model_index = da.from_array(fixed.index.astype(np.int8), chunks=(x.chunks[0],))
@@ -113,14 +114,15 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         model_index = levels.map_blocks(lambda block: nearest_level(block, member_levels).astype(np.int8), dtype=np.int8)
     else:
         model_index = da.zeros(x.shape[0], dtype=np.int8, chunks=(x.chunks[0],))
-    if noise_level is None:  # the input scale follows the same noise level as the member choice
-        scale = levels.map_blocks(lambda block: contract.input_scale(block.astype(np.float64), frame_rate), dtype=np.float64)
+    if noise_level is None:  # the input scale follows the same noise level as the member choice, by the member's contract
+        member_contracts = [m.contract for m in members]  # contracts pickle to the workers; models do not
+        scale = da.map_blocks(lambda block, index: _scales(member_contracts, index, block, frame_rate), levels, model_index, dtype=np.float64)
 
     frame_edges = np.cumsum((0, *x.chunks[1]))
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
     pieces = []
     for out_start, out_end in zip(out_edges[:-1], out_edges[1:]):
-        first, last = frames_needed(out_start, out_end, frame_rate, hop, contract, resampler)
+        first, last = frames_needed(out_start, out_end, frame_rate, hop, contracts, resampler)
         last = min(last, n_frames)
         block = x[:, first:last].rechunk({1: -1})
         pieces.append(
@@ -136,8 +138,14 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
-                      options=chosen, settings=run_settings(chosen, contract, frame_rate=frame_rate, resampler=resampler,
+                      options=chosen, settings=run_settings(chosen, contracts, frame_rate=frame_rate, resampler=resampler,
                                                             provider="CPUExecutionProvider", noise_level=noise_level))  # fmt: skip
+
+
+def _scales(contracts: list[Contract], index: np.ndarray, levels: np.ndarray, frame_rate: float) -> np.ndarray:
+    """Each neuron's input scale from its estimated ν, by its member's contract (1 where none scales)."""
+    scale = input_scales(contracts, np.asarray(index, dtype=np.int64), np.asarray(levels, dtype=np.float64), frame_rate)
+    return np.ones(np.shape(levels)) if scale is None else scale
 
 
 def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths, resampler):

@@ -35,19 +35,21 @@ class InferenceResult:
     settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
 
 
-def run_settings(options: Options, contract: Contract, *, frame_rate: float, resampler: str, provider: str,
+def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rate: float, resampler: str, provider: str,
                  noise_level: float | np.ndarray | None = None, warnings: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """How a run was made, JSON-able: the options as given, and what they resolved to.
 
-    ``hop`` is ``None`` for a convolutional model (it has no windows); ``resampler`` is
+    ``contracts``: of the model, or of every member of a family. ``model_kind`` is their
+    kind (kinds joined by ``+`` for a family of mixed kinds); ``hop`` is ``None`` when
+    no model is windowed (a convolutional model has no windows); ``resampler`` is
     the one used (the options' or the model's own); ``noise_level_given`` the noise
     level passed in, if any (the estimates from the traces are ``result.noise_level``).
     """
     record = {
         "options": options.as_dict(),
         "frame_rate": float(frame_rate),
-        "model_kind": contract.kind,
-        "hop": int(options.hop) if contract.kind == "windowed" else None,
+        "model_kind": "+".join(dict.fromkeys(c.kind for c in contracts)),
+        "hop": int(options.hop) if any(c.kind == "windowed" for c in contracts) else None,
         "resampler": resampler,
         "provider": provider,
         "batch_size": int(options.batch_size),

@@ -5,6 +5,11 @@ a model trained on native-noise data: the median ν of that data). A family is
 loaded by its name, like a model; each neuron then runs on the member whose noise
 level is nearest its own estimate (:func:`ens2rt.engine.traces.noise_level`), as CASCADE
 picks its noise-matched models.
+
+Members may be of different kinds (a convolutional member for quiet traces, windowed
+members for noisy ones): each kind runs its own way, neurons grouped by their
+member's contract (:meth:`NeuronModels.groups`). Members share one resampler, since a
+stream brings every neuron to 60 Hz in one step.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ens2rt.errors import InputError, ModelError
 from ens2rt.catalog.model import Model, available_families
+from ens2rt.engine.contract import Contract
+from ens2rt.errors import InputError, ModelError
 from ens2rt.options import Options
 
 
@@ -53,14 +59,26 @@ class ModelFamily:
         levels = [m.noise_level for m in ordered]
         if len(set(levels)) != len(levels):
             raise ModelError(f"model family {name!r}: two members share a noise level ({levels})")
-        if len({m.contract.same_runs for m in ordered}) > 1:
-            raise ModelError(f"model family {name!r}: its members differ in kind, context or input scaling")
+        resamplers = {m.contract.resampler for m in ordered}
+        if len(resamplers) > 1:
+            raise ModelError(f"model family {name!r}: its members resample differently ({', '.join(sorted(resamplers))}); "
+                             "a family's members must share one resampler")  # fmt: skip
         return cls(name=name, members=ordered)
 
     @property
-    def contract(self):
-        """The contract every member shares."""
-        return self.members[0].contract
+    def contracts(self) -> tuple[Contract, ...]:
+        """The members' distinct contracts, in member order (one unless the family mixes kinds)."""
+        return distinct_contracts(m.contract for m in self.members)
+
+    @property
+    def contract(self) -> Contract:
+        """The contract every member shares; a family of mixed kinds has none (see :attr:`contracts`)."""
+        return only_contract(self.contracts, self.name)
+
+    @property
+    def resampler(self) -> str:
+        """How the members' input is brought to 60 Hz unless told otherwise (shared by every member)."""
+        return self.members[0].contract.resampler
 
     @property
     def noise_levels(self) -> np.ndarray:
@@ -81,6 +99,21 @@ class ModelFamily:
         return self.members[int(self.choose(np.array([noise_level]))[0])]
 
 
+def distinct_contracts(contracts) -> tuple[Contract, ...]:
+    """Contracts that run differently (:attr:`Contract.same_runs`), first of each, in order."""
+    seen: dict[tuple, Contract] = {}
+    for contract in contracts:
+        seen.setdefault(contract.same_runs, contract)
+    return tuple(seen.values())
+
+
+def only_contract(contracts: tuple[Contract, ...], name: str) -> Contract:
+    """The one contract of ``contracts``; a ModelError naming ``name`` when its models mix kinds."""
+    if len(contracts) != 1:
+        raise ModelError(f"{name} mixes models that run differently ({', '.join(c.kind for c in contracts)}): no one contract")
+    return contracts[0]
+
+
 def nearest_level(noise_levels: np.ndarray, member_levels: np.ndarray) -> np.ndarray:
     """Index into ``member_levels`` (increasing) nearest each noise level; non-finite → 0."""
     levels = np.nan_to_num(np.asarray(noise_levels, dtype=float), nan=-np.inf, posinf=-np.inf)
@@ -96,9 +129,33 @@ class NeuronModels:
     scale: np.ndarray | None = None  #: (n_neurons,) input scale; None: 1 for every neuron
 
     @property
-    def contract(self):
-        """The contract the models share."""
-        return self.models[0].contract
+    def contracts(self) -> tuple[Contract, ...]:
+        """The models' distinct contracts (one unless a family of mixed kinds)."""
+        return distinct_contracts(m.contract for m in self.models)
+
+    @property
+    def contract(self) -> Contract:
+        """The contract the models share (see :meth:`groups` for models of mixed kinds)."""
+        return only_contract(self.contracts, "this run")
+
+    def groups(self) -> list[tuple[np.ndarray, NeuronModels]]:
+        """The neurons split by how their model runs: (rows, those rows' models) per contract.
+
+        One group holding every neuron when the models share a contract.
+        """
+        if len(self.contracts) == 1:
+            return [(np.arange(self.index.size), self)]
+        out = []
+        for contract in self.contracts:
+            positions = [k for k, m in enumerate(self.models) if m.contract.same_runs == contract.same_runs]
+            rows = np.flatnonzero(np.isin(self.index, positions))
+            if rows.size == 0:
+                continue
+            renumber = np.zeros(len(self.models), dtype=np.int64)
+            renumber[positions] = np.arange(len(positions))
+            out.append((rows, NeuronModels(models=tuple(self.models[k] for k in positions), index=renumber[self.index[rows]],
+                                           scale=None if self.scale is None else self.scale[rows])))  # fmt: skip
+        return out
 
     def scales(self) -> np.ndarray:
         """(n_neurons,) input scale of each neuron."""
@@ -174,7 +231,22 @@ def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: 
         levels = np.broadcast_to(wanted, (n_neurons,))
         if isinstance(loaded, Model) and loaded.contract.input_scaling == "none":
             raise InputError(f"noise_level chooses a member of a model family; {loaded.name} is a single model")
-    scale = None if frame_rate is None or loaded.contract.input_scaling == "none" else loaded.contract.input_scale(levels, frame_rate)
     if isinstance(loaded, Model):
-        return NeuronModels(models=(loaded,), index=np.zeros(n_neurons, dtype=np.int64), scale=scale)
-    return NeuronModels(models=loaded.members, index=loaded.choose(levels), scale=scale)
+        members, index = (loaded,), np.zeros(n_neurons, dtype=np.int64)
+    else:
+        members, index = loaded.members, loaded.choose(levels)
+    scale = None if frame_rate is None else input_scales([m.contract for m in members], index, levels, frame_rate)
+    return NeuronModels(models=members, index=index, scale=scale)
+
+
+def input_scales(contracts: Sequence[Contract], index: np.ndarray, levels: np.ndarray, frame_rate: float) -> np.ndarray | None:
+    """(n_neurons,) what each neuron's trace is divided by, by the contract of its member
+    (``contracts[index]``) and its ν; None when no member scales its input."""
+    if all(c.input_scaling == "none" for c in contracts):
+        return None
+    levels = np.asarray(levels, dtype=float)
+    scale = np.ones(index.shape)
+    for position, contract in enumerate(contracts):
+        chosen = index == position
+        scale[chosen] = contract.input_scale(levels[chosen], frame_rate)
+    return scale

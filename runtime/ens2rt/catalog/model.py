@@ -184,6 +184,16 @@ class Model:
         return str(self.card["sha256"])
 
     @property
+    def contracts(self) -> tuple[Contract, ...]:
+        """Its contract, as a one-element tuple (a family may hold several)."""
+        return (self.contract,)
+
+    @property
+    def resampler(self) -> str:
+        """How its input is brought to 60 Hz unless told otherwise (the contract's)."""
+        return self.contract.resampler
+
+    @property
     def noise_level(self) -> float | None:
         """Noise level ν the model was trained at (``None`` if its card does not say)."""
         level = self.card.get("noise_level")

@@ -9,18 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.engine import whole_trace
-from ens2rt.engine.contract import Contract
-from ens2rt.errors import InputError, InputWarning
 from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, load_models
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
-from ens2rt.options import Options, resolve_options
-from ens2rt.result import InferenceResult, run_settings
+from ens2rt.engine import whole_trace
+from ens2rt.engine.contract import Contract
 from ens2rt.engine.resample import (
     DEFAULT_RESAMPLER,
     TARGET_RATE_HZ,
-    n_samples_at_60hz,
     local_resampler,
+    n_samples_at_60hz,
     resample_to_60hz,
 )
 from ens2rt.engine.spikes import fit_spikes, spike_times_from_counts
@@ -45,6 +42,9 @@ from ens2rt.engine.windows import (
     window_batches,
     window_starts,
 )
+from ens2rt.errors import InputError, InputWarning
+from ens2rt.options import Options, resolve_options
+from ens2rt.result import InferenceResult, run_settings
 
 # Neurons are resampled and windowed in blocks of about this many 60 Hz samples,
 # so memory stays bounded however many neurons a recording has.
@@ -98,7 +98,7 @@ def infer(
     check_length(traces.shape[1], rate_hz)
     notes = _empty_neuron_warnings(gaps, empty_neurons)
     loaded = load_models(model, chosen)
-    resampler = chosen.resampler or loaded.contract.resampler
+    resampler = chosen.resampler or loaded.resampler
 
     runners = assign_models(loaded, levels, noise_level, frame_rate=rate_hz)
     rate = rate_from_traces(runners, filled, rate_hz, hop=hop, batch_size=batch_size, resampler=resampler, progress=progress)
@@ -117,7 +117,7 @@ def infer(
     if counts is not None:
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
 
-    record = run_settings(chosen, loaded.contract, frame_rate=rate_hz, resampler=resampler, provider=runners.provider,
+    record = run_settings(chosen, loaded.contracts, frame_rate=rate_hz, resampler=resampler, provider=runners.provider,
                           noise_level=noise_level, warnings=notes)  # fmt: skip
     return InferenceResult(
         rate=rate,
@@ -160,12 +160,14 @@ def rate_from_traces(
     Neurons go in blocks of about ``BLOCK_SAMPLES`` 60 Hz samples, so memory stays
     bounded however many neurons there are; window batches (or whole-trace pieces)
     stream through each block. Neurons that share a model go together, so batches
-    rarely mix models. ``progress(done, total)`` counts windows, or samples for a
+    rarely mix models; neurons whose models run differently (a family of mixed kinds)
+    go group by group. ``progress(done, total)`` counts windows, or samples for a
     convolutional model.
     """
     n_neurons, n_frames = traces.shape
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    total = n_neurons * (window_starts(n_out, hop).size if models.contract.kind == "windowed" else n_out)
+    groups = models.groups()
+    total = sum(rows.size * (window_starts(n_out, hop).size if group.contract.kind == "windowed" else n_out) for rows, group in groups)
     done = 0
 
     def count(windows: int) -> None:
@@ -175,13 +177,15 @@ def rate_from_traces(
             progress(done, total)
 
     rate = np.empty((n_neurons, n_out), dtype=np.float32)
-    by_model = np.argsort(models.index, kind="stable")
-    for block in row_blocks(n_neurons, n_out, BLOCK_SAMPLES):
-        rows = by_model[block]
-        rate[rows] = rate_for_range(
-            models.take(rows), traces[rows], 0, n_frames, frame_rate, 0, n_out,
-            hop=hop, batch_size=batch_size, resampler=resampler, on_windows=count,
-        )  # fmt: skip
+    for group_rows, group in groups:
+        by_model = np.argsort(group.index, kind="stable")
+        for block in row_blocks(group_rows.size, n_out, BLOCK_SAMPLES):
+            local = by_model[block]
+            rows = group_rows[local]
+            rate[rows] = rate_for_range(
+                group.take(local), traces[rows], 0, n_frames, frame_rate, 0, n_out,
+                hop=hop, batch_size=batch_size, resampler=resampler, on_windows=count,
+            )  # fmt: skip
     return rate
 
 
@@ -206,8 +210,17 @@ def rate_for_range(
     must hold every frame those samples depend on (for the sinc resampler, see
     :func:`frames_needed`; Fourier resampling needs them all). Windows (or a
     convolutional model's pieces) keep the recording's global alignment, so the
-    pieces of a recording equal the whole.
+    pieces of a recording equal the whole. Models that run differently (a family of
+    mixed kinds) each run their own neurons.
     """
+    groups = models.groups()
+    if len(groups) > 1:
+        rate = np.empty((frames.shape[0], out_end - out_start), dtype=np.float32)
+        for rows, group in groups:
+            rate[rows] = rate_for_range(group, frames[rows], first_frame, n_frames, frame_rate, out_start, out_end,
+                                        hop=hop, batch_size=batch_size, resampler=resampler, on_windows=on_windows)  # fmt: skip
+        return rate
+    models = groups[0][1]  # every row runs one way (the models of that way only)
     n_out = n_samples_at_60hz(n_frames, frame_rate)
     if models.contract.kind == "convolutional":
         lo, hi = whole_trace.samples_read(out_start, out_end, n_out, models.contract)
@@ -241,13 +254,19 @@ def _resampled(frames: np.ndarray, first_frame: int, n_frames: int, frame_rate: 
 
 
 def frames_needed(
-    out_start: int, out_end: int, frame_rate: float, hop: int, contract: Contract | None = None, resampler: str = DEFAULT_RESAMPLER
+    out_start: int, out_end: int, frame_rate: float, hop: int, contracts: tuple[Contract, ...] = (), resampler: str = DEFAULT_RESAMPLER
 ) -> tuple[int, int]:
-    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (a local resampler; last may pass the end)."""
+    """Frames ``[first, last)`` that rate samples ``out_start:out_end`` read (a local resampler; last may pass the end).
+
+    ``contracts``: of the models that may run (all a family's); none given: a windowed model.
+    """
     resampler = local_resampler(frame_rate, resampler)
-    if contract is not None and contract.kind == "convolutional":
-        lo, hi = whole_trace.samples_read(out_start, out_end, 1 << 62, contract)
-    else:
-        first_window, last_window = covering_windows(out_start, out_end, hop)
-        lo, hi = max(0, first_window - HALF_WINDOW), last_window + WINDOW - HALF_WINDOW
+    spans = []
+    for contract in contracts or (None,):
+        if contract is not None and contract.kind == "convolutional":
+            spans.append(whole_trace.samples_read(out_start, out_end, 1 << 62, contract))
+        else:
+            first_window, last_window = covering_windows(out_start, out_end, hop)
+            spans.append((max(0, first_window - HALF_WINDOW), last_window + WINDOW - HALF_WINDOW))
+    lo, hi = min(span[0] for span in spans), max(span[1] for span in spans)
     return max(0, resampler.first_frame_needed(lo)), resampler.last_frame_needed(hi - 1) + 1

@@ -24,17 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.errors import InputError
-from ens2rt.engine.stream_rate import GraphRate, rate_runner
-from ens2rt.catalog.family import ModelFamily, assign_models, load_models
+from ens2rt.catalog.family import ModelFamily, assign_models, load_models, only_contract
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
-from ens2rt.options import Options, resolve_options
-from ens2rt.result import run_settings
+from ens2rt.engine.contract import Contract
 from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
+from ens2rt.engine.stream_rate import GraphRate, rate_runner
 from ens2rt.engine.traces import check_frame_rate
 from ens2rt.engine.windows import WINDOW
-
+from ens2rt.errors import InputError
+from ens2rt.options import Options, resolve_options
+from ens2rt.result import run_settings
 
 _NO_SPIKES = np.zeros(0)
 _NO_SPIKES.flags.writeable = False  # shared by every neuron without spikes in a push
@@ -82,15 +82,15 @@ class Stream:
                 "cannot see in advance: pass noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate)) "
                 f"or a single model ({', '.join(m.name for m in loaded.members)})"
             )
-        if loaded.contract.input_scaling != "none" and noise_level is None:
+        if any(c.input_scaling != "none" for c in loaded.contracts) and noise_level is None:
             raise InputError(
                 f"{loaded.name} divides each trace by its noise std, which a stream cannot see in advance: pass "
                 "noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate))"
             )
         self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level, frame_rate=self.frame_rate)
-        self.contract = loaded.contract
+        self.contracts = loaded.contracts
         self._noise_level = noise_level
-        self.resampler = self.options.resampler or self.contract.resampler
+        self.resampler = self.options.resampler or loaded.resampler
         self._rate = rate_runner(self.models, self.n_neurons, self.options)  # 60 Hz input in, final rate out
         self._resampler = local_resampler(self.frame_rate, self.resampler)
         self._frames = np.zeros((n_neurons, 0))
@@ -109,8 +109,13 @@ class Stream:
     @property
     def settings(self) -> dict:
         """How this stream infers, as ``InferenceResult.settings`` records a run (:func:`ens2rt.result.run_settings`)."""
-        return run_settings(self.options, self.contract, frame_rate=self.frame_rate, resampler=self.resampler,
+        return run_settings(self.options, self.contracts, frame_rate=self.frame_rate, resampler=self.resampler,
                             provider=self.models.provider, noise_level=self._noise_level)  # fmt: skip
+
+    @property
+    def contract(self) -> Contract:
+        """The contract its models share; a family of mixed kinds has several (:attr:`contracts`)."""
+        return only_contract(self.contracts, "this stream's model family")
 
     @property
     def uses_streaming_graph(self) -> bool:

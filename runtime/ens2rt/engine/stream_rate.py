@@ -10,7 +10,10 @@ later outputs need and returns the rate samples that became final:
 - :class:`PieceRate`: a convolutional model without one, rerun on each push's new
   samples with the left context they read.
 
-All three share one interface: :meth:`emittable` (how many rate samples ``n`` input
+A family of mixed kinds runs one of these per kind on its neurons, under
+:class:`MixedRate`, which emits a sample once every neuron's is final.
+
+All share one interface: :meth:`emittable` (how many rate samples ``n`` input
 samples make final, from which a stream's ``delay_s`` follows), :meth:`push` and
 :meth:`finish` (the recording ended: zeros after it, as :func:`ens2rt.infer` pads it).
 """
@@ -148,6 +151,11 @@ class GraphRate:
         return max(0, n_known - self.contract.reach_right)
 
     @property
+    def held(self) -> int:
+        """Input samples per neuron kept for later outputs: none (the graphs' per-layer state has a fixed size)."""
+        return 0
+
+    @property
     def groups(self) -> int:
         """Neuron groups the graphs run in (one per model and thread)."""
         return len(self._run.groups)
@@ -161,8 +169,45 @@ class GraphRate:
         return self._run.push(np.zeros((self.n_neurons, self.contract.reach_right), dtype=np.float32))
 
 
-def rate_runner(models: NeuronModels, n_neurons: int, options: Options) -> WindowedRate | PieceRate | GraphRate:
-    """The runner for ``models``: their streaming graphs when every one ships one, else by the contract's kind."""
+class MixedRate:
+    """Models that run differently (a family of mixed kinds): one runner per group of neurons,
+    a sample emitted once it is final for every neuron (the slowest group sets the delay)."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, WindowedRate | PieceRate | GraphRate]], n_neurons: int):
+        self.parts, self.n_neurons = parts, n_neurons
+        self._ready = [np.zeros((rows.size, 0), dtype=np.float32) for rows, _ in parts]  # final, not yet emitted
+
+    def emittable(self, n_known: int) -> int:
+        """Rate samples final for every neuron once ``n_known`` input samples are."""
+        return min(runner.emittable(n_known) for _, runner in self.parts)
+
+    @property
+    def held(self) -> int:
+        """Samples per neuron kept for later outputs, in the group that keeps most."""
+        return max(runner.held + ready.shape[1] for (_, runner), ready in zip(self.parts, self._ready))
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        return self._emit([runner.push(np.ascontiguousarray(samples[rows])) for rows, runner in self.parts])
+
+    def finish(self) -> np.ndarray:
+        return self._emit([runner.finish() for _, runner in self.parts])
+
+    def _emit(self, new: list[np.ndarray]) -> np.ndarray:
+        self._ready = [np.concatenate([ready, rate], axis=1) for ready, rate in zip(self._ready, new)]
+        width = min(ready.shape[1] for ready in self._ready)
+        out = np.empty((self.n_neurons, width), dtype=np.float32)
+        for k, (rows, _) in enumerate(self.parts):
+            out[rows] = self._ready[k][:, :width]
+            self._ready[k] = self._ready[k][:, width:]
+        return out
+
+
+def rate_runner(models: NeuronModels, n_neurons: int, options: Options) -> WindowedRate | PieceRate | GraphRate | MixedRate:
+    """The runner for ``models``: their streaming graphs when every one ships one, else by the contract's kind;
+    one per group when they run differently."""
+    groups = models.groups()
+    if len(groups) > 1:
+        return MixedRate([(rows, rate_runner(group, rows.size, options)) for rows, group in groups], n_neurons)
     if models.contract.kind != "convolutional":
         return WindowedRate(models, n_neurons, options.hop, options.batch_size)
     if all(model.stream_graph is not None for model in models.models):
