@@ -7,6 +7,8 @@
                                           # another recipe's single model per fold, beside them
     python benchmarks/noise.py score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
                                           # that recipe's own family (members trained with --recipe too)
+    python benchmarks/noise.py score --recipe conv-noise-distil1 --published-members
+                                          # that recipe's model with the published recipe's noise members
 
 Noise-level members train for a fixed ``NOISE_STEPS`` steps instead of the recipe's
 early stop: with noise added, the per-batch loss never again beats a lucky batch from
@@ -171,6 +173,23 @@ def family_name(recipe: str) -> str:
     return f"{recipe}-family"
 
 
+def mixed_family(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.ModelFamily:
+    """The fold's model of ``recipe`` as the native member and the published recipe's noise members
+    (one per level of ``LEVELS``, trained on the same half) beside it: a family that may mix kinds."""
+    native = recipe_family(held_out_fold, recipe, [], runs).members[0]
+    for level in LEVELS:
+        if not (run_dir(held_out_fold, level, runs) / "run.json").is_file():
+            raise typer.BadParameter(f"no published-recipe member at nu = {level:g} for fold {held_out_fold}: noise.py train "
+                                     f"--fold {held_out_fold} --level {level:g}", param_hint="--published-members")  # fmt: skip
+    noisy = [ens2rt.Model.load(export_member(held_out_fold, level, runs), device="cpu") for level in LEVELS]
+    return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}-{mixed_name(recipe)}", [native, *noisy])
+
+
+def mixed_name(recipe: str) -> str:
+    """Where a recipe's model with the published noise members is scored and tabled: ``RECIPE-mixed``."""
+    return f"{recipe}-mixed"
+
+
 def recipe_model(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.Model:
     """The fold's model of ``recipe``, exported once beside its run and loaded as any model."""
     folder = recipe_dir(held_out_fold, recipe, runs)
@@ -280,14 +299,21 @@ def score_dataset(dataset: str, ground_truth: Path, runs: Path, hop: int) -> dic
     }
 
 
-def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Path, members: list[str] | None = None) -> dict:
+def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Path, members: list[str] | None = None,
+                         published_members: bool = False) -> dict:  # fmt: skip
     """Every neuron of ``dataset`` at every noise condition (the same degraded traces), by its fold's ``recipe`` model.
 
-    With ``members`` (noise-member recipes), by the family of the recipe's model and theirs:
-    the runtime picks a member per trial from its estimated ν, as for the published family.
+    With ``members`` (noise-member recipes), by the family of the recipe's model and theirs;
+    with ``published_members``, by the recipe's model and the published recipe's noise
+    members (:func:`mixed_family`). Either way the runtime picks a member per trial from
+    its estimated ν, as for the published family.
     """
     fold = fold_of(dataset)
-    model = recipe_family(fold, recipe, members, runs) if members else recipe_model(fold, recipe, runs)
+    if published_members:
+        model = mixed_family(fold, recipe, runs)
+        members = [member_name(level) for level in LEVELS]
+    else:
+        model = recipe_family(fold, recipe, members, runs) if members else recipe_model(fold, recipe, runs)
     started = time.perf_counter()
 
     def score_row(noisy: Neuron, neuron: Neuron) -> dict:
@@ -301,7 +327,8 @@ def score_recipe_dataset(dataset: str, recipe: str, ground_truth: Path, runs: Pa
     conditions = each_condition(dataset, ground_truth, score_row)
     shas = {m.name: m.sha256 for m in model.members} if members else model.sha256
     return {"dataset": dataset, "held_out_fold": fold, "recipe": recipe, "members": list(members or []),
-            "model_sha256": shas, "scoring_time_s": round(time.perf_counter() - started, 1), "conditions": conditions}  # fmt: skip
+            "published_members": published_members, "model_sha256": shas,
+            "scoring_time_s": round(time.perf_counter() - started, 1), "conditions": conditions}  # fmt: skip
 
 
 @app.command()
@@ -314,17 +341,20 @@ def score(
     force: bool = False,
     recipe: Annotated[Optional[str], typer.Option(help="Score this benchmarks/recipe.py variant's single models instead.")] = None,
     member: Annotated[Optional[list[str]], typer.Option(help="With --recipe: noise-member variants (repeat) making a family with it.")] = None,
+    published_members: Annotated[bool, typer.Option(help="With --recipe: the published recipe's noise members make a family with it.")] = False,
 ) -> None:
     """Score each dataset with its fold's models at every noise condition (cached per dataset)."""
-    if member and recipe is None:
+    if (member or published_members) and recipe is None:
         raise typer.BadParameter("members join a --recipe's model in a family: give --recipe too", param_hint="--member")
+    if member and published_members:
+        raise typer.BadParameter("either the recipe's own --member models or --published-members, not both", param_hint="--member")
     if recipe is not None:
-        folder = results / (family_name(recipe) if member else recipe)
+        folder = results / (mixed_name(recipe) if published_members else family_name(recipe) if member else recipe)
         folder.mkdir(parents=True, exist_ok=True)
         for key in dataset or EXCITATORY:
             out = folder / f"{key}.json"
             if not out.is_file() or force:
-                result = score_recipe_dataset(key, recipe, ground_truth, runs, member)
+                result = score_recipe_dataset(key, recipe, ground_truth, runs, member, published_members)
                 out.write_text(json.dumps(result, indent=1) + "\n")
                 typer.echo(f"{key} ({folder.name}): " + ", ".join(f"{c} {median(r['correlation'] for r in rows):.3f}" for c, rows in result["conditions"].items()))
         return
@@ -356,10 +386,10 @@ def recipe_summary(results: dict[str, dict], family: dict) -> dict:
             "datasets_worse_than_family": sum(mine[k] < theirs[k] for k in mine),
             "per_dataset": {k: round(v, 4) for k, v in mine.items()},
         }
-    members = sorted({tuple(result.get("members", [])) for result in results.values()})
+    members = sorted({(tuple(result.get("members", [])), result.get("published_members", False)) for result in results.values()})
     if len(members) > 1:
         raise ValueError(f"datasets scored by different families: {members}; score them again with one set of --member")
-    return {"datasets": sorted(results), "members": list(members[0]), "conditions": conditions}
+    return {"datasets": sorted(results), "members": list(members[0][0]), "published_members": members[0][1], "conditions": conditions}
 
 
 def summary(results: dict[str, dict]) -> dict:
@@ -426,7 +456,12 @@ def recipe_lines(recipes: dict[str, dict]) -> list[str]:
     lines = []
     for recipe, r in recipes.items():
         n, members = len(r["datasets"]), r.get("members", [])
-        if members:
+        if r.get("published_members"):
+            base = recipe.removesuffix("-mixed")
+            what = (f"A family of mixed kinds per fold: the `{base}` model as its native member and the published recipe's noise "
+                    f"members ({', '.join(members)}) beside it, all trained on the same half, the runtime picking one per trial "
+                    f"by its estimated ν (`python benchmarks/noise.py score --recipe {base} --published-members`)")  # fmt: skip
+        elif members:
             base = recipe.removesuffix("-family")
             what = (f"The `{base}` family per fold: its model and {', '.join(f'`{m}`' for m in members)}, each trained on the same "
                     f"half, the runtime picking one per trial by its estimated ν (`python benchmarks/noise.py score --recipe {base} "

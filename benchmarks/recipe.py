@@ -529,6 +529,7 @@ def noise(
 
     The family is what ens2rt runs for a family: each trial on the member whose ν is
     nearest the trial's estimated ν (BASE sits at the typical ν of its training data).
+    Members may be of another kind than BASE (a convolutional BASE, windowed members).
     """
     from ens2export.card import write_model
     from ens2export.dataset import load_windows
@@ -566,7 +567,8 @@ def noise(
         "fold": fold, "base": base, "members": member, "seed": seed,
         "member_levels": {m.name: m.noise_level for m in family.members}, "conditions": conditions,
     }  # fmt: skip
-    save_record(f"noise-{fold}-{base}-s{seed}", record)
+    own = all(m.startswith(base) for m in member)  # BASE's own noise members, or another recipe's (a family of mixed kinds)
+    save_record(f"noise-{fold}-{base}-s{seed}" + ("" if own else "+" + "+".join(member)), record)
 
 
 @app.command()

@@ -76,3 +76,30 @@ def test_a_recipe_family_is_tabled_with_its_members_and_command():
     scored["DS02"]["members"] = members[:1]
     with pytest.raises(ValueError, match="scored by different families"):
         noise.recipe_summary(scored, family)
+
+
+def test_the_published_members_join_a_recipe_only_when_every_level_is_trained(tmp_path, monkeypatch):
+    import typer
+
+    with pytest.raises(typer.BadParameter, match="either the recipe's own --member models or --published-members"):
+        noise.score(recipe="conv-noise-distil1", member=["conv-noise-distil1-nu4"], published_members=True)
+    with pytest.raises(typer.BadParameter, match="give --recipe too"):
+        noise.score(published_members=True)
+    exported = type("Family", (), {"members": ["the recipe's native model"]})()
+    monkeypatch.setattr(noise, "recipe_family", lambda fold, recipe, members, runs: exported)  # no weights to export here
+    with pytest.raises(typer.BadParameter, match="no published-recipe member at nu = 2 for fold A"):
+        noise.mixed_family("A", "conv-noise-distil1", tmp_path)
+
+
+def test_a_mixed_family_is_tabled_as_one():
+    family = _family({"DS01": 0.5, "DS02": 0.6})
+    members = ["nu2", "nu4", "nu6", "nu8"]
+    scored = {key: {**_scored(key, [0.7]), "members": members, "published_members": True} for key in ("DS01", "DS02")}
+    summary = noise.recipe_summary(scored, family)
+    assert summary["published_members"] and summary["members"] == members
+    lines = noise.recipe_lines({"conv-noise-distil1-mixed": summary})
+    assert lines[1].startswith("A family of mixed kinds per fold: the `conv-noise-distil1` model as its native member")
+    assert "score --recipe conv-noise-distil1 --published-members`" in lines[1]
+    scored["DS02"]["published_members"] = False
+    with pytest.raises(ValueError, match="scored by different families"):
+        noise.recipe_summary(scored, family)
