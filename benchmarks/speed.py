@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from benchmarks.common import report  # noqa: E402
+from ens2rt.catalog.model import DEFAULT_MODEL  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FRAME_RATE = 30.0
-METHODS = ("published", "ens2rt-hop1", "ens2rt-default", "ens2rt-conv", "oasis")  # hop1: Fourier; default: hop 6, sinc
+METHODS = ("published", "ens2rt-hop1", "ens2rt-default", "ens2rt-conv", "oasis")  # hop1: Fourier; default: the default model, hop 6, sinc
 
 
 def make_traces(n_neurons: int, minutes: float, frame_rate: float = FRAME_RATE, seed: int = 0) -> np.ndarray:
@@ -102,20 +103,26 @@ def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
 
 
 def _run_ens2rt(dff: np.ndarray, frame_rate: float, hop: int, device: str, resampler: str, model_name: str = "ens2-published-exc") -> dict:
+    """One ens2rt run of ``model_name`` (a model or a family, loaded once as ``infer`` would), timed by stage."""
     from ens2rt.engine.timing import stage_times
 
-    model = ens2rt.Model.load(model_name, device=device)
+    if model_name in ens2rt.available_families():
+        model = ens2rt.ModelFamily.load(model_name, device=device)
+    else:
+        model = ens2rt.Model.load(model_name, device=device)
     n_out = round(dff.shape[1] * 60 / frame_rate)
     windows = dff.shape[0] * len(range(0, n_out, hop))
     ens2rt.infer(dff[:1, : int(10 * frame_rate)], frame_rate, model=model, hop=hop, resampler=resampler)  # warm-up
     with stage_times() as stages:  # the engine's own stage timers
         started = time.perf_counter()
-        ens2rt.infer(dff, frame_rate, model=model, hop=hop, resampler=resampler)
+        result = ens2rt.infer(dff, frame_rate, model=model, hop=hop, resampler=resampler)
         seconds = time.perf_counter() - started
     totals = dict(stages)
     totals["other (checks, noise level, gaps, scaling)"] = seconds - sum(totals.values())
-    row = {"seconds": seconds, "provider": model.provider, "breakdown": dict(totals), "model": model.name}
-    if model.contract.kind == "windowed":
+    ran = dict(zip(*np.unique(result.neuron_model, return_counts=True)))
+    row = {"seconds": seconds, "provider": model.provider, "breakdown": dict(totals), "model": model.name,
+           "neurons_per_model": {str(name): int(n) for name, n in ran.items()}}  # fmt: skip
+    if all(contract.kind == "windowed" for contract in model.contracts):
         row["network_gflops"] = windows * flops_per_window() / totals["onnxruntime"] / 1e9
     return row
 
@@ -138,7 +145,7 @@ def one(method: str, neurons: int, minutes: float, device: str = "cpu", frame_ra
     elif method == "ens2rt-hop1":
         result = _run_ens2rt(dff, frame_rate, 1, device, "fourier")  # the published pipeline's numbers
     elif method == "ens2rt-default":
-        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.engine.resample.DEFAULT_RESAMPLER)
+        result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.engine.resample.DEFAULT_RESAMPLER, DEFAULT_MODEL)
     elif method == "ens2rt-conv":
         result = _run_ens2rt(dff, frame_rate, ens2rt.DEFAULT_HOP, device, ens2rt.engine.resample.DEFAULT_RESAMPLER, conv_model)
     elif method == "oasis":
@@ -188,7 +195,11 @@ def run(
             f"{row['peak_rss_mb']:.0f} | {row.get('provider', 'torch CPU' if method == 'published' else '')} | {gflops} |"
         )
     lines.append("")
-    lines += [f"- {method}: model {row['model']}" for method, row in rows.items() if "model" in row]
+    for method, row in rows.items():
+        if "model" in row:
+            ran = row.get("neurons_per_model", {})
+            lines.append(f"- {method}: model {row['model']}" + (f" ({', '.join(f'{n} neurons on {m}' for m, n in ran.items())})"
+                                                                 if ran and list(ran) != [row["model"]] else ""))  # fmt: skip
     for method, row in rows.items():
         if "breakdown" in row:
             parts = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(row["breakdown"].items(), key=lambda kv: -kv[1]))
