@@ -327,7 +327,9 @@ FINDINGS = """\
   0.694 / 0.568 / 0.437 / 0.351 / 0.290 against the windowed family's 0.662 / 0.574 / 0.516
   / 0.435 / 0.409, ahead only as recorded. Fold D flattered the convolutional recipe a
   second time. A reporting table, recorded here because it corrects the note above, not
-  used to choose. What remains open for a convolutional default: noise members
+  used to choose. Fold B's 11 datasets agree: over all 23, 0.700 / 0.595 / 0.470 / 0.372 /
+  0.321 against the family's 0.671 / 0.582 / 0.525 / 0.468 / 0.415 (as recorded better on
+  11 datasets, worse on 12). What remains open for a convolutional default: noise members
   that beat these (e.g. a student per level taught by the windowed member of that level
   on the same noisy input), or a family whose native member is the student and whose noise
   members stay the windowed ones (level with the windowed family wherever a trace is noisy).
