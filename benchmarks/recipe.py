@@ -654,6 +654,43 @@ def calibration_lines(records: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def validation_entry(records: list[dict], variant: str, baseline: str = "windowed") -> dict:
+    """``variant``'s validation runs per fold and seed (median r of the fold's datasets), beside ``baseline``'s."""
+    def by_fold(name: str) -> dict:
+        folds = {}
+        for r in records:
+            if r["variant"] == name and isinstance(r["seed"], int):
+                folds.setdefault(r["fold"], {})[str(r["seed"])] = round(r["median_correlation"], 3)
+        return folds
+
+    mine, theirs = by_fold(variant), by_fold(baseline)
+    if not mine:
+        raise typer.BadParameter(f"no finished validation run of {variant}", param_hint="VARIANT")
+    return {
+        "protocol": "benchmarks/recipe.py: trained on the other three folds, scored on the held-out fold ("
+        + "; ".join(f"{fold}: {', '.join(keys)}" for fold, keys in FOLDS.items()) + "), median per-neuron correlation",
+        "command": f"python benchmarks/recipe.py run FOLD {variant} --seed S; python benchmarks/recipe.py run FOLD {baseline} --seed S",
+        "table": "benchmarks/results/recipe.md",
+        "folds": {fold: {"this_recipe": mine[fold], f"{baseline}_recipe_same_split": theirs.get(fold, {})} for fold in sorted(mine)},
+    }
+
+
+@app.command()
+def card(
+    variant: Annotated[str, typer.Argument(help="The recipe the shipped model was trained with.")],
+    model: Annotated[str, typer.Argument(help="The shipped model (models/NAME.json) whose card gets the recipe's validation.")],
+) -> None:
+    """Write VARIANT's validation runs (every fold and seed, beside the windowed recipe's) into MODEL's card."""
+    from benchmarks.common import REPO, put_scores_in_card
+
+    path = REPO / "models" / f"{model}.json"
+    if not path.is_file():
+        raise typer.BadParameter(f"no shipped model {model} (models/{model}.json)", param_hint="MODEL")
+    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("[A-D]-*.json"))]
+    put_scores_in_card(path, {"validation_of_the_recipe": validation_entry(records, variant)})
+    typer.echo(f"{path}: validation of {variant} written")
+
+
 @app.command()
 def table() -> None:
     """Write benchmarks/results/recipe.md from the finished runs."""

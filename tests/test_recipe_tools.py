@@ -35,3 +35,17 @@ def test_pooled_rows_need_all_four_folds():
     # 5 datasets at 0.5, 6 each at 0.6, 0.7, 0.8: median of 23 is the 12th (0.7), mean (2.5 + 3.6 + 4.2 + 4.8) / 23
     assert rows == [f"| v | 0 | 0.700 | {(2.5 + 3.6 + 4.2 + 4.8) / 23:.3f} | 0.20 |"]
     assert not [line for line in recipe.pooled_lines(records[1:]) if line.startswith("| v |")]
+
+
+def test_a_cards_validation_lists_every_fold_and_seed_beside_the_windowed_recipe():
+    records = [{"variant": v, "seed": seed, "fold": fold, "median_correlation": r}
+               for v, seed, fold, r in [("v", 0, "A", 0.51234), ("v", 1, "A", 0.5), ("v", 0, "D", 0.7), ("windowed", 0, "A", 0.49),
+                                        ("v-x2", "0+1", "A", 0.6), ("other", 0, "B", 0.9)]]  # fmt: skip
+    entry = recipe.validation_entry(records, "v")
+    assert entry["folds"] == {"A": {"this_recipe": {"0": 0.512, "1": 0.5}, "windowed_recipe_same_split": {"0": 0.49}},
+                              "D": {"this_recipe": {"0": 0.7}, "windowed_recipe_same_split": {}}}  # fmt: skip
+    assert "run FOLD v --seed S" in entry["command"] and "D: DS18, DS19" in entry["protocol"]
+    import typer
+
+    with pytest.raises(typer.BadParameter, match="no finished validation run of w"):
+        recipe.validation_entry(records, "w")
