@@ -177,9 +177,11 @@ def test_train_and_export_a_convolutional_model_from_the_command_line(ground_tru
     assert settings["kind"] == "convolutional" and settings["schedule"] == "cosine" and settings["drift"] == 2.0
     assert settings["noise_band"] == [0.0, 8.0] and json.loads((run / "run.json").read_text())["noise"]["target_noise_band"] == [0.0, 8.0]
     out = tmp_path / "conv.onnx"
-    assert runner.invoke(app, ["onnx", str(run), "-o", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["onnx", str(run), "-o", str(out), "--note", "Not the default."]).exit_code == 0
     model = ens2rt.Model.load(out, device="cpu")
     assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"
+    assert model.card["description"].startswith("ENS2 trained with the convolutional recipe") and model.card["description"].endswith(
+        "on DS05. Not the default.")  # fmt: skip
     x, _ = load_windows(ground_truth, include=["DS05"]).context_batch(np.random.default_rng(0), 8, 192, scaled=True)
     with np.load(run / "weights.npz") as archive:
         network = from_weights({k: archive[k] for k in archive.files}, Network("convolutional"))

@@ -152,6 +152,7 @@ def onnx(
     name: Annotated[Optional[str], typer.Option(help="Model name (default: the file's stem).")] = None,
     family: Annotated[Optional[str], typer.Option(help="Noise-matched family this model joins, e.g. ens2-exc.")] = None,
     noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
+    note: Annotated[str, typer.Option(help="Appended to the card's description, e.g. where to find its scores.")] = "",
 ) -> None:
     """Export a training run to ONNX with its model card."""
     from ens2export.card import write_model
@@ -192,7 +193,7 @@ def onnx(
         out,
         name=name or out.stem,
         cell_class=cell_class,
-        description=f"ENS2 trained with {recipe} on {', '.join(run_info['datasets'])}.",
+        description=f"ENS2 trained with {recipe} on {', '.join(run_info['datasets'])}." + (f" {note.strip()}" if note.strip() else ""),
         training=training,
         family=family,
         noise_level=level,
