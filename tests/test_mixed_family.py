@@ -16,12 +16,17 @@ from ens2rt.errors import ModelError  # noqa: E402
 RATE = 30.0
 
 
+def _conv(folder, stream_graph: bool = True) -> ens2rt.Model:
+    path = folder / "quiet-conv.onnx"
+    write_model(random_conv_weights(0), path, name="quiet-conv", cell_class="excitatory", description="test model", training={},
+                network=Network("convolutional"), input_scaling="noise_std", family="mixed", noise_level=1.0,
+                stream_graph=stream_graph)  # fmt: skip
+    return ens2rt.Model.load(path, device="cpu")
+
+
 @pytest.fixture(scope="module")
 def conv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mixed") / "quiet-conv.onnx"
-    write_model(random_conv_weights(0), path, name="quiet-conv", cell_class="excitatory", description="test model", training={},
-                network=Network("convolutional"), input_scaling="noise_std", family="mixed", noise_level=1.0)  # fmt: skip
-    return ens2rt.Model.load(path, device="cpu")
+    return _conv(tmp_path_factory.mktemp("mixed"))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +71,10 @@ def test_members_must_share_a_resampler(conv):
         ens2rt.ModelFamily.from_models("two-resamplers", [conv, ens2rt.Model.load("ens2-exc-online", device="cpu")])
 
 
-def test_a_stream_equals_infer_and_waits_for_the_windowed_member(family, conv, traces):
+@pytest.mark.parametrize("graph", [True, False], ids=["streaming graph", "pieces"])
+def test_a_stream_equals_infer_and_waits_for_the_windowed_member(conv, traces, graph, tmp_path):
+    conv = conv if graph else _conv(tmp_path, stream_graph=False)
+    family = ens2rt.ModelFamily.from_models("mixed", [conv, ens2rt.Model.load("ens2-exc-nu4", device="cpu")])
     levels = ens2rt.noise_level(traces, RATE)
     offline = ens2rt.infer(traces, RATE, model=family, noise_level=levels)
     stream = ens2rt.Stream(traces.shape[0], RATE, model=family, noise_level=levels)
@@ -77,7 +85,7 @@ def test_a_stream_equals_infer_and_waits_for_the_windowed_member(family, conv, t
     windowed = ens2rt.Stream(1, RATE, model="ens2-exc-nu4")
     quiet = ens2rt.Stream(1, RATE, model=conv, noise_level=1.0)
     assert stream.delay_s == pytest.approx(windowed.delay_s) and quiet.delay_s < stream.delay_s
-    assert stream.settings["model_kind"] == "convolutional+windowed"
+    assert stream.settings["model_kind"] == "convolutional+windowed" and stream.uses_streaming_graph == graph
 
 
 @pytest.mark.parametrize("chunks", [(4, 6000), (3, 1700)])

@@ -29,7 +29,7 @@ from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.engine.contract import Contract
 from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
-from ens2rt.engine.stream_rate import GraphRate, rate_runner
+from ens2rt.engine.stream_rate import GraphRate, MixedRate, rate_runner
 from ens2rt.engine.traces import check_frame_rate
 from ens2rt.engine.windows import WINDOW
 from ens2rt.errors import InputError
@@ -119,8 +119,9 @@ class Stream:
 
     @property
     def uses_streaming_graph(self) -> bool:
-        """Whether pushes run the models' streaming graphs (each sample computed once) rather than pieces."""
-        return isinstance(self._rate, GraphRate)
+        """Whether pushes run the convolutional models' streaming graphs (each sample computed once) rather than pieces."""
+        runners = [runner for _, runner in self._rate.parts] if isinstance(self._rate, MixedRate) else [self._rate]
+        return any(isinstance(runner, GraphRate) for runner in runners)
 
     @property
     def neuron_model(self) -> np.ndarray:
