@@ -448,6 +448,7 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
     out.write_text(text)
     (RESULTS / "noise_summary.json").write_text(json.dumps({**s, "recipes": recipes}, indent=1) + "\n")
     update_cards(s)
+    update_recipe_cards(recipes)
     typer.echo(text)
 
 
@@ -491,6 +492,27 @@ def update_cards(scores: dict) -> None:
     }
     for name in ens2rt.available_families().get("ens2-exc", []):
         put_scores_in_card(REPO / "models" / f"{name}.json", {"noise_matched_family": entry})
+
+
+def update_recipe_cards(recipes: dict[str, dict], models: Path = REPO / "models") -> list[Path]:
+    """Put each shipped recipe's noise benchmark (one model of it per fold) into the card of the model shipped with it."""
+    from benchmarks.accuracy import SHIPPED_RECIPES
+
+    written = []
+    for recipe, model in SHIPPED_RECIPES.items():
+        if recipe not in recipes or not (models / f"{model}.json").is_file():
+            continue
+        r = recipes[recipe]
+        put_scores_in_card(models / f"{model}.json", {"noise_benchmark_of_the_recipe": {
+            "note": "one model of this card's recipe per fold, trained on one half of the excitatory datasets and scored on "
+            "the other half as recorded and degraded to each level; this model itself saw every dataset",
+            "command": "python benchmarks/noise.py table",
+            "datasets": r["datasets"],
+            "median_of_dataset_medians": {condition: {"this_recipe": row["correlation"], "ens2_exc_family_same_datasets": row["family_same_datasets"]}
+                                          for condition, row in r["conditions"].items()},
+        }})  # fmt: skip
+        written.append(models / f"{model}.json")
+    return written
 
 
 if __name__ == "__main__":

@@ -103,3 +103,19 @@ def test_a_mixed_family_is_tabled_as_one():
     scored["DS02"]["published_members"] = False
     with pytest.raises(ValueError, match="scored by different families"):
         noise.recipe_summary(scored, family)
+
+
+def test_a_shipped_recipes_noise_benchmark_goes_into_its_models_card(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import accuracy
+
+    monkeypatch.setattr(accuracy, "SHIPPED_RECIPES", {"conv-local": "my-conv", "unshipped": "missing-card"})
+    (tmp_path / "my-conv.json").write_text(json.dumps({"name": "my-conv", "scores": {"held_out": "kept"}}))
+    summary = noise.recipe_summary({"DS01": _scored("DS01", [0.6, 0.8])}, _family({"DS01": 0.5}))
+    written = noise.update_recipe_cards({"conv-local": summary, "unshipped": summary}, tmp_path)
+    assert written == [tmp_path / "my-conv.json"]
+    scores = json.loads((tmp_path / "my-conv.json").read_text())["scores"]
+    entry = scores["noise_benchmark_of_the_recipe"]
+    assert scores["held_out"] == "kept" and entry["datasets"] == ["DS01"]
+    assert entry["median_of_dataset_medians"]["native"] == {"this_recipe": 0.7, "ens2_exc_family_same_datasets": 0.5}
