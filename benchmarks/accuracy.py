@@ -60,7 +60,7 @@ from benchmarks.common import (  # noqa: E402
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
 PUBLISHED = "published"
-SHIPPED_RECIPES = {"conv-noise": "ens2-exc-conv"}  #: recipe: the shipped model trained with it on all data, whose card cites its table
+SHIPPED_RECIPES = {"conv-noise-distil1": "ens2-exc-conv"}  #: recipe: the shipped model trained with it on all data, whose card cites its table
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
 Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks/recipe.py (e.g. conv-local).")]
 

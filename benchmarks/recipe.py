@@ -46,7 +46,7 @@ VARIANTS = {
                  "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, raw dF/F, 1500 steps"),
     "conv-noise": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500},
                    "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, 1500 steps, "
-                   "input divided by the trace's noise std (the shipped ens2-exc-conv recipe)"),
+                   "input divided by the trace's noise std (ens2-exc-conv's recipe until 2026-12-03)"),
     **{f"online-{ms}ms": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                            "patience": 1500, "lookahead": samples, "resampler": "linear"},
                           f"as conv-noise, low latency: output reads at most {samples} samples ({ms} ms) ahead, "
@@ -94,7 +94,8 @@ VARIANTS = {
                           "windowed-s0 run, in leave-one-out the published recipe's model of the same split"),
     "conv-noise-distil1": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                             "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0},
-                           "as conv-noise-distil, the targets are the teacher's rates alone (teacher weight 1)"),
+                           "as conv-noise-distil, the targets are the teacher's rates alone (teacher weight 1; the shipped "
+                           "ens2-exc-conv recipe, its teacher ens2-exc-native)"),
     **{f"conv-noise-distil1-nu{level}": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std",
                                           "max_steps": 1500, "patience": 1500, "teacher_run": "windowed-s0",
                                           "teacher_weight": 1.0, "noise_level": float(level)},

@@ -36,7 +36,7 @@ TRADE = [
     ("0 ms lookahead", "online-0ms", None),
     ("50 ms lookahead", "online-50ms", None),
     ("100 ms lookahead", "online-100ms", "ens2-exc-online"),
-    ("offline, convolutional", "conv-noise", "ens2-exc-conv"),
+    ("offline, convolutional", "conv-noise-distil1", "ens2-exc-conv"),
     ("offline, windowed (hop 6)", "windowed", "ens2-exc-native"),
 ]
 FOLD = "D"
