@@ -377,7 +377,8 @@ def recipe_summary(results: dict[str, dict], family: dict) -> dict:
     """A recipe's single models per condition: median of dataset medians, against the family on the same datasets."""
     conditions = {}
     for name, row in family["conditions"].items():
-        mine = {key: median(r["correlation"] for r in result["conditions"][name]) for key, result in results.items()}
+        # at the family's rounding (its per-dataset medians are stored to 4 decimals), so equal scores tie
+        mine = {key: round(median(r["correlation"] for r in result["conditions"][name]), 4) for key, result in results.items()}
         theirs = {key: row["per_dataset"][key]["noise_matched"] for key in mine}
         conditions[name] = {
             "correlation": round(median(mine.values()), 4),

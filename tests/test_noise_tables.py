@@ -119,3 +119,10 @@ def test_a_shipped_recipes_noise_benchmark_goes_into_its_models_card(tmp_path, m
     entry = scores["noise_benchmark_of_the_recipe"]
     assert scores["held_out"] == "kept" and entry["datasets"] == ["DS01"]
     assert entry["median_of_dataset_medians"]["native"] == {"this_recipe": 0.7, "ens2_exc_family_same_datasets": 0.5}
+
+
+def test_a_recipe_that_scores_what_the_family_scores_ties_with_it():
+    family = _family({"DS01": 0.7, "DS02": 0.6})  # the family's per-dataset medians, stored rounded
+    scored = {"DS01": _scored("DS01", [0.69999999]), "DS02": _scored("DS02", [0.6000000001])}
+    native = noise.recipe_summary(scored, family)["conditions"]["native"]
+    assert (native["datasets_better_than_family"], native["datasets_worse_than_family"]) == (0, 0)
