@@ -66,14 +66,14 @@ Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks
 
 
 def recipe_fields(recipe: str) -> dict:
-    """TrainSettings fields of ``recipe``: the published recipe's defaults, or a validated variant's."""
+    """TrainSettings fields of ``recipe`` (a copy): the published recipe's defaults, or a validated variant's."""
     if recipe == PUBLISHED:
         return {}
     from benchmarks.recipe import VARIANTS
 
     if recipe not in VARIANTS:
         raise typer.BadParameter(f"{recipe!r} is neither {PUBLISHED!r} nor a variant of benchmarks/recipe.py", param_hint="--recipe")
-    return VARIANTS[recipe][0]
+    return dict(VARIANTS[recipe][0])
 
 
 def learns_from_one_teacher(recipe: str, protocol: str) -> bool:
