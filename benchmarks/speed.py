@@ -104,12 +104,10 @@ def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
 
 def _run_ens2rt(dff: np.ndarray, frame_rate: float, hop: int, device: str, resampler: str, model_name: str = "ens2-published-exc") -> dict:
     """One ens2rt run of ``model_name`` (a model or a family, loaded once as ``infer`` would), timed by stage."""
+    from ens2rt.catalog.family import load_models
     from ens2rt.engine.timing import stage_times
 
-    if model_name in ens2rt.available_families():
-        model = ens2rt.ModelFamily.load(model_name, device=device)
-    else:
-        model = ens2rt.Model.load(model_name, device=device)
+    model = load_models(model_name, ens2rt.Options(device=device))
     n_out = round(dff.shape[1] * 60 / frame_rate)
     windows = dff.shape[0] * len(range(0, n_out, hop))
     ens2rt.infer(dff[:1, : int(10 * frame_rate)], frame_rate, model=model, hop=hop, resampler=resampler)  # warm-up

@@ -27,7 +27,6 @@ import numpy as np
 
 from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, input_scales, load_models, nearest_level
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
-from ens2rt.engine.contract import Contract
 from ens2rt.engine.offline import frames_needed, rate_for_range
 from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.engine.spikes import fit_spikes
@@ -116,7 +115,8 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         model_index = da.zeros(x.shape[0], dtype=np.int8, chunks=(x.chunks[0],))
     if noise_level is None:  # the input scale follows the same noise level as the member choice, by the member's contract
         member_contracts = [m.contract for m in members]  # contracts pickle to the workers; models do not
-        scale = da.map_blocks(lambda block, index: _scales(member_contracts, index, block, frame_rate), levels, model_index, dtype=np.float64)
+        scale = da.map_blocks(lambda block, index: input_scales(member_contracts, index, block, frame_rate), levels, model_index,
+                              dtype=np.float64)  # fmt: skip
 
     frame_edges = np.cumsum((0, *x.chunks[1]))
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))
@@ -140,12 +140,6 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
                       options=chosen, settings=run_settings(chosen, contracts, frame_rate=frame_rate, resampler=resampler,
                                                             provider="CPUExecutionProvider", noise_level=noise_level))  # fmt: skip
-
-
-def _scales(contracts: list[Contract], index: np.ndarray, levels: np.ndarray, frame_rate: float) -> np.ndarray:
-    """Each neuron's input scale from its estimated ν, by its member's contract (1 where none scales)."""
-    scale = input_scales(contracts, np.asarray(index, dtype=np.int64), np.asarray(levels, dtype=np.float64), frame_rate)
-    return np.ones(np.shape(levels)) if scale is None else scale
 
 
 def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths, resampler):

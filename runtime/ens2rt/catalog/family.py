@@ -239,11 +239,9 @@ def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: 
     return NeuronModels(models=members, index=index, scale=scale)
 
 
-def input_scales(contracts: Sequence[Contract], index: np.ndarray, levels: np.ndarray, frame_rate: float) -> np.ndarray | None:
+def input_scales(contracts: Sequence[Contract], index: np.ndarray, levels: np.ndarray, frame_rate: float) -> np.ndarray:
     """(n_neurons,) what each neuron's trace is divided by, by the contract of its member
-    (``contracts[index]``) and its ν; None when no member scales its input."""
-    if all(c.input_scaling == "none" for c in contracts):
-        return None
+    (``contracts[index]``) and its ν (1 where its member does not scale)."""
     levels = np.asarray(levels, dtype=float)
     scale = np.ones(index.shape)
     for position, contract in enumerate(contracts):
