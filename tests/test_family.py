@@ -120,6 +120,22 @@ def test_shipped_families_are_consistent():
         ens2rt.ModelFamily.load("ens2-nope")
 
 
+def test_a_model_may_serve_several_families(tmp_path, monkeypatch):
+    """A card's ``family`` may list several names: a noise member shared by two native members."""
+    from ens2rt.catalog import model as catalog
+
+    cards = {"a-native": (["fam-a"], 0.8), "b-native": ("fam-b", 0.7), "shared-nu4": (["fam-a", "fam-b"], 4.0), "loner": (None, None)}
+    for name, (family, level) in cards.items():
+        (tmp_path / f"{name}.onnx").write_bytes(b"")
+        card = {"name": name, **({} if family is None else {"family": family, "noise_level": level})}
+        (tmp_path / f"{name}.json").write_text(json.dumps(card))
+    monkeypatch.setattr(catalog, "models_dir", lambda: tmp_path)
+    assert catalog.available_families() == {"fam-a": ["a-native", "shared-nu4"], "fam-b": ["b-native", "shared-nu4"]}
+    (tmp_path / "loner.json").write_text(json.dumps({"name": "loner", "family": ["fam-a", 3], "noise_level": 2.0}))
+    with pytest.raises(ModelError, match="family must be a name or a list of names"):
+        catalog.available_families()
+
+
 def test_cli_noise_level_and_its_errors(tmp_path, mixed):
     dff, rate = mixed
     np.save(tmp_path / "x.npy", dff)

@@ -98,3 +98,14 @@ def test_dask_equals_infer(family, traces, chunks):
     np.testing.assert_array_equal(result.model_index.compute(scheduler="threads"), [0, 1, 0, 1])
     np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=1e-6)
     np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
+
+
+def test_the_shipped_mixed_family_shares_the_windowed_noise_members():
+    """ens2-exc-mixed: ens2-exc-conv for quiet traces, the very ens2-exc noise members for noisy ones."""
+    mixed = ens2rt.ModelFamily.load("ens2-exc-mixed", device="cpu")
+    windowed = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
+    assert mixed.members[0].name == "ens2-exc-conv" and [c.kind for c in mixed.contracts] == ["convolutional", "windowed"]
+    shared = [(m.name, m.sha256) for m in mixed.members[1:]]
+    assert shared == [(m.name, m.sha256) for m in windowed.members[1:]]
+    assert mixed.noise_levels[0] == windowed.noise_levels[0]  # the same boundary to the ν = 2 member
+    assert mixed.member_for(1.2).name == "ens2-exc-conv" and mixed.member_for(1.6).name == "ens2-exc-nu2"

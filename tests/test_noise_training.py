@@ -85,6 +85,17 @@ def test_train_cli_at_a_noise_level_and_export_into_a_family(ground_truth, tmp_p
     assert card["family"] == "tiny" and card["noise_level"] == 4.0 and "noise level 4" in card["description"]
     family = ens2rt.ModelFamily.from_models("tiny", [ens2rt.Model.load(out, device="cpu")])
     assert family.member_for(0.5).name == "tiny-nu4"
+    both = tmp_path / "both-nu4.onnx"
+    exported = runner.invoke(app, ["onnx", str(run), "-o", str(both), "--family", "tiny", "--family", "tiny-mixed"])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(both.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-mixed"]
+    joined = runner.invoke(app, ["join-family", "tiny-fast", str(out), str(both)])
+    assert joined.exit_code == 2 and "share a noise level" in joined.output  # one member per level
+    joined = runner.invoke(app, ["join-family", "tiny-fast", str(out)])
+    assert joined.exit_code == 0, joined.output
+    assert json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
+    again = runner.invoke(app, ["join-family", "tiny-fast", str(out)])
+    assert again.exit_code == 0 and json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
     rejected = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "r2"), "--noise-level", "-1"])
     assert rejected.exit_code != 0 and "positive" in rejected.output
 

@@ -135,7 +135,7 @@ def write_model(
     description: str,
     training: dict[str, Any],
     published: bool = False,
-    family: str | None = None,
+    family: str | list[str] | None = None,
     noise_level: float | None = None,
     network: Network = Network(),
     input_scaling: str = "none",
@@ -145,8 +145,9 @@ def write_model(
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
-    ``family`` and ``noise_level`` make the model a member of a noise-matched family
-    (the runtime picks per neuron the member whose ``noise_level`` is nearest).
+    ``family`` (a name, or several) and ``noise_level`` make the model a member of
+    noise-matched families (the runtime picks per neuron the member whose
+    ``noise_level`` is nearest).
     ``network``: which variant of the U-Net (:class:`ens2export.architecture.Network`);
     ``input_scaling``: see the contract. ``output_delay`` (convolutional): the graph delays
     its output by this many samples, trading right reach for left (a low-latency model,
@@ -159,8 +160,9 @@ def write_model(
     if stream_graph and kind == "convolutional" and not network.has_stream_graph:
         raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation or sliding norm);"
                          " pass stream_graph=False")  # fmt: skip
-    if family is not None and noise_level is None:
-        raise ValueError(f"a member of family {family!r} needs the noise level it was trained at")
+    families = [family] if isinstance(family, str) else list(family or [])
+    if families and noise_level is None:
+        raise ValueError(f"a member of family {', '.join(families)} needs the noise level it was trained at")
     if kind == "windowed":
         contract = CONTRACT
     else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
@@ -180,7 +182,7 @@ def write_model(
         "description": description,
         "cell_class": cell_class,
         "published": published,
-        **({} if family is None else {"family": family}),
+        **({} if not families else {"family": families[0] if len(families) == 1 else families}),
         **({} if noise_level is None else {"noise_level": noise_level}),
         "architecture": {"name": network.description(), "parameters": n_parameters(weights)},
         "training": training,

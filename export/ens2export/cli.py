@@ -150,7 +150,7 @@ def onnx(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write, e.g. models/ens2-exc.onnx.")],
     cell_class: Annotated[str, typer.Option(help="excitatory or inhibitory.")] = "excitatory",
     name: Annotated[Optional[str], typer.Option(help="Model name (default: the file's stem).")] = None,
-    family: Annotated[Optional[str], typer.Option(help="Noise-matched family this model joins, e.g. ens2-exc.")] = None,
+    family: Annotated[Optional[list[str]], typer.Option(help="Noise-matched family this model joins, e.g. ens2-exc (repeat to join several).")] = None,
     noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
     note: Annotated[str, typer.Option(help="Appended to the card's description, e.g. where to find its scores.")] = "",
 ) -> None:
@@ -163,7 +163,7 @@ def onnx(
         weights = {key: archive[key] for key in archive.files}
     training = {**run_info, "export_command": _command_line(ctx)}
     level = noise_level if noise_level is not None else run_info.get("noise_level")
-    if family is not None and level is None:
+    if family and level is None:
         raise typer.BadParameter(f"{run / 'run.json'} records no noise level; pass --noise-level", param_hint="--family")
     settings = run_info.get("settings", {})
     kind = settings.get("kind", "windowed")
@@ -230,6 +230,32 @@ def stream_graph(
         card["stream"] = write_stream_graph(weights, model, card["name"], card["contract"])
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         typer.echo(f"wrote {model.parent / card['stream']['file']} (sha256 {card['stream']['sha256'][:12]}) and updated {card_path}")
+
+
+@app.command("join-family")
+def join_family(
+    family: Annotated[str, typer.Argument(help="Family the models join, e.g. ens2-exc-mixed.")],
+    models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to add to it.")],
+) -> None:
+    """Add exported models to a noise-matched family (a model may belong to several)."""
+    cards = {}
+    for model in models:
+        card_path = model.with_suffix(".json")
+        if not card_path.is_file():
+            raise typer.BadParameter(f"{model} has no card {card_path}", param_hint="MODELS")
+        card = json.loads(card_path.read_text())
+        if card.get("noise_level") is None:
+            raise typer.BadParameter(f"{card_path} records no noise level, which a family member needs", param_hint="MODELS")
+        cards[card_path] = card
+    levels = [card["noise_level"] for card in cards.values()]
+    if len(set(levels)) != len(levels):
+        raise typer.BadParameter(f"two of these models share a noise level ({levels}); a family has one member per level", param_hint="MODELS")
+    for card_path, card in cards.items():
+        current = card.get("family") or []
+        names = list(dict.fromkeys(([current] if isinstance(current, str) else current) + [family]))
+        card["family"] = names[0] if len(names) == 1 else names
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        typer.echo(f"{card_path}: family {', '.join(names)}")
 
 
 @app.command("convert-published")

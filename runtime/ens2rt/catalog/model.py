@@ -41,9 +41,22 @@ def available_families() -> dict[str, list[str]]:
     members: dict[str, list[tuple[float, str]]] = {}
     for name in available_models():
         card = json.loads((models_dir() / f"{name}.json").read_text())
-        if card.get("family"):
-            members.setdefault(card["family"], []).append((float(card["noise_level"]), name))
+        for family in card_families(card):
+            members.setdefault(family, []).append((float(card["noise_level"]), name))
     return {family: [name for _, name in sorted(pairs)] for family, pairs in sorted(members.items())}
+
+
+def card_families(card: dict[str, Any]) -> list[str]:
+    """The families a card's model belongs to: its ``family``, one name or a list of names
+    (a noise member may serve several families, e.g. beside a windowed and a convolutional
+    native member)."""
+    family = card.get("family")
+    if family is None or family == "":
+        return []
+    names = [family] if isinstance(family, str) else family
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ModelError(f"model card {card.get('name', '?')!r}: family must be a name or a list of names, got {family!r}")
+    return list(dict.fromkeys(names))
 
 
 def resolve_model_path(model: str | Path) -> Path:
