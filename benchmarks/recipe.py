@@ -355,6 +355,18 @@ FINDINGS = """\
   (DS31), the indicator it was meant for, 0.864 against 0.870 / 0.851, and its spike count
   rises there (+0.78 against +0.40). Not adopted; one seed, no sign of a gain worth a second.
 
+## Which family is the default `ens2-exc` (rule set 2026-12-03, before the last 8 leave-one-out folds ran)
+
+- `ens2-exc-mixed` (the distilled student for quiet traces, the windowed noise members for
+  noisy ones) ships by name. It replaces the windowed family as the default `ens2-exc` if,
+  once `conv-noise-distil1` has run on all 23 leave-one-out datasets (`accuracy.md`), its
+  median r over DS02–DS21 is at least the published recipe's **and** its mean r over the
+  23 is at least the published recipe's. The noise benchmark's part of the bar is met
+  already (`noise.md`: the mixed family 0.700 / 0.579 / 0.527 / 0.455 / 0.413 against
+  0.673 / 0.579 / 0.527 / 0.455 / 0.413, as recorded and at ν = 2 … 8). Set now, while 15
+  of the 23 folds are in: there median r 0.710 against 0.707, mean r 0.688 against 0.699.
+  Both are reporting tables; they decide the default, never a recipe setting.
+
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
 - **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
