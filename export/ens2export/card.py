@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import onnx
+from ens2rt.catalog.model import card_families
 from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
@@ -126,6 +127,11 @@ def runtime_resampler(training_resampler: str) -> str:
     return "sinc" if training_resampler == "fourier" else training_resampler
 
 
+def family_field(names: list[str]) -> str | list[str]:
+    """A card's ``family`` for these family names: the one name, or the list."""
+    return names[0] if len(names) == 1 else list(names)
+
+
 def write_model(
     weights: dict,
     out: Path,
@@ -160,7 +166,7 @@ def write_model(
     if stream_graph and kind == "convolutional" and not network.has_stream_graph:
         raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation or sliding norm);"
                          " pass stream_graph=False")  # fmt: skip
-    families = [family] if isinstance(family, str) else list(family or [])
+    families = card_families({"family": family})
     if families and noise_level is None:
         raise ValueError(f"a member of family {', '.join(families)} needs the noise level it was trained at")
     if kind == "windowed":
@@ -182,7 +188,7 @@ def write_model(
         "description": description,
         "cell_class": cell_class,
         "published": published,
-        **({} if not families else {"family": families[0] if len(families) == 1 else families}),
+        **({} if not families else {"family": family_field(families)}),
         **({} if noise_level is None else {"noise_level": noise_level}),
         "architecture": {"name": network.description(), "parameters": n_parameters(weights)},
         "training": training,

@@ -238,6 +238,9 @@ def join_family(
     models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to add to it.")],
 ) -> None:
     """Add exported models to a noise-matched family (a model may belong to several)."""
+    from ens2export.card import family_field
+    from ens2rt.catalog.model import card_families
+
     cards = {}
     for model in models:
         card_path = model.with_suffix(".json")
@@ -251,9 +254,8 @@ def join_family(
     if len(set(levels)) != len(levels):
         raise typer.BadParameter(f"two of these models share a noise level ({levels}); a family has one member per level", param_hint="MODELS")
     for card_path, card in cards.items():
-        current = card.get("family") or []
-        names = list(dict.fromkeys(([current] if isinstance(current, str) else current) + [family]))
-        card["family"] = names[0] if len(names) == 1 else names
+        names = list(dict.fromkeys(card_families(card) + [family]))
+        card["family"] = family_field(names)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         typer.echo(f"{card_path}: family {', '.join(names)}")
 
