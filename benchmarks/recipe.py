@@ -366,6 +366,10 @@ FINDINGS = """\
   0.673 / 0.579 / 0.527 / 0.455 / 0.413, as recorded and at ν = 2 … 8). Set now, while 15
   of the 23 folds are in: there median r 0.710 against 0.707, mean r 0.688 against 0.699.
   Both are reporting tables; they decide the default, never a recipe setting.
+- **Outcome (all 23 folds in, 2026-12-03):** median r over DS02–DS21 0.677 against 0.673
+  (passes), mean r over the 23 0.685 against 0.694 (fails; ahead on 10 of 23, median
+  |bias| 0.30 against 0.41). The windowed family stays the default; `ens2-exc-mixed`
+  ships by name.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
