@@ -96,6 +96,8 @@ def test_train_cli_at_a_noise_level_and_export_into_a_family(ground_truth, tmp_p
     assert json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
     again = runner.invoke(app, ["join-family", "tiny-fast", str(out)])
     assert again.exit_code == 0 and json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
+    clash = runner.invoke(app, ["join-family", "tiny-fast", str(both)])  # tiny-fast already has a member at ν 4
+    assert clash.exit_code == 2 and "share a noise level" in clash.output
     rejected = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "r2"), "--noise-level", "-1"])
     assert rejected.exit_code != 0 and "positive" in rejected.output
 

@@ -250,7 +250,9 @@ def join_family(
         if card.get("noise_level") is None:
             raise typer.BadParameter(f"{card_path} records no noise level, which a family member needs", param_hint="MODELS")
         cards[card_path] = card
-    levels = [card["noise_level"] for card in cards.values()]
+    members = {path: json.loads(path.read_text()) for folder in {p.parent for p in cards} for path in folder.glob("*.json")}
+    members = {path: card for path, card in members.items() if family in card_families(card) and path not in cards}
+    levels = [card.get("noise_level") for card in [*cards.values(), *members.values()]]  # with the members it already has beside them
     if len(set(levels)) != len(levels):
         raise typer.BadParameter(f"two of these models share a noise level ({levels}); a family has one member per level", param_hint="MODELS")
     for card_path, card in cards.items():
