@@ -371,6 +371,19 @@ FINDINGS = """\
   |bias| 0.30 against 0.41). The windowed family stays the default; `ens2-exc-mixed`
   ships by name.
 
+## Which family is the default `ens2-inh` (rule set 2026-12-03, before any inhibitory fold of the student ran)
+
+- `conv-noise-distil1` is trained on the inhibitory datasets as it was on the excitatory
+  ones, unchanged (no setting chosen on inhibitory data): the student learns the rates of
+  the fold's published-recipe inhibitory model. `ens2-inh-conv` (all six inhibitory
+  datasets, taught by `ens2-inh-native`) and `ens2-inh-mixed` (it for quiet traces, the
+  windowed `ens2-inh-nu2` … `-nu8` for noisy ones) ship by name. `ens2-inh-mixed`
+  replaces the windowed family as the default `ens2-inh` if, with all six leave-one-out
+  folds DS22–DS27 in (`accuracy.md`, inhibitory table), the student's median r **and**
+  its mean r over the six are both at least the published recipe's: the excitatory bar.
+  There is no inhibitory noise benchmark; the two families share their noise members, so
+  they differ only on quiet traces, which the leave-one-out table scores.
+
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
 - **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
