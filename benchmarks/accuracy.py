@@ -60,7 +60,8 @@ from benchmarks.common import (  # noqa: E402
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
 PUBLISHED = "published"
-SHIPPED_RECIPES = {"conv-noise-distil1": "ens2-exc-conv"}  #: recipe: the shipped model trained with it on all data, whose card cites its table
+#: recipe: {cell class: the shipped model trained with it on all data of that class, whose card cites its table}
+SHIPPED_RECIPES = {"conv-noise-distil1": {"excitatory": "ens2-exc-conv", "inhibitory": "ens2-inh-conv"}}
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
 Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks/recipe.py (e.g. conv-local).")]
 
@@ -414,20 +415,38 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         lines += [""] + head_to_head_lines(excitatory, others)
     if inhibitory["per_dataset"]:
         lines += [""] + inhibitory_lines(inhibitory, inhibitory_others)
+        compared = {name: other for name, other in inhibitory_others.items() if other["per_dataset"]}
+        if compared:
+            lines += [""] + head_to_head_lines(inhibitory, compared)
         update_card(REPO / "models" / "ens2-inh-native.json", inhibitory)
     text = "\n".join(lines) + "\n"
     out.write_text(text)
     (RESULTS / "accuracy_summary.json").write_text(json.dumps(excitatory, indent=1) + "\n")
     if inhibitory["per_dataset"]:
         (RESULTS / "accuracy_summary_inhibitory.json").write_text(json.dumps(inhibitory, indent=1) + "\n")
-    for recipe, other in others.items():
-        (RESULTS / f"accuracy_summary_{recipe}.json").write_text(json.dumps(other, indent=1) + "\n")
-        if recipe in SHIPPED_RECIPES:
-            done = f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets"
-            update_card(REPO / "models" / f"{SHIPPED_RECIPES[recipe]}.json",
-                        {"held_out": f"leave-one-dataset-out with this card's recipe: {done} so far", **other})  # fmt: skip
+    for recipe in others:
+        for other, suffix in ((others[recipe], ""), (inhibitory_others[recipe], "_inhibitory")):
+            if other["per_dataset"]:
+                (RESULTS / f"accuracy_summary_{recipe}{suffix}.json").write_text(json.dumps(other, indent=1) + "\n")
+    update_shipped_cards({"excitatory": others, "inhibitory": inhibitory_others})
     update_card(REPO / "models" / "ens2-exc-native.json", excitatory)
     typer.echo(text)
+
+
+def update_shipped_cards(summaries: dict[str, dict[str, dict]], models: Path = REPO / "models") -> list[Path]:
+    """Put each recipe's leave-one-out scores (``summaries``: cell class: recipe: summary) into the card of the
+    model shipped with it for that cell class, where there is one; returns the cards written."""
+    written = []
+    for cells, by_recipe in summaries.items():
+        pool = INHIBITORY if cells == "inhibitory" else EXCITATORY
+        for recipe, other in by_recipe.items():
+            model = SHIPPED_RECIPES.get(recipe, {}).get(cells)
+            if model is None or not other["per_dataset"] or not (models / f"{model}.json").is_file():
+                continue
+            done = f"{len(other['per_dataset'])} of {len(pool)} held-out datasets" + ("" if len(other["per_dataset"]) == len(pool) else " so far")
+            update_card(models / f"{model}.json", {"held_out": f"leave-one-dataset-out with this card's recipe: {done}", **other})
+            written.append(models / f"{model}.json")
+    return written
 
 
 def update_card(card_path: Path, scores: dict) -> None:

@@ -500,8 +500,9 @@ def update_recipe_cards(recipes: dict[str, dict], models: Path = REPO / "models"
     from benchmarks.accuracy import SHIPPED_RECIPES
 
     written = []
-    for recipe, model in SHIPPED_RECIPES.items():
-        if recipe not in recipes or not (models / f"{model}.json").is_file():
+    for recipe, shipped in SHIPPED_RECIPES.items():
+        model = shipped.get("excitatory")  # the noise benchmark scores excitatory datasets only
+        if recipe not in recipes or model is None or not (models / f"{model}.json").is_file():
             continue
         r = recipes[recipe]
         put_scores_in_card(models / f"{model}.json", {"noise_benchmark_of_the_recipe": {

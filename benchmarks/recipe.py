@@ -383,6 +383,10 @@ FINDINGS = """\
   its mean r over the six are both at least the published recipe's: the excitatory bar.
   There is no inhibitory noise benchmark; the two families share their noise members, so
   they differ only on quiet traces, which the leave-one-out table scores.
+- **Outcome (all six folds in, 2026-12-04):** median r 0.537 against 0.578, mean r 0.544
+  against 0.554 (both fail; ahead on DS24 and DS27, behind on DS22, DS23, DS25, DS26;
+  median |bias| 0.22 against 0.31). The windowed family stays the default `ens2-inh`;
+  `ens2-inh-conv` and `ens2-inh-mixed` ship by name.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 

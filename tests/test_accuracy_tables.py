@@ -55,13 +55,15 @@ def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_p
 def test_a_shipped_model_cites_the_table_of_its_own_recipe():
     import json
 
-    for recipe, model in accuracy.SHIPPED_RECIPES.items():
-        trained_with = json.loads((accuracy.REPO / "models" / f"{model}.json").read_text())["training"]["settings"]
-        fields = accuracy.recipe_fields(recipe)
-        teacher_run = fields.pop("teacher_run", None)
-        assert {k: trained_with[k] for k in fields} == fields
-        if teacher_run is not None:  # a split's published-recipe model teaches in a fold; on all data, the shipped one
-            assert trained_with["teacher"] == "ens2-exc-native"
+    for recipe, shipped in accuracy.SHIPPED_RECIPES.items():
+        for cells, model in shipped.items():
+            card = json.loads((accuracy.REPO / "models" / f"{model}.json").read_text())
+            trained_with = card["training"]["settings"]
+            fields = accuracy.recipe_fields(recipe)
+            teacher_run = fields.pop("teacher_run", None)
+            assert card["cell_class"] == cells and {k: trained_with[k] for k in fields} == fields
+            if teacher_run is not None:  # a split's published-recipe model teaches in a fold; on all data, the shipped one
+                assert trained_with["teacher"] == f"ens2-{cells[:3]}-native"
 
 
 def test_a_distilled_recipe_learns_from_the_published_model_of_its_split(tmp_path):
@@ -93,3 +95,26 @@ def test_another_recipe_is_compared_with_the_published_one_on_the_datasets_both_
     assert h["mean_r"] == pytest.approx(0.7) and h["median_abs_bias"] == pytest.approx(0.1)
     [line] = accuracy.head_to_head_lines(published, {"conv-local": other})
     assert "on the 2 held-out datasets both have run: ahead on 1, behind on 1" in line
+
+
+def test_each_cell_class_of_a_shipped_recipe_scores_its_own_card(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(accuracy, "SHIPPED_RECIPES", {"conv-local": {"excitatory": "my-exc", "inhibitory": "my-inh"}})
+    for name in ("my-exc", "my-inh"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"name": name, "scores": {"noise_benchmark_of_the_recipe": "kept"}}))
+    excitatory = accuracy.summary({"DS09": _result("DS09", 0.7, False)}, recipe="conv-local")
+    inhibitory = accuracy.summary({"DS22": _result("DS22", 0.5, True), "DS23": _result("DS23", 0.3, True)}, "inhibitory", "conv-local")
+    unshipped = accuracy.summary({"DS22": _result("DS22", 0.5, True)}, "inhibitory", "conv-magic")
+    written = accuracy.update_shipped_cards({"excitatory": {"conv-local": excitatory},
+                                             "inhibitory": {"conv-local": inhibitory, "conv-magic": unshipped}}, tmp_path)  # fmt: skip
+    assert written == [tmp_path / "my-exc.json", tmp_path / "my-inh.json"]
+    exc, inh = (json.loads((tmp_path / f"{name}.json").read_text())["scores"] for name in ("my-exc", "my-inh"))
+    assert exc["held_out"].endswith("1 of 23 held-out datasets so far") and list(exc["per_dataset"]) == ["DS09"]
+    assert inh["held_out"].endswith("2 of 6 held-out datasets so far") and inh["median_of_medians"] == pytest.approx(0.5)
+    assert inh["noise_benchmark_of_the_recipe"] == "kept"  # the card's other benchmarks stay
+    complete = accuracy.summary({d: _result(d, 0.5, True) for d in accuracy.INHIBITORY}, "inhibitory", "conv-local")
+    accuracy.update_shipped_cards({"inhibitory": {"conv-local": complete}}, tmp_path)
+    assert json.loads((tmp_path / "my-inh.json").read_text())["scores"]["held_out"].endswith(": 6 of 6 held-out datasets")
+    empty = accuracy.summary({}, "inhibitory", "conv-local")
+    assert accuracy.update_shipped_cards({"inhibitory": {"conv-local": empty}}, tmp_path) == []  # nothing run: the card is left alone

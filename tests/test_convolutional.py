@@ -224,6 +224,17 @@ def test_drift_augmentation_adds_an_offset_and_ramp_inside_the_trial_only(ground
     assert 4 < offsets.std() < 6 and 4 < ramps.std() < 6
 
 
+def test_the_shipped_inhibitory_convolutional_model_says_what_it_is():
+    """ens2-inh-conv: the excitatory recipe on inhibitory data, taught by ens2-inh-native, scored held out, not the default."""
+    model = ens2rt.Model.load("ens2-inh-conv", device="cpu")
+    settings = model.card["training"]["settings"]
+    assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"
+    assert model.card["cell_class"] == "inhibitory" and settings["teacher"] == "ens2-inh-native"
+    assert model.card["training"]["datasets"] == [f"DS{i}" for i in range(22, 28)]
+    assert model.card["scores"]["held_out"].endswith("6 of 6 held-out datasets") and "Not the default" in model.card["description"]
+    assert ens2rt.ModelFamily.load("ens2-inh", device="cpu").members[0].name == "ens2-inh-native"  # the default stays windowed
+
+
 def test_the_shipped_convolutional_model():
     """ens2-exc-conv loads by name, says what it is, and tracks the example's spikes (a neuron of its training data)."""
     from ens2export.groundtruth import true_rate_at_60hz

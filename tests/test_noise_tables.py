@@ -110,7 +110,8 @@ def test_a_shipped_recipes_noise_benchmark_goes_into_its_models_card(tmp_path, m
 
     from benchmarks import accuracy
 
-    monkeypatch.setattr(accuracy, "SHIPPED_RECIPES", {"conv-local": "my-conv", "unshipped": "missing-card"})
+    monkeypatch.setattr(accuracy, "SHIPPED_RECIPES", {"conv-local": {"excitatory": "my-conv", "inhibitory": "my-inh-conv"},
+                                                    "unshipped": {"excitatory": "missing-card"}})
     (tmp_path / "my-conv.json").write_text(json.dumps({"name": "my-conv", "scores": {"held_out": "kept"}}))
     summary = noise.recipe_summary({"DS01": _scored("DS01", [0.6, 0.8])}, _family({"DS01": 0.5}))
     written = noise.update_recipe_cards({"conv-local": summary, "unshipped": summary}, tmp_path)

@@ -138,7 +138,7 @@ def test_a_replaced_or_missing_streaming_graph_is_refused(tmp_path):
         ens2rt.Stream(1, RATE, model=ens2rt.Model.load(path, device="cpu"), noise_level=1.0)
 
 
-@pytest.mark.parametrize("name", ["ens2-exc-online", "ens2-inh-online", "ens2-exc-conv"])
+@pytest.mark.parametrize("name", ["ens2-exc-online", "ens2-inh-online", "ens2-exc-conv", "ens2-inh-conv"])
 def test_every_shipped_convolutional_model_streams_with_its_graph(name):
     model = ens2rt.Model.load(name, device="cpu")
     assert model.stream_graph is not None and model.stream_graph.lag == model.contract.reach_right
