@@ -49,3 +49,25 @@ def test_a_cards_validation_lists_every_fold_and_seed_beside_the_windowed_recipe
 
     with pytest.raises(typer.BadParameter, match="no finished validation run of w"):
         recipe.validation_entry(records, "w")
+
+
+def test_a_noise_rate_scale_undoes_a_count_that_grows_with_noise():
+    levels = [0.5, 1.0, 2.0, 4.0]
+    biases = [level - 1.0 for level in levels]  # the rate counts ν times the true spikes
+    factor, slope = recipe.noise_rate_scale(biases, levels)
+    assert factor == pytest.approx(1.0) and slope == pytest.approx(-1.0)
+    assert recipe.noise_rate_scale([0.5] * 4, levels) == pytest.approx((2 / 3, 0.0), abs=0.01)  # no trend: a global scale
+
+
+def test_noise_calibration_rows_fit_each_fold_on_the_other_three():
+    folds = recipe.FOLDS
+    keys = [key for datasets in folds.values() for key in datasets]
+    facts = {key: {"noise_level": 0.5 + 0.1 * i, "frame_rate": 30.0 + i} for i, key in enumerate(keys)}
+    records = [{"variant": "v", "seed": 0, "fold": fold, "scores": {d: {"bias": facts[d]["noise_level"] - 1.0} for d in datasets}}
+               for fold, datasets in folds.items()]  # fmt: skip
+    [row] = [line for line in recipe.noise_calibration_lines(records, facts) if line.startswith("| v | 0 |")]
+    cells = row.split(" | ")
+    assert cells[2] == "-1.00, -1.00, -1.00, -1.00" and cells[5] == "0.00"  # the ν scale makes every count exact
+    assert float(cells[3]) > 0.5 and cells[8] == "+1.00"  # as trained; bias ranks with ν
+    without = recipe.noise_calibration_lines(records, {k: v for k, v in facts.items() if k != "DS31"})
+    assert not any(line.startswith("| v |") for line in without)  # a dataset without facts: no row
