@@ -677,15 +677,24 @@ def robustness_lines(record: dict) -> list[str]:
     return lines + [""]
 
 
+def runs_over_all_folds(records: list[dict], seeds_only: bool = False) -> list[tuple[str, str | int, dict[str, dict]]]:
+    """(variant, seed, each fold's scores) for every variant and seed with a run on all four folds.
+
+    ``seeds_only``: single seeds only, no seed ensembles (whose seed reads like "0+1").
+    """
+    runs = {(r["variant"], r["seed"], r["fold"]): r for r in records}
+    pairs = {(v, s) for v, s, _ in runs if isinstance(s, int) or not seeds_only}
+    return [(variant, seed, {fold: runs[variant, seed, fold]["scores"] for fold in FOLDS})
+            for variant, seed in sorted(pairs, key=lambda pair: (pair[0], str(pair[1])))
+            if all((variant, seed, fold) in runs for fold in FOLDS)]  # fmt: skip
+
+
 def pooled_lines(records: list[dict]) -> list[str]:
     """Each variant's runs that cover all four folds, pooled: every dataset scored by the model that never saw its fold."""
     lines = ["## All four folds pooled (23 datasets, each scored by a model that never saw its fold)", "",
              "| variant | seed | median r | mean r | median \\|bias\\| |", "|---|---|---|---|---|"]  # fmt: skip
-    runs = {(r["variant"], str(r["seed"]), r["fold"]): r for r in records}
-    for variant, seed in sorted({(v, s) for v, s, _ in runs}):
-        if not all((variant, seed, fold) in runs for fold in FOLDS):
-            continue
-        scores = [score for fold in FOLDS for score in runs[variant, seed, fold]["scores"].values()]
+    for variant, seed, by_fold in runs_over_all_folds(records):
+        scores = [score for fold in FOLDS for score in by_fold[fold].values()]
         r = [s["correlation"] for s in scores]
         lines.append(f"| {variant} | {seed} | {np.median(r):.3f} | {np.mean(r):.3f} | {np.median([abs(s['bias']) for s in scores]):.2f} |")
     return lines + [""]
@@ -727,11 +736,7 @@ def noise_calibration_lines(records: list[dict], datasets: dict[str, dict]) -> l
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     from scipy.stats import spearmanr
 
-    runs = {(r["variant"], r["seed"], r["fold"]): r for r in records}
-    for variant, seed in sorted({(v, s) for v, s, _ in runs if isinstance(s, int)}):
-        if not all((variant, seed, fold) in runs for fold in FOLDS):
-            continue
-        scores = {fold: runs[variant, seed, fold]["scores"] for fold in FOLDS}
+    for variant, seed, scores in runs_over_all_folds(records, seeds_only=True):
         if not all(key in datasets for fold in FOLDS for key in scores[fold]):
             continue
         raw, flat, tilted, slopes = [], [], [], []
@@ -759,11 +764,8 @@ def calibration_lines(records: list[dict]) -> list[str]:
              "the other three folds' runs of the same variant and seed (`rate_scale`; factors per held-out fold A, B, C, D).", "",
              "| variant | seed | factors | median \\|bias\\| as trained | scaled | largest bias as trained | scaled |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
-    runs = {(r["variant"], r["seed"], r["fold"]): r for r in records}
-    for variant, seed in sorted({(v, s) for v, s, _ in runs if isinstance(s, int)}):
-        if not all((variant, seed, fold) in runs for fold in FOLDS):
-            continue
-        biases = {fold: [s["bias"] for s in runs[variant, seed, fold]["scores"].values()] for fold in FOLDS}
+    for variant, seed, scores in runs_over_all_folds(records, seeds_only=True):
+        biases = {fold: [s["bias"] for s in scores[fold].values()] for fold in FOLDS}
         raw, scaled, factors = [], [], []
         for fold in FOLDS:
             factor = rate_scale([b for other in FOLDS if other != fold for b in biases[other]])
