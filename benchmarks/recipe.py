@@ -117,6 +117,10 @@ VARIANTS = {
                                     "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "stretch": 1.5},
                                    "as conv-noise-distil1, each training window (input and the teacher's rates) slowed or sped "
                                    "up by a factor drawn log-uniformly from 1/1.5 to 1.5 (indicator kinetics the training data lack)"),
+    "conv-noise-distil1-b2048": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                  "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "batch_size": 2048},
+                                 "as conv-noise-distil1, twice the windows per step (batch 2048, the same 1500 steps): "
+                                 "more data per step"),
     "conv-noise-distil1-teachers2": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                                "patience": 1500, "teacher_run": ("windowed-s0", "windowed-s1"), "teacher_weight": 1.0},
                               "as conv-noise-distil1, the teacher an ensemble: the rates of the fold's windowed-s0 and "
@@ -356,6 +360,15 @@ FINDINGS = """\
   seed 0: 0.735 against 0.740 / 0.735 for the student without it (seeds 0 / 1); on GCaMP8m
   (DS31), the indicator it was meant for, 0.864 against 0.870 / 0.851, and its spike count
   rises there (+0.78 against +0.40). Not adopted; one seed, no sign of a gain worth a second.
+
+- **More data per step does not help the distilled student** (2026-12-04,
+  `conv-noise-distil1-b2048`: batch 2048 instead of 1024, the same 1500 steps, twice the
+  compute; seed 0, folds B and D, the fold teachers retrained and reproducing their scores
+  exactly). B 0.670 (mean r 0.681) against 0.689 / 0.676 (0.712 / 0.704) for the student
+  at batch 1024, seeds 0 / 1: it loses on zebrafish GCaMP6f (DS06 0.551, DS07 0.541
+  against 0.648 / 0.609 and 0.594 / 0.621). D 0.745 (mean 0.756) against 0.740 / 0.735
+  (0.759 / 0.750): within the seed spread. Not adopted; one seed, no sign of a gain worth
+  a second.
 
 ## Which family is the default `ens2-exc` (rule set 2026-12-03, before the last 8 leave-one-out folds ran)
 
