@@ -60,6 +60,7 @@ from benchmarks.common import (  # noqa: E402
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
 PUBLISHED = "published"
+POOLS = {"excitatory": EXCITATORY, "inhibitory": INHIBITORY}  #: cell class: its datasets
 #: recipe: {cell class: the shipped model trained with it on all data of that class, whose card cites its table}
 SHIPPED_RECIPES = {"conv-noise-distil1": {"excitatory": "ens2-exc-conv", "inhibitory": "ens2-inh-conv"}}
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
@@ -112,7 +113,7 @@ def cell_class(dataset: str) -> str:
 
 def training_pool(dataset: str) -> list[str]:
     """The datasets of ``dataset``'s cell class, ``dataset`` among them (train_one leaves it out)."""
-    return INHIBITORY if cell_class(dataset) == "inhibitory" else EXCITATORY
+    return POOLS[cell_class(dataset)]
 
 
 def train_one(
@@ -438,12 +439,11 @@ def update_shipped_cards(summaries: dict[str, dict[str, dict]], models: Path = R
     model shipped with it for that cell class, where there is one; returns the cards written."""
     written = []
     for cells, by_recipe in summaries.items():
-        pool = INHIBITORY if cells == "inhibitory" else EXCITATORY
         for recipe, other in by_recipe.items():
             model = SHIPPED_RECIPES.get(recipe, {}).get(cells)
             if model is None or not other["per_dataset"] or not (models / f"{model}.json").is_file():
                 continue
-            done = f"{len(other['per_dataset'])} of {len(pool)} held-out datasets" + ("" if len(other["per_dataset"]) == len(pool) else " so far")
+            done = f"{len(other['per_dataset'])} of {len(POOLS[cells])} held-out datasets" + ("" if len(other["per_dataset"]) == len(POOLS[cells]) else " so far")
             update_card(models / f"{model}.json", {"held_out": f"leave-one-dataset-out with this card's recipe: {done}", **other})
             written.append(models / f"{model}.json")
     return written

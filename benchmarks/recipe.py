@@ -742,33 +742,31 @@ def noise_rate_scale(biases: list[float], levels: list[float]) -> tuple[float, f
 
 
 def noise_calibration_lines(records: list[dict], datasets: dict[str, dict]) -> list[str]:
-    """Cross-fold check of a rate scale that follows the dataset's noise level, beside the global one."""
+    """Cross-fold check of a rate scale that follows the dataset's noise level (the global one: :func:`calibration_lines`)."""
     lines = ["## Spike counts: a rate scale that follows the noise level, fitted on three folds and applied to the fourth", "",
              "As above, the factor c · ν^slope (ν: the dataset's typical noise level, `python benchmarks/recipe.py",
-             "dataset-facts`) fitted on the other three folds (`noise_rate_scale`). Spearman ρ: rank correlation over the",
-             "23 datasets of the bias as trained with ν and with the frame rate.", "",
-             "| variant | seed | slopes | median \\|bias\\| as trained | global scale | ν scale | largest bias as trained | ν scale | ρ(bias, ν) | ρ(bias, frame rate) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "dataset-facts`) fitted on the other three folds (`noise_rate_scale`; the global scale is the table above).",
+             "Spearman ρ: rank correlation over the 23 datasets of the bias as trained with ν and with the frame rate.", "",
+             "| variant | seed | slopes | median \\|bias\\| as trained | ν scale | largest bias as trained | ν scale | ρ(bias, ν) | ρ(bias, frame rate) |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     from scipy.stats import spearmanr
 
     for variant, seed, scores in runs_over_all_folds(records, seeds_only=True):
         if not all(key in datasets for fold in FOLDS for key in scores[fold]):
             continue
-        raw, flat, tilted, slopes = [], [], [], []
+        raw, tilted, slopes = [], [], []
         for fold in FOLDS:
             others = [(s["bias"], datasets[key]["noise_level"]) for other in FOLDS if other != fold for key, s in scores[other].items()]
             factor, slope = noise_rate_scale([b for b, _ in others], [level for _, level in others])
-            global_factor = rate_scale([b for b, _ in others])
             slopes.append(f"{slope:+.2f}")
             for key, s in scores[fold].items():
                 raw.append(s["bias"])
-                flat.append(global_factor * (1 + s["bias"]) - 1)
                 tilted.append(factor * datasets[key]["noise_level"] ** slope * (1 + s["bias"]) - 1)
         keys = [key for fold in FOLDS for key in scores[fold]]
         rho_noise = spearmanr(raw, [datasets[key]["noise_level"] for key in keys])[0]
         rho_rate = spearmanr(raw, [datasets[key]["frame_rate"] for key in keys])[0]
-        lines.append(f"| {variant} | {seed} | {', '.join(slopes)} | {np.median(np.abs(raw)):.2f} | {np.median(np.abs(flat)):.2f} "
-                     f"| {np.median(np.abs(tilted)):.2f} | {max(raw):+.2f} | {max(tilted):+.2f} | {rho_noise:+.2f} | {rho_rate:+.2f} |")  # fmt: skip
+        lines.append(f"| {variant} | {seed} | {', '.join(slopes)} | {np.median(np.abs(raw)):.2f} | {np.median(np.abs(tilted)):.2f} "
+                     f"| {max(raw):+.2f} | {max(tilted):+.2f} | {rho_noise:+.2f} | {rho_rate:+.2f} |")  # fmt: skip
     return lines + [""]
 
 

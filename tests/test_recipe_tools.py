@@ -67,7 +67,7 @@ def test_noise_calibration_rows_fit_each_fold_on_the_other_three():
                for fold, datasets in folds.items()]  # fmt: skip
     [row] = [line for line in recipe.noise_calibration_lines(records, facts) if line.startswith("| v | 0 |")]
     cells = row.split(" | ")
-    assert cells[2] == "-1.00, -1.00, -1.00, -1.00" and cells[5] == "0.00"  # the ν scale makes every count exact
-    assert float(cells[3]) > 0.5 and cells[8] == "+1.00"  # as trained; bias ranks with ν
+    assert cells[2] == "-1.00, -1.00, -1.00, -1.00" and cells[4] == "0.00"  # the ν scale makes every count exact
+    assert float(cells[3]) > 0.5 and cells[7] == "+1.00"  # as trained; bias ranks with ν
     without = recipe.noise_calibration_lines(records, {k: v for k, v in facts.items() if k != "DS31"})
     assert not any(line.startswith("| v |") for line in without)  # a dataset without facts: no row
