@@ -128,6 +128,16 @@ VARIANTS = {
     "windowed-cosine": ({"max_steps": 2000, "patience": 2000, "schedule": "cosine"},
                         "the published network, a fixed 2000 steps with the learning rate decaying to zero along a half "
                         "cosine (no early stop)"),
+    "windowed-eucd": ({"loss": "eucd"},
+                      "the published recipe with the EucD loss: each window's Euclidean distance from its target, "
+                      "averaged over the batch, instead of the MSE"),
+    "windowed-synth": ({"synthetic": 0.5},
+                       "the published recipe plus a synthetic copy of half the training trials: their real spikes "
+                       "through simulated indicators (rise 2-60 ms, decay 0.08-1.5 s, 0.08-0.8 dF/F per spike, each "
+                       "log-uniform per trial) at the trial's frame rate and noise level (`ens2export.synthetic`)"),
+    "windowed-corr": ({"loss": "mse+corr"},
+                      "the published recipe with a correlation term: MSE + 0.01 x the mean of 1 - r over the batch's "
+                      "windows whose target varies (r: Pearson, per window)"),
 }  # fmt: skip
 # `ensemble` records seed ensembles as VARIANT-xN: no variant may take such a name
 assert not [name for name in VARIANTS if name.rsplit("-", 1)[-1][:1] == "x" and name.rsplit("-", 1)[-1][1:].isdigit()]

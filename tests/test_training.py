@@ -14,7 +14,7 @@ import ens2rt  # noqa: E402
 from ens2export.cli import app  # noqa: E402
 from ens2export.dataset import load_windows  # noqa: E402
 from ens2export.network import from_weights  # noqa: E402
-from ens2export.train import TrainSettings, learning_rate_factor, train  # noqa: E402
+from ens2export.train import CORR_WEIGHT, TrainSettings, learning_rate_factor, train, training_loss  # noqa: E402
 
 runner = CliRunner()
 
@@ -50,6 +50,38 @@ def test_patience_stops_training():
     )
     result = train(flat, TrainSettings(max_steps=500, patience=5, batch_size=8), device="cpu")
     assert result.stopped_early and result.steps < 500
+
+
+def test_training_losses_score_a_batch_of_windows_as_documented():
+    target = torch.zeros(3, 96)
+    target[0, 40:44] = torch.tensor([0.1, 0.4, 0.4, 0.1])
+    target[1, 10:12] = 0.3
+    # window 2 is silent: its target does not vary, so it has no correlation to score
+    output = 2.0 * target
+    output[2] = 0.05
+    difference = output - target
+    assert float(training_loss(output, target, "mse")) == pytest.approx(float((difference**2).mean()))
+    norms = torch.sqrt((difference**2).sum(dim=1))
+    assert float(training_loss(output, target, "eucd")) == pytest.approx(float(norms.mean()), rel=1e-6)
+    # Output proportional to the target where it varies: r = 1, so only the MSE remains
+    assert float(training_loss(output, target, "mse+corr")) == pytest.approx(float((difference**2).mean()))
+    flipped = output.clone()
+    flipped[0] = -output[0]  # r = -1 on window 0: the term adds CORR_WEIGHT * (2 + 0) / 2 windows
+    expected = float(((flipped - target) ** 2).mean()) + CORR_WEIGHT * 1.0
+    assert float(training_loss(flipped, target, "mse+corr")) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainSettings(loss="l1")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        training_loss(output, target, "l1")
+
+
+def test_a_run_with_another_loss_records_it(ground_truth, tmp_path):
+    result = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "run"),
+                                 "--max-steps", "3", "--batch-size", "32", "--loss", "eucd"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["settings"]["loss"] == "eucd" and run["steps"] == 3
+    assert "training loss (eucd) per step" in (tmp_path / "run" / "losses.csv").read_text().splitlines()[0]
 
 
 def test_cosine_schedule_decays_to_zero_over_the_step_budget():

@@ -91,6 +91,10 @@ def train(
                      "repeat for an ensemble (rates averaged)."),
     ] = None,
     teacher_weight: Annotated[float, typer.Option(help="Share of the teacher's rates in the targets, in (0, 1].")] = 0.5,
+    loss: Annotated[str, typer.Option(help="Training loss: mse (published), eucd (per-window Euclidean distance) or mse+corr.")] = "mse",
+    synthetic: Annotated[
+        float, typer.Option(help="Add a synthetic copy of this share of the training trials: their spikes through simulated indicators.")
+    ] = 0.0,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -109,7 +113,8 @@ def train(
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
                                  noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
-                                 norm_window=norm_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight)  # fmt: skip
+                                 norm_window=norm_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight,
+                                 loss=loss, synthetic=synthetic)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
