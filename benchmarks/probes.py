@@ -10,6 +10,7 @@ become a runtime option before anything ships with it.
     python benchmarks/probes.py overlap-weights D     # windowed: tapered overlap-add at large hops
     python benchmarks/probes.py phase-ensemble C      # convolutional: average over pooling phases
     python benchmarks/probes.py output-smoothing C    # convolutional: a Gaussian over the output
+    python benchmarks/probes.py output-shift D        # any model: its rate moved earlier or later
     python benchmarks/probes.py table                 # benchmarks/results/probes.md
 
 One JSON per probe lands in ``benchmarks/results/probes/``.
@@ -42,6 +43,7 @@ OVERLAP_WEIGHTS = {"uniform": np.ones(WINDOW), "hann": np.sin(np.pi * (np.arange
 OVERLAP_SETTINGS = ((6, "uniform"), (48, "uniform"), (48, "hann"), (32, "hann"), (24, "hann"), (16, "hann"))
 PHASE_SETS = {"1": (0,), "2": (0, 4), "4": (0, 2, 4, 6), "8": tuple(range(8))}
 SMOOTHING_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # 60 Hz samples
+SHIFTS = (-2, -1, 0, 1, 2)  # 60 Hz samples; positive: the rate moved later
 
 
 @contextmanager
@@ -102,6 +104,33 @@ def smoothed(run: Callable, sigma: float) -> Callable:
         return np.maximum(gaussian_filter1d(output.astype(np.float64), sigma, axis=1, mode="constant"), 0).astype(np.float32)
 
     return run_smoothed
+
+
+def shift_rows(rate: np.ndarray, samples: int) -> np.ndarray:
+    """``rate`` (neurons, samples) moved ``samples`` later (earlier if negative), zeros where nothing moved in."""
+    moved = np.zeros_like(rate)
+    if samples >= 0:
+        moved[:, samples:] = rate[:, : rate.shape[1] - samples]
+    else:
+        moved[:, :samples] = rate[:, -samples:]
+    return moved
+
+
+@contextmanager
+def shifted_output(samples: int) -> Iterator[None]:
+    """``ens2rt.infer`` with its rate moved by ``samples`` (:func:`shift_rows`): how far off a model's timing is."""
+    from dataclasses import replace
+
+    import ens2rt
+
+    infer = ens2rt.infer
+
+    def infer_shifted(*args, **kwargs):
+        result = infer(*args, **kwargs)
+        return replace(result, rate=shift_rows(result.rate, samples))
+
+    with swapped(ens2rt, "infer", infer_shifted):
+        yield
 
 
 def summarise(scores: dict) -> dict:
@@ -181,6 +210,18 @@ def output_smoothing(fold: Fold, variant: str = "conv-noise", seed: int = 0) -> 
 
     probe("output-smoothing", fold, variant, seed,
           {f"σ {sigma:g} samples": partial(swapped, Model, "run", smoothed(Model.run, sigma)) for sigma in SMOOTHING_SIGMAS})  # fmt: skip
+
+
+@app.command("output-shift")
+def output_shift(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
+    """Score a run with its rate moved 2 samples earlier to 2 samples later (33 ms at 60 Hz).
+
+    A diagnosis, not a setting: a model whose best shift differs between datasets places
+    spikes early on some indicators and late on others, which no one shift can mend.
+    """
+    from functools import partial
+
+    probe("output-shift", fold, variant, seed, {f"{shift:+d} samples": partial(shifted_output, shift) for shift in SHIFTS})
 
 
 @app.command()

@@ -39,3 +39,17 @@ def test_smoothing_by_zero_is_the_plain_network():
     np.testing.assert_array_equal(probes.smoothed(type(model).run, 0.0)(model, x), plain)
     smooth = probes.smoothed(type(model).run, 2.0)(model, x)
     assert smooth.sum() == pytest.approx(plain.sum(), rel=0.05) and np.abs(np.diff(smooth)).sum() < np.abs(np.diff(plain)).sum()
+
+
+def test_a_shifted_output_moves_the_rate_and_nothing_else():
+    rate = np.arange(1.0, 11.0)[None, :]
+    np.testing.assert_array_equal(probes.shift_rows(rate, 2)[0], [0, 0, 1, 2, 3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(probes.shift_rows(rate, -3)[0], [4, 5, 6, 7, 8, 9, 10, 0, 0, 0])
+    np.testing.assert_array_equal(probes.shift_rows(rate, 0), rate)
+    trace = np.random.default_rng(2).normal(0, 0.05, 600).astype(np.float32)
+    plain = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
+    with probes.shifted_output(1):
+        later = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
+    np.testing.assert_array_equal(later.rate[:, 1:], plain.rate[:, :-1])
+    np.testing.assert_array_equal(later.time, plain.time)
+    assert ens2rt.infer.__name__ == "infer"
