@@ -441,8 +441,8 @@ FINDINGS = """\
   recipe as the windowed recipe (the default's and the students' teacher) if, with seeds 0
   and 1 on all four folds, its pooled mean r over the 23 datasets is above each of the
   windowed recipe's three seeds (0.676 / 0.665 / 0.663), its pooled median r at least
-  theirs (0.666 / 0.663 / 0.677 — so above 0.677), and its median |bias| no worse than
-  theirs (0.46 / 0.53 / 0.64). Then the leave-one-out table (`accuracy.py run --recipe
+  theirs (0.666 / 0.663 / 0.677 — so at least 0.677), and its median |bias| at most the
+  lowest of theirs (0.46 / 0.53 / 0.64 — so at most 0.46). Then the leave-one-out table (`accuracy.py run --recipe
   windowed-synth`) reports it, and the issue's bars decide what ships.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
