@@ -18,6 +18,7 @@ One JSON per probe lands in ``benchmarks/results/probes/``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -116,6 +117,9 @@ def shift_rows(rate: np.ndarray, samples: int) -> np.ndarray:
     return moved
 
 
+_UNSHIFTED: dict = {}  # output-shift: each trace's unshifted result, by its bytes, frame rate and options
+
+
 @contextmanager
 def shifted_output(samples: int) -> Iterator[None]:
     """``ens2rt.infer`` with its rate moved by ``samples`` (:func:`shift_rows`): how far off a model's timing is."""
@@ -125,8 +129,11 @@ def shifted_output(samples: int) -> Iterator[None]:
 
     infer = ens2rt.infer
 
-    def infer_shifted(*args, **kwargs):
-        result = infer(*args, **kwargs)
+    def infer_shifted(trace, frame_rate, **kwargs):
+        key = (hashlib.sha1(np.ascontiguousarray(trace).tobytes()).hexdigest(), frame_rate, repr(sorted(kwargs.items())))
+        if key not in _UNSHIFTED:  # each shift reuses the same inference: the probe costs one scoring, not five
+            _UNSHIFTED[key] = infer(trace, frame_rate, **kwargs)
+        result = _UNSHIFTED[key]
         return replace(result, rate=shift_rows(result.rate, samples))
 
     with swapped(ens2rt, "infer", infer_shifted):
