@@ -135,6 +135,9 @@ VARIANTS = {
                        "the published recipe plus a synthetic copy of half the training trials: their real spikes "
                        "through simulated indicators (rise 2-60 ms, decay 0.08-1.5 s, 0.08-0.8 dF/F per spike, each "
                        "log-uniform per trial) at the trial's frame rate and noise level (`ens2export.synthetic`)"),
+    "windowed-synth-scan": ({"synthetic": 0.5, "synthetic_scan_offset": True},
+                            "as windowed-synth, each synthetic trial sampled late by a delay drawn uniformly within "
+                            "one frame (a scanning microscope reaches a neuron after the frame starts)"),
     "windowed-corr": ({"loss": "mse+corr"},
                       "the published recipe with a correlation term: MSE + 0.01 x the mean of 1 - r over the batch's "
                       "windows whose target varies (r: Pearson, per window)"),

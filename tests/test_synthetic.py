@@ -80,3 +80,20 @@ def test_training_with_synthetic_trials_runs_and_is_reproducible(ground_truth):
     np.testing.assert_array_equal(first.losses, again.losses)
     plain = train(source, TrainSettings(max_steps=3, batch_size=64, seed=2), device="cpu")
     assert not np.array_equal(first.losses, plain.losses)  # the synthetic trials are in the batches
+
+
+def test_a_scan_offset_samples_each_trial_up_to_a_frame_late():
+    counts = np.zeros(60 * 20)
+    counts[300] = 1
+    fast = Indicators(rise_s=(0.005, 0.00501), decay_s=(0.4, 0.4001), amplitude=(0.5, 0.5001), jitter=0.0)
+    later = []
+    for seed in range(8):
+        # the same seed draws the same spike jitter and indicator; only the scan delay is added
+        plain = simulate_trial(counts, 10.0, 1e-9, np.random.default_rng(seed), fast, resampler="linear")
+        scanned = simulate_trial(counts, 10.0, 1e-9, np.random.default_rng(seed), fast, resampler="linear", scan_offset=True)
+        onset = lambda trace: int(np.argmax(trace > 0.05))  # noqa: E731
+        assert 0 <= onset(plain) - onset(scanned) <= 6  # sampled later: the rise shows up to a frame (6 samples) earlier
+        later.append(onset(plain) - onset(scanned))
+    assert max(later) > 0
+    with pytest.raises(ValueError, match="set synthetic too"):
+        TrainSettings(synthetic_scan_offset=True)

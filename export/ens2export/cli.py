@@ -95,6 +95,9 @@ def train(
     synthetic: Annotated[
         float, typer.Option(help="Add a synthetic copy of this share of the training trials: their spikes through simulated indicators.")
     ] = 0.0,
+    synthetic_scan_offset: Annotated[
+        bool, typer.Option(help="Sample each synthetic trial up to one frame late, as a scanning microscope reaches a neuron.")
+    ] = False,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -114,7 +117,7 @@ def train(
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
                                  noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
                                  norm_window=norm_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight,
-                                 loss=loss, synthetic=synthetic)  # fmt: skip
+                                 loss=loss, synthetic=synthetic, synthetic_scan_offset=synthetic_scan_offset)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):

@@ -8,6 +8,10 @@ are drawn per trial over a wide range (:class:`Indicators`), then white noise at
 trial's native frame rate brings it to the real trial's ν. The trial is simulated at its
 native frame rate and resampled to 60 Hz like a recording, so the network sees it
 through the same pre-processing as real data; its targets are the real spike counts.
+
+A scanning microscope reaches a neuron some time after a frame starts, while spike
+times count from the frame's start; with ``scan_offset`` each synthetic trial is
+sampled that much late, a delay drawn uniformly within one frame.
 """
 
 from __future__ import annotations
@@ -65,10 +69,11 @@ def fluorescence(spike_times: np.ndarray, amplitudes: np.ndarray, n_frames: int,
 
 
 def simulate_trial(counts: np.ndarray, frame_rate: float, level: float, rng: np.random.Generator,
-                   indicators: Indicators = Indicators(), resampler: str = "fourier") -> np.ndarray:  # fmt: skip
+                   indicators: Indicators = Indicators(), resampler: str = "fourier", scan_offset: bool = False) -> np.ndarray:  # fmt: skip
     """A synthetic 60 Hz trace for spike ``counts`` per 60 Hz bin, recorded at ``frame_rate`` with noise level ``level``.
 
     Each spike falls uniformly inside its 60 Hz bin; the result has ``counts.size`` samples.
+    ``scan_offset``: frame k is sampled at ``(k + u) / frame_rate``, u uniform in [0, 1) per trial.
     """
     n_out = counts.size
     n_frames = max(1, round(n_out * frame_rate / 60.0))
@@ -78,16 +83,19 @@ def simulate_trial(counts: np.ndarray, frame_rate: float, level: float, rng: np.
     spike_times = (bins + rng.uniform(-0.5, 0.5, bins.size)) / 60.0
     rise, decay, amplitude = indicators.draw(rng)
     amplitudes = amplitude * np.exp(indicators.jitter * rng.standard_normal(bins.size))
+    if scan_offset:  # sampling each frame u / frame_rate late = every spike that much earlier
+        spike_times = spike_times - rng.uniform(0.0, 1.0) / frame_rate
     dff = fluorescence(spike_times, amplitudes, n_frames, frame_rate, rise, decay)
     dff += rng.standard_normal(n_frames) * level * math.sqrt(frame_rate) / (100.0 * MEDIAN_ABS_STEP)
     return resample_to_60hz(dff, frame_rate, resampler)[:n_out]
 
 
-def with_synthetic(source, share: float, seed: int, indicators: Indicators = Indicators()):
+def with_synthetic(source, share: float, seed: int, indicators: Indicators = Indicators(), scan_offset: bool = False):
     """``source`` (a :class:`ens2export.dataset.WindowSource`) plus a synthetic copy of ``share`` of its trials.
 
     The copies keep the chosen trials' spike counts, frame rates and noise levels
-    (:func:`simulate_trial`); their dataset is the original's with ``-synthetic`` appended.
+    (:func:`simulate_trial`, with ``scan_offset``); their dataset is the original's with
+    ``-synthetic`` appended.
     """
     from ens2export.dataset import concatenate
 
@@ -101,7 +109,7 @@ def with_synthetic(source, share: float, seed: int, indicators: Indicators = Ind
         start, length = source.trial_offsets[trial], source.trial_lengths[trial]
         trial_counts = source.spike_counts[start : start + length]
         inputs.append(pad_for_windows(simulate_trial(trial_counts, source.frame_rates[trial], source.noise_levels[trial], rng,
-                                                     indicators, source.resampler)))  # fmt: skip
+                                                     indicators, source.resampler, scan_offset)))  # fmt: skip
         counts.append(pad_for_windows(trial_counts.astype(np.float64)))
     synthetic = replace(
         source,

@@ -57,7 +57,8 @@ class TrainSettings:
     instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`). ``loss``: the
     training loss, see :func:`training_loss` (``"mse"`` is the published recipe).
     ``synthetic``: add a synthetic copy of that share of the training trials, their spikes
-    seen through simulated indicators (:mod:`ens2export.synthetic`). ``teacher``
+    seen through simulated indicators (:mod:`ens2export.synthetic`), each sampled up to a
+    frame late if ``synthetic_scan_offset``. ``teacher``
     (distillation): a model file (or catalog name) whose rates, run over every training
     trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`);
     several: their rates averaged.
@@ -86,6 +87,7 @@ class TrainSettings:
     teacher_weight: float = 0.5
     loss: str = "mse"
     synthetic: float = 0.0
+    synthetic_scan_offset: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -101,6 +103,8 @@ class TrainSettings:
             raise ValueError("a local z-score channel is for offline convolutional models with noise_std input scaling")
         if not 0.0 <= self.synthetic <= 1.0:
             raise ValueError(f"synthetic is the share of training trials copied through simulated indicators, 0 to 1, not {self.synthetic}")
+        if self.synthetic_scan_offset and not self.synthetic:
+            raise ValueError("synthetic_scan_offset is a property of synthetic trials: set synthetic too")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if self.schedule not in SCHEDULES:
@@ -210,7 +214,7 @@ def train(
     """
     target_device = pick_device(device)
     if settings.synthetic:
-        source = with_synthetic(source, settings.synthetic, settings.seed)
+        source = with_synthetic(source, settings.synthetic, settings.seed, scan_offset=settings.synthetic_scan_offset)
     if settings.teachers:
         import ens2rt
 
