@@ -135,6 +135,8 @@ VARIANTS = {
                        "the published recipe plus a synthetic copy of half the training trials: their real spikes "
                        "through simulated indicators (rise 2-60 ms, decay 0.08-1.5 s, 0.08-0.8 dF/F per spike, each "
                        "log-uniform per trial) at the trial's frame rate and noise level (`ens2export.synthetic`)"),
+    "windowed-synth25": ({"synthetic": 0.25},
+                         "as windowed-synth, a synthetic copy of a quarter of the training trials instead of half"),
     "windowed-synth-scan": ({"synthetic": 0.5, "synthetic_scan_offset": True},
                             "as windowed-synth, each synthetic trial sampled late by a delay drawn uniformly within "
                             "one frame (a scanning microscope reaches a neuron after the frame starts)"),
