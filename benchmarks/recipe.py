@@ -467,10 +467,13 @@ FINDINGS = """\
   a sample later against 0.831, while the other five datasets lose by the same shift. The
   synthetic recipe narrows the gap on B (0.738 against 0.722) and leaves DS31 a sample early
   (0.918 against 0.869). The best shift differs between datasets in sign, so no fixed shift
-  mends it; a diagnosis, not a setting. A check outside the benchmarks (a spike-triggered
-  average of the recorded ΔF/F) puts DS03's half-rise 32 ms *before* its recorded spikes at
-  500 Hz, so some of the offset is in the ground truth's time stamps, which no model can
-  learn from the trace.
+  mends it; a diagnosis, not a setting. The spike-triggered average of the recorded ΔF/F
+  (`recipe.py dataset-facts`, `half_rise_ms` in results/recipe/datasets.json: when the
+  average after an isolated spike reaches half its peak) puts DS03's half-rise 32 ms
+  *before* its recorded spikes at 500 Hz, where frames are 2 ms apart: some of the offset
+  is in the ground truth's time stamps, which no model can learn from the trace. Elsewhere
+  it runs from −4 to +88 ms (DS31 −2 ms, DS29 +2, zebrafish GCaMP6f DS06–DS08 +66 to +88);
+  GCaMP6s DS15 and DS16, whose single-spike transients are small, give no clear rise.
 - **The EucD loss loses** (`windowed-eucd`, seed 0): B 0.674 (mean r 0.691) against 0.679 /
   0.681 / 0.691 (0.707–0.714), C 0.774 (0.697) against 0.756 / 0.779 / 0.762 (0.665–0.696):
   level on C, below on B, most on DS11 (0.734 against 0.779–0.799). No sign of a gain
@@ -879,15 +882,48 @@ def card(
     typer.echo(f"{path}: validation of {variant} written")
 
 
+def spike_triggered_half_rise(neurons, before_s: float = 0.5, after_s: float = 0.3, step_s: float = 0.002) -> float:
+    """When, after an isolated recorded spike, the average ΔF/F first reaches half its peak (s; negative: before the spike).
+
+    Isolated: no other spike within ``before_s`` before or ``after_s`` after. Each trace is
+    read between frames by linear interpolation (frame k at k / frame rate, as the ground
+    truth counts spike times) on a grid of ``step_s``, from 0.2 s before to 0.3 s after the
+    spike, less its mean over the first 0.1 s; the half-rise is the last crossing of half
+    the peak (the largest value from 0.1 s before the spike on) before that peak. NaN if
+    no spike is isolated or the average never rises. Kinetics and time stamps together: a
+    half-rise before the spike says the recorded spike times run late.
+    """
+    offsets = np.arange(-0.2, 0.3 + step_s / 2, step_s)
+    segments = []
+    for neuron in neurons:
+        for trial in neuron.trials:
+            spikes = np.sort(np.asarray(trial.spike_times, float))
+            gap_before, gap_after = np.diff(np.r_[-np.inf, spikes]), np.diff(np.r_[spikes, np.inf])
+            times = np.arange(trial.dff.size) / trial.frame_rate
+            for spike in spikes[(gap_before > before_s) & (gap_after > after_s)]:
+                if spike + offsets[0] >= 0 and spike + offsets[-1] <= times[-1]:
+                    segment = np.interp(spike + offsets, times, np.asarray(trial.dff, float))
+                    segments.append(segment - segment[offsets < -0.1].mean())
+    if not segments:
+        return float("nan")
+    average = np.nanmean(segments, axis=0)
+    peak = int(np.argmax(np.where(offsets >= -0.1, average, -np.inf)))  # the transient's peak, not an earlier tail
+    below = np.flatnonzero(average[:peak] < 0.5 * average[peak])
+    return float(offsets[below[-1] + 1]) if below.size else float("nan")  # the last half-peak crossing before the peak
+
+
 @app.command("dataset-facts")
 def dataset_facts() -> None:
-    """Write each excitatory dataset's typical noise level ν and median frame rate (what a rate scale may follow)."""
+    """Write each excitatory dataset's typical noise level ν, median frame rate and half-rise time after a recorded spike."""
     from ens2export.dataset import load_windows
+    from ens2export.groundtruth import find_datasets, load_dataset
 
     facts = {}
     for key in EXCITATORY:
         source = load_windows(GROUND_TRUTH, include=[key])
-        facts[key] = {"noise_level": round(source.typical_noise_level(), 3), "frame_rate": round(float(np.median(source.frame_rates)), 2)}
+        half_rise = spike_triggered_half_rise(load_dataset(find_datasets(GROUND_TRUTH, include=[key])[key]))
+        facts[key] = {"noise_level": round(source.typical_noise_level(), 3), "frame_rate": round(float(np.median(source.frame_rates)), 2),
+                      "half_rise_ms": round(half_rise * 1000.0, 1)}  # fmt: skip
     DATASET_FACTS.write_text(json.dumps(facts, indent=1) + "\n")
     typer.echo(f"wrote {DATASET_FACTS}")
 

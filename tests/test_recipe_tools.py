@@ -71,3 +71,20 @@ def test_noise_calibration_rows_fit_each_fold_on_the_other_three():
     assert float(cells[3]) > 0.5 and cells[7] == "+1.00"  # as trained; bias ranks with ν
     without = recipe.noise_calibration_lines(records, {k: v for k, v in facts.items() if k != "DS31"})
     assert not any(line.startswith("| v |") for line in without)  # a dataset without facts: no row
+
+
+def test_the_spike_triggered_half_rise_finds_when_transients_rise_and_late_time_stamps():
+    np = pytest.importorskip("numpy")
+    from ens2export.groundtruth import Neuron, Trial
+    from ens2export.synthetic import fluorescence
+
+    frame_rate, spikes = 500.0, np.arange(1.0, 59.0, 1.0)
+    dff = fluorescence(spikes, np.full(spikes.size, 0.3), 30000, frame_rate, 0.02, 0.4)
+    kernel = fluorescence(np.array([0.0]), np.array([1.0]), 2000, frame_rate, 0.02, 0.4)
+    expected = np.argmax(kernel >= 0.5) / frame_rate  # the transient's own half-rise, after the spike
+    on_time = Neuron("DSX", None, (Trial(dff, frame_rate, spikes),))
+    assert recipe.spike_triggered_half_rise([on_time]) == pytest.approx(expected, abs=0.003)
+    stamped_late = Neuron("DSX", None, (Trial(dff, frame_rate, spikes + 0.04),))  # spikes recorded 40 ms late
+    assert recipe.spike_triggered_half_rise([stamped_late]) == pytest.approx(expected - 0.04, abs=0.003)
+    crowded = Neuron("DSX", None, (Trial(dff, frame_rate, np.arange(1.0, 59.0, 0.2)),))  # no spike is isolated
+    assert np.isnan(recipe.spike_triggered_half_rise([crowded]))
