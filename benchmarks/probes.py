@@ -117,12 +117,13 @@ def shift_rows(rate: np.ndarray, samples: int) -> np.ndarray:
     return moved
 
 
-_UNSHIFTED: dict = {}  # output-shift: each trace's unshifted result, by its bytes, frame rate and options
-
-
 @contextmanager
-def shifted_output(samples: int) -> Iterator[None]:
-    """``ens2rt.infer`` with its rate moved by ``samples`` (:func:`shift_rows`): how far off a model's timing is."""
+def shifted_output(samples: int, unshifted: dict) -> Iterator[None]:
+    """``ens2rt.infer`` with its rate moved by ``samples`` (:func:`shift_rows`): how far off a model's timing is.
+
+    ``unshifted`` keeps each trace's result by its bytes, frame rate and options, so that
+    every shift reuses one inference: the probe costs one scoring, not one per shift.
+    """
     from dataclasses import replace
 
     import ens2rt
@@ -131,9 +132,9 @@ def shifted_output(samples: int) -> Iterator[None]:
 
     def infer_shifted(trace, frame_rate, **kwargs):
         key = (hashlib.sha1(np.ascontiguousarray(trace).tobytes()).hexdigest(), frame_rate, repr(sorted(kwargs.items())))
-        if key not in _UNSHIFTED:  # each shift reuses the same inference: the probe costs one scoring, not five
-            _UNSHIFTED[key] = infer(trace, frame_rate, **kwargs)
-        result = _UNSHIFTED[key]
+        if key not in unshifted:
+            unshifted[key] = infer(trace, frame_rate, **kwargs)
+        result = unshifted[key]
         return replace(result, rate=shift_rows(result.rate, samples))
 
     with swapped(ens2rt, "infer", infer_shifted):
@@ -228,7 +229,8 @@ def output_shift(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
     """
     from functools import partial
 
-    probe("output-shift", fold, variant, seed, {f"{shift:+d} samples": partial(shifted_output, shift) for shift in SHIFTS})
+    unshifted: dict = {}
+    probe("output-shift", fold, variant, seed, {f"{shift:+d} samples": partial(shifted_output, shift, unshifted) for shift in SHIFTS})
 
 
 @app.command()

@@ -48,8 +48,13 @@ def test_a_shifted_output_moves_the_rate_and_nothing_else():
     np.testing.assert_array_equal(probes.shift_rows(rate, 0), rate)
     trace = np.random.default_rng(2).normal(0, 0.05, 600).astype(np.float32)
     plain = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
-    with probes.shifted_output(1):
+    unshifted = {}
+    with probes.shifted_output(1, unshifted):
         later = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
+    with probes.shifted_output(-1, unshifted):
+        earlier = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
+    assert len(unshifted) == 1  # both shifts read the one inference
+    np.testing.assert_array_equal(earlier.rate[:, :-1], plain.rate[:, 1:])
     np.testing.assert_array_equal(later.rate[:, 1:], plain.rate[:, :-1])
     np.testing.assert_array_equal(later.time, plain.time)
     assert ens2rt.infer.__name__ == "infer"
