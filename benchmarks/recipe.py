@@ -479,6 +479,24 @@ FINDINGS = """\
   level on C, below on B, most on DS11 (0.734 against 0.779–0.799). No sign of a gain
   worth a second seed. **MSE + correlation** (`windowed-corr`, seed 0): B 0.681 (0.708),
   level.
+- **Variants of the synthetic data do not rescue it; they split the folds.**
+  `windowed-synth-scan` (each synthetic trial also sampled up to one frame late, as a
+  scanning microscope reaches a neuron after the frame starts), seeds 0 / 1: A 0.531 /
+  0.545, B 0.702 / 0.695, C 0.776 / 0.793, D 0.699 / 0.654; pooled median r 0.677 /
+  0.645, mean r 0.676 / 0.667, median |bias| 0.47 / 0.62: level with the windowed recipe's
+  best seeds under seed 0, below them under seed 1. It lifts the two datasets where OASIS leads the network: DS03 0.531 /
+  0.553 against 0.398–0.412 (the dye whose recorded spikes trail its rise, above) and DS31
+  0.898 / 0.841 against 0.807–0.831; it gains on all of fold A (+0.04) and loses all of
+  fold D (DS18 0.709 / 0.651 against 0.791–0.792, DS29 0.876 / 0.831 against
+  0.880–0.903). `windowed-synth25` (a quarter of the trials instead of half, seed 0): A /
+  B / C / D 0.532 / 0.700 / 0.773 / 0.710, pooled median r 0.660, mean r 0.674, median
+  |bias| 0.60. In all five synthetic runs on fold D, DS18 (0.651–0.778) and DS29
+  (0.831–0.879) score below every windowed seed (0.791–0.792 and 0.880–0.903). None is
+  adopted. One reading, not tested: the simulated indicators (rise and decay drawn
+  independently, linear in spikes, white noise) resemble the GCaMP6 and GCaMP8 data more
+  than the red indicators and jGCaMP7f, which they then crowd out; the next lever is a
+  simulator fitted per indicator family (kinetics, nonlinearity and noise spectrum of the
+  real recordings), not a larger or smaller share.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
