@@ -477,8 +477,12 @@ FINDINGS = """\
 - **The EucD loss loses** (`windowed-eucd`, seed 0): B 0.674 (mean r 0.691) against 0.679 /
   0.681 / 0.691 (0.707–0.714), C 0.774 (0.697) against 0.756 / 0.779 / 0.762 (0.665–0.696):
   level on C, below on B, most on DS11 (0.734 against 0.779–0.799). No sign of a gain
-  worth a second seed. **MSE + correlation** (`windowed-corr`, seed 0): B 0.681 (0.708),
-  level.
+  worth a second seed. **MSE + correlation** (`windowed-corr`, seed 0, all four folds): A /
+  B / C / D 0.492 / 0.681 / 0.789 / 0.752, pooled median r 0.680, mean r 0.668, median
+  |bias| 0.50, against the windowed recipe's seeds 0.666 / 0.663 / 0.677, 0.676 / 0.665 /
+  0.663 and 0.46 / 0.53 / 0.64: within the seed spread, a gain on C (0.789 against
+  0.756–0.779) and a loss on DS03 (0.359) and DS31 (0.790 against 0.807–0.831). Not
+  adopted; a second seed would decide whether C's gain is more than chance.
 - **Variants of the synthetic data do not rescue it; they split the folds.**
   `windowed-synth-scan` (each synthetic trial also sampled up to one frame late, as a
   scanning microscope reaches a neuron after the frame starts), seeds 0 / 1: A 0.531 /
