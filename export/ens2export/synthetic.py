@@ -22,10 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.signal import lfilter
 
+from ens2rt.engine.contract import NOISE_LEVEL_PER_STD
 from ens2rt.engine.resample import n_samples_at_60hz, resample_to_60hz
 from ens2rt.engine.windows import pad_for_windows
-
-MEDIAN_ABS_STEP = 0.6745 * math.sqrt(2.0)  # median |x(t+1) − x(t)| of unit white noise: ν = 100 σ · this / √fs
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def simulate_trial(counts: np.ndarray, frame_rate: float, level: float, rng: np.
     if scan_offset:  # sampling each frame u / frame_rate late = every spike that much earlier
         spike_times = spike_times - rng.uniform(0.0, 1.0) / frame_rate
     dff = fluorescence(spike_times, amplitudes, n_frames, frame_rate, rise, decay)
-    dff += rng.standard_normal(n_frames) * level * math.sqrt(frame_rate) / (100.0 * MEDIAN_ABS_STEP)
+    dff += rng.standard_normal(n_frames) * level * math.sqrt(frame_rate) / NOISE_LEVEL_PER_STD
     return resample_to_60hz(dff, frame_rate, resampler)[:n_out]
 
 
