@@ -481,8 +481,9 @@ FINDINGS = """\
   B / C / D 0.492 / 0.681 / 0.789 / 0.752, pooled median r 0.680, mean r 0.668, median
   |bias| 0.50, against the windowed recipe's seeds 0.666 / 0.663 / 0.677, 0.676 / 0.665 /
   0.663 and 0.46 / 0.53 / 0.64: within the seed spread, a gain on C (0.789 against
-  0.756–0.779) and a loss on DS03 (0.359) and DS31 (0.790 against 0.807–0.831). Not
-  adopted; a second seed would decide whether C's gain is more than chance.
+  0.756–0.779) and a loss on DS03 (0.359) and DS31 (0.790 against 0.807–0.831). A second
+  seed on B and C: 0.677 and 0.762, inside the windowed recipe's seeds on both; C's gain
+  was chance. Not adopted.
 - **Variants of the synthetic data do not rescue it; they split the folds.**
   `windowed-synth-scan` (each synthetic trial also sampled up to one frame late, as a
   scanning microscope reaches a neuron after the frame starts), seeds 0 / 1: A 0.531 /
