@@ -17,7 +17,7 @@ sampled that much late, a delay drawn uniformly within one frame.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import lfilter
@@ -96,7 +96,7 @@ def with_synthetic(source, share: float, seed: int, indicators: Indicators = Ind
     (:func:`simulate_trial`, with ``scan_offset``); their dataset is the original's with
     ``-synthetic`` appended.
     """
-    from ens2export.dataset import concatenate
+    from ens2export.dataset import WindowSource, concatenate
 
     if not 0.0 < share <= 1.0:
         raise ValueError(f"the synthetic share must be in (0, 1], not {share}")
@@ -110,8 +110,7 @@ def with_synthetic(source, share: float, seed: int, indicators: Indicators = Ind
         inputs.append(pad_for_windows(simulate_trial(trial_counts, source.frame_rates[trial], source.noise_levels[trial], rng,
                                                      indicators, source.resampler, scan_offset)))  # fmt: skip
         counts.append(pad_for_windows(trial_counts.astype(np.float64)))
-    synthetic = replace(
-        source,
+    synthetic = WindowSource(
         inputs=np.concatenate(inputs).astype(np.float32),
         spike_counts=np.concatenate(counts).astype(np.uint8),
         trial_lengths=source.trial_lengths[chosen],
@@ -119,7 +118,6 @@ def with_synthetic(source, share: float, seed: int, indicators: Indicators = Ind
         noise_levels=source.noise_levels[chosen],
         datasets=tuple(f"{d}-synthetic" for d in source.datasets),
         n_neurons=0,
-        teacher_rates=None,
-        teacher_weight=0.0,
+        resampler=source.resampler,
     )
     return concatenate([source, synthetic])
