@@ -11,6 +11,7 @@ become a runtime option before anything ships with it.
     python benchmarks/probes.py phase-ensemble C      # convolutional: average over pooling phases
     python benchmarks/probes.py output-smoothing C    # convolutional: a Gaussian over the output
     python benchmarks/probes.py output-shift D        # any model: its rate moved earlier or later
+    python benchmarks/probes.py rate-blur B           # any model: its rate blurred by a Gaussian
     python benchmarks/probes.py table                 # benchmarks/results/probes.md
 
 One JSON per probe lands in ``benchmarks/results/probes/``.
@@ -45,6 +46,7 @@ OVERLAP_SETTINGS = ((6, "uniform"), (48, "uniform"), (48, "hann"), (32, "hann"),
 PHASE_SETS = {"1": (0,), "2": (0, 4), "4": (0, 2, 4, 6), "8": tuple(range(8))}
 SMOOTHING_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # 60 Hz samples
 SHIFTS = (-2, -1, 0, 1, 2)  # 60 Hz samples; positive: the rate moved later
+BLUR_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)  # 60 Hz samples
 
 
 @contextmanager
@@ -118,11 +120,11 @@ def shift_rows(rate: np.ndarray, samples: int) -> np.ndarray:
 
 
 @contextmanager
-def shifted_output(samples: int, unshifted: dict) -> Iterator[None]:
-    """``ens2rt.infer`` with its rate moved by ``samples`` (:func:`shift_rows`): how far off a model's timing is.
+def transformed_rate(transform: Callable[[np.ndarray], np.ndarray], untransformed: dict) -> Iterator[None]:
+    """``ens2rt.infer`` with ``transform`` applied to its rate (neurons, samples): a change to the output alone.
 
-    ``unshifted`` keeps each trace's result by its bytes, frame rate and options, so that
-    every shift reuses one inference: the probe costs one scoring, not one per shift.
+    ``untransformed`` keeps each trace's result by its bytes, frame rate and options, so that
+    every setting reuses one inference: the probe costs one scoring, not one per setting.
     """
     from dataclasses import replace
 
@@ -130,15 +132,29 @@ def shifted_output(samples: int, unshifted: dict) -> Iterator[None]:
 
     infer = ens2rt.infer
 
-    def infer_shifted(trace, frame_rate, **kwargs):
+    def infer_transformed(trace, frame_rate, **kwargs):
         key = (hashlib.sha1(np.ascontiguousarray(trace).tobytes()).hexdigest(), frame_rate, repr(sorted(kwargs.items())))
-        if key not in unshifted:
-            unshifted[key] = infer(trace, frame_rate, **kwargs)
-        result = unshifted[key]
-        return replace(result, rate=shift_rows(result.rate, samples))
+        if key not in untransformed:
+            untransformed[key] = infer(trace, frame_rate, **kwargs)
+        result = untransformed[key]
+        return replace(result, rate=transform(result.rate))
 
-    with swapped(ens2rt, "infer", infer_shifted):
+    with swapped(ens2rt, "infer", infer_transformed):
         yield
+
+
+def shifted_output(samples: int, unshifted: dict) -> AbstractContextManager:
+    """``ens2rt.infer`` with its rate moved by ``samples`` (:func:`shift_rows`): how far off a model's timing is."""
+    return transformed_rate(lambda rate: shift_rows(rate, samples), unshifted)
+
+
+def blurred_rows(rate: np.ndarray, sigma: float) -> np.ndarray:
+    """``rate`` (neurons, samples) convolved along time with a Gaussian of ``sigma`` samples (zeros past the ends)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    if sigma == 0:
+        return rate
+    return np.maximum(gaussian_filter1d(rate.astype(np.float64), sigma, axis=1, mode="constant"), 0).astype(rate.dtype)
 
 
 def summarise(scores: dict) -> dict:
@@ -231,6 +247,21 @@ def output_shift(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
 
     unshifted: dict = {}
     probe("output-shift", fold, variant, seed, {f"{shift:+d} samples": partial(shifted_output, shift, unshifted) for shift in SHIFTS})
+
+
+@app.command("rate-blur")
+def rate_blur(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
+    """Score a run with its final rate blurred by a Gaussian of 0 to 2 samples (33 ms at 60 Hz).
+
+    Unlike output-smoothing, this acts on the whole trace's rate after the engine, so it
+    applies to windowed models too. A blur trades timing precision for tolerance of a
+    held-out indicator's timing offset (see output-shift): whether that pays is the question.
+    """
+    from functools import partial
+
+    unblurred: dict = {}
+    probe("rate-blur", fold, variant, seed,
+          {f"σ {sigma:g} samples": partial(transformed_rate, partial(blurred_rows, sigma=sigma), unblurred) for sigma in BLUR_SIGMAS})  # fmt: skip
 
 
 @app.command()

@@ -58,3 +58,17 @@ def test_a_shifted_output_moves_the_rate_and_nothing_else():
     np.testing.assert_array_equal(later.rate[:, 1:], plain.rate[:, :-1])
     np.testing.assert_array_equal(later.time, plain.time)
     assert ens2rt.infer.__name__ == "infer"
+
+
+def test_a_blurred_rate_keeps_its_total_and_a_zero_blur_is_the_rate():
+    rate = np.zeros((2, 200))
+    rate[0, 100], rate[1, 50:60] = 3.0, 1.0
+    np.testing.assert_array_equal(probes.blurred_rows(rate, 0.0), rate)
+    blurred = probes.blurred_rows(rate, 1.5)
+    np.testing.assert_allclose(blurred.sum(axis=1), rate.sum(axis=1), rtol=1e-6)
+    assert blurred[0, 100] < 3.0 and blurred[0, 99] == pytest.approx(blurred[0, 101]) and blurred.min() >= 0
+    trace = np.random.default_rng(3).normal(0, 0.05, 600).astype(np.float32)
+    plain = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
+    with probes.transformed_rate(lambda r: probes.blurred_rows(r, 1.0), {}):
+        blurred = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
+    np.testing.assert_allclose(blurred.rate, probes.blurred_rows(plain.rate, 1.0), rtol=1e-6)
