@@ -59,6 +59,7 @@ from benchmarks.common import (  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
+DATASET_FACTS = RESULTS / "recipe" / "datasets.json"  #: each dataset's typical ν and frame rate (`recipe.py dataset-facts`)
 PUBLISHED = "published"
 POOLS = {"excitatory": EXCITATORY, "inhibitory": INHIBITORY}  #: cell class: its datasets
 #: recipe: {cell class: the shipped model trained with it on all data of that class, whose card cites its table}
@@ -367,6 +368,45 @@ def head_to_head_lines(published: dict, others: dict[str, dict]) -> list[str]:
     return lines
 
 
+def noise_scale_check(s: dict, levels: dict[str, float]) -> dict | None:
+    """Median and largest bias of ``s`` (an excitatory summary) as trained and with a rate scale c · ν^slope.
+
+    The scale is ``benchmarks/recipe.py``'s ``noise_rate_scale``, chosen there on validation
+    folds; here each held-out dataset's c and slope are fitted on the other datasets'
+    median biases in ``s`` (ν: ``levels``, the dataset's typical noise level), so no
+    dataset's own bias sets its scale. ``None`` when fewer than three datasets have a ν.
+    """
+    from benchmarks.recipe import noise_rate_scale
+
+    rows = {key: row["bias"] for key, row in s["per_dataset"].items() if key in levels and np.isfinite(row["bias"])}
+    if len(rows) < 3:
+        return None
+    scaled = []
+    for key, bias in rows.items():
+        others = [other for other in rows if other != key]
+        factor, slope = noise_rate_scale([rows[o] for o in others], [levels[o] for o in others])
+        scaled.append(factor * levels[key] ** slope * (1 + bias) - 1)
+    raw = list(rows.values())
+    return {"datasets": len(rows), "median_abs_bias": median(np.abs(raw)), "scaled_median_abs_bias": median(np.abs(scaled)),
+            "largest_bias": max(raw), "scaled_largest_bias": max(scaled)}  # fmt: skip
+
+
+def noise_scale_lines(summaries: dict[str, dict], levels: dict[str, float]) -> list[str]:
+    """One sentence per recipe (``summaries``: recipe: excitatory summary) on :func:`noise_scale_check`."""
+    lines = []
+    for name, s in summaries.items():
+        check = noise_scale_check(s, levels)
+        if check is not None:
+            lines.append(f"- `{name}` with a rate scale c · ν^slope fitted on the other held-out datasets ({check['datasets']} in all): "
+                         f"median |bias| {check['median_abs_bias']:.2f} as trained, {check['scaled_median_abs_bias']:.2f} scaled; "
+                         f"largest bias {check['largest_bias']:+.2f}, {check['scaled_largest_bias']:+.2f} scaled.")  # fmt: skip
+    if lines:
+        lines = ["Spike counts with the noise-following rate scale of `benchmarks/recipe.py` (`noise_rate_scale`, ν from",
+                 "`recipe.py dataset-facts`): each dataset's scale is fitted on the other datasets' biases in this table (whose",
+                 "models did see it in training; its own bias sets nothing).", ""] + lines  # fmt: skip
+    return lines
+
+
 def inhibitory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str]:
     """The inhibitory table: the published recipe's scores, and ``others`` (recipe: inhibitory summary) in columns beside them."""
     others = {name: other for name, other in (others or {}).items() if other["per_dataset"]}
@@ -414,6 +454,9 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
             f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets run" for name, other in others.items())
             + ". Each was chosen on the validation folds of `benchmarks/recipe.py`, not on this table."]  # fmt: skip
         lines += [""] + head_to_head_lines(excitatory, others)
+    if DATASET_FACTS.is_file():
+        levels = {key: facts["noise_level"] for key, facts in json.loads(DATASET_FACTS.read_text()).items()}
+        lines += [""] + noise_scale_lines({PUBLISHED: excitatory, **others}, levels)
     if inhibitory["per_dataset"]:
         lines += [""] + inhibitory_lines(inhibitory, inhibitory_others)
         compared = {name: other for name, other in inhibitory_others.items() if other["per_dataset"]}

@@ -118,3 +118,18 @@ def test_each_cell_class_of_a_shipped_recipe_scores_its_own_card(tmp_path, monke
     assert json.loads((tmp_path / "my-inh.json").read_text())["scores"]["held_out"].endswith(": 6 of 6 held-out datasets")
     empty = accuracy.summary({}, "inhibitory", "conv-local")
     assert accuracy.update_shipped_cards({"inhibitory": {"conv-local": empty}}, tmp_path) == []  # nothing run: the card is left alone
+
+
+def test_a_noise_following_rate_scale_is_fitted_without_the_dataset_it_scales():
+    levels = {f"DS{i:02d}": level for i, level in zip(range(2, 8), (0.5, 0.8, 1.0, 1.5, 2.0, 3.0))}
+    # every bias follows ν exactly (counts ∝ ν): a scale c · ν^-1 mends all of them but the one that breaks the rule
+    biases = {key: level - 1.0 for key, level in levels.items()}
+    biases["DS07"] = 5.0
+    s = {"per_dataset": {key: {"bias": bias} for key, bias in biases.items()}}
+    check = accuracy.noise_scale_check(s, levels)
+    assert check["datasets"] == 6 and check["largest_bias"] == pytest.approx(5.0)
+    assert check["scaled_median_abs_bias"] < 0.02 < check["median_abs_bias"]
+    assert check["scaled_largest_bias"] == pytest.approx(6.0 / 3.0 - 1.0, abs=0.05)  # DS07 scaled by the others' fit, 1/ν
+    assert accuracy.noise_scale_check({"per_dataset": {"DS02": {"bias": 0.1}}}, levels) is None
+    lines = accuracy.noise_scale_lines({"published": s}, levels)
+    assert lines[-1].startswith("- `published` with a rate scale c · ν^slope fitted on the other held-out datasets (6 in all)")
