@@ -88,3 +88,18 @@ def test_the_spike_triggered_half_rise_finds_when_transients_rise_and_late_time_
     assert recipe.spike_triggered_half_rise([stamped_late]) == pytest.approx(expected - 0.04, abs=0.003)
     crowded = Neuron("DSX", None, (Trial(dff, frame_rate, np.arange(1.0, 59.0, 0.2)),))  # no spike is isolated
     assert np.isnan(recipe.spike_triggered_half_rise([crowded]))
+
+
+def test_the_rate_is_split_between_recorded_spikes_and_elsewhere():
+    import numpy as np
+
+    rate = np.zeros(600)
+    rate[121], rate[500] = 1.0, 0.5  # one near the spike at 2 s (1 sample later), one 6 s away from it
+    assert recipe.split_rate(rate, np.array([2.0])) == (1.0, 0.5)
+    rate[105] = 0.25  # 0.25 s before the spike: still near; 0.3 s before: not
+    rate[102] = 0.125
+    assert recipe.split_rate(rate, np.array([2.0])) == (1.25, 0.625)
+    assert recipe.split_rate(rate, np.array([])) == (0.0, rate.sum())
+    lines = recipe.count_split_lines([{"fold": "C", "run": "windowed-s2", "per_dataset": {
+        "DS14": {"neurons": 7, "near_per_spike": 1.97, "elsewhere_per_spike": 0.65}}}])  # fmt: skip
+    assert lines[-2] == "| C | windowed-s2 | DS14 | 7 | 1.97 | 0.65 |" and recipe.count_split_lines([]) == []

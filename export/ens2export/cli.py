@@ -98,6 +98,9 @@ def train(
     synthetic_scan_offset: Annotated[
         bool, typer.Option(help="Sample each synthetic trial up to one frame late, as a scanning microscope reaches a neuron.")
     ] = False,
+    slower_frames: Annotated[
+        float, typer.Option(help="Add a copy of this share of the training trials as if recorded at a lower frame rate (5-30 Hz).")
+    ] = 0.0,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -117,7 +120,8 @@ def train(
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
                                  noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
                                  norm_window=norm_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight,
-                                 loss=loss, synthetic=synthetic, synthetic_scan_offset=synthetic_scan_offset)  # fmt: skip
+                                 loss=loss, synthetic=synthetic, synthetic_scan_offset=synthetic_scan_offset,
+                                 slower_frames=slower_frames)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):

@@ -17,6 +17,7 @@ import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
+from ens2export.frame_rates import with_slower_frames
 from ens2export.synthetic import with_synthetic
 from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach
 
@@ -58,7 +59,8 @@ class TrainSettings:
     training loss, see :func:`training_loss` (``"mse"`` is the published recipe).
     ``synthetic``: add a synthetic copy of that share of the training trials, their spikes
     seen through simulated indicators (:mod:`ens2export.synthetic`), each sampled up to a
-    frame late if ``synthetic_scan_offset``. ``teacher``
+    frame late if ``synthetic_scan_offset``. ``slower_frames``: add a copy of that share of
+    the training trials as if recorded at a lower frame rate (:mod:`ens2export.frame_rates`). ``teacher``
     (distillation): a model file (or catalog name) whose rates, run over every training
     trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`);
     several: their rates averaged.
@@ -88,6 +90,7 @@ class TrainSettings:
     loss: str = "mse"
     synthetic: float = 0.0
     synthetic_scan_offset: bool = False
+    slower_frames: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -105,6 +108,8 @@ class TrainSettings:
             raise ValueError(f"synthetic is the share of training trials copied through simulated indicators, 0 to 1, not {self.synthetic}")
         if self.synthetic_scan_offset and not self.synthetic:
             raise ValueError("synthetic_scan_offset is a property of synthetic trials: set synthetic too")
+        if not 0.0 <= self.slower_frames <= 1.0:
+            raise ValueError(f"slower_frames is the share of training trials given a slower copy, 0 to 1, not {self.slower_frames}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if self.schedule not in SCHEDULES:
@@ -213,6 +218,8 @@ def train(
     ``patience`` steps; the weights after the last step are returned.
     """
     target_device = pick_device(device)
+    if settings.slower_frames:  # before the synthetic copies: they are made at the real trials' rates
+        source = with_slower_frames(source, settings.slower_frames, settings.seed)
     if settings.synthetic:
         source = with_synthetic(source, settings.synthetic, settings.seed, scan_offset=settings.synthetic_scan_offset)
     if settings.teachers:

@@ -1,0 +1,62 @@
+"""Slower copies of training trials (ens2export.frame_rates)."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from ens2export import frame_rates  # noqa: E402
+from ens2export.dataset import load_windows  # noqa: E402
+from ens2export.train import TrainSettings, train  # noqa: E402
+
+
+def test_a_slow_signal_sampled_slower_comes_back_nearly_unchanged():
+    t = np.arange(1200) / 60.0
+    trace = np.sin(2 * np.pi * 0.4 * t) + 0.5 * np.sin(2 * np.pi * 1.1 * t)
+    frames = frame_rates.frames_at(trace, 10.0)
+    assert frames.size == 200 and frames[0] == trace[0] and frames[10] == pytest.approx(trace[60])  # frame k at k / 10 s
+    back = frame_rates.back_at_60hz(frames, 10.0, "fourier", trace.size)
+    assert trace.size - 6 <= back.size <= trace.size  # at most one frame short
+    np.testing.assert_allclose(back[60:-60], trace[60 : back.size - 60], atol=0.02)  # band-limited well below 5 Hz: kept
+
+
+def test_a_fast_transient_sampled_slower_is_smeared_as_a_slow_recording_smears_it():
+    trace = np.zeros(600)
+    trace[303:] = np.exp(-np.arange(297) / 6.0)  # a 0.1 s decay from halfway between two 8 Hz frames (300, 307.5)
+    back = frame_rates.back_at_60hz(frame_rates.frames_at(trace, 8.0), 8.0, "fourier", trace.size)
+    assert back.max() < 0.7 and np.argmax(back) > 303  # the peak is missed and seen later, at the next frame
+
+
+def test_each_trial_fast_enough_gets_a_slower_copy_with_its_own_spikes():
+    assert frame_rates.slower_rate_range(60.0) == (5.0, 30.0)
+    assert frame_rates.slower_rate_range(10.0) == (5.0, 8.0) and frame_rates.slower_rate_range(6.0) is None
+
+
+def test_with_slower_frames_adds_copies_of_a_share_of_the_trials(ground_truth):
+    source = load_windows(ground_truth, include=["DS05"])  # 7.8 Hz: copies between 5 and 6.25 Hz
+    mixed = frame_rates.with_slower_frames(source, 0.5, seed=1)
+    n = source.trial_lengths.size
+    copies = range(n, mixed.trial_lengths.size)
+    assert len(copies) == round(0.5 * n) and mixed.datasets == ("DS05", "DS05-slower")
+    np.testing.assert_array_equal(mixed.inputs[: source.inputs.size], source.inputs)  # the real trials unchanged
+    assert np.all((mixed.frame_rates[n:] >= 5.0) & (mixed.frame_rates[n:] <= 7.81 / frame_rates.MARGIN))
+    assert np.all(mixed.noise_levels[n:] > 0)
+    for trial in copies:  # each copy's spikes are the start of a real trial's, at most one frame shorter
+        start, length = mixed.trial_offsets[trial], mixed.trial_lengths[trial]
+        copy = mixed.spike_counts[start : start + length]
+        assert any(np.array_equal(copy, source.spike_counts[source.trial_offsets[t] : source.trial_offsets[t] + length])
+                   for t in range(n) if 0 <= source.trial_lengths[t] - length <= 60.0 / 5.0)  # fmt: skip
+    np.testing.assert_array_equal(frame_rates.with_slower_frames(source, 0.5, seed=1).inputs, mixed.inputs)  # reproducible
+    with pytest.raises(ValueError, match="must be in"):
+        frame_rates.with_slower_frames(source, 0.0, seed=1)
+    with pytest.raises(ValueError, match="share of training trials given a slower copy"):
+        TrainSettings(slower_frames=1.5)
+
+
+def test_training_with_slower_copies_runs_and_is_reproducible(ground_truth):
+    source = load_windows(ground_truth, include=["DS05"])
+    settings = TrainSettings(max_steps=3, batch_size=64, seed=2, slower_frames=0.5)
+    first, again = (train(source, settings, device="cpu") for _ in range(2))
+    np.testing.assert_array_equal(first.losses, again.losses)
+    plain = train(source, TrainSettings(max_steps=3, batch_size=64, seed=2), device="cpu")
+    assert not np.array_equal(first.losses, plain.losses)  # the copies are in the batches
