@@ -514,14 +514,17 @@ FINDINGS = """\
   on the other 22 datasets' biases. The published recipe's median |bias| goes from 0.41
   to 0.49 (largest bias +2.50 to +1.22), the distilled student's from 0.30 to 0.40: the
   gain seen on the validation folds does not carry to new datasets. Not shipped.
-- **Where the count goes wrong** (fold C, windowed-s2; the rate summed within −250 to
-  +500 ms of a recorded spike, and elsewhere, per recorded spike): DS14 (+2.1 bias in
-  the leave-one-out table) 1.97 near spikes and 0.65 elsewhere, DS13 1.56 and 0.26,
-  DS16 (−0.73) 0.32 and 0.02. Over-counting is mostly too many spikes per real event,
-  under-counting too few in DS16's dense bursts; both datasets are GCaMP6s. How much
-  ΔF/F one spike gives differs between preparations of one indicator, and a model that
-  never saw the preparation cannot read it from the trace's shape: this is why no
-  calibration above reaches the issue's median |bias| ≤ 0.25.
+- **Where the count goes wrong** (`recipe.py count-split`, table "Where the counted spikes
+  fall": windowed-s0 on B and D, windowed-s2 on A and C; the rate summed within −250 to
+  +500 ms of a recorded spike, and elsewhere, per recorded spike). Both ways: too many
+  spikes per real event (DS05 2.67, DS06 2.22, DS14 1.97, DS12 1.76 near) or too few
+  (DS16 0.32, DS01 0.32, DS02 0.38 near); and noise counted as spikes, most at the lowest
+  frame rates (DS04 at 7.8 Hz 1.74 elsewhere per recorded spike, DS05 0.94, DS20 at 15 Hz
+  0.74) and on the fast indicators (DS29 0.87, DS31 0.68). DS14 and DS16 are both GCaMP6s:
+  how much ΔF/F one spike gives differs between preparations of one indicator, and a model
+  that never saw the preparation cannot read it from a trace's shape, which is why no
+  calibration above reaches the issue's median |bias| ≤ 0.25. The noise counted at low
+  frame rates is what the next variant aims at.
 - **Blurring the rate does not help** (`probes.py rate-blur`, a Gaussian over the final
   rate; windowed-s0 on B and D, windowed-s2 on A and C). Pooled over the 23 datasets, σ
   = 0 / 0.5 / 1 / 1.5 / 2 samples: median r 0.666 / 0.667 / 0.671 / 0.676 / 0.673, mean r
