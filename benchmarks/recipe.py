@@ -539,6 +539,21 @@ FINDINGS = """\
   recipe if, with seeds 0 and 1 on all four folds, its pooled mean r over the 23 datasets
   is above each of the windowed recipe's three seeds (so above 0.676), its pooled median
   r at least 0.677 and its median |bias| at most 0.46.
+- **Outcome: `windowed-slow` fails the rule, narrowly** (all eight runs in). Pooled over
+  the 23 datasets, seed 0 / 1: mean r 0.689 / 0.686 (above all three windowed seeds,
+  0.663–0.676: passes), median r 0.676 / 0.674 (the bar is 0.677: fails), median |bias|
+  0.47 / 0.46 (the bar is 0.46: seed 0 fails). By fold, median r against the windowed
+  recipe's three seeds: A 0.581 / 0.564 against 0.479–0.520 (the 7.8 Hz DS04 0.588 / 0.564
+  against 0.457–0.492, DS05 0.575 / 0.557 against 0.479–0.520), B 0.699 / 0.677 against
+  0.679–0.691, C 0.794 / 0.820 against 0.756–0.779 (every GCaMP6s dataset up), D 0.743 /
+  0.758 against 0.738–0.751; it loses a little on the fast indicators (DS29 0.883 / 0.860
+  against 0.880–0.903, DS31 0.818 / 0.801 against 0.807–0.831). Its largest bias is +1.66 /
+  +1.47 against +2.61 to +3.36, and fold D's median bias +0.26 / +0.22 against +0.56 to
+  +0.69. It is the best windowed variant measured, on every measure but the pooled median,
+  and it stays a variant by its own rule: the published recipe remains the windowed
+  recipe. A leave-one-out column of it (`accuracy.py run --recipe windowed-slow`) reports
+  how it does on new datasets and chooses nothing; a replacement needs a new rule set
+  before a third seed.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
