@@ -30,6 +30,16 @@ def test_training_is_reproducible_for_a_seed(ground_truth):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("added", [{"synthetic": 0.5}, {"slower_frames": 0.5}], ids=["synthetic", "slower-frames"])
+def test_training_with_added_trials_is_reproducible_and_uses_them(ground_truth, added):
+    source = load_windows(ground_truth, include=["DS05"])
+    settings = TrainSettings(max_steps=3, batch_size=64, seed=2, **added)
+    first, again = (train(source, settings, device="cpu") for _ in range(2))
+    np.testing.assert_array_equal(first.losses, again.losses)
+    plain = train(source, TrainSettings(max_steps=3, batch_size=64, seed=2), device="cpu")
+    assert not np.array_equal(first.losses, plain.losses)  # the added trials are in the batches
+
+
 def test_a_few_steps_lower_the_loss(ground_truth):
     source = load_windows(ground_truth, include=["DS05"])
     result = train(source, TrainSettings(max_steps=40, batch_size=256, seed=3), device="cpu")
