@@ -218,7 +218,7 @@ def train(
     ``patience`` steps; the weights after the last step are returned.
     """
     target_device = pick_device(device)
-    if settings.slower_frames:  # before the synthetic copies: they are made at the real trials' rates
+    if settings.slower_frames:  # with both, the synthetic copies are drawn from the real and the slower trials alike
         source = with_slower_frames(source, settings.slower_frames, settings.seed)
     if settings.synthetic:
         source = with_synthetic(source, settings.synthetic, settings.seed, scan_offset=settings.synthetic_scan_offset)
