@@ -452,7 +452,8 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         lines += ["", "Other recipes (columns beside the published one): " + "; ".join(
             f"`{name}`: {recipe_text(name)}, trained on the other excitatory datasets as above, "
             f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets run" for name, other in others.items())
-            + ". Each was chosen on the validation folds of `benchmarks/recipe.py`, not on this table."]  # fmt: skip
+            + ". Each was tried on the validation folds of `benchmarks/recipe.py` first (`recipe.md` says which passed"
+            " its rule), none chosen on this table."]  # fmt: skip
         lines += [""] + head_to_head_lines(excitatory, others)
     if DATASET_FACTS.is_file():
         levels = {key: facts["noise_level"] for key, facts in json.loads(DATASET_FACTS.read_text()).items()}
