@@ -12,6 +12,7 @@ become a runtime option before anything ships with it.
     python benchmarks/probes.py output-smoothing C    # convolutional: a Gaussian over the output
     python benchmarks/probes.py output-shift D        # any model: its rate moved earlier or later
     python benchmarks/probes.py rate-blur B           # any model: its rate blurred by a Gaussian
+    python benchmarks/probes.py event-scale B         # any model: can a trace's own events calibrate its count?
     python benchmarks/probes.py table                 # benchmarks/results/probes.md
 
 One JSON per probe lands in ``benchmarks/results/probes/``.
@@ -47,6 +48,9 @@ PHASE_SETS = {"1": (0,), "2": (0, 4), "4": (0, 2, 4, 6), "8": tuple(range(8))}
 SMOOTHING_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # 60 Hz samples
 SHIFTS = (-2, -1, 0, 1, 2)  # 60 Hz samples; positive: the rate moved later
 BLUR_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)  # 60 Hz samples
+EVENT_THRESHOLD = 0.02 / 1.5  # spikes per 60 Hz sample: the spike fit's run threshold
+BUMP_PEAK = 1.0 / np.sqrt(2.0 * np.pi * 1.5**2)  # the peak of one spike's bump (σ 1.5 samples)
+EVENT_QUANTILES = (0.1, 0.25, 0.5)
 
 
 @contextmanager
@@ -157,6 +161,35 @@ def blurred_rows(rate: np.ndarray, sigma: float) -> np.ndarray:
     return np.maximum(gaussian_filter1d(rate.astype(np.float64), sigma, axis=1, mode="constant"), 0).astype(rate.dtype)
 
 
+def event_sizes(rate: np.ndarray, threshold: float = EVENT_THRESHOLD) -> np.ndarray:
+    """The rate (one row, spikes per sample) summed over each run of samples at or above ``threshold``."""
+    above = np.concatenate([[False], np.asarray(rate) >= threshold, [False]])
+    edges = np.diff(above.astype(np.int8))
+    cumulative = np.concatenate([[0.0], np.cumsum(rate)])
+    return cumulative[np.flatnonzero(edges == -1)] - cumulative[np.flatnonzero(edges == 1)]
+
+
+def peak_sizes(rate: np.ndarray, threshold: float = EVENT_THRESHOLD) -> np.ndarray:
+    """Each local maximum of the rate (prominence ``threshold``) as spikes: its height over one spike's bump peak."""
+    from scipy.signal import find_peaks
+
+    _, found = find_peaks(rate, height=threshold, prominence=threshold)
+    return found["peak_heights"] / BUMP_PEAK
+
+
+def unit_event(sizes: np.ndarray, quantile: float) -> float:
+    """What one spike looks like in a trace's events, estimated from their sizes.
+
+    The ``quantile`` of the sizes at least 0.3 times the 90th percentile (the small ones are
+    noise). On a rate of isolated single spikes scaled by k it is k; a trace whose count is
+    k times too high would be calibrated by dividing its rate by this.
+    """
+    sizes = np.asarray(sizes, dtype=np.float64)
+    if sizes.size < 3:
+        return float("nan")
+    return float(np.quantile(sizes[sizes >= 0.3 * np.quantile(sizes, 0.9)], quantile))
+
+
 def summarise(scores: dict) -> dict:
     correlations = [row["correlation"] for row in scores.values()]
     return {"per_dataset": scores, "median_r": median(correlations), "mean_r": float(np.mean(correlations))}
@@ -264,6 +297,67 @@ def rate_blur(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
           {f"σ {sigma:g} samples": partial(transformed_rate, partial(blurred_rows, sigma=sigma), unblurred) for sigma in BLUR_SIGMAS})  # fmt: skip
 
 
+@app.command("event-scale")
+def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
+    """Whether a trace's own events tell how far off its spike count is (a per-trace count calibration).
+
+    Per neuron: k, its rate's total over the recorded spikes (bias + 1), and u, the size of
+    one spike estimated from its events (:func:`unit_event`, over run sums or peak heights).
+    A calibration dividing each rate by c · u helps only if u follows k: the record gives,
+    over the fold's neurons, the correlation of log u with log k and the spread (sd) of
+    log k before and after dividing by u. The spread after does not depend on c, so it is
+    the least any such calibration could leave, c fitted on the fold itself included.
+    """
+    from benchmarks.recipe import FOLDS, GROUND_TRUTH, load_run
+    from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
+
+    import ens2rt
+
+    model, _ = load_run(fold, variant, seed, threads=1)
+    neurons = []  # (dataset, k, {estimator: u})
+    for key, folder in find_datasets(GROUND_TRUTH, include=FOLDS[fold]).items():
+        for neuron in load_dataset(folder):
+            rates, truths = [], []
+            for trial in neuron.trials:
+                if trial.dff.size * 60.0 / trial.frame_rate < WINDOW:
+                    continue
+                rates.append(ens2rt.infer(trial.dff, trial.frame_rate, model=model, spikes=False, input_checks=False).rate[0].astype(np.float64))
+                truths.append(true_rate_at_60hz(trial.spike_times, rates[-1].size))
+            recorded = sum(float(t.sum()) for t in truths)
+            if not recorded:
+                continue
+            runs = np.concatenate([event_sizes(r) for r in rates])
+            peaks = np.concatenate([peak_sizes(r) for r in rates])
+            estimates = {f"{kind} q{q:g}": unit_event(sizes, q) for kind, sizes in (("run sums", runs), ("peak heights", peaks)) for q in EVENT_QUANTILES}
+            neurons.append((key, sum(float(np.maximum(r, 0).sum()) for r in rates) / recorded, estimates))
+    log_k = np.log([k for _, k, _ in neurons])
+    settings = {}
+    for name in neurons[0][2]:
+        log_u = np.log([estimates[name] for _, _, estimates in neurons])
+        ok = np.isfinite(log_u) & np.isfinite(log_k)
+        settings[name] = {"neurons": int(ok.sum()), "r_log_u_log_k": float(np.corrcoef(log_u[ok], log_k[ok])[0, 1]),
+                          "sd_log_k": float(log_k[ok].std()), "sd_log_k_over_u": float((log_k[ok] - log_u[ok]).std()),
+                          "per_dataset_u": {key: median(float(np.exp(u)) for (d, _, _), u, good in zip(neurons, log_u, ok) if d == key and good)
+                                            for key in dict.fromkeys(d for d, _, _ in neurons)}}  # fmt: skip
+        typer.echo(f"{fold} {name}: r(log u, log k) {settings[name]['r_log_u_log_k']:.2f}, sd log k {settings[name]['sd_log_k']:.2f} -> {settings[name]['sd_log_k_over_u']:.2f}")
+    per_dataset_k = {key: median(k for d, k, _ in neurons if d == key) for key in dict.fromkeys(d for d, _, _ in neurons)}
+    save(f"event-scale-{fold}-{variant}-s{seed}", {"probe": "event-scale", "fold": fold, "run": f"{variant}-s{seed}", "per_dataset_k": per_dataset_k, "settings": settings})
+
+
+def event_scale_lines(record: dict) -> list[str]:
+    """An ``event-scale`` record as a table: per estimator, how well u follows k, and each dataset's median u."""
+    datasets = list(record["per_dataset_k"])
+    lines = [f"## {record['probe']}, fold {record['fold']}, run {record['run']} (`{record['command']}`)", "",
+             "k: the rate's total over the recorded spikes (bias + 1), u: one spike's size estimated from the trace's",
+             "events; medians per dataset. A calibration by u needs sd log(k/u) well below sd log k.", "",
+             f"| estimator | {' | '.join(datasets)} | r(log u, log k) | sd log k | sd log(k/u) |", "|---|" + "---|" * (len(datasets) + 3),
+             "| k | " + " | ".join(f"{record['per_dataset_k'][d]:.2f}" for d in datasets) + " | | | |"]  # fmt: skip
+    for name, row in record["settings"].items():
+        cells = " | ".join(f"{row['per_dataset_u'][d]:.2f}" for d in datasets)
+        lines.append(f"| u, {name} | {cells} | {row['r_log_u_log_k']:.2f} | {row['sd_log_k']:.2f} | {row['sd_log_k_over_u']:.2f} |")
+    return lines + [""]
+
+
 @app.command()
 def table(out: Path = RESULTS / "probes.md") -> None:
     """Write the markdown table of every probe run so far."""
@@ -273,6 +367,9 @@ def table(out: Path = RESULTS / "probes.md") -> None:
              "correlation; the model is a `benchmarks/recipe.py` run that never saw the fold.", ""]  # fmt: skip
     for path in sorted(OUT.glob("*.json")):
         record = json.loads(path.read_text())
+        if record["probe"] == "event-scale":
+            lines += event_scale_lines(record)
+            continue
         datasets = list(next(iter(record["settings"].values()))["per_dataset"])
         lines += [f"## {record['probe']}, fold {record['fold']}, run {record['run']} (`{record['command']}`)", "",
                   f"| setting | {' | '.join(datasets)} | median r | mean r |", "|---|" + "---|" * (len(datasets) + 2)]  # fmt: skip

@@ -72,3 +72,21 @@ def test_a_blurred_rate_keeps_its_total_and_a_zero_blur_is_the_rate():
     with probes.transformed_rate(lambda r: probes.blurred_rows(r, 1.0), {}):
         blurred = ens2rt.infer(trace, 30.0, model="ens2-exc-native", spikes=False)
     np.testing.assert_allclose(blurred.rate, probes.blurred_rows(plain.rate, 1.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.4, 1.0, 2.5])
+def test_unit_event_recovers_the_scale_of_isolated_single_spikes(scale):
+    from scipy.ndimage import gaussian_filter1d
+
+    spikes = np.zeros(6000)
+    spikes[np.arange(100, 6000, 150)] = 1.0
+    rate = gaussian_filter1d(scale * spikes, 1.5)  # each spike's bump, as a model counting `scale` per spike gives
+    assert probes.event_sizes(rate).size == 40
+    assert probes.unit_event(probes.peak_sizes(rate), 0.5) == pytest.approx(scale, rel=1e-3)
+    assert probes.unit_event(probes.event_sizes(rate), 0.5) == pytest.approx(scale, rel=0.03)  # the tails below threshold are cut
+
+
+def test_event_sizes_sums_each_run_above_threshold():
+    rate = np.array([0.0, 0.5, 0.5, 0.0, 0.0, 1.0, 0.001, 0.2])
+    np.testing.assert_allclose(probes.event_sizes(rate, threshold=0.1), [1.0, 1.0, 0.2])
+    assert np.isnan(probes.unit_event(np.array([1.0, 2.0]), 0.5))  # too few events to say
