@@ -582,6 +582,33 @@ FINDINGS = """\
   replaces the published recipe as the windowed recipe if, for each of seeds 0 and 1 on
   all four folds, its pooled mean r is above 0.676, its pooled median r at least 0.677 and
   its median |bias| at most 0.46.
+- **Outcome: both fail their rules** (all sixteen runs in; the four retrained teachers
+  reproduced the seventh round's `windowed-slow-s0` scores exactly). Pooled over the 23
+  datasets, seed 0 / 1:
+  - `conv-noise-distil1-slow`: median r 0.696 / 0.675 (bar 0.664: passes), mean r 0.690 /
+    0.676 (bar 0.683: seed 1 fails), median |bias| 0.46 / 0.43 (bar 0.37: both fail). It
+    correlates better than `conv-noise-distil1` on folds B (0.718 / 0.700 against 0.689 /
+    0.676) and D (0.758 / 0.758 against 0.740 / 0.735) and as well on A, and inherits its
+    teacher's counts: every fold's median bias is positive (A +0.46 / +0.07, B +0.39 /
+    +0.37), and a global rate scale fitted on the other folds leaves 0.42 / 0.46. The
+    student stays `conv-noise-distil1`.
+  - `windowed-slow-synth`: mean r 0.692 / 0.688 (bar 0.676: passes; the highest windowed
+    means measured), median r 0.656 / 0.673 (bar 0.677: both fail), median |bias| 0.48 /
+    0.44 (bar 0.46: seed 0 fails). Its gains are on fold A (median 0.610 / 0.598 against
+    0.581 / 0.564 for `windowed-slow`; the 7.8 Hz DS05 0.634 / 0.613) and it costs on fold D
+    (DS29 0.806 with seed 0). The published recipe remains the windowed recipe.
+- **A trace's own events do not calibrate its count** (`probes.py event-scale A`–`D`,
+  windowed-slow-s0; table in `probes.md`). The idea: estimate from a neuron's rate what one
+  spike looks like (u: a low quantile of its event sizes, as run sums above the spike
+  fit's threshold or as peak heights) and divide the rate by c · u, so a preparation whose
+  ΔF/F per spike the model misjudges is calibrated from its own isolated events. It needs
+  u to follow k, the rate's total over the recorded spikes. Over each fold's neurons the
+  correlation of log u with log k is 0.06–0.17 on A, 0.14–0.59 on B, −0.13–0.24 on C and
+  −0.41 to −0.62 on D, and the spread of log k never shrinks: sd 1.15 / 0.61 / 0.74 / 0.76
+  before, at best 1.25 / 0.63 / 0.80 / 1.35 after dividing by u (the spread after does not
+  depend on c, so no fitted constant does better). On fold D the fast indicators (DS29,
+  DS31: k 2.3–2.5) give the smallest run-sum u (0.24–0.89), so the model's events are many small ones, not
+  fewer large ones: an over-count there is more events, not larger ones. Not shipped.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
