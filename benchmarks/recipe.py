@@ -631,6 +631,17 @@ FINDINGS = """\
   convolutional recipe (`ens2-exc-conv`) if, for each of seeds 0 and 1 on all four folds,
   pooled over the 23 datasets, its mean r is above 0.683, its median r at least 0.664 and
   its median |bias| at most 0.37.
+- **Outcome: it fails, on every count** (all eight runs in; the four retrained teachers
+  reproduced the committed `windowed-s0` scores exactly). Pooled over the 23 datasets, seed
+  0 / 1: mean r 0.677 / 0.656 (bar 0.683), median r 0.681 / 0.658 (bar 0.664: seed 1
+  fails), median |bias| 0.49 / 0.48 (bar 0.37), largest bias +5.85 / +4.84 (DS04). The
+  published teacher, which never saw slow frames, labels the slowed copies with too many
+  spikes, and the student learns it: at 7.8 Hz DS04 +5.85 / +4.84 and DS05 +3.74 / +2.99,
+  at 15 Hz DS20 +1.34 / +0.97, against `conv-noise-distil1`'s fold-A median bias −0.07 /
+  +0.22. Fold C loses too (0.733 / 0.640 against 0.756 / 0.763); B and D are level or
+  up (B 0.722 / 0.693). So the slower copies help a student only through a teacher trained
+  on them (`conv-noise-distil1-slow`), and that teacher's counts come with them. The
+  student stays `conv-noise-distil1`.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
