@@ -35,6 +35,7 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, median  # noqa: E402
+from ens2rt.engine.spikes import SIGMA_SAMPLES, THRESHOLD  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # probes score on one thread, beside training elsewhere
@@ -48,8 +49,8 @@ PHASE_SETS = {"1": (0,), "2": (0, 4), "4": (0, 2, 4, 6), "8": tuple(range(8))}
 SMOOTHING_SIGMAS = (0.0, 1.0, 2.0, 3.0)  # 60 Hz samples
 SHIFTS = (-2, -1, 0, 1, 2)  # 60 Hz samples; positive: the rate moved later
 BLUR_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)  # 60 Hz samples
-EVENT_THRESHOLD = 0.02 / 1.5  # spikes per 60 Hz sample: the spike fit's run threshold
-BUMP_PEAK = 1.0 / np.sqrt(2.0 * np.pi * 1.5**2)  # the peak of one spike's bump (σ 1.5 samples)
+EVENT_THRESHOLD = THRESHOLD  # spikes per 60 Hz sample: the spike fit's run threshold
+BUMP_PEAK = 1.0 / np.sqrt(2.0 * np.pi * SIGMA_SAMPLES**2)  # the peak of one spike's bump
 EVENT_QUANTILES = (0.1, 0.25, 0.5)
 
 
