@@ -309,8 +309,10 @@ def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
     log k before and after dividing by u. The spread after does not depend on c, so it is
     the least any such calibration could leave, c fitted on the fold itself included.
     """
+    from benchmarks.common import predict_neuron
     from benchmarks.recipe import FOLDS, GROUND_TRUTH, load_run
-    from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
+    from ens2export.groundtruth import find_datasets, load_dataset
+    from ens2export.metrics import error_and_bias
 
     import ens2rt
 
@@ -318,19 +320,15 @@ def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
     neurons = []  # (dataset, k, {estimator: u})
     for key, folder in find_datasets(GROUND_TRUTH, include=FOLDS[fold]).items():
         for neuron in load_dataset(folder):
-            rates, truths = [], []
-            for trial in neuron.trials:
-                if trial.dff.size * 60.0 / trial.frame_rate < WINDOW:
-                    continue
-                rates.append(ens2rt.infer(trial.dff, trial.frame_rate, model=model, spikes=False, input_checks=False).rate[0].astype(np.float64))
-                truths.append(true_rate_at_60hz(trial.spike_times, rates[-1].size))
-            recorded = sum(float(t.sum()) for t in truths)
-            if not recorded:
-                continue
-            runs = np.concatenate([event_sizes(r) for r in rates])
-            peaks = np.concatenate([peak_sizes(r) for r in rates])
-            estimates = {f"{kind} q{q:g}": unit_event(sizes, q) for kind, sizes in (("run sums", runs), ("peak heights", peaks)) for q in EVENT_QUANTILES}
-            neurons.append((key, sum(float(np.maximum(r, 0).sum()) for r in rates) / recorded, estimates))
+            prediction = predict_neuron(neuron, model, ens2rt.DEFAULT_HOP, spikes=False)
+            bias = error_and_bias(prediction.rate, prediction.true_rate)[1]
+            if not np.isfinite(bias):
+                continue  # no recorded spike
+            rate = prediction.rate.astype(np.float64)
+            sizes = {"run sums": event_sizes(rate), "peak heights": peak_sizes(rate)}
+            neurons.append((key, bias + 1.0, {f"{kind} q{q:g}": unit_event(found, q) for kind, found in sizes.items() for q in EVENT_QUANTILES}))
+    dataset = np.array([d for d, _, _ in neurons])
+    datasets = list(dict.fromkeys(dataset))
     log_k = np.log([k for _, k, _ in neurons])
     settings = {}
     for name in neurons[0][2]:
@@ -338,10 +336,9 @@ def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
         ok = np.isfinite(log_u) & np.isfinite(log_k)
         settings[name] = {"neurons": int(ok.sum()), "r_log_u_log_k": float(np.corrcoef(log_u[ok], log_k[ok])[0, 1]),
                           "sd_log_k": float(log_k[ok].std()), "sd_log_k_over_u": float((log_k[ok] - log_u[ok]).std()),
-                          "per_dataset_u": {key: median(float(np.exp(u)) for (d, _, _), u, good in zip(neurons, log_u, ok) if d == key and good)
-                                            for key in dict.fromkeys(d for d, _, _ in neurons)}}  # fmt: skip
+                          "per_dataset_u": {key: median(np.exp(log_u[ok & (dataset == key)])) for key in datasets}}  # fmt: skip
         typer.echo(f"{fold} {name}: r(log u, log k) {settings[name]['r_log_u_log_k']:.2f}, sd log k {settings[name]['sd_log_k']:.2f} -> {settings[name]['sd_log_k_over_u']:.2f}")
-    per_dataset_k = {key: median(k for d, k, _ in neurons if d == key) for key in dict.fromkeys(d for d, _, _ in neurons)}
+    per_dataset_k = {key: median(np.exp(log_k[dataset == key])) for key in datasets}
     save(f"event-scale-{fold}-{variant}-s{seed}", {"probe": "event-scale", "fold": fold, "run": f"{variant}-s{seed}", "per_dataset_k": per_dataset_k, "settings": settings})
 
 
