@@ -643,6 +643,23 @@ FINDINGS = """\
   on them (`conv-noise-distil1-slow`), and that teacher's counts come with them. The
   student stays `conv-noise-distil1`.
 
+## A seed ensemble of the distilled student (2026-12-05, tenth round; rule set before the runs on folds A and D)
+
+- **Why.** Seed ensembles gained on every fold and kind measured (second round), and the
+  distilled student runs over whole traces, so two of them still cost far less than one
+  windowed model. Its ensemble was scored on folds B and C in the fifth round (median r
+  0.687 / 0.766 against seeds 0.689 / 0.676 and 0.756 / 0.763; mean r 0.715 on B against
+  0.712 / 0.704) and never on A and D, so it was never pooled, and no second student was
+  trained on all data to ship it.
+- **`conv-noise-distil1-x2`** (`recipe.py ensemble FOLD conv-noise-distil1`: the rates of
+  seeds 0 and 1 averaged; the A and D students retrained with their fold's `windowed-s0`
+  teacher, as the committed runs were). Rule, set with B and C in: it replaces the single
+  student as `ens2-exc-conv` if, pooled over the 23 datasets, its mean r is above both
+  seeds' (0.681 / 0.683, so above 0.683), its median r at least the better seed's (0.664)
+  and its median |bias| at most the worse seed's (0.37). Then a second student (seed 1) is
+  trained on all data with the same teacher (`ens2-exc-native`) and the shipped model runs
+  both and averages their rates; the speed table reports what that costs.
+
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
 - **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
