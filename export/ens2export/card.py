@@ -14,6 +14,7 @@ from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
 from ens2export.stream_graph import OUT_SUFFIX, POSITION_NAME, POSITION_OUT_NAME, STATE_PREFIX, WARMUP, build_stream_model
 from ens2export.architecture import ALIGNMENT, Network
+from ens2export.ensemble import average_models
 from ens2export.weights import n_parameters
 
 CITATIONS = [
@@ -108,11 +109,15 @@ def stream_contract(contract: dict[str, Any], states: list[tuple[str, int, int]]
     }  # fmt: skip
 
 
-def write_stream_graph(weights: dict, out: Path, name: str, contract: dict[str, Any]) -> dict[str, Any]:
-    """Write the streaming graph of convolutional model ``out`` to ``stream/<out.name>``; return its card entry."""
+def write_stream_graph(weights: dict | list[dict], out: Path, name: str, contract: dict[str, Any]) -> dict[str, Any]:
+    """Write the streaming graph of convolutional model ``out`` to ``stream/<out.name>``; return its card entry.
+
+    ``weights``: one network's, or a list (a seed ensemble: the members' graphs averaged).
+    """
     path = out.parent / STREAM_FOLDER / out.name
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = build_stream_model(weights, {})
+    members = as_members(weights)
+    model = build_stream_model(members[0], {}) if len(members) == 1 else average_models([build_stream_model(w, {}) for w in members], {})
     states = [(i.name, i.type.tensor_type.shape.dim[0].dim_value, i.type.tensor_type.shape.dim[2].dim_value)
               for i in model.graph.input if i.name.startswith(STATE_PREFIX)]  # fmt: skip
     stream = stream_contract(contract, states)
@@ -132,8 +137,16 @@ def family_field(names: list[str]) -> str | list[str]:
     return names[0] if len(names) == 1 else list(names)
 
 
+def as_members(weights: dict | list[dict]) -> list[dict]:
+    """The weights of each member: one network's weights, or a seed ensemble's list of them."""
+    members = [weights] if isinstance(weights, dict) else list(weights)
+    if not members:
+        raise ValueError("no weights: pass one network's weights or a list of members")
+    return members
+
+
 def write_model(
-    weights: dict,
+    weights: dict | list[dict],
     out: Path,
     *,
     name: str,
@@ -151,6 +164,9 @@ def write_model(
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.with_suffix('.json')``; return the card.
 
+    ``weights``: one network's, or a list of several networks' trained alike (a seed
+    ensemble): the model then runs every member and averages their rates
+    (:mod:`ens2export.ensemble`), in its whole-trace and its streaming graph.
     ``family`` (a name, or several) and ``noise_level`` make the model a member of
     noise-matched families (the runtime picks per neuron the member whose
     ``noise_level`` is nearest).
@@ -180,7 +196,11 @@ def write_model(
         "contract": json.dumps(contract, sort_keys=True),
         "citation": CITATIONS[0],
     }
-    model = build_model(weights, metadata, network, output_delay=output_delay)
+    members = as_members(weights)
+    if len(members) == 1:
+        model = build_model(members[0], metadata, network, output_delay=output_delay)
+    else:
+        model = average_models([build_model(w, metadata, network, output_delay=output_delay) for w in members], metadata)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     card = {
@@ -190,7 +210,8 @@ def write_model(
         "published": published,
         **({} if not families else {"family": family_field(families)}),
         **({} if noise_level is None else {"noise_level": noise_level}),
-        "architecture": {"name": network.description(), "parameters": n_parameters(weights)},
+        "architecture": {"name": network.description() + ("" if len(members) == 1 else f", {len(members)} members, rates averaged"),
+                         "parameters": sum(n_parameters(w) for w in members), **({} if len(members) == 1 else {"members": len(members)})},
         "training": training,
         "contract": contract,
         "onnx": {"file": out.name, "opset": OPSET},

@@ -158,7 +158,7 @@ def prepare(
 @app.command()
 def onnx(
     ctx: typer.Context,
-    run: Annotated[Path, typer.Argument(help="Run folder written by `ens2export train`.")],
+    run: Annotated[list[Path], typer.Argument(help="Run folder written by `ens2export train`; several trained alike (seeds) make one model that averages their rates.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write, e.g. models/ens2-exc.onnx.")],
     cell_class: Annotated[str, typer.Option(help="excitatory or inhibitory.")] = "excitatory",
     name: Annotated[Optional[str], typer.Option(help="Model name (default: the file's stem).")] = None,
@@ -166,17 +166,27 @@ def onnx(
     noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
     note: Annotated[str, typer.Option(help="Appended to the card's description, e.g. where to find its scores.")] = "",
 ) -> None:
-    """Export a training run to ONNX with its model card."""
+    """Export a training run to ONNX with its model card (several runs: a seed ensemble, their rates averaged)."""
     from ens2export.card import write_model
     from ens2export.train import TrainSettings, as_teachers
 
-    run_info = json.loads((run / "run.json").read_text())
-    with np.load(run / "weights.npz") as archive:
-        weights = {key: archive[key] for key in archive.files}
+    infos = [json.loads((folder / "run.json").read_text()) for folder in run]
+    run_info = infos[0]
+    for folder, info in zip(run[1:], infos[1:]):
+        if _trained_alike(info) != _trained_alike(run_info):
+            raise typer.BadParameter(f"{folder} was not trained as {run[0]} (other settings or datasets): only seeds of one recipe average",
+                                     param_hint="RUN")  # fmt: skip
+    weights = []
+    for folder in run:
+        with np.load(folder / "weights.npz") as archive:
+            weights.append({key: archive[key] for key in archive.files})
     training = {**run_info, "export_command": _command_line(ctx)}
+    if len(run) > 1:
+        keys = ("seed", "steps", "stopped_early", "final_loss", "best_loss", "wall_time_s", "command", "git_commit")
+        training["members"] = [{key: info["settings"]["seed"] if key == "seed" else info.get(key) for key in keys} for info in infos]
     level = noise_level if noise_level is not None else run_info.get("noise_level")
     if family and level is None:
-        raise typer.BadParameter(f"{run / 'run.json'} records no noise level; pass --noise-level", param_hint="--family")
+        raise typer.BadParameter(f"{run[0] / 'run.json'} records no noise level; pass --noise-level", param_hint="--family")
     settings = run_info.get("settings", {})
     kind = settings.get("kind", "windowed")
     recipe = "the published recipe" if kind == "windowed" else f"the convolutional recipe ({settings.get('input_scaling', 'none')} input scaling)"
@@ -200,8 +210,10 @@ def onnx(
         recipe += f", distilled from {names} ({settings['teacher_weight']:g} of the targets)"
     if settings.get("lookahead") is not None:
         recipe += f", low latency: {settings['lookahead']} samples lookahead, {settings['resampler']} resampling"
+    if len(run) > 1:
+        recipe += f", {len(run)} networks (seeds {', '.join(str(info['settings']['seed']) for info in infos)}) with their rates averaged"
     card = write_model(
-        weights,
+        weights if len(weights) > 1 else weights[0],
         out,
         name=name or out.stem,
         cell_class=cell_class,
@@ -212,6 +224,12 @@ def onnx(
         **TrainSettings.from_dict(settings).export_fields(),
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
+
+
+def _trained_alike(info: dict) -> tuple:
+    """What runs of one recipe share: their settings but the seed, and their datasets."""
+    settings = {key: value for key, value in info.get("settings", {}).items() if key != "seed"}
+    return json.dumps(settings, sort_keys=True), tuple(info["datasets"])
 
 
 @app.command("stream-graph")
