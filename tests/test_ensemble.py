@@ -134,3 +134,28 @@ def test_export_several_seeds_of_a_recipe_from_the_command_line(ground_truth, tm
     refused = runner.invoke(app, ["onnx", str(runs[0]), str(runs[2]), "-o", str(tmp_path / "no.onnx")])
     message = " ".join(refused.output.replace("│", " ").split())  # the error box wraps lines
     assert refused.exit_code == 2 and "was not trained as" in message and not (tmp_path / "no.onnx").exists()
+
+
+def test_an_exported_model_unpacks_to_its_run(ground_truth, tmp_path):
+    pytest.importorskip("torch")
+    from ens2export.cli import app
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    run, model, again = tmp_path / "run", tmp_path / "one.onnx", tmp_path / "unpacked"
+    trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "3", "--patience", "3",
+                                  "--batch-size", "32", "--device", "cpu", "--kind", "convolutional", "--context", "192",
+                                  "--input-scaling", "noise_std"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert runner.invoke(app, ["onnx", str(run), "-o", str(model)]).exit_code == 0
+    unpacked = runner.invoke(app, ["unpack", str(model), "-o", str(again)])
+    assert unpacked.exit_code == 0, unpacked.output
+    with np.load(run / "weights.npz") as original, np.load(again / "weights.npz") as restored:
+        assert sorted(original.files) == sorted(restored.files)
+        for key in original.files:
+            np.testing.assert_array_equal(original[key], restored[key])
+    info, restored_info = json.loads((run / "run.json").read_text()), json.loads((again / "run.json").read_text())
+    assert restored_info["settings"] == info["settings"] and restored_info["datasets"] == info["datasets"]
+    assert restored_info["unpacked_from"]["sha256"] == json.loads(model.with_suffix(".json").read_text())["sha256"]
+    twice = runner.invoke(app, ["unpack", str(model), "-o", str(again)])
+    assert twice.exit_code == 2 and "already holds a run" in " ".join(twice.output.replace("│", " ").split())

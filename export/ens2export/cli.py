@@ -232,6 +232,35 @@ def _trained_alike(info: dict) -> tuple:
     return json.dumps(settings, sort_keys=True), tuple(info["datasets"])
 
 
+@app.command()
+def unpack(
+    model: Annotated[Path, typer.Argument(help="A convolutional .onnx model exported by `ens2export onnx` (with its card).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write (weights.npz, run.json); must not hold a run yet.")],
+) -> None:
+    """Turn an exported convolutional model back into a run folder, e.g. to export it with more seeds as an ensemble."""
+    import onnx as onnx_lib
+
+    from ens2export.stream_graph import weights_from_onnx
+
+    card = json.loads(model.with_suffix(".json").read_text())
+    training = {key: value for key, value in card.get("training", {}).items() if key != "export_command"}
+    if card.get("contract", {}).get("kind") != "convolutional" or "settings" not in training or "datasets" not in training:
+        raise typer.BadParameter(f"{model} is not a convolutional model whose card records its training run", param_hint="MODEL")
+    if "members" in training:
+        raise typer.BadParameter(f"{model} is already an ensemble of {len(training['members'])} runs", param_hint="MODEL")
+    if (out / "run.json").exists():
+        raise typer.BadParameter(f"{out} already holds a run; choose a new folder", param_hint="--out")
+    try:
+        weights = weights_from_onnx(onnx_lib.load(str(model)))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{model}: {exc}", param_hint="MODEL") from None
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "weights.npz", **weights)
+    run_info = {**training, "unpacked_from": {"file": str(model), "sha256": card.get("sha256")}}
+    (out / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
+    typer.echo(f"wrote {out / 'weights.npz'} and {out / 'run.json'} (the run of {card['name']})")
+
+
 @app.command("stream-graph")
 def stream_graph(
     models: Annotated[list[Path], typer.Argument(help="Convolutional .onnx models (with their cards) to add a streaming graph to.")],
