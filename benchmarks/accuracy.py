@@ -68,8 +68,16 @@ Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="
 Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks/recipe.py (e.g. conv-local).")]
 
 
+def seed_ensemble(recipe: str) -> tuple[str, int] | None:
+    """``(base, n)`` for a seed ensemble ``<base>-x<n>`` (the rates of the base recipe's seeds 0 … n−1 averaged), else ``None``."""
+    base, _, n = recipe.rpartition("-x")
+    return (base, int(n)) if base and n.isdigit() and int(n) >= 2 else None
+
+
 def recipe_fields(recipe: str) -> dict:
-    """TrainSettings fields of ``recipe`` (a copy): the published recipe's defaults, or a validated variant's."""
+    """TrainSettings fields of ``recipe`` (a copy): the published recipe's defaults, or a validated variant's (or its seed ensemble's)."""
+    if (ensemble := seed_ensemble(recipe)) is not None:
+        return recipe_fields(ensemble[0])
     if recipe == PUBLISHED:
         return {}
     from benchmarks.recipe import VARIANTS
@@ -92,11 +100,23 @@ def recipe_text(recipe: str) -> str:
     """What ``recipe`` is, in words (benchmarks/recipe.py's description of the variant)."""
     from benchmarks.recipe import VARIANTS
 
+    if (ensemble := seed_ensemble(recipe)) is not None:
+        return f"the rates of {ensemble[1]} seeds of `{ensemble[0]}` averaged (one model, `ens2export.ensemble`)"
     return VARIANTS[recipe][1] if recipe in VARIANTS else recipe
 
 
-def run_dir(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
-    return runs / (f"loo-{held_out}" if recipe == PUBLISHED else f"loo-{recipe}-{held_out}")
+def run_dir(held_out: str, runs: Path, recipe: str = PUBLISHED, seed: int = 0) -> Path:
+    """The run folder of ``recipe``'s leave-``held_out``-out model trained with ``seed`` (seed 0 keeps the sweep's first names)."""
+    name = f"loo-{held_out}" if recipe == PUBLISHED else f"loo-{recipe}-{held_out}"
+    return runs / (name if seed == 0 else f"{name}-s{seed}")
+
+
+def member_runs(held_out: str, runs: Path, recipe: str = PUBLISHED) -> list[Path]:
+    """The run folders a recipe's leave-``held_out``-out model is made of: one, or a seed ensemble's members."""
+    ensemble = seed_ensemble(recipe)
+    if ensemble is None:
+        return [run_dir(held_out, runs, recipe)]
+    return [run_dir(held_out, runs, ensemble[0], seed) for seed in range(ensemble[1])]
 
 
 def results_dir(recipe: str = PUBLISHED) -> Path:
@@ -124,7 +144,9 @@ def train_one(
 
     ``max_steps``/``patience``: ``None`` keeps the recipe's (published: 5000 and 500).
     """
-    out = run_dir(held_out, runs, recipe)
+    if seed_ensemble(recipe) is not None:
+        raise typer.BadParameter(f"{recipe} is a seed ensemble: train its members with `train --recipe {recipe}`", param_hint="--recipe")
+    out = run_dir(held_out, runs, recipe, seed)
     if (out / "run.json").is_file():
         return f"{held_out}: cached"
     fields = {**recipe_fields(recipe), **{k: v for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None}}
@@ -155,9 +177,13 @@ def train_command(
     patience: Annotated[Optional[int], typer.Option(help="Default: the recipe's (published 500 steps without a better loss).")] = None,
     recipe: Recipe = PUBLISHED,
 ) -> None:
-    """Train the leave-one-dataset-out models; skips those already trained."""
+    """Train the leave-one-dataset-out models; skips those already trained. A seed ensemble (``<recipe>-x<n>``) trains seeds 0 … n−1."""
     recipe_fields(recipe)  # an unknown recipe fails before any training
-    held_out = [key for key in dataset or EXCITATORY if not (run_dir(key, runs, recipe) / "run.json").is_file()]
+    if (ensemble := seed_ensemble(recipe)) is not None:
+        for member_seed in range(ensemble[1]):
+            train_command(dataset, training_data, runs, device, workers, member_seed, max_steps, patience, ensemble[0])
+        return
+    held_out = [key for key in dataset or EXCITATORY if not (run_dir(key, runs, recipe, seed) / "run.json").is_file()]
     if workers == 1:
         for key in held_out:
             typer.echo(train_one(key, training_data, runs, device, seed, max_steps, patience, recipe))
@@ -169,8 +195,15 @@ def train_command(
 
 
 def export_run(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
-    folder = run_dir(held_out, runs, recipe)
-    return export_trained_run(folder, folder / f"{folder.name}.onnx", name=folder.name, cell_class=cell_class(held_out),
+    """The leave-``held_out``-out model of ``recipe`` as ONNX (a seed ensemble: its members in one graph)."""
+    folders = member_runs(held_out, runs, recipe)
+    missing = [folder for folder in folders if not (folder / "run.json").is_file()]
+    if missing:
+        raise typer.BadParameter(f"no trained run in {missing[0]}; run `accuracy.py train -d {held_out} --recipe {recipe}` first",
+                                 param_hint="--recipe")  # fmt: skip
+    name = run_dir(held_out, runs, recipe).name
+    out = folders[0] / f"{name}.onnx"
+    return export_trained_run(folders if len(folders) > 1 else folders[0], out, name=name, cell_class=cell_class(held_out),
                               description=f"ENS2 {recipe} recipe, all {cell_class(held_out)} datasets but {held_out}")  # fmt: skip
 
 
@@ -204,7 +237,8 @@ def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int, recipe: s
         if published is not None:  # trained on this dataset: a reference, not a held-out score
             scores["published_inh_correlation"] = score_prediction(predict_neuron(neuron, published, hop, spikes=False))["correlation"]
         rows.append({"file": neuron.path.name, **scores})
-    info = json.loads((run_dir(held_out, runs, recipe) / "run.json").read_text())
+    infos = [json.loads((folder / "run.json").read_text()) for folder in member_runs(held_out, runs, recipe)]
+    info = infos[0]
     return {
         "dataset": held_out,
         "recipe": recipe,
@@ -212,6 +246,7 @@ def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int, recipe: s
         "resampler": ens2rt.engine.resample.DEFAULT_RESAMPLER,
         "model_sha256": model.sha256,
         "training": {k: info[k] for k in ("datasets", "steps", "final_loss", "device", "wall_time_s", "command", "git_commit")},
+        **({} if len(infos) == 1 else {"members": [{k: member[k] for k in ("steps", "final_loss", "wall_time_s", "command")} for member in infos]}),
         "scoring_time_s": round(time.perf_counter() - started, 1),
         "neurons": rows,
     }
@@ -234,7 +269,7 @@ def score(
         out = results / f"{key}.json"
         if out.is_file() and not force:
             continue
-        if not (run_dir(key, runs, recipe) / "run.json").is_file():
+        if not all((folder / "run.json").is_file() for folder in member_runs(key, runs, recipe)):
             typer.echo(f"{key}: no trained model in {runs}; run `train` first", err=True)
             continue
         result = score_one(key, ground_truth, runs, hop, recipe)

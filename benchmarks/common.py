@@ -92,11 +92,14 @@ def put_scores_in_card(card_path: Path, entries: dict) -> None:
     partial.replace(card_path)
 
 
-def export_trained_run(folder: Path, out: Path, *, name: str, cell_class: str, description: str, stream_graph: bool = False, **card) -> Path:
+def export_trained_run(folder: Path | list[Path], out: Path, *, name: str, cell_class: str, description: str, stream_graph: bool = False,
+                       **card) -> Path:  # fmt: skip
     """Write ``out`` (.onnx and card) from the training run in ``folder`` unless it exists; return ``out``.
 
-    The run's own settings say how its model runs (kind, input scaling, reach …);
-    ``card``: further :func:`ens2export.card.write_model` fields (``family``, ``noise_level``).
+    ``folder``: one run, or several (seeds of one recipe: one model that averages their
+    rates). The (first) run's own settings say how its model runs (kind, input scaling,
+    reach …); ``card``: further :func:`ens2export.card.write_model` fields (``family``,
+    ``noise_level``).
     """
     import json
 
@@ -104,10 +107,13 @@ def export_trained_run(folder: Path, out: Path, *, name: str, cell_class: str, d
     from ens2export.train import TrainSettings
 
     if not out.is_file():
-        info = json.loads((folder / "run.json").read_text())
-        with np.load(folder / "weights.npz") as archive:
-            weights = {key: archive[key] for key in archive.files}
+        folders = [folder] if isinstance(folder, Path) else list(folder)
+        info = json.loads((folders[0] / "run.json").read_text())
+        weights = []
+        for member in folders:
+            with np.load(member / "weights.npz") as archive:
+                weights.append({key: archive[key] for key in archive.files})
         settings = TrainSettings.from_dict(info["settings"])
-        write_model(weights, out, name=name, cell_class=cell_class, description=description, training=info,
-                    **settings.export_fields(stream_graph), **card)  # fmt: skip
+        write_model(weights[0] if len(weights) == 1 else weights, out, name=name, cell_class=cell_class, description=description,
+                    training=info, **settings.export_fields(stream_graph), **card)  # fmt: skip
     return out

@@ -52,6 +52,19 @@ def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_p
     assert "**0.900** (1 of 20; ahead of ENS² on 1)" in lines[-1]
 
 
+def test_a_seed_ensemble_is_made_of_its_base_recipes_seed_runs(tmp_path):
+    assert accuracy.seed_ensemble("conv-noise-distil1-x2") == ("conv-noise-distil1", 2)
+    assert accuracy.seed_ensemble("conv-noise-distil1") is None and accuracy.seed_ensemble("windowed-x1") is None
+    assert accuracy.recipe_fields("conv-noise-distil1-x2") == accuracy.recipe_fields("conv-noise-distil1")
+    assert accuracy.member_runs("DS09", tmp_path, "conv-noise-distil1-x2") == [tmp_path / "loo-conv-noise-distil1-DS09",
+                                                                                tmp_path / "loo-conv-noise-distil1-DS09-s1"]  # fmt: skip
+    assert accuracy.run_dir("DS09", tmp_path, seed=2) == tmp_path / "loo-DS09-s2"
+    with pytest.raises(typer.BadParameter, match="seed ensemble"):  # its members train, not the ensemble
+        accuracy.train_one("DS09", accuracy.GROUND_TRUTH, tmp_path, "cpu", 0, None, None, recipe="conv-noise-distil1-x2")
+    with pytest.raises(typer.BadParameter, match="no trained run"):
+        accuracy.export_run("DS09", tmp_path, "conv-noise-distil1-x2")
+
+
 def test_a_shipped_model_cites_the_table_of_its_own_recipe():
     import json
 
