@@ -227,8 +227,10 @@ def onnx(
 
 
 def _trained_alike(info: dict) -> tuple:
-    """What runs of one recipe share: their settings but the seed, and their datasets."""
-    settings = {key: value for key, value in info.get("settings", {}).items() if key != "seed"}
+    """What runs of one recipe share: their settings but the seed (fields added since a run read as their defaults), and their datasets."""
+    from ens2export.train import TrainSettings
+
+    settings = {key: value for key, value in TrainSettings.from_dict(info.get("settings", {})).as_dict().items() if key != "seed"}
     return json.dumps(settings, sort_keys=True), tuple(info["datasets"])
 
 
