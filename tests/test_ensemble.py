@@ -74,6 +74,9 @@ def test_the_card_says_it_is_an_ensemble(ensemble_path, members):
     assert card["contract"] == one["contract"]
     states = [s["name"] for s in card["stream"]["states"]]
     assert len(states) == 2 * len(one["stream"]["states"]) and states == [f"state_{i}" for i in range(len(states))]
+    graph = onnx.load(str(ensemble_path.parent / card["stream"]["file"])).graph  # the interface of one member's, states doubled
+    assert [i.name for i in graph.input] == ["dff", "position", *states]
+    assert [o.name for o in graph.output] == ["spike_rate", "position_out", *(f"{name}_out" for name in states)]
 
 
 def test_a_windowed_ensemble_averages_too(folder):

@@ -86,6 +86,22 @@ def test_several_neurons_at_30_hz_in_chunks(online_path, tmp_path, chunk):
     np.testing.assert_allclose(rate, expected, atol=1e-5)
 
 
+def test_a_seed_ensemble_streams_as_in_python(tmp_path):
+    """Two members in one streaming graph (twice the states): the host reads them from the contract as for one."""
+    from conftest import random_conv_weights
+    from ens2export.architecture import Network
+    from ens2export.card import write_model
+
+    path = tmp_path / "pair.onnx"
+    write_model([random_conv_weights(seed) for seed in (1, 2)], path, name="pair", cell_class="excitatory", description="test model",
+                training={}, network=Network("convolutional"), input_scaling="noise_std", resampler="linear")  # fmt: skip
+    trace = EXAMPLE / "example-trace.csv"
+    expected, _ = _python_stream(ens2rt.Model.load(path, device="cpu"), np.loadtxt(trace)[None, :], _stated_frame_rate(trace), chunk=5)
+    rate = _node_stream(path, trace, tmp_path / "rate.csv", "--chunk", "5")
+    assert expected.max() > 0.01
+    np.testing.assert_allclose(rate, expected, atol=1e-5)
+
+
 def test_a_whole_trace_graph_is_refused_with_a_reason(online_path, tmp_path):
     done = subprocess.run([NODE, str(EXAMPLE / "stream.mjs"), "--model", str(online_path), "--trace", str(EXAMPLE / "example-trace.csv"),
                            "--out", str(tmp_path / "rate.csv")], capture_output=True, text=True, timeout=120)  # fmt: skip

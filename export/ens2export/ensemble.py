@@ -39,6 +39,8 @@ def average_graphs(members: list[onnx.GraphProto], name: str) -> onnx.GraphProto
             n_states += 1
         names[RATE_OUTPUT] = f"m{k}.{RATE_OUTPUT}"
         kept = {o.name for o in member.output if k == 0 or o.name.startswith(STATE_PREFIX) or o.name == RATE_OUTPUT}
+        if k == 0:  # member 0 gives the other outputs under their own names
+            names.update({o.name: o.name for o in member.output if o.name != RATE_OUTPUT and not o.name.startswith(STATE_PREFIX)})
 
         def renamed(tensor: str) -> str:
             return "" if tensor == "" else names.get(tensor, f"m{k}.{tensor}")  # "": an optional input left out
