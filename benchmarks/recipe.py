@@ -1037,13 +1037,20 @@ def validation_entry(records: list[dict], variant: str, baseline: str = "windowe
     mine, theirs = by_fold(variant), by_fold(baseline)
     if not mine:
         raise typer.BadParameter(f"no finished validation run of {variant}", param_hint="VARIANT")
+    ensembles = {}  # the variant's seed ensembles (`ensemble FOLD VARIANT`): median r per fold
+    for r in records:
+        if r["variant"].startswith(f"{variant}-x") and r["variant"][len(variant) + 2 :].isdigit():
+            ensembles.setdefault(r["variant"], {"seeds": r["seed"], "folds": {}})["folds"][r["fold"]] = round(r["median_correlation"], 3)
     return {
         "protocol": "benchmarks/recipe.py: trained on the other three folds, scored on the held-out fold ("
         + "; ".join(f"{fold}: {', '.join(keys)}" for fold, keys in FOLDS.items()) + "), median per-neuron correlation",
         "command": f"python benchmarks/recipe.py run FOLD {variant} --seed S; python benchmarks/recipe.py run FOLD {baseline} --seed S",
         "table": "benchmarks/results/recipe.md",
         "folds": {fold: {"this_recipe": mine[fold], f"{baseline}_recipe_same_split": theirs.get(fold, {})} for fold in sorted(mine)},
-    }
+        **({} if not ensembles else {"seed_ensembles": {name: {**entry, "command": f"python benchmarks/recipe.py ensemble FOLD {variant}",
+                                                               "folds": dict(sorted(entry["folds"].items()))}
+                                                        for name, entry in sorted(ensembles.items())}}),
+    }  # fmt: skip
 
 
 @app.command()

@@ -45,6 +45,8 @@ def test_a_cards_validation_lists_every_fold_and_seed_beside_the_windowed_recipe
     assert entry["folds"] == {"A": {"this_recipe": {"0": 0.512, "1": 0.5}, "windowed_recipe_same_split": {"0": 0.49}},
                               "D": {"this_recipe": {"0": 0.7}, "windowed_recipe_same_split": {}}}  # fmt: skip
     assert "run FOLD v --seed S" in entry["command"] and "D: DS18, DS19" in entry["protocol"]
+    assert entry["seed_ensembles"] == {"v-x2": {"seeds": "0+1", "folds": {"A": 0.6}, "command": "python benchmarks/recipe.py ensemble FOLD v"}}
+    assert "seed_ensembles" not in recipe.validation_entry(records, "other")
     import typer
 
     with pytest.raises(typer.BadParameter, match="no finished validation run of w"):
