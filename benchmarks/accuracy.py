@@ -523,9 +523,16 @@ def update_shipped_cards(summaries: dict[str, dict[str, dict]], models: Path = R
             if model is None or not other["per_dataset"] or not (models / f"{model}.json").is_file():
                 continue
             done = f"{len(other['per_dataset'])} of {len(POOLS[cells])} held-out datasets" + ("" if len(other["per_dataset"]) == len(POOLS[cells]) else " so far")
-            update_card(models / f"{model}.json", {"held_out": f"leave-one-dataset-out with this card's recipe: {done}", **other})
+            held_out = f"leave-one-dataset-out with this card's recipe: {done}" + seeds_note(models / f"{model}.json")
+            update_card(models / f"{model}.json", {"held_out": held_out, **other})
             written.append(models / f"{model}.json")
     return written
+
+
+def seeds_note(card_path: Path) -> str:
+    """For a card of a seed ensemble: that the recipe's held-out scores are of one seed each."""
+    members = json.loads(card_path.read_text()).get("architecture", {}).get("members")
+    return f" (one seed per held-out dataset; this model averages {members} seeds of the recipe)" if members else ""
 
 
 def update_card(card_path: Path, scores: dict) -> None:

@@ -497,7 +497,7 @@ def update_cards(scores: dict) -> None:
 
 def update_recipe_cards(recipes: dict[str, dict], models: Path = REPO / "models") -> list[Path]:
     """Put each shipped recipe's noise benchmark (one model of it per fold) into the card of the model shipped with it."""
-    from benchmarks.accuracy import SHIPPED_RECIPES
+    from benchmarks.accuracy import SHIPPED_RECIPES, seeds_note
 
     written = []
     for recipe, shipped in SHIPPED_RECIPES.items():
@@ -507,7 +507,8 @@ def update_recipe_cards(recipes: dict[str, dict], models: Path = REPO / "models"
         r = recipes[recipe]
         put_scores_in_card(models / f"{model}.json", {"noise_benchmark_of_the_recipe": {
             "note": "one model of this card's recipe per fold, trained on one half of the excitatory datasets and scored on "
-            "the other half as recorded and degraded to each level; this model itself saw every dataset",
+            "the other half as recorded and degraded to each level; this model itself saw every dataset"
+            + seeds_note(models / f"{model}.json"),
             "command": "python benchmarks/noise.py table",
             "datasets": r["datasets"],
             "median_of_dataset_medians": {condition: {"this_recipe": row["correlation"], "ens2_exc_family_same_datasets": row["family_same_datasets"]}

@@ -129,6 +129,10 @@ def test_each_cell_class_of_a_shipped_recipe_scores_its_own_card(tmp_path, monke
     complete = accuracy.summary({d: _result(d, 0.5, True) for d in accuracy.INHIBITORY}, "inhibitory", "conv-local")
     accuracy.update_shipped_cards({"inhibitory": {"conv-local": complete}}, tmp_path)
     assert json.loads((tmp_path / "my-inh.json").read_text())["scores"]["held_out"].endswith(": 6 of 6 held-out datasets")
+    card = json.loads((tmp_path / "my-exc.json").read_text())
+    (tmp_path / "my-exc.json").write_text(json.dumps({**card, "architecture": {"members": 2}}))  # a seed ensemble's card says so
+    accuracy.update_shipped_cards({"excitatory": {"conv-local": excitatory}}, tmp_path)
+    assert "this model averages 2 seeds" in json.loads((tmp_path / "my-exc.json").read_text())["scores"]["held_out"]
     empty = accuracy.summary({}, "inhibitory", "conv-local")
     assert accuracy.update_shipped_cards({"inhibitory": {"conv-local": empty}}, tmp_path) == []  # nothing run: the card is left alone
 
