@@ -659,6 +659,16 @@ FINDINGS = """\
   and its median |bias| at most the worse seed's (0.37). Then a second student (seed 1) is
   trained on all data with the same teacher (`ens2-exc-native`) and the shipped model runs
   both and averages their rates; the speed table reports what that costs.
+- **Outcome: it fails** (the A and D students retrained and reproducing their committed
+  scores exactly). Pooled over the 23 datasets: mean r 0.688 (bar 0.683: passes), median r
+  0.660 (bar 0.664: fails), median |bias| 0.39 (bar 0.37: fails). Per fold, median r A 0.566
+  / D 0.743 against seeds 0.561 / 0.562 and 0.740 / 0.735. Averaging two students lifts the
+  mean a little, not the median, and their counts do not average towards the truth. The
+  single student stays `ens2-exc-conv`. The tools built for it stay: `ens2export onnx RUN
+  RUN` writes a seed ensemble as one graph (whole-trace and streaming), `ens2export unpack`
+  turns a shipped model back into its run, `accuracy.py --recipe <recipe>-x2` scores one
+  held out. A second all-data student (seed 1) was trained while the folds ran and is not
+  shipped.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
