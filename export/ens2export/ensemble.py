@@ -45,10 +45,10 @@ def average_graphs(members: list[onnx.GraphProto], name: str) -> onnx.GraphProto
         def renamed(tensor: str) -> str:
             return "" if tensor == "" else names.get(tensor, f"m{k}.{tensor}")  # "": an optional input left out
 
+        graph_outputs = {o.name for o in member.output}
         for node in member.node:
             if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
                 raise ValueError(f"node {node.name or node.op_type} has a subgraph: not a graph ens2export builds")
-            graph_outputs = {o.name for o in member.output}
             if node.output and all(o in graph_outputs and o not in kept for o in node.output):
                 continue  # an output member 0 already gives (a stream's position_out)
             copy = onnx.NodeProto()
