@@ -114,6 +114,6 @@ def export_trained_run(folder: Path | list[Path], out: Path, *, name: str, cell_
             with np.load(member / "weights.npz") as archive:
                 weights.append({key: archive[key] for key in archive.files})
         settings = TrainSettings.from_dict(info["settings"])
-        write_model(weights[0] if len(weights) == 1 else weights, out, name=name, cell_class=cell_class, description=description,
+        write_model(weights, out, name=name, cell_class=cell_class, description=description,
                     training=info, **settings.export_fields(stream_graph), **card)  # fmt: skip
     return out

@@ -213,7 +213,7 @@ def onnx(
     if len(run) > 1:
         recipe += f", {len(run)} networks (seeds {', '.join(str(info['settings']['seed']) for info in infos)}) with their rates averaged"
     card = write_model(
-        weights if len(weights) > 1 else weights[0],
+        weights,
         out,
         name=name or out.stem,
         cell_class=cell_class,
