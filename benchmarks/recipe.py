@@ -117,6 +117,11 @@ VARIANTS = {
                                     "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "stretch": 1.5},
                                    "as conv-noise-distil1, each training window (input and the teacher's rates) slowed or sped "
                                    "up by a factor drawn log-uniformly from 1/1.5 to 1.5 (indicator kinetics the training data lack)"),
+    "conv-noise-distil1-gain": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                                 "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "gain": 2.0},
+                                "as conv-noise-distil1, each training input (after its noise-std scaling) multiplied by a "
+                                "factor drawn log-uniformly from 1/2 to 2, its targets (the teacher's rates) unchanged: "
+                                "amplitude augmentation"),
     "conv-noise-distil1-b2048": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                                   "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "batch_size": 2048},
                                  "as conv-noise-distil1, twice the windows per step (batch 2048, the same 1500 steps): "
@@ -669,6 +674,26 @@ FINDINGS = """\
   turns a shipped model back into its run, `accuracy.py --recipe <recipe>-x2` scores one
   held out. A second all-data student (seed 1) was trained while the folds ran and is not
   shipped.
+
+## Amplitude augmentation of the distilled student (2026-12-05, eleventh round; rule set before any run)
+
+- **Why.** The issue lists ΔF/F amplitude scaling among the augmentations to try, and it
+  was built (`--gain`) but never measured. The distilled student's teacher, the published
+  windowed network, normalises every window after its first convolution, so its rates do
+  not change when a trace is multiplied by a constant; the student reads the trace divided
+  by its noise std, so it does. A preparation whose ΔF/F per spike the training data lack
+  (DS14 counted +2.9 in leave-one-out) reaches the student at an amplitude it never saw;
+  scaling each training input by a random factor with the teacher's rates as targets
+  teaches the student the teacher's own invariance, which may carry its correlation to new
+  preparations; it may also cost the counts the student reads from amplitude.
+- **`conv-noise-distil1-gain`** (as `conv-noise-distil1`, each training input after its
+  noise-std scaling multiplied by a factor drawn log-uniformly from 1/2 to 2; the fold's
+  `windowed-s0` run retrained as its teacher). Rule, the tenth round's for the student: it
+  replaces `conv-noise-distil1` as the convolutional recipe (`ens2-exc-conv`) if, for each
+  of seeds 0 and 1 on all four folds, pooled over the 23 datasets, its mean r is above 0.683
+  (both `conv-noise-distil1` seeds), its median r at least 0.664 (the better seed) and its
+  median |bias| at most 0.37 (the worse seed). Seed 0 runs first on all four folds; if it
+  misses any of the three bars the variant fails and seed 1 is not run.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
