@@ -91,6 +91,7 @@ def test_a_run_with_another_loss_records_it(ground_truth, tmp_path):
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["settings"]["loss"] == "eucd" and run["steps"] == 3
+    assert run["platform"] == {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     assert "training loss (eucd) per step" in (tmp_path / "run" / "losses.csv").read_text().splitlines()[0]
 
 

@@ -341,10 +341,20 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         "best_loss": float(result.losses.min()),
         "wall_time_s": round(result.wall_time_s, 1),
         "device": result.device,
+        "platform": training_platform(),
         "command": command,
         "git_commit": git_commit(),
     }
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+
+
+def training_platform() -> dict:
+    """What a seeded run's numbers depend on beyond its settings: torch's version and the CPU's instruction set.
+
+    Two machines that differ in either round floats differently, and a run stopped by
+    patience can then end at another step with other weights.
+    """
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def noise_statement(source: WindowSource, level: float) -> dict:
