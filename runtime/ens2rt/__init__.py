@@ -32,6 +32,7 @@ __all__ = [
     "available_families",
     "available_models",
     "available_providers",
+    "example",
     "infer",
     "noise_level",
 ]
