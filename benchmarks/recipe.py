@@ -717,7 +717,9 @@ FINDINGS = """\
 - **One thing it did change**: its count errors became one factor. A global rate scale
   fitted on the other three folds (table "a global rate scale") is 0.81–0.88 on all four
   and brings its median |bias| from 0.44 to 0.24, below the issue's 0.25, where the same
-  scale leaves `conv-noise-distil1` at 0.42 / 0.39 (factors 0.76–1.08). One seed, seen after
+  scale leaves `conv-noise-distil1` at 0.42 / 0.39 (factors 0.76–1.08) and the control above
+  at 0.36 (0.35 unscaled; factors 0.87–0.94; computed with `rate_scale` on its four JSONs,
+  not committed). One seed, seen after
   the rule was set and not part of it; it costs 0.03 of mean r, so it chooses nothing. A
   reading to test with a rule of its own: a student made indifferent to amplitude counts
   too many spikes by a steady factor, which one constant learned on training data corrects.
