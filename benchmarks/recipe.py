@@ -737,6 +737,12 @@ FINDINGS = """\
   rate scale fitted on the other three folds (`rate_scale`, as in the table "a global rate
   scale") at most 0.25. A pass decides nothing by itself: it earns seed 1 under the tenth
   round's bars, with the scale then part of the recipe; a miss ends the line.
+- **Outcome: it misses all three** (all four folds in). Pooled median r 0.656 (screen
+  0.663), mean r 0.664 (0.676), median |bias| 0.46, 0.44 under the fold-fitted scale
+  (factors 0.80–1.04; screen 0.25). Milder, it loses less correlation and none of the
+  steady factor survives: the counts stay as scattered as the control's (DS04 +2.90, DS05
+  +2.14, DS06 / DS07 +1.63 / +1.73, DS14 +1.41). Amplitude augmentation of the student
+  ends here.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
