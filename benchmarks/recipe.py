@@ -41,6 +41,9 @@ FOLDS = {
     "D": ["DS18", "DS19", "DS20", "DS21", "DS29", "DS31"],
 }
 assert sorted(sum(FOLDS.values(), [])) == sorted(EXCITATORY)
+# the shipped student's recipe (conv-noise-distil1); the amplitude variants below add one field to it
+DISTILLED_STUDENT = {"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
+                     "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0}
 # name: (TrainSettings fields, what it tests)
 VARIANTS = {
     "windowed": ({}, "the published recipe: windowed U-Net, InstanceNorm, patience 500 on the batch loss"),
@@ -117,14 +120,11 @@ VARIANTS = {
                                     "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "stretch": 1.5},
                                    "as conv-noise-distil1, each training window (input and the teacher's rates) slowed or sped "
                                    "up by a factor drawn log-uniformly from 1/1.5 to 1.5 (indicator kinetics the training data lack)"),
-    "conv-noise-distil1-gain": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
-                                 "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "gain": 2.0},
+    "conv-noise-distil1-gain": ({**DISTILLED_STUDENT, "gain": 2.0},
                                 "as conv-noise-distil1, each training input (after its noise-std scaling) multiplied by a "
                                 "factor drawn log-uniformly from 1/2 to 2, its targets (the teacher's rates) unchanged: "
                                 "amplitude augmentation"),
-    "conv-noise-distil1-gain125": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std",
-                                    "max_steps": 1500, "patience": 1500, "teacher_run": "windowed-s0",
-                                    "teacher_weight": 1.0, "gain": 1.25},
+    "conv-noise-distil1-gain125": ({**DISTILLED_STUDENT, "gain": 1.25},
                                    "as conv-noise-distil1-gain, the factor drawn from 1/1.25 to 1.25 (milder amplitude "
                                    "augmentation)"),
     "conv-noise-distil1-b2048": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
