@@ -41,7 +41,7 @@ FOLDS = {
     "D": ["DS18", "DS19", "DS20", "DS21", "DS29", "DS31"],
 }
 assert sorted(sum(FOLDS.values(), [])) == sorted(EXCITATORY)
-# the shipped student's recipe (conv-noise-distil1); the amplitude variants below add one field to it
+# the shipped student's recipe (conv-noise-distil1); its variants below each add a field to it
 DISTILLED_STUDENT = {"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
                      "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0}
 # name: (TrainSettings fields, what it tests)
@@ -97,13 +97,10 @@ VARIANTS = {
                           "as conv-noise, distilled: the targets are half the smoothed truth and half the rates of a "
                           "windowed model trained on the same data (hop 6) on the training trials: on a validation fold its "
                           "windowed-s0 run, in leave-one-out the published recipe's model of the same split"),
-    "conv-noise-distil1": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
-                            "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0},
+    "conv-noise-distil1": (DISTILLED_STUDENT,
                            "as conv-noise-distil, the targets are the teacher's rates alone (teacher weight 1; the shipped "
                            "ens2-exc-conv recipe, its teacher ens2-exc-native)"),
-    **{f"conv-noise-distil1-nu{level}": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std",
-                                          "max_steps": 1500, "patience": 1500, "teacher_run": "windowed-s0",
-                                          "teacher_weight": 1.0, "noise_level": float(level)},
+    **{f"conv-noise-distil1-nu{level}": ({**DISTILLED_STUDENT, "noise_level": float(level)},
                                          f"as conv-noise-distil1, the student's inputs lifted to nu = {level} by white noise "
                                          "while its targets stay the teacher's rates on the clean traces (a noise member "
                                          "that learns to denoise; `recipe.py noise` scores it in a family)")
@@ -116,8 +113,7 @@ VARIANTS = {
                                 "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 0.5, "gain": 2.0},
                                "as conv-noise-distil, each training input multiplied by a factor drawn log-uniformly from "
                                "1/2 to 2 (amplitude augmentation; the targets stay)"),
-    "conv-noise-distil1-stretch": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
-                                    "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "stretch": 1.5},
+    "conv-noise-distil1-stretch": ({**DISTILLED_STUDENT, "stretch": 1.5},
                                    "as conv-noise-distil1, each training window (input and the teacher's rates) slowed or sped "
                                    "up by a factor drawn log-uniformly from 1/1.5 to 1.5 (indicator kinetics the training data lack)"),
     "conv-noise-distil1-gain": ({**DISTILLED_STUDENT, "gain": 2.0},
@@ -127,8 +123,7 @@ VARIANTS = {
     "conv-noise-distil1-gain125": ({**DISTILLED_STUDENT, "gain": 1.25},
                                    "as conv-noise-distil1-gain, the factor drawn from 1/1.25 to 1.25 (milder amplitude "
                                    "augmentation)"),
-    "conv-noise-distil1-b2048": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
-                                  "patience": 1500, "teacher_run": "windowed-s0", "teacher_weight": 1.0, "batch_size": 2048},
+    "conv-noise-distil1-b2048": ({**DISTILLED_STUDENT, "batch_size": 2048},
                                  "as conv-noise-distil1, twice the windows per step (batch 2048, the same 1500 steps): "
                                  "more data per step"),
     "conv-noise-distil1-teachers2": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500,
@@ -162,9 +157,7 @@ VARIANTS = {
                                  "slower_frames": 0.5},
                                 "as conv-noise-distil1, the student of windowed-slow: its teacher the fold's windowed-slow-s0 "
                                 "run, and a slower-frame copy of half its training trials, labelled by that teacher"),
-    "conv-noise-distil1-slowcopy": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std",
-                                     "max_steps": 1500, "patience": 1500, "teacher_run": "windowed-s0",
-                                     "teacher_weight": 1.0, "slower_frames": 0.5},
+    "conv-noise-distil1-slowcopy": ({**DISTILLED_STUDENT, "slower_frames": 0.5},
                                     "as conv-noise-distil1 (its teacher the fold's windowed-s0 run, as ens2-exc-conv's is "
                                     "ens2-exc-native), with a slower-frame copy of half its training trials, labelled by "
                                     "that teacher"),
