@@ -72,3 +72,10 @@ def test_bad_dask_inputs(dff):
     gappy[0, 100] = np.nan
     with pytest.raises(ens2rt.InputError, match="finite"):
         ens2rt_dask.infer(da.from_array(gappy, chunks=(4, -1)), rate).rate.compute(scheduler="threads")
+    padded = traces.copy()
+    padded[1, -int(2 * rate):] = 0.0  # two seconds of zero padding, split over two chunks in time
+    for noise_level in (None, 1.0):  # with noise_level given too, though then no level is computed
+        with pytest.raises(ens2rt.InputError, match="runs of one value"):
+            result = ens2rt_dask.infer(da.from_array(padded, chunks=(4, padded.shape[1] - int(rate))), rate,
+                                       noise_level=noise_level)
+            result.rate.compute(scheduler="threads")

@@ -80,6 +80,21 @@ def test_a_teacher_makes_up_its_share_of_the_targets_on_each_trial_own_samples()
             TrainSettings(teacher="ens2-exc-native", teacher_weight=weight)
 
 
+def test_a_teacher_gives_zero_on_a_trials_padding(recwarn):
+    """Inference takes a run of one value for padding and gives NaN there; the teacher's target is 0 (no spike)."""
+    import ens2rt
+
+    neuron = _neuron([5.0])
+    dff = neuron.trials[0].dff.copy()
+    dff[:60] = 0.0  # two seconds of zero padding before the recording starts, as one DS20 trial has
+    padded = Neuron(dataset="DSX", path=None, trials=(Trial(dff=dff, frame_rate=30.0, spike_times=np.asarray([5.0])),))
+    source = windows_from_neurons([padded], resampler="linear")  # linear resampling keeps the run exact at 60 Hz
+    taught = source.with_teacher(ens2rt.Model.load("ens2-exc-native", device="cpu"), 1.0)
+    start = source.trial_offsets[0]
+    assert np.isfinite(taught.targets).all() and np.isfinite(taught.teacher_rates).all()
+    assert (taught.teacher_rates[start : start + 100] == 0).all() and taught.teacher_rates[start + 130 :].sum() > 0
+
+
 def test_an_ensemble_teacher_gives_its_members_mean_rate():
     import ens2rt
     from ens2export.train import TrainSettings

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import h5py
@@ -165,9 +166,10 @@ def test_suite2p_one_dimensional_iscell_of_the_right_length_is_read(tmp_path):
 
 @pytest.mark.parametrize("level", [0.0, 0.37])
 def test_flat_input_has_no_phantom_spikes(level):
-    res = ens2rt.infer(np.full((2, 3000), level), RATE)  # 100 s, the default family
+    with pytest.warns(InputWarning, match="every frame"):
+        res = ens2rt.infer(np.full((2, 3000), level), RATE)  # 100 s, the default family
     assert [t.size for t in res.spike_times] == [0, 0]
-    assert np.nansum(res.spike_counts) == 0
+    assert np.nansum(res.spike_counts) == 0 and np.isnan(res.rate).all()  # no recording: no rate either
 
 
 # --- files ------------------------------------------------------------------------
@@ -342,6 +344,65 @@ def test_all_nan_neurons_on_the_command_line(tmp_path):
     assert quiet.exit_code == 0 and quiet.output == ""
     refused = runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", "30", "-o", str(tmp_path / "s.npz"), "--empty-neurons", "error"])
     _one_error_line(refused, "no finite ΔF/F value")
+
+
+def test_runs_of_one_value_are_gaps_not_a_recording(model, real_dff):
+    """Zero padding, a held frame and a dead ROI gave phantom rates: a flat window ran at about 4
+    spikes/s on the windowed models, and a trace more than half padding had noise level 0, so the
+    convolutional model divided it by its floor and counted thousands of spikes."""
+    dff, rate_hz = real_dff
+    n = dff.size // 2
+    traces = np.stack([dff, dff, dff, np.zeros_like(dff)])
+    traces[1, n:] = 0.0  # zero-padded to a common length
+    traces[2, n:] = traces[2, n - 1]  # the last frame held
+    for name in ("ens2-exc-native", "ens2-exc-conv"):
+        with pytest.warns(InputWarning, match=r"3 of 4 neurons hold one ΔF/F value .*neuron 1: .* 3: every frame"):
+            res = ens2rt.infer(traces, rate_hz, model=name)
+        # as NaN padding: the same noise level, the same rates, NaN where the padding was (a held
+        # frame is one of the run: which of its equal frames was recorded, nothing can tell)
+        for row, recorded in ((1, n), (2, n - 1)):
+            unpadded = ens2rt.infer(np.where(np.arange(dff.size) < recorded, dff, np.nan)[None], rate_hz, model=name)
+            assert res.noise_level[row] == pytest.approx(unpadded.noise_level[0])
+            np.testing.assert_array_equal(res.rate[row], unpadded.rate[0])
+            assert np.nansum(res.spike_counts[row]) == np.nansum(unpadded.spike_counts[0])
+        assert np.isnan(res.rate[3]).all() and np.isnan(res.noise_level[3])
+        np.testing.assert_array_equal(res.rate[0], ens2rt.infer(dff, rate_hz, model=name).rate[0])  # a recording is untouched
+    assert "neuron 1" in res.settings["warnings"][0]
+    with pytest.raises(InputError, match="neuron 3"):
+        ens2rt.infer(traces, rate_hz, model=model, empty_neurons="error")
+
+
+def test_short_repeats_and_the_callers_array_are_left_alone(model, real_dff):
+    dff, rate_hz = real_dff
+    held = dff.copy()
+    held[1000:1000 + int(rate_hz) - 1] = held[999]  # under a second held: a dropped frame or two, still a recording
+    before = held.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        res = ens2rt.infer(held, rate_hz, model=model)
+    assert np.isfinite(res.rate).all()
+    padded = np.concatenate([held, np.zeros(600)])
+    with pytest.warns(InputWarning):
+        ens2rt.infer(padded, rate_hz, model=model)
+    np.testing.assert_array_equal(held, before)
+    assert (padded[-600:] == 0).all()
+
+
+def test_noise_level_ignores_padding(real_dff):
+    dff, rate_hz = real_dff
+    padded = np.concatenate([dff, np.zeros(dff.size * 2)])
+    assert ens2rt.noise_level(padded, rate_hz) == pytest.approx(ens2rt.noise_level(dff, rate_hz))
+    assert np.isnan(ens2rt.noise_level(np.full(600, 0.2), rate_hz))
+
+
+def test_padded_neurons_on_the_command_line(tmp_path, real_dff):
+    dff, rate_hz = real_dff
+    padded = np.stack([dff, np.where(np.arange(dff.size) < 5000, dff, 0.0)])
+    np.save(tmp_path / "x.npy", padded)
+    out = tmp_path / "r.npz"
+    result = runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", str(rate_hz), "-o", str(out)])
+    assert result.exit_code == 0 and "ens2rt: warning: 1 of 2 neurons hold one ΔF/F value" in result.stderr
+    assert np.isnan(np.load(out)["rate"][1, -100:]).all()
 
 
 def test_dependency_warnings_do_not_reach_the_user(tmp_path):

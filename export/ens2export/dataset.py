@@ -66,7 +66,8 @@ class WindowSource:
 
         ``model``: anything ``ens2rt.infer`` runs (e.g. a windowed model that never saw these
         datasets' validation fold), run over each whole trial at 60 Hz as inference runs it;
-        or a list of them, whose rates are averaged (an ensemble teacher).
+        or a list of them, whose rates are averaged (an ensemble teacher). Where inference
+        gives no rate (a run of one value, which it takes for padding) the target is 0.
         """
         import ens2rt
 
@@ -77,7 +78,8 @@ class WindowSource:
         for start, length in zip(self.trial_offsets, self.trial_lengths):
             trial = self.inputs[start : start + length]
             for member in models:
-                rates[start : start + length] += ens2rt.infer(trial, 60.0, model=member, spikes=False, input_checks=False).rate[0]
+                rate = ens2rt.infer(trial, 60.0, model=member, spikes=False, input_checks=False).rate[0]
+                rates[start : start + length] += np.nan_to_num(rate, nan=0.0)
         return replace(self, teacher_rates=rates / np.float32(len(models)), teacher_weight=float(weight))
 
     @cached_property

@@ -30,7 +30,7 @@ from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.engine.offline import frames_needed, rate_for_range
 from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.engine.spikes import fit_spikes
-from ens2rt.engine.traces import check_frame_rate, check_length
+from ens2rt.engine.traces import check_frame_rate, check_length, flat_frames, flat_run_frames
 from ens2rt.engine.traces import noise_level as noise_level_of
 from ens2rt.errors import InputError
 from ens2rt.formats.files import atomic_output
@@ -79,7 +79,9 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
           options: Options | None = None, **settings: Any) -> DaskResult:  # fmt: skip
     """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F.
 
-    A model family picks each neuron's member from its noise level (computed from
+    Unlike :func:`ens2rt.infer`, it refuses gaps: NaN frames and runs of one value a
+    second or longer (padding, a held frame, a dead ROI) raise :class:`InputError`
+    when computed. A model family picks each neuron's member from its noise level (computed from
     the whole trace first) or from ``noise_level``, as :func:`ens2rt.infer` does.
     ``options`` (or its fields as keywords) as for :func:`ens2rt.infer`.
     """
@@ -99,10 +101,8 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
     paths = tuple(str(m.path) for m in members)
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    levels = x.rechunk({1: -1}).map_blocks(
-        lambda block: noise_level_of(np.asarray(block, dtype=np.float64), frame_rate).astype(np.float32),
-        drop_axis=1, dtype=np.float32,
-    )  # fmt: skip
+    # whole rows: the noise level, and the check for runs of one value, which a piece in time cannot see whole
+    levels = x.rechunk({1: -1}).map_blocks(_checked_noise_level, frame_rate, drop_axis=1, dtype=np.float32)
     contracts = loaded.contracts
     if noise_level is not None:
         fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level, frame_rate=frame_rate)
@@ -127,8 +127,9 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
         block = x[:, first:last].rechunk({1: -1})
         pieces.append(
             da.map_blocks(
-                _rate_block, block, model_index[:, None], scale[:, None], first, n_frames, frame_rate, int(out_start), int(out_end),
-                hop, batch_size, paths, resampler, dtype=np.float32, chunks=(block.chunks[0], (int(out_end - out_start),)),
+                _rate_block, block, model_index[:, None], scale[:, None], levels[:, None], first, n_frames, frame_rate,
+                int(out_start), int(out_end), hop, batch_size, paths, resampler, dtype=np.float32,
+                chunks=(block.chunks[0], (int(out_end - out_start),)),
             )  # fmt: skip
         )
     rate = da.concatenate(pieces, axis=1)
@@ -142,7 +143,18 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
                                                             provider="CPUExecutionProvider", noise_level=noise_level))  # fmt: skip
 
 
-def _rate_block(frames, model_index, scale, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths, resampler):
+def _checked_noise_level(block: np.ndarray, frame_rate: float) -> np.ndarray:
+    """Noise level of whole rows, refusing rows with a run of one value (:func:`ens2rt.engine.traces.flat_frames`)."""
+    frames = np.asarray(block, dtype=np.float64)
+    if flat_frames(frames, frame_rate).any():
+        raise InputError(f"ens2rt.dask.infer needs ΔF/F without runs of one value ({flat_run_frames(frame_rate)} frames or "
+                         "more: padding, a held frame or a dead ROI); cut them, or run ens2rt.infer, which treats them as gaps")  # fmt: skip
+    return noise_level_of(frames, frame_rate).astype(np.float32)
+
+
+def _rate_block(frames, model_index, scale, checked, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths,
+                resampler):  # fmt: skip
+    """Rate of one piece in time; ``checked``: the rows' noise levels, a dependency so the whole-row check runs first."""
     frames = np.asarray(frames, dtype=np.float64)
     if not np.isfinite(frames).all():
         raise InputError("ens2rt.dask.infer needs finite ΔF/F; bridge NaN gaps first")

@@ -28,6 +28,8 @@ from ens2rt.engine.traces import (
     check_magnitude,
     check_plausible,
     fill_gaps,
+    flat_frames,
+    flat_run_frames,
     gap_mask_at_60hz,
     row_blocks,
 )
@@ -67,9 +69,11 @@ def infer(
 
     ``dff``: (n_neurons, n_frames) or (n_frames,) raw ΔF/F (0.3 = 30 %), or in percent
     with ``percent=True``; NaN frames are bridged for the network and come back as
-    NaN. A neuron without any finite frame comes back as a NaN row with an
+    NaN. So do runs of one value lasting a second or more (padding, a held frame, a
+    dead ROI: no recording repeats a value that long), with a warning. A neuron
+    without any finite frame comes back as a NaN row with an
     :class:`~ens2rt.errors.InputWarning` (``empty_neurons="error"`` refuses it
-    instead). Input that is most likely not ΔF/F as a fraction (percent, raw
+    instead, and a neuron that is one value throughout). Input that is most likely not ΔF/F as a fraction (percent, raw
     fluorescence, a transposed array) raises :class:`InputError` saying how to fix
     it; ``input_checks=False`` skips those checks. ``frame_rate``: Hz.
     ``model``: a shipped model or family name, an ``.onnx`` path with its card, or a
@@ -90,13 +94,17 @@ def infer(
     batch_size, spikes = chosen.batch_size, chosen.spikes
     if percent:
         traces = traces / 100.0
+    flat = flat_frames(traces, rate_hz)
+    if flat.any():  # padding or a dead ROI: gaps, as NaN frames are (never written into the caller's array)
+        traces = np.where(flat, np.nan, traces)
     filled, gaps = fill_gaps(traces)
     check_magnitude(filled)
     levels = estimate_noise_level(traces, rate_hz)
     if chosen.input_checks:
         check_plausible(traces, rate_hz, levels)
     check_length(traces.shape[1], rate_hz)
-    notes = _empty_neuron_warnings(gaps, empty_neurons)
+    notes = _empty_neuron_warnings(gaps & ~flat if flat.any() else gaps, empty_neurons)
+    notes += _flat_run_warnings(flat, gaps, rate_hz, empty_neurons)
     loaded = load_models(model, chosen)
     resampler = chosen.resampler or loaded.resampler
 
@@ -141,6 +149,28 @@ def _empty_neuron_warnings(gaps: np.ndarray, policy: str) -> list[str]:
     if policy == "error":
         raise InputError(f"{empty.size} neuron(s) have no finite ΔF/F value (neuron {listed})")
     message = f"{empty.size} of {gaps.shape[0]} neurons have no finite ΔF/F value; their rows are NaN (neuron {listed})"
+    warnings.warn(message, InputWarning, stacklevel=3)
+    return [message]
+
+
+def _flat_run_warnings(flat: np.ndarray, gaps: np.ndarray, frame_rate: float, policy: str) -> list[str]:
+    """Warn about neurons with runs of one value (``flat``, from :func:`flat_frames`), which count as gaps.
+
+    A neuron left with no other finite frame is refused under policy ``"error"``, as an empty one is.
+    """
+    flat_rows = np.flatnonzero(flat.any(axis=1))
+    if flat_rows.size == 0:
+        return []
+    whole = flat_rows[gaps[flat_rows].all(axis=1)]
+    if policy == "error" and whole.size:
+        listed = ", ".join(map(str, whole[:10])) + (", …" if whole.size > 10 else "")
+        raise InputError(f"{whole.size} neuron(s) hold one ΔF/F value in every finite frame (neuron {listed}): "
+                         "a dead ROI or padding, nothing to infer from")  # fmt: skip
+    seconds = flat[flat_rows].sum(axis=1) / frame_rate
+    listed = ", ".join(f"{row}: {'every frame' if row in whole else f'{s:.1f} s'}" for row, s in zip(flat_rows[:10], seconds[:10]))
+    message = (f"{flat_rows.size} of {flat.shape[0]} neurons hold one ΔF/F value for {flat_run_frames(frame_rate)} frames "
+               f"or more (neuron {listed}{', …' if flat_rows.size > 10 else ''}): padding, a held frame or a dead ROI, "
+               "not a recording; those frames count as gaps and their rates are NaN")  # fmt: skip
     warnings.warn(message, InputWarning, stacklevel=3)
     return [message]
 

@@ -23,6 +23,10 @@ IMPLAUSIBLE_MEDIAN_ABS = 5.0
 # A "recording" this short with ten times more rows than frames is almost surely transposed.
 TRANSPOSED_RATIO, TRANSPOSED_MAX_S = 10, 10.0
 EMPTY_NEURON_POLICIES = ("nan", "error")
+# A neuron's ΔF/F never repeats one value exactly for a second: photon noise alone moves
+# it every frame. A run of identical frames that long is padding, a held frame or a dead
+# ROI, no measurement: it counts as a gap (and the noise level ignores it).
+FLAT_RUN_S, FLAT_RUN_MIN_FRAMES = 1.0, 10
 ROW_BLOCK_VALUES = 1 << 20  # per-neuron reductions go through blocks of rows of about this many values
 SKIP_HINT = "if the input really is ΔF/F as a fraction, pass input_checks=False (CLI: --no-input-checks)"
 
@@ -133,18 +137,48 @@ def gap_mask_at_60hz(gaps: np.ndarray, frame_rate: float, n_out: int) -> np.ndar
 def noise_level(traces: np.ndarray, frame_rate: float) -> np.ndarray:
     """ENS²/CASCADE noise level per neuron: median(|ΔF/F(t+1) − ΔF/F(t)|) · 100 / √fs.
 
-    Differences that touch a non-finite frame are ignored.
+    Differences that touch a non-finite frame, or a frame of a run of one value
+    (:func:`flat_frames`: padding, not noise), are ignored.
     """
     def median_step(rows: np.ndarray) -> np.ndarray:
         steps = np.abs(np.diff(rows, axis=-1))
-        steps[~np.isfinite(steps)] = np.nan
+        flat = flat_frames(rows, frame_rate)
+        steps[~np.isfinite(steps) | flat[:, 1:] | flat[:, :-1]] = np.nan
         return np.nanmedian(steps, axis=-1)
 
     traces = np.asarray(traces, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as they should
-        median = median_step(traces) if traces.ndim == 1 else by_rows(median_step, traces)
+        median = median_step(traces[None])[0] if traces.ndim == 1 else by_rows(median_step, traces)
     return median * 100.0 / math.sqrt(frame_rate)
+
+
+def flat_run_frames(frame_rate: float) -> int:
+    """How many identical frames in a row make a flat run at this frame rate (``FLAT_RUN_S``, at least ``FLAT_RUN_MIN_FRAMES``)."""
+    return max(FLAT_RUN_MIN_FRAMES, math.ceil(FLAT_RUN_S * frame_rate))
+
+
+def flat_frames(traces: np.ndarray, frame_rate: float) -> np.ndarray:
+    """Mask of the frames that lie in a run of at least :func:`flat_run_frames` identical values.
+
+    ``traces``: (n_neurons, n_frames). Non-finite frames end a run.
+    """
+    traces = np.asarray(traces)
+    n_neurons, n_frames = traces.shape
+    steps_needed = flat_run_frames(frame_rate) - 1
+    if n_frames <= steps_needed:
+        return np.zeros(traces.shape, dtype=bool)
+    # unchanged[i, t]: frame t + 1 equals frame t; a False column after every row keeps runs from crossing neurons
+    unchanged = np.zeros((n_neurons, n_frames), dtype=bool)
+    np.equal(traces[:, 1:], traces[:, :-1], out=unchanged[:, :-1])
+    edges = np.diff(np.concatenate([[False], unchanged.ravel(), [False]]).astype(np.int8))
+    starts = np.flatnonzero(edges == 1)
+    lengths = np.flatnonzero(edges == -1) - starts
+    long = lengths >= steps_needed
+    marks = np.zeros(unchanged.size + 1, dtype=np.int32)
+    np.add.at(marks, starts[long], 1)
+    np.add.at(marks, starts[long] + lengths[long] + 1, -1)  # a run of k unchanged steps spans k + 1 frames
+    return (np.cumsum(marks[:-1]) > 0).reshape(traces.shape)
 
 
 def row_blocks(n_rows: int, row_length: int, values: int = ROW_BLOCK_VALUES) -> list[slice]:
