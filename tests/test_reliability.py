@@ -119,6 +119,34 @@ def test_percent_dff_on_the_command_line(tmp_path, real_dff):
     assert json.loads(str(np.load(out)["settings"]))["percent"] is True
 
 
+def test_f_over_f0_is_refused_with_the_fix(tmp_path, real_dff, model):
+    """F/F0 (ΔF/F + 1) passed every check and gave the example neuron 830 spikes (3103 on ens2-exc-conv) instead of 331."""
+    dff, rate = real_dff
+    neurons = np.stack([np.roll(dff, shift) for shift in (0, 3000, 6000)])
+    with pytest.raises(InputError, match="F/F0 .* subtract 1"):
+        ens2rt.infer(1.0 + neurons, rate, model=model)
+    with pytest.raises(InputError, match="F/F0"):  # in percent: percent=True, then the baseline check
+        ens2rt.infer(100.0 * (1.0 + neurons), rate, model=model, percent=True)
+    np.save(tmp_path / "ratio.npy", 1.0 + neurons)
+    _one_error_line(runner.invoke(app, ["infer", str(tmp_path / "ratio.npy"), "-r", str(rate), "-o", str(tmp_path / "r.npz")]), "F/F0")
+    assert not (tmp_path / "r.npz").exists()
+    assert ens2rt.infer(1.0 + neurons, rate, model=model, input_checks=False, spikes=False).rate.shape[0] == 3  # the way out
+    # a neuron or two whose baseline sits high is still a recording: one ground-truth trial has its 10th percentile at 0.93
+    ens2rt.infer(np.stack([dff, dff + 0.93, dff + 0.93, dff - 0.1, dff]), rate, model=model, spikes=False)
+    ens2rt.infer(dff + 0.93, rate, model=model, spikes=False)
+
+
+def test_a_fraction_divided_by_100_is_refused(tmp_path, real_dff, model):
+    """percent=True on ΔF/F that already was a fraction gave the example neuron 0 spikes, silently."""
+    dff, rate = real_dff
+    with pytest.raises(InputError, match="percent=True .* already a fraction"):
+        ens2rt.infer(dff, rate, model=model, percent=True)
+    np.save(tmp_path / "x.npy", dff[None])
+    out = tmp_path / "r.npz"
+    _one_error_line(runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", str(rate), "-o", str(out), "--percent"]), "--percent")
+    assert not out.exists()
+
+
 def test_raw_fluorescence_is_refused(model):
     f = 500 + np.cumsum(np.random.default_rng(0).normal(0, 0.01, (2, 1800)), axis=1)  # smooth, so its noise level is low
     with pytest.raises(InputError, match="do not look like ΔF/F"):

@@ -36,7 +36,7 @@ def infer(
     provider: Annotated[Optional[list[str]], typer.Option(help="onnxruntime execution provider with options, e.g. CUDAExecutionProvider:device_id=1 (repeat, in order of preference; replaces --device).", rich_help_panel="onnxruntime")] = None,
     spikes: Annotated[bool, typer.Option("--spikes/--no-spikes", help="Also fit discrete spike events.", rich_help_panel="Inference")] = True,
     percent: Annotated[bool, typer.Option("--percent", help="The input is ΔF/F in percent (30 = 30 %): divide it by 100.", rich_help_panel="Inference")] = False,
-    input_checks: Annotated[bool, typer.Option("--input-checks/--no-input-checks", help="Stop on input that looks like percent, raw fluorescence or a transposed array.", rich_help_panel="Inference")] = True,
+    input_checks: Annotated[bool, typer.Option("--input-checks/--no-input-checks", help="Stop on input that looks like percent, raw fluorescence, F/F0, a fraction divided by 100 or a transposed array.", rich_help_panel="Inference")] = True,
     empty_neurons: Annotated[EmptyNeurons, typer.Option(help="Neurons without a finite value: 'nan' rows with a warning, or 'error'.", rich_help_panel="Inference")] = EmptyNeurons.nan,
     overwrite_input: Annotated[bool, typer.Option("--overwrite-input", help="Allow -o to name a file the run reads (it is replaced by the result).")] = False,
     workers: Annotated[int, typer.Option(help="zarr: dask worker processes of a local cluster.", rich_help_panel="zarr input (dask)")] = 1,

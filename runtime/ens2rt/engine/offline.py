@@ -73,9 +73,10 @@ def infer(
     dead ROI: no recording repeats a value that long), with a warning. A neuron
     without any finite frame comes back as a NaN row with an
     :class:`~ens2rt.errors.InputWarning` (``empty_neurons="error"`` refuses it
-    instead, and a neuron that is one value throughout). Input that is most likely not ΔF/F as a fraction (percent, raw
-    fluorescence, a transposed array) raises :class:`InputError` saying how to fix
-    it; ``input_checks=False`` skips those checks. ``frame_rate``: Hz.
+    instead, as it refuses a neuron that is one value throughout). Input that is most
+    likely not ΔF/F as a fraction (percent, raw fluorescence, F/F0, a fraction divided
+    by 100, a transposed array) raises :class:`InputError` saying how to fix it;
+    ``input_checks=False`` skips those checks. ``frame_rate``: Hz.
     ``model``: a shipped model or family name, an ``.onnx`` path with its card, or a
     loaded :class:`Model` or :class:`ModelFamily`. A family (the default) runs each
     neuron on the member trained nearest its noise level, estimated from its trace

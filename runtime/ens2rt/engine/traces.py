@@ -20,6 +20,14 @@ MAX_ABS_DFF = 1e15
 # |ΔF/F| well below 1. ΔF/F in percent has 100 times both; raw fluorescence far more.
 IMPLAUSIBLE_NOISE_LEVEL = 20.0
 IMPLAUSIBLE_MEDIAN_ABS = 5.0
+# ΔF/F's baseline is 0: a neuron's 10th percentile lies near it (−0.1 to 0.1 in most of the
+# ground truth, but single trials reach 0.93 and 3.8). F/F0 (ΔF/F + 1) puts every neuron's
+# near 1, and models read the offset as activity (the example neuron: 830 spikes instead of
+# 331, 3103 on ens2-exc-conv). So the median over neurons is judged, from three neurons on.
+IMPLAUSIBLE_BASELINE, BASELINE_MIN_NEURONS = 0.7, 3
+# The quietest ground-truth trial has ν 0.19; a fraction divided by 100 (percent=True given
+# a fraction) has ν near 0.004, where the models see almost nothing (the example neuron: 0 spikes).
+IMPLAUSIBLE_LOW_NOISE_LEVEL = 0.03
 # A "recording" this short with ten times more rows than frames is almost surely transposed.
 TRANSPOSED_RATIO, TRANSPOSED_MAX_S = 10, 10.0
 EMPTY_NEURON_POLICIES = ("nan", "error")
@@ -88,7 +96,9 @@ def check_plausible(traces: np.ndarray, frame_rate: float, levels: np.ndarray) -
     """Raise :class:`InputError` with the fix when the input is most likely not ΔF/F as a fraction.
 
     Catches ΔF/F in percent or raw fluorescence (noise level or typical amplitude far
-    beyond any ΔF/F recording) and a frames × neurons array passed as neurons × frames.
+    beyond any ΔF/F recording), a fraction divided by 100 once too often (noise level far
+    below any recording), F/F0 (a baseline near 1 instead of 0, judged from three
+    neurons on) and a frames × neurons array passed as neurons × frames.
     ``levels``: each neuron's noise level (NaN for neurons without finite frames).
     """
     n_neurons, n_frames = traces.shape
@@ -102,11 +112,24 @@ def check_plausible(traces: np.ndarray, frame_rate: float, levels: np.ndarray) -
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN input: nothing to judge
         level = float(np.nanmedian(levels))
         typical = float(np.nanmedian(by_rows(lambda rows: np.nanmedian(np.abs(rows), axis=1), traces)))
+        baseline = 0.0
+        if n_neurons >= BASELINE_MIN_NEURONS:
+            baseline = float(np.nanmedian(by_rows(lambda rows: np.nanpercentile(rows, 10, axis=1), traces)))
     if level > IMPLAUSIBLE_NOISE_LEVEL or typical > IMPLAUSIBLE_MEDIAN_ABS:
         raise InputError(
             f"the traces do not look like ΔF/F as a fraction (0.3 = 30 %): median noise level {level:.3g} "
             f"(ΔF/F recordings: about 0.3 to 10), median |value| {typical:.3g}. ΔF/F in percent: pass percent=True "
             f"(CLI: --percent); raw fluorescence: compute ΔF/F first; {SKIP_HINT}"
+        )
+    if 0 < level < IMPLAUSIBLE_LOW_NOISE_LEVEL:  # 0: frames that never change, too few to be a flat run
+        raise InputError(
+            f"the traces' median noise level is {level:.3g}, far below any ΔF/F recording (about 0.3 to 10): is this a "
+            f"fraction divided by 100, e.g. percent=True (CLI: --percent) given ΔF/F that is already a fraction? {SKIP_HINT}"
+        )
+    if baseline > IMPLAUSIBLE_BASELINE:
+        raise InputError(
+            f"the traces' baseline (median over neurons of their 10th percentile) is {baseline:.3g}, where ΔF/F's is 0: "
+            f"is this F/F0? ΔF/F = F/F0 − 1, so subtract 1 first; {SKIP_HINT}"
         )
 
 
