@@ -81,8 +81,9 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
 
     Unlike :func:`ens2rt.infer`, it refuses gaps: NaN frames and runs of one value a
     second or longer (padding, a held frame, a dead ROI) raise :class:`InputError`
-    when computed. A model family picks each neuron's member from its noise level (computed from
-    the whole trace first) or from ``noise_level``, as :func:`ens2rt.infer` does.
+    when computed. A model family picks each neuron's member from its noise level
+    (computed from the whole trace first) or from ``noise_level``, as
+    :func:`ens2rt.infer` does.
     ``options`` (or its fields as keywords) as for :func:`ens2rt.infer`.
     """
     chosen = resolve_options(options, settings)

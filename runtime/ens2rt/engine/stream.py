@@ -65,8 +65,8 @@ class Stream:
     by the neuron's last finite value (a stream cannot look ahead to interpolate as
     :func:`ens2rt.infer` does), and runs of one value are run as given (it cannot
     tell padding from a neuron until the run ends; :func:`ens2rt.noise_level` ignores
-    them, so a padded baseline still gives the right ``noise_level``). ``options`` (or its fields as keywords) as for
-    :func:`ens2rt.infer`; a stream cannot see whole traces, so ``input_checks`` and
+    them, so a padded baseline still gives the right ``noise_level``). ``options``
+    (or its fields as keywords) as for :func:`ens2rt.infer`; a stream cannot see whole traces, so ``input_checks`` and
     ``empty_neurons`` do not apply, and the resampler must be local (not ``"fourier"``).
     """
 
