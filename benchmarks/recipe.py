@@ -779,6 +779,20 @@ FINDINGS = """\
   screen if, pooled over the 23 datasets, its median r and mean r are at least the
   control's and its median |bias| at most the control's. A pass earns seed 1 under the
   tenth round's bars; a miss ends the line.
+- **Outcome: it misses the screen on counts** (all four folds in). Pooled over the 23
+  datasets: median r 0.675 (control 0.663), mean r 0.676 (0.676, level), median |bias| 0.45
+  (0.35), largest +2.43; per fold median r A / B / C / D 0.543 / 0.691 / 0.731 / 0.739. The
+  annealed student correlates as well as the control or better on the pooled median, but
+  counts worse, so the line ends here; one seed, and a median r 0.012 above the control is
+  within what seeds move it.
+- **Noticed while checking inputs: the convolutional student reads a ΔF/F baseline offset
+  as spiking** (the demo neuron, ν 0.40, trained on; `ens2rt.infer(dff + offset)`).
+  Spikes counted at offsets −0.2 / −0.1 / 0 / +0.05 / +0.1 / +0.2: `ens2-exc-conv` 341 /
+  379 / 411 / 476 / 603 / 1333, the windowed default 312 / 318 / 331 / 336 / 337 / 345. A
+  baseline 0.1 off (about three noise std) adds half the count again. Baseline errors of
+  that size are common in ΔF/F from real pipelines, so a variant that removes the trace's
+  baseline before the student (in training and in the contract alike) is a lever not yet
+  tried; it would also touch the count errors above.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
