@@ -184,13 +184,20 @@ def flat_run_frames(frame_rate: float) -> int:
 def flat_frames(traces: np.ndarray, frame_rate: float) -> np.ndarray:
     """Mask of the frames that lie in a run of at least :func:`flat_run_frames` identical values.
 
-    ``traces``: (n_neurons, n_frames). Non-finite frames end a run.
+    ``traces``: (n_neurons, n_frames). Non-finite frames end a run. Rows go in blocks,
+    so the temporaries stay small however many neurons there are.
     """
     traces = np.asarray(traces)
+    flat = np.zeros(traces.shape, dtype=bool)
+    if traces.shape[1] >= flat_run_frames(frame_rate):
+        for rows in row_blocks(*traces.shape):
+            flat[rows] = _flat_frames_of_block(traces[rows], flat_run_frames(frame_rate) - 1)
+    return flat
+
+
+def _flat_frames_of_block(traces: np.ndarray, steps_needed: int) -> np.ndarray:
+    """:func:`flat_frames` of a block of rows: runs of at least ``steps_needed`` unchanged steps."""
     n_neurons, n_frames = traces.shape
-    steps_needed = flat_run_frames(frame_rate) - 1
-    if n_frames <= steps_needed:
-        return np.zeros(traces.shape, dtype=bool)
     # unchanged[i, t]: frame t + 1 equals frame t; a False column after every row keeps runs from crossing neurons
     unchanged = np.zeros((n_neurons, n_frames), dtype=bool)
     np.equal(traces[:, 1:], traces[:, :-1], out=unchanged[:, :-1])
