@@ -150,7 +150,7 @@ def _checked_noise_level(block: np.ndarray, frame_rate: float) -> np.ndarray:
     if flat_frames(frames, frame_rate).any():
         raise InputError(f"ens2rt.dask.infer needs ΔF/F without runs of one value ({flat_run_frames(frame_rate)} frames or "
                          "more: padding, a held frame or a dead ROI); cut them, or run ens2rt.infer, which treats them as gaps")  # fmt: skip
-    return noise_level_of(frames, frame_rate).astype(np.float32)
+    return noise_level_of(frames, frame_rate, find_flat_runs=False).astype(np.float32)  # none, as just checked
 
 
 def _rate_block(frames, model_index, scale, checked, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths,

@@ -100,7 +100,7 @@ def infer(
         traces = np.where(flat, np.nan, traces)
     filled, gaps = fill_gaps(traces)
     check_magnitude(filled)
-    levels = estimate_noise_level(traces, rate_hz)
+    levels = estimate_noise_level(traces, rate_hz, find_flat_runs=False)  # flat runs are NaN by now
     if chosen.input_checks:
         check_plausible(traces, rate_hz, levels)
     check_length(traces.shape[1], rate_hz)

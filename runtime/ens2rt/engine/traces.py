@@ -157,16 +157,21 @@ def gap_mask_at_60hz(gaps: np.ndarray, frame_rate: float, n_out: int) -> np.ndar
     return gaps[:, nearest]
 
 
-def noise_level(traces: np.ndarray, frame_rate: float) -> np.ndarray:
+def noise_level(traces: np.ndarray, frame_rate: float, *, find_flat_runs: bool = True) -> np.ndarray:
     """ENS²/CASCADE noise level per neuron: median(|ΔF/F(t+1) − ΔF/F(t)|) · 100 / √fs.
 
     Differences that touch a non-finite frame, or a frame of a run of one value
-    (:func:`flat_frames`: padding, not noise), are ignored.
+    (:func:`flat_frames`: padding, not noise), are ignored. ``find_flat_runs=False``
+    skips looking for such runs, for callers that have found them already (and made
+    them NaN, or found none).
     """
     def median_step(rows: np.ndarray) -> np.ndarray:
         steps = np.abs(np.diff(rows, axis=-1))
-        flat = flat_frames(rows, frame_rate)
-        steps[~np.isfinite(steps) | flat[:, 1:] | flat[:, :-1]] = np.nan
+        ignored = ~np.isfinite(steps)
+        if find_flat_runs:
+            flat = flat_frames(rows, frame_rate)
+            ignored |= flat[:, 1:] | flat[:, :-1]
+        steps[ignored] = np.nan
         return np.nanmedian(steps, axis=-1)
 
     traces = np.asarray(traces, dtype=np.float64)
