@@ -23,6 +23,10 @@ the windowed model without its windows (``norm_window`` > 0, *sliding InstanceNo
 every block convolution's output is normalised, per channel, by the mean and standard
 deviation over a centred window of ``norm_window`` input samples (halved per level down,
 :func:`norm_windows`) instead of by BatchNorm; its convolutions then have no bias.
+Or it may take its input *less its local mean* (``baseline_window`` > 0): the trace minus
+its mean over a centred window (:func:`baseline_reach`), so a constant ΔF/F baseline
+offset, or a slow drift, changes nothing away from the trace's ends (the windowed
+model's InstanceNorm removes each window's mean too).
 """
 
 from __future__ import annotations
@@ -106,6 +110,13 @@ def local_zscore_reach(local_window: int) -> int:
     return local_window // 2
 
 
+def baseline_reach(baseline_window: int) -> int:
+    """Samples to each side of a sample that the local mean subtracted from it reads (0: none)."""
+    if not isinstance(baseline_window, int) or (baseline_window and (baseline_window < 3 or baseline_window % 2 == 0)):
+        raise ValueError(f"baseline_window must be 0 (none) or odd and at least 3 samples, not {baseline_window!r}")
+    return baseline_window // 2
+
+
 def check_norm_window(norm_window: int) -> None:
     """Raise ``ValueError`` unless ``norm_window`` is 0 (BatchNorm) or odd and at least 17 (3 samples at the bottleneck)."""
     if not isinstance(norm_window, int) or (norm_window and (norm_window < 17 or norm_window % 2 == 0)):
@@ -175,14 +186,15 @@ class Network:
 
     ``kind``: one of :data:`KINDS`. Convolutional only: ``local_window``, a local z-score
     input channel over that many samples; ``dilation``, of the bottleneck's convolutions;
-    ``norm_window``, sliding InstanceNorm (:func:`norm_windows`) instead of BatchNorm.
-    Validated on construction; everything shape- and reach-related follows from it.
+    ``norm_window``, sliding InstanceNorm (:func:`norm_windows`) instead of BatchNorm;
+    ``baseline_window``, its input less the input's mean over a centred window. Validated on construction; everything shape- and reach-related follows from it.
     """
 
     kind: str = "windowed"
     local_window: int = 0
     dilation: int = 1
     norm_window: int = 0
+    baseline_window: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -190,13 +202,15 @@ class Network:
         check_local_window(self.local_window)
         check_dilation(self.dilation)
         check_norm_window(self.norm_window)
+        baseline_reach(self.baseline_window)
         if self.widened and self.kind != "convolutional":
-            raise ValueError("a local z-score channel, a dilated bottleneck and sliding InstanceNorm are for convolutional models")
+            raise ValueError("a local z-score channel, a dilated bottleneck, sliding InstanceNorm and a local-mean baseline "
+                             "are for convolutional models")
 
     @property
     def widened(self) -> bool:
         """Whether any of the options departs from the plain network of its kind."""
-        return bool(self.local_window or self.dilation > 1 or self.norm_window)
+        return bool(self.local_window or self.dilation > 1 or self.norm_window or self.baseline_window)
 
     @property
     def input_channels(self) -> int:
@@ -237,9 +251,9 @@ class Network:
         return shapes
 
     def reach(self) -> tuple[int, int]:
-        """Input samples before and after it that an output sample reads (:func:`architecture_reach`, plus the z-score window)."""
+        """Input samples before and after it that an output sample reads (:func:`architecture_reach`, plus the input's windows)."""
         left, right = architecture_reach(dilation=self.dilation, norm_window=self.norm_window)
-        extra = local_zscore_reach(self.local_window)
+        extra = local_zscore_reach(self.local_window) + baseline_reach(self.baseline_window)
         return left + extra, right + extra
 
     def description(self) -> str:
@@ -249,4 +263,5 @@ class Network:
         norm = f"sliding InstanceNorm over {self.norm_window} samples" if self.norm_window else "BatchNorm (folded)"
         return (f"ENS2 U-Net, 1-D, {norm}, whole-trace"
                 + (f", local z-score input channel over {self.local_window} samples" if self.local_window else "")
-                + (f", bottleneck dilated {self.dilation}x" if self.dilation > 1 else ""))  # fmt: skip
+                + (f", bottleneck dilated {self.dilation}x" if self.dilation > 1 else "")
+                + (f", input less its mean over {self.baseline_window} samples" if self.baseline_window else ""))  # fmt: skip

@@ -180,7 +180,7 @@ def write_model(
     """
     kind = network.kind
     if stream_graph and kind == "convolutional" and not network.has_stream_graph:
-        raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation or sliding norm);"
+        raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation, sliding norm or local-mean baseline);"
                          " pass stream_graph=False")  # fmt: skip
     families = card_families({"family": family})
     if families and noise_level is None:

@@ -85,6 +85,9 @@ def train(
     norm_window: Annotated[
         int, typer.Option(help="convolutional: sliding InstanceNorm over a centred window of this many samples instead of BatchNorm (odd; 0: none).")
     ] = 0,
+    baseline_window: Annotated[
+        int, typer.Option(help="convolutional: the network takes its input less its mean over a centred window of this many samples (odd; 0: none).")
+    ] = 0,
     teacher: Annotated[
         Optional[list[str]],
         typer.Option(help="Distillation: a model (.onnx or shipped name) whose rates on the training trials join the targets; "
@@ -119,7 +122,7 @@ def train(
                                  seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
                                  lookahead=lookahead, resampler=resampler, schedule=schedule,
                                  noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
-                                 norm_window=norm_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight,
+                                 norm_window=norm_window, baseline_window=baseline_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight,
                                  loss=loss, synthetic=synthetic, synthetic_scan_offset=synthetic_scan_offset,
                                  slower_frames=slower_frames)  # fmt: skip
     except ValueError as exc:
@@ -202,6 +205,8 @@ def onnx(
         recipe += f", with a local z-score input channel over {settings['local_window']} samples"
     if settings.get("dilation", 1) > 1:
         recipe += f", with its bottleneck dilated {settings['dilation']}x"
+    if settings.get("baseline_window"):
+        recipe += f", its input less its mean over {settings['baseline_window']} samples"
     if settings.get("norm_window"):
         recipe += f", with sliding InstanceNorm over {settings['norm_window']} samples"
     if settings.get("teacher"):

@@ -83,7 +83,8 @@ class ENS2UNet(nn.Module):
     ``network``: which variant (:class:`ens2export.architecture.Network`). Windowed: the
     published network, T = 96. Convolutional: BatchNorm (or sliding InstanceNorm, see
     :class:`SlidingInstanceNorm`), any T divisible by 8, with the first block also reading
-    the input's local z-score (:func:`local_zscore`) if the network has a local window.
+    the input's local z-score (:func:`local_zscore`) if the network has a local window,
+    and the input less its local mean (:func:`less_local_mean`) if it has a baseline window.
     ``rectify=False`` in :meth:`forward` leaves out the output ReLU (a convolutional model
     trains with a linear output: with the ReLU and the published initialisation a run can
     start, and stay, at all-zero output).
@@ -102,6 +103,8 @@ class ENS2UNet(nn.Module):
 
     def forward(self, windows: torch.Tensor, rectify: bool = True) -> torch.Tensor:
         x, skips = windows.unsqueeze(1), []
+        if self.network.baseline_window:
+            x = less_local_mean(x, self.network.baseline_window)
         if self.network.local_window:
             x = torch.cat([x, local_zscore(x, self.network.local_window)], dim=1)
         for block in ENCODER:
@@ -113,6 +116,11 @@ class ENS2UNet(nn.Module):
             x = getattr(self, block.module)(torch.cat([getattr(self, up.name)(x), skip], dim=1))
         x = getattr(self, HEAD)(x).squeeze(1)
         return torch.relu(x) if rectify else x
+
+
+def less_local_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(batch, C, T) → ``x`` minus its mean over a centred ``window`` (odd) of the samples inside the input, as the graph's AveragePool."""
+    return x - nn.functional.avg_pool1d(x, window, stride=1, padding=window // 2, count_include_pad=False)
 
 
 def local_zscore(x: torch.Tensor, window: int) -> torch.Tensor:

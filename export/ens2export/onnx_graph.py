@@ -8,8 +8,9 @@ onnxruntime's CPU provider has blocked-layout kernels for 2-D convolutions that 
 
 A windowed model takes (batch, 96) windows; a convolutional one (batch, T) traces
 with any T divisible by 8, its BatchNorm already folded into conv biases (or, with
-``norm_window``, sliding InstanceNorm after each conv), and optionally a local z-score
-input channel (:func:`ens2export.network.local_zscore`).
+``norm_window``, sliding InstanceNorm after each conv), and optionally its input less
+its local mean (:func:`ens2export.network.less_local_mean`) and a local z-score input
+channel (:func:`ens2export.network.local_zscore`).
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ class _GraphBuilder:
                 x = self.node("LeakyRelu", [self.conv(x, weight_name, bias, dilation=dilation)], alpha=LEAKY_SLOPE)
         return x
 
+    def less_local_mean(self, x: str, window: int) -> str:
+        """(batch, C, 1, T) ``x`` minus its mean over a centred ``window`` (AveragePool without the padding), as the torch network."""
+        pool = {"kernel_shape": [1, window], "pads": [0, window // 2, 0, window // 2], "count_include_pad": 0}
+        return self.node("Sub", [x, self.node("AveragePool", [x], **pool)])
+
     def local_zscore(self, x: str, window: int) -> str:
         """Concatenate to (batch, 1, 1, T) ``x`` its z-score over a centred ``window``, as the torch network does."""
         return self.node("Concat", [x, self.window_zscore(x, window, LOCAL_ZSCORE_FLOOR, "zscore")], axis=1)
@@ -116,6 +122,8 @@ def build_model(weights: dict[str, np.ndarray], metadata: dict[str, str], networ
     input_name, length = (INPUT_NAME, WINDOW) if kind == "windowed" else (TRACE_INPUT_NAME, "time")
     channel_and_height = g.constant("channel_and_height", np.array([1, 2], dtype=np.int64))
     x = g.node("Unsqueeze", [input_name, channel_and_height])  # (batch, 1, 1, T)
+    if network.baseline_window:
+        x = g.less_local_mean(x, network.baseline_window)
     if local_window:
         x = g.local_zscore(x, local_window)
     skips = []

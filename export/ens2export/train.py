@@ -55,7 +55,11 @@ class TrainSettings:
     ``context`` should too. ``dilation`` (convolutional, offline): of the bottleneck's
     convolutions, a wider reach (:func:`ens2export.architecture.architecture_reach`).
     ``norm_window`` (convolutional, offline): sliding InstanceNorm over that many samples
-    instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`). ``loss``: the
+    instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`).
+    ``baseline_window`` (convolutional, offline): the network takes its input less the
+    input's mean over a centred window of that many samples, blind to a constant baseline
+    offset (:func:`ens2export.network.less_local_mean`); its reach grows by half the
+    window, so ``context`` should too. ``loss``: the
     training loss, see :func:`training_loss` (``"mse"`` is the published recipe).
     ``synthetic``: add a synthetic copy of that share of the training trials, their spikes
     seen through simulated indicators (:mod:`ens2export.synthetic`), each sampled up to a
@@ -85,6 +89,7 @@ class TrainSettings:
     local_window: int = 0
     dilation: int = 1
     norm_window: int = 0
+    baseline_window: int = 0
     teacher: str | tuple[str, ...] | None = None
     teacher_weight: float = 0.5
     loss: str = "mse"
@@ -95,13 +100,15 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
-        Network(self.kind, self.local_window, self.dilation, self.norm_window)  # checks each network option
+        Network(self.kind, self.local_window, self.dilation, self.norm_window, self.baseline_window)  # checks each network option
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], not {self.teacher_weight}")
         if self.norm_window and (self.kind != "convolutional" or self.lookahead is not None):
             raise ValueError("sliding InstanceNorm is for offline convolutional models")
         if self.dilation > 1 and (self.kind != "convolutional" or self.lookahead is not None):
             raise ValueError("a dilated bottleneck is for offline convolutional models")
+        if self.baseline_window and (self.kind != "convolutional" or self.lookahead is not None):
+            raise ValueError("a local-mean baseline is for offline convolutional models")
         if self.local_window and (self.kind != "convolutional" or self.input_scaling != "noise_std" or self.lookahead is not None):
             raise ValueError("a local z-score channel is for offline convolutional models with noise_std input scaling")
         if not 0.0 <= self.synthetic <= 1.0:
@@ -157,7 +164,7 @@ class TrainSettings:
     @property
     def network(self) -> Network:
         """The U-Net these settings train."""
-        return Network(self.kind, self.local_window, self.dilation, self.norm_window)
+        return Network(self.kind, self.local_window, self.dilation, self.norm_window, self.baseline_window)
 
     def as_dict(self) -> dict:
         return asdict(self)
