@@ -126,6 +126,10 @@ VARIANTS = {
     "conv-noise-distil1-cosine": ({**DISTILLED_STUDENT, "schedule": "cosine"},
                                   "as conv-noise-distil1, the learning rate decaying to zero along a half cosine over "
                                   "the 1500 steps"),
+    "conv-noise-distil1-baseline97": ({**DISTILLED_STUDENT, "context": 288, "baseline_window": 97},
+                                      "as conv-noise-distil1, the network taking its input less the input's mean over a "
+                                      "centred 97-sample window (blind to a constant baseline offset, as the windowed "
+                                      "teacher's per-window normalisation is); reach 99, 288-sample training windows"),
     "conv-noise-distil1-b2048": ({**DISTILLED_STUDENT, "batch_size": 2048},
                                  "as conv-noise-distil1, twice the windows per step (batch 2048, the same 1500 steps): "
                                  "more data per step"),
@@ -793,6 +797,23 @@ FINDINGS = """\
   that size are common in ΔF/F from real pipelines, so a variant that removes the trace's
   baseline before the student (in training and in the contract alike) is a lever not yet
   tried; it would also touch the count errors above.
+- **A screen of a baseline-blind student (rule set 2026-12-06 before any run).** The
+  lever above, in the form that keeps one contract for every entry point: the network
+  takes its input less the input's mean over a centred 97-sample window (an AveragePool
+  and a subtraction in the graph, so offline, dask and a stream compute the same; reach
+  99 instead of 51, 288-sample training windows as `conv-local`'s). The windowed teacher
+  removes each 96-sample window's mean too, so the student loses nothing its teacher
+  reads. Away from a trace's ends a constant offset then changes no rate. Before any run
+  the datasets' baselines were looked at (10th percentile of each trial in noise std,
+  median per dataset): from −1.1 (DS02) to +1.8 (DS06) against −1.3 for noise about
+  zero, so the training data carry baselines of their own; across the 23 datasets that
+  figure correlates only weakly with the control student's bias (r = 0.29), so a large
+  gain in counts is not expected. `conv-noise-distil1-baseline97`, seed 0, all four folds,
+  the same retrained teachers as the control (0.663 / 0.676 / 0.35). It passes the screen
+  if, pooled over the 23 datasets, its median r and mean r are at least the control's and
+  its median |bias| at most the control's; a pass earns seed 1 under the tenth round's
+  bars, a miss ends the line. Reported beside it, deciding nothing: spikes counted on
+  the fold-D student's held-out DS31 trials with the ΔF/F lifted by 0 and 0.1.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
