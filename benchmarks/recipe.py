@@ -16,7 +16,9 @@ bias of each dataset, the model run over whole trials); one JSON per run lands i
 ``benchmarks/results/recipe/``. ``python benchmarks/recipe.py table`` writes
 ``benchmarks/results/recipe.md`` from every JSON there, finished runs only.
 ``python benchmarks/recipe.py dataset-facts`` records each dataset's typical noise level
-and frame rate, which the table's spike-count rows relate the bias to.
+and frame rate, which the table's spike-count rows relate the bias to;
+``python benchmarks/recipe.py offset-counts FOLD VARIANT`` how a run's spike count moves
+when the held-out ΔF/F is lifted by a constant (a baseline error).
 """
 
 from __future__ import annotations
@@ -1332,6 +1334,56 @@ def count_split_lines(records: list[dict]) -> list[str]:
     return lines + [""]
 
 
+@app.command("offset-counts")
+def offset_counts(
+    fold: Annotated[str, typer.Argument(help="Validation fold whose run to score: A, B, C or D.")],
+    variant: Annotated[str, typer.Argument(help="Variant of the finished run.")] = "windowed",
+    seed: int = 0,
+    offset: Annotated[list[float], typer.Option(help="ΔF/F added to every trial (repeat).")] = [0.0, 0.1],
+    threads: int = 1,
+) -> None:
+    """How a run's spike count on FOLD moves when every trial's ΔF/F is lifted by a constant (a baseline error).
+
+    Per dataset: the rate summed over all its trials (the spikes a model counts) per recorded spike, at each offset.
+    """
+    from ens2export.groundtruth import find_datasets, load_dataset
+
+    import ens2rt
+
+    model, _ = load_run(fold, variant, seed, threads)
+    per_dataset = {}
+    for key, folder in find_datasets(GROUND_TRUTH, include=FOLDS[fold]).items():
+        counted, recorded = np.zeros(len(offset)), 0
+        for neuron in load_dataset(folder):
+            for trial in neuron.trials:
+                if trial.dff.size * 60.0 / trial.frame_rate < 96:
+                    continue
+                for index, lift in enumerate(offset):
+                    rate = ens2rt.infer(trial.dff + lift, trial.frame_rate, model=model, spikes=False, input_checks=False).rate[0]
+                    counted[index] += np.nansum(rate)
+                recorded += int(np.sum((trial.spike_times >= -0.5 / 60) & (trial.spike_times < rate.size / 60.0)))
+        per_dataset[key] = {"recorded": recorded, "counted_per_spike": [round(float(c) / recorded, 3) for c in counted]}
+        typer.echo(f"{key}: " + ", ".join(f"{lift:+g}: {c:.2f}" for lift, c in zip(offset, per_dataset[key]["counted_per_spike"])))
+    save_record(f"offsets-{fold}-{variant}-s{seed}", {"fold": fold, "run": f"{variant}-s{seed}", "offsets": list(offset), "per_dataset": per_dataset})
+
+
+def offset_count_lines(records: list[dict]) -> list[str]:
+    """The table of every ``offset-counts`` record: counted spikes per recorded spike with the ΔF/F lifted."""
+    if not records:
+        return []
+    offsets = records[0]["offsets"]
+    lines = ["## Spike counts under a baseline offset (`python benchmarks/recipe.py offset-counts FOLD VARIANT --seed S`)", "",
+             "Per held-out dataset, the rate summed over its trials per recorded spike, with every trial's ΔF/F lifted by",
+             "a constant: a model blind to the baseline counts the same in every column.", "",
+             "| fold | run | dataset | " + " | ".join(f"{lift:+g}" for lift in offsets) + " |", "|---|---|---|" + "---|" * len(offsets)]  # fmt: skip
+    for record in records:
+        if record["offsets"] != offsets:
+            raise ValueError(f"offset-counts records with different offsets ({record['offsets']} and {offsets}): rerun them alike")
+        for key, row in record["per_dataset"].items():
+            lines.append(f"| {record['fold']} | {record['run']} | {key} | " + " | ".join(f"{c:.2f}" for c in row["counted_per_spike"]) + " |")
+    return lines + [""]
+
+
 @app.command()
 def table() -> None:
     """Write benchmarks/results/recipe.md from the finished runs."""
@@ -1339,6 +1391,7 @@ def table() -> None:
     noise_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("noise-*.json"))]
     robustness_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("robustness-*.json"))]
     count_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("counts-*.json"))]
+    offset_records = [json.loads(p.read_text()) for p in sorted(OUT.glob("offsets-*.json"))]
     lines = [
         "# Recipe validation (grouped folds inside the excitatory training data)",
         "",
@@ -1388,6 +1441,7 @@ def table() -> None:
     if DATASET_FACTS.is_file():
         lines += noise_calibration_lines(records, json.loads(DATASET_FACTS.read_text()))
     lines += count_split_lines(count_records)
+    lines += offset_count_lines(offset_records)
     lines += [FINDINGS]
     lines += ["## Variants", ""] + [f"- `{name}`: {what}" for name, (_, what) in VARIANTS.items()] + [""]
     (RESULTS / "recipe.md").write_text("\n".join(lines))

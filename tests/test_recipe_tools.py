@@ -105,3 +105,12 @@ def test_the_rate_is_split_between_recorded_spikes_and_elsewhere():
     lines = recipe.count_split_lines([{"fold": "C", "run": "windowed-s2", "per_dataset": {
         "DS14": {"neurons": 7, "near_per_spike": 1.97, "elsewhere_per_spike": 0.65}}}])  # fmt: skip
     assert lines[-2] == "| C | windowed-s2 | DS14 | 7 | 1.97 | 0.65 |" and recipe.count_split_lines([]) == []
+
+
+def test_offset_count_rows_list_each_dataset_at_every_offset():
+    record = {"fold": "D", "run": "v-s0", "offsets": [0.0, 0.1], "per_dataset": {"DS31": {"recorded": 10, "counted_per_spike": [1.0, 1.5]}}}
+    lines = recipe.offset_count_lines([record])
+    assert "| fold | run | dataset | +0 | +0.1 |" in lines and "| D | v-s0 | DS31 | 1.00 | 1.50 |" in lines
+    assert recipe.offset_count_lines([]) == []
+    with pytest.raises(ValueError, match="different offsets"):
+        recipe.offset_count_lines([record, {**record, "offsets": [0.0, 0.2]}])
