@@ -13,6 +13,7 @@ become a runtime option before anything ships with it.
     python benchmarks/probes.py output-shift D        # any model: its rate moved earlier or later
     python benchmarks/probes.py rate-blur B           # any model: its rate blurred by a Gaussian
     python benchmarks/probes.py event-scale B         # any model: can a trace's own events calibrate its count?
+    python benchmarks/probes.py rate-floor B          # any model: a constant taken off its rate (noise counted as spikes)
     python benchmarks/probes.py table                 # benchmarks/results/probes.md
 
 One JSON per probe lands in ``benchmarks/results/probes/``.
@@ -52,6 +53,7 @@ BLUR_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)  # 60 Hz samples
 EVENT_THRESHOLD = THRESHOLD  # spikes per 60 Hz sample: the spike fit's run threshold
 BUMP_PEAK = 1.0 / np.sqrt(2.0 * np.pi * SIGMA_SAMPLES**2)  # the peak of one spike's bump
 EVENT_QUANTILES = (0.1, 0.25, 0.5)
+RATE_FLOORS = (0.0, 0.0025, 0.005, 0.01, 0.02)  # spikes per 60 Hz sample taken off the rate (the spike fit's threshold: 0.0133)
 
 
 @contextmanager
@@ -160,6 +162,11 @@ def blurred_rows(rate: np.ndarray, sigma: float) -> np.ndarray:
     if sigma == 0:
         return rate
     return np.maximum(gaussian_filter1d(rate.astype(np.float64), sigma, axis=1, mode="constant"), 0).astype(rate.dtype)
+
+
+def floored_rows(rate: np.ndarray, floor: float) -> np.ndarray:
+    """``rate`` less ``floor`` spikes per sample, clipped at zero: a low rate everywhere (noise counted as spikes) removed."""
+    return np.maximum(rate - np.asarray(floor, dtype=rate.dtype), 0)
 
 
 def event_sizes(rate: np.ndarray, threshold: float = EVENT_THRESHOLD) -> np.ndarray:
@@ -298,6 +305,69 @@ def rate_blur(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
           {f"σ {sigma:g} samples": partial(transformed_rate, partial(blurred_rows, sigma=sigma), unblurred) for sigma in BLUR_SIGMAS})  # fmt: skip
 
 
+@app.command("rate-floor")
+def rate_floor(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
+    """Score a run with a constant of 0 to 0.02 spikes per sample taken off its rate (clipped at zero).
+
+    Where a model counts noise as spikes (a low rate far from any recorded spike), a floor
+    removes it; the floor is fitted on three folds and applied to the fourth in the table
+    (:func:`rate_floor_lines`), so the fold it is scored on never chose it.
+    """
+    from functools import partial
+
+    unfloored: dict = {}
+    probe("rate-floor", fold, variant, seed,
+          {f"floor {floor:g}": partial(transformed_rate, partial(floored_rows, floor=floor), unfloored) for floor in RATE_FLOORS})  # fmt: skip
+
+
+def fitted_floor_rows(records: list[dict]) -> list[dict]:
+    """Per run with ``rate-floor`` records on all four folds: the floor fitted on three folds, applied to the fourth.
+
+    For each held-out fold the floor is the setting with the least median |bias| over the
+    other three folds' datasets (the smaller floor on a tie); the rows pool the 23 datasets
+    as scored unfloored and under those floors.
+    """
+    from benchmarks.recipe import FOLDS
+
+    by_run: dict[str, dict[str, dict]] = {}
+    for record in records:
+        by_run.setdefault(record["run"], {})[record["fold"]] = record["settings"]
+    rows = []
+    for run, folds in sorted(by_run.items()):
+        if set(folds) != set(FOLDS):
+            continue
+        labels = list(folds["A"])
+        floors, before, after = [], [], []
+        for fold in FOLDS:
+            others = [folds[other] for other in FOLDS if other != fold]
+            spread = [np.median([abs(row["bias"]) for settings in others for row in settings[label]["per_dataset"].values()]) for label in labels]
+            chosen = labels[int(np.argmin(spread))]
+            floors.append(chosen.removeprefix("floor "))
+            before += list(folds[fold][labels[0]]["per_dataset"].values())
+            after += list(folds[fold][chosen]["per_dataset"].values())
+        rows.append({"run": run, "floors": floors, **{f"{name}_{when}": value for when, scores in (("unfloored", before), ("floored", after))
+                     for name, value in (("median_r", float(np.median([s["correlation"] for s in scores]))),
+                                         ("mean_r", float(np.mean([s["correlation"] for s in scores]))),
+                                         ("median_abs_bias", float(np.median([abs(s["bias"]) for s in scores]))))}})  # fmt: skip
+    return rows
+
+
+def rate_floor_lines(records: list[dict]) -> list[str]:
+    """The cross-fold table of :func:`fitted_floor_rows`."""
+    rows = fitted_floor_rows(records)
+    if not rows:
+        return []
+    lines = ["## rate-floor, fitted on three folds and applied to the fourth (`python benchmarks/probes.py rate-floor FOLD --variant V --seed S`)", "",
+             "Pooled over the 23 datasets; floors (spikes per 60 Hz sample) per held-out fold A, B, C, D.", "",
+             "| run | floors | median r unfloored | floored | mean r unfloored | floored | median \\|bias\\| unfloored | floored |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in rows:
+        lines.append(f"| {row['run']} | {', '.join(row['floors'])} | {row['median_r_unfloored']:.3f} | {row['median_r_floored']:.3f} "
+                     f"| {row['mean_r_unfloored']:.3f} | {row['mean_r_floored']:.3f} | {row['median_abs_bias_unfloored']:.2f} "
+                     f"| {row['median_abs_bias_floored']:.2f} |")  # fmt: skip
+    return lines + [""]
+
+
 @app.command("event-scale")
 def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
     """Whether a trace's own events tell how far off its spike count is (a per-trace count calibration).
@@ -363,8 +433,8 @@ def table(out: Path = RESULTS / "probes.md") -> None:
              "Regenerate: `python benchmarks/probes.py table` (each probe's command is in its JSON under",
              "`benchmarks/results/probes/`). Median and mean over the fold's datasets of the median per-neuron",
              "correlation; the model is a `benchmarks/recipe.py` run that never saw the fold.", ""]  # fmt: skip
-    for path in sorted(OUT.glob("*.json")):
-        record = json.loads(path.read_text())
+    records = [json.loads(path.read_text()) for path in sorted(OUT.glob("*.json"))]
+    for record in records:
         if record["probe"] == "event-scale":
             lines += event_scale_lines(record)
             continue
@@ -375,6 +445,7 @@ def table(out: Path = RESULTS / "probes.md") -> None:
             cells = " | ".join(f"{row['per_dataset'][d]['correlation']:.3f}" for d in datasets)
             lines.append(f"| {name} | {cells} | {row['median_r']:.3f} | {row['mean_r']:.3f} |")
         lines.append("")
+    lines += rate_floor_lines([record for record in records if record["probe"] == "rate-floor"])
     out.write_text("\n".join(lines))
     typer.echo("\n".join(lines))
 

@@ -836,6 +836,19 @@ FINDINGS = """\
   samples over the rate, mean r on B 0.665 / 0.663 / 0.653 against 0.660 unsmoothed, on C
   0.609 / 0.598 / 0.583 against 0.613. It helps the slow GCaMP6s datasets a little (DS15,
   DS16) and costs the others; the conv output is not just a noisier windowed output.
+- **A floor under the rate (rule set 2026-12-06 before any run).** "Where the count goes
+  wrong" above found noise counted as spikes, a low rate far from any recorded spike (up
+  to 1.7 spikes elsewhere per recorded spike). `probes.py rate-floor FOLD`: the rate less
+  a constant θ of 0 / 0.0025 / 0.005 / 0.01 / 0.02 spikes per 60 Hz sample, clipped at
+  zero; θ fitted on three folds (least median |bias| over their datasets) and applied to
+  the fourth (`fitted_floor_rows`). Scored on two student runs already in the cache, each
+  on all four folds: `conv-noise-distil1-cosine` s0 and `conv-noise-distil1-gain` s1
+  (students like the shipped one; the control student's runs are no longer cached), and on
+  `conv-noise-distil1-baseline97` s0 when it is in. It passes if on both cached runs the
+  fitted floor brings the pooled median |bias| to at most 0.25 while pooled median r and
+  mean r fall by at most 0.005 from the unfloored run's. A pass makes it a per-model
+  calibration on the card, fitted on validation runs of the shipped recipe, to be checked
+  in leave-one-out before it ships; a miss ends the line.
 
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 

@@ -114,3 +114,25 @@ def test_offset_count_rows_list_each_dataset_at_every_offset():
     assert recipe.offset_count_lines([]) == []
     with pytest.raises(ValueError, match="different offsets"):
         recipe.offset_count_lines([record, {**record, "offsets": [0.0, 0.2]}])
+
+
+def test_a_rate_floor_is_fitted_on_three_folds_and_applied_to_the_fourth():
+    from benchmarks import probes
+
+    def settings(fold):
+        # every dataset counts half too many unfloored; a floor of 0.01 mends fold A's only, and costs 0.01 r
+        floored_bias = 0.0 if fold == "A" else 0.6
+        return {"floor 0": {"per_dataset": {d: {"correlation": 0.7, "bias": 0.5} for d in recipe.FOLDS[fold]}},
+                "floor 0.01": {"per_dataset": {d: {"correlation": 0.69, "bias": floored_bias} for d in recipe.FOLDS[fold]}}}
+
+    records = [{"probe": "rate-floor", "run": "v-s0", "fold": fold, "settings": settings(fold)} for fold in recipe.FOLDS]
+    (row,) = probes.fitted_floor_rows(records)
+    # A is held out: B, C, D prefer no floor (0.5 < 0.6); held out B: A, C, D pool to median 0.6 floored against 0.5
+    assert row["floors"] == ["0", "0", "0", "0"] and row["median_abs_bias_floored"] == pytest.approx(0.5)
+    for record in records:
+        record["settings"]["floor 0.01"]["per_dataset"] = {d: {"correlation": 0.69, "bias": 0.1} for d in recipe.FOLDS[record["fold"]]}
+    (row,) = probes.fitted_floor_rows(records)
+    assert row["floors"] == ["0.01"] * 4 and row["median_abs_bias_floored"] == pytest.approx(0.1)
+    assert row["median_r_floored"] == pytest.approx(0.69) and row["median_r_unfloored"] == pytest.approx(0.7)
+    assert probes.fitted_floor_rows(records[:3]) == []  # a fold missing: no row
+    assert "| v-s0 | 0.01, 0.01, 0.01, 0.01 | 0.700 | 0.690 |" in "\n".join(probes.rate_floor_lines(records))
