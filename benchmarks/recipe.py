@@ -849,6 +849,16 @@ FINDINGS = """\
   mean r fall by at most 0.005 from the unfloored run's. A pass makes it a per-model
   calibration on the card, fitted on validation runs of the shipped recipe, to be checked
   in leave-one-out before it ships; a miss ends the line.
+- **Outcome: it misses the bar on both runs** (`probes.md`, table "rate-floor, fitted on
+  three folds"). Pooled median |bias| 0.45 → 0.35 (`conv-noise-distil1-cosine` s0, floors
+  per held-out fold A–D 0.01 / 0.005 / 0.0025 / 0.005) and 0.46 → 0.36
+  (`conv-noise-distil1-gain` s1, 0.01 / 0.01 / 0.02 / 0.01), short of 0.25. Correlation
+  does not suffer: median r 0.675 → 0.676 and 0.634 → 0.653, mean r 0.676 → 0.675 and
+  0.648 → 0.648. The floor takes a tenth off the median |bias| on both runs, but the
+  datasets that count too many by far (DS04 +3.9, DS05 +2.3, DS06 +1.9, DS14 +2.0 on
+  gain s1) keep most of it at any floor (DS04 +1.6 at 0.02) while those that count too
+  few lose more: what is left is the per-preparation spike size noted above, not noise.
+  The line ends as the rule says; a floor is not made a calibration.
 
 ## Low latency (2026-11-29: fold D; 0 and 50 ms one seed, 100 ms two)
 
