@@ -25,7 +25,7 @@ deviation over a centred window of ``norm_window`` input samples (halved per lev
 :func:`norm_windows`) instead of by BatchNorm; its convolutions then have no bias.
 Or it may take its input *less its local mean* (``baseline_window`` > 0): the trace minus
 its mean over a centred window (:func:`baseline_reach`), so a constant ΔF/F baseline
-offset, or a slow drift, changes nothing away from the trace's ends (the windowed
+offset, or a linear drift, changes nothing away from the trace's ends (the windowed
 model's InstanceNorm removes each window's mean too).
 """
 
@@ -187,7 +187,8 @@ class Network:
     ``kind``: one of :data:`KINDS`. Convolutional only: ``local_window``, a local z-score
     input channel over that many samples; ``dilation``, of the bottleneck's convolutions;
     ``norm_window``, sliding InstanceNorm (:func:`norm_windows`) instead of BatchNorm;
-    ``baseline_window``, its input less the input's mean over a centred window. Validated on construction; everything shape- and reach-related follows from it.
+    ``baseline_window``, its input less the input's mean over a centred window. Validated
+    on construction; everything shape- and reach-related follows from it.
     """
 
     kind: str = "windowed"
