@@ -816,6 +816,28 @@ FINDINGS = """\
   its median |bias| at most the control's; a pass earns seed 1 under the tenth round's
   bars, a miss ends the line. Reported beside it, deciding nothing: spikes counted on
   the fold-D student's held-out DS31 trials with the ΔF/F lifted by 0 and 0.1.
+- **Outcome: it misses the screen on every measure** (all four folds in; the four
+  teachers retrained on this machine reproduced the control's exactly: median r A / B / C
+  / D 0.482 / 0.679 / 0.767 / 0.737, stopping at 1165 / 846 / 1836 / 1693 steps). Pooled
+  over the 23 datasets: median r 0.651 (control 0.663), mean r 0.648 (0.676), median
+  |bias| 0.41 (0.35); per fold median r A / B / C / D 0.559 / 0.661 / 0.709 / 0.723
+  against the control's 0.558 / 0.688 / 0.757 / 0.724. The line ends. Against
+  `conv-noise-distil1-cosine` s0 (the same teachers; its per-dataset scores are
+  committed, the control's are not) it is above on 8 datasets, level on DS29 and below
+  on 14, and the losses sit on the slow indicators: GCaMP6s DS15 / DS16 0.347 / 0.325
+  against 0.505 / 0.502, zebrafish GCaMP6f DS06 / DS07 0.516 / 0.563 against 0.650 /
+  0.623, GCaMP5k DS17 0.704 against 0.752. A sliding mean over 97 samples (1.6 s) is a
+  high-pass filter that takes away the slow part of a transient lasting about as long,
+  where the teacher's per-window normalisation subtracts one mean from a whole window and
+  keeps the transient's shape inside it (the likely cause, not tested apart). It gains on
+  the 7.8 Hz Cal520 DS05 (0.609 against 0.529) and OGB-1 DS03 (0.506 against 0.423).
+  Reported, deciding nothing: it is blind to the offset as built. On fold D's held-out
+  trials, with the ΔF/F lifted by 0.1, the count per recorded spike stays 1.23 on DS31
+  (the plain student 1.15 → 1.20) and 0.66 on DS20 (1.10 → 1.86); DS19 moves 1.11 → 1.19
+  (1.29 → 3.02). What still moves is at trial ends, where the network's own zero padding
+  meets the lifted trace: away from the ends the rates agree to 1e-7 at 7.8–500 Hz. The
+  rate floor fitted on three folds takes its median |bias| from 0.41 to 0.33
+  (`probes.md`), short of 0.25 as on the other two runs.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
