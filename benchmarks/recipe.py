@@ -132,6 +132,9 @@ VARIANTS = {
                                       "as conv-noise-distil1, the network taking its input less the input's mean over a "
                                       "centred 97-sample window (blind to a constant baseline offset, as the windowed "
                                       "teacher's per-window normalisation is); reach 99, 288-sample training windows"),
+    "conv-noise-distil1-baseline385": ({**DISTILLED_STUDENT, "context": 592, "baseline_window": 385},
+                                       "as conv-noise-distil1-baseline97 with a 385-sample (6.4 s) local mean: a milder "
+                                       "high-pass, still blind to a constant offset; reach 243, 592-sample training windows"),
     "conv-noise-distil1-b2048": ({**DISTILLED_STUDENT, "batch_size": 2048},
                                  "as conv-noise-distil1, twice the windows per step (batch 2048, the same 1500 steps): "
                                  "more data per step"),
@@ -838,6 +841,16 @@ FINDINGS = """\
   meets the lifted trace: away from the ends the rates agree to 1e-7 at 7.8–500 Hz. The
   rate floor fitted on three folds takes its median |bias| from 0.41 to 0.33
   (`probes.md`), short of 0.25 as on the other two runs.
+- **A screen of a slower local mean (rule set 2026-12-06 before any run).** If the
+  97-sample mean lost by taking away slow transients, a mean over 385 samples (6.4 s,
+  several GCaMP6s decay times) keeps them and still cancels a constant offset:
+  `conv-noise-distil1-baseline385` (reach 243, 592-sample training windows, the smallest
+  allowed that cover it), seed 0, first on folds B and C, where the 97-sample mean lost
+  most (zebrafish GCaMP6f, GCaMP6s), with the same retrained teachers as the control. It
+  passes this part if on both folds its median r is at least the control's (B 0.688, C
+  0.757); a pass earns folds A and D and the thirteenth round's screen pooled over the 23
+  datasets (0.663 / 0.676 / 0.35), a miss ends the line. Reported, deciding nothing: its
+  DS15 / DS16 against the 97-sample mean's 0.347 / 0.325.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
