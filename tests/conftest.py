@@ -101,6 +101,20 @@ def assert_stream_equals_offline(model, traces: np.ndarray, frame_rate: float, s
         np.testing.assert_allclose(np.concatenate([o.spike_times[neuron] for o in outputs]), offline.spike_times[neuron], atol=1e-9)
 
 
+def assert_dask_equals_offline(model_path, traces: np.ndarray, frame_rate: float, chunks: tuple[int, int],
+                               atol: float):  # fmt: skip
+    """``ens2rt.dask.infer`` over ``chunks`` gives ``infer``'s rates (to ``atol``) and its spike counts; returns its result."""
+    da = pytest.importorskip("dask.array")
+    import ens2rt
+    import ens2rt.dask
+
+    offline = ens2rt.infer(traces, frame_rate, model=ens2rt.Model.load(model_path, device="cpu"))
+    result = ens2rt.dask.infer(da.from_array(traces, chunks=chunks), frame_rate, model=str(model_path))
+    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=atol)
+    np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
+    return result
+
+
 def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1,
                         norm_window: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
     """Folded convolutional weights (fan-in scaled) whose sparse, small output moves with the input, as a trained model's."""

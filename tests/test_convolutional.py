@@ -11,6 +11,7 @@ onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
 from conftest import (  # noqa: E402
+    assert_dask_equals_offline,
     assert_stream_equals_offline,
     check_stream_delay,
     measured_reach,
@@ -141,13 +142,7 @@ def test_a_stream_needs_the_noise_level_for_noise_scaled_models(conv):
 
 @pytest.mark.parametrize("chunks", [(3, 9000), (2, 1234), (1, 4500)])
 def test_dask_equals_offline(conv_path, traces, chunks):
-    da = pytest.importorskip("dask.array")
-    import ens2rt.dask
-
-    offline = ens2rt.infer(traces, RATE, model=ens2rt.Model.load(conv_path, device="cpu"))
-    result = ens2rt.dask.infer(da.from_array(traces, chunks=chunks), RATE, model=str(conv_path))
-    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=1e-6)
-    np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
+    assert_dask_equals_offline(conv_path, traces, RATE, chunks=chunks, atol=1e-6)
 
 
 def test_a_family_of_convolutional_members(tmp_path, traces):

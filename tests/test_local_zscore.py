@@ -9,7 +9,13 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import assert_stream_equals_offline, measured_reach, random_conv_weights, simulated_traces  # noqa: E402
+from conftest import (  # noqa: E402
+    assert_dask_equals_offline,
+    assert_stream_equals_offline,
+    measured_reach,
+    random_conv_weights,
+    simulated_traces,
+)
 from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
@@ -105,14 +111,8 @@ def test_stream_equals_offline(model, traces, seed):
 
 
 def test_dask_equals_offline(model_path, traces):
-    da = pytest.importorskip("dask.array")
-    import ens2rt.dask
-
-    offline = ens2rt.infer(traces, RATE, model=ens2rt.Model.load(model_path, device="cpu"))
-    result = ens2rt.dask.infer(da.from_array(traces, chunks=(2, 1700)), RATE, model=str(model_path))
     # float32 sums over a window round a little differently at different offsets into a piece
-    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=1e-5)
-    np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
+    assert_dask_equals_offline(model_path, traces, RATE, chunks=(2, 1700), atol=1e-5)
 
 
 def test_train_settings_guard_the_channel():

@@ -9,7 +9,12 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402
-from conftest import assert_stream_equals_offline, check_stream_delay, simulated_traces  # noqa: E402
+from conftest import (  # noqa: E402
+    assert_dask_equals_offline,
+    assert_stream_equals_offline,
+    check_stream_delay,
+    simulated_traces,
+)
 from ens2export.card import write_model  # noqa: E402
 from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2rt.engine.resample import LinearResampler, resample_to_60hz  # noqa: E402
@@ -90,14 +95,8 @@ def test_a_stream_answers_within_150_ms(online, frame_rate):
 
 
 def test_dask_equals_offline(online_path, traces):
-    da = pytest.importorskip("dask.array")
-    import ens2rt.dask
-
-    offline = ens2rt.infer(traces, RATE, model=ens2rt.Model.load(online_path, device="cpu"))
-    result = ens2rt.dask.infer(da.from_array(traces, chunks=(2, 700)), RATE, model=str(online_path))
+    result = assert_dask_equals_offline(online_path, traces, RATE, chunks=(2, 700), atol=1e-6)
     assert result.resampler == "linear"
-    np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=1e-6)
-    np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
 
 
 @pytest.mark.parametrize("frame_rate", [7.5, 30.0, 60.0, 122.07])
