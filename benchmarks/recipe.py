@@ -837,8 +837,9 @@ FINDINGS = """\
   Reported, deciding nothing: it is blind to the offset as built. On fold D's held-out
   trials, with the ΔF/F lifted by 0.1, the count per recorded spike stays 1.23 on DS31
   (the plain student 1.15 → 1.20) and 0.66 on DS20 (1.10 → 1.86); DS19 moves 1.11 → 1.19
-  (1.29 → 3.02). What still moves is at trial ends, where the network's own zero padding
-  meets the lifted trace: away from the ends the rates agree to 1e-7 at 7.8–500 Hz. The
+  (1.29 → 3.02). What still moves is at trial ends, where the zeros the runtime puts
+  outside a recording meet the lifted trace: away from the ends the rates agree to 1e-7
+  (synthetic traces at 7.8–500 Hz). The
   rate floor fitted on three folds takes its median |bias| from 0.41 to 0.33
   (`probes.md`), short of 0.25 as on the other two runs.
 - **A screen of a slower local mean (rule set 2026-12-06 before any run).** If the
