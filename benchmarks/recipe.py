@@ -852,6 +852,17 @@ FINDINGS = """\
   0.757); a pass earns folds A and D and the thirteenth round's screen pooled over the 23
   datasets (0.663 / 0.676 / 0.35), a miss ends the line. Reported, deciding nothing: its
   DS15 / DS16 against the 97-sample mean's 0.347 / 0.325.
+- **Outcome: it misses on both folds; the line ends** (folds A and D not run). Median r
+  B 0.685 (control 0.688), C 0.732 (0.757); mean r B 0.687, C 0.642. A slower mean wins
+  back part of what the 97-sample one lost on the slow indicators and not most of it:
+  DS15 / DS16 0.409 / 0.367 (97 samples: 0.347 / 0.325; the cosine student on the same
+  teachers 0.505 / 0.502), DS17 0.750 (0.704; 0.752), zebrafish GCaMP6f DS06 / DS07
+  0.541 / 0.545 (0.516 / 0.563; 0.650 / 0.623). So the high-pass explains only part of
+  the loss: on GCaMP6s the level of the trace itself, not only its shape over a second
+  or two, carries what the student uses (a sustained rate lifts the baseline of a slow
+  indicator). Each run took 65 min of training on one thread beside another run
+  (twice the 97-sample mean's 288-sample windows). A baseline-blind student is not
+  pursued further.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
