@@ -858,7 +858,7 @@ FINDINGS = """\
   DS15 / DS16 0.409 / 0.367 (97 samples: 0.347 / 0.325; the cosine student on the same
   teachers 0.505 / 0.502), DS17 0.750 (0.704; 0.752), zebrafish GCaMP6f DS06 / DS07
   0.541 / 0.545 (0.516 / 0.563; 0.650 / 0.623). So the high-pass explains only part of
-  the loss: on GCaMP6s the level of the trace itself, not only its shape over a second
+  the loss: on GCaMP6s the level of the trace itself (likely, not tested apart), not only its shape over a second
   or two, carries what the student uses (a sustained rate lifts the baseline of a slow
   indicator). Each run took 65 min of training on one thread beside another run
   (twice the 97-sample mean's 288-sample windows). A baseline-blind student is not
