@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -113,6 +114,25 @@ def assert_dask_equals_offline(model_path, traces: np.ndarray, frame_rate: float
     np.testing.assert_allclose(result.rate.compute(scheduler="threads"), offline.rate, atol=atol)
     np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
     return result
+
+
+def train_and_export_convolutional(ground_truth, tmp_path: Path, *options: str) -> tuple[dict, Path]:
+    """``ens2export train`` a 3-step convolutional run on DS05 with ``options`` (288-sample windows, noise-std input),
+    then ``ens2export onnx`` it: the run's settings and the model's path (its card beside it)."""
+    pytest.importorskip("torch")
+    from ens2export.cli import app
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "3", "--batch-size", "32",
+                                  "--device", "cpu", "--kind", "convolutional", "--context", "288", "--input-scaling", "noise_std",
+                                  *options])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "model.onnx"
+    exported = runner.invoke(app, ["onnx", str(run), "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    return json.loads((run / "run.json").read_text())["settings"], out
 
 
 def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1,

@@ -16,6 +16,7 @@ from conftest import (  # noqa: E402
     measured_reach,
     random_conv_weights,
     simulated_traces,
+    train_and_export_convolutional,
 )
 from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
@@ -116,20 +117,8 @@ def test_train_settings_guard_the_window():
 
 
 def test_train_and_export_from_the_command_line(ground_truth, tmp_path, traces):
-    pytest.importorskip("torch")
-    from ens2export.cli import app
-    from typer.testing import CliRunner
-
-    runner = CliRunner()
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "3", "--batch-size", "32",
-                                  "--device", "cpu", "--kind", "convolutional", "--context", "288", "--input-scaling", "noise_std",
-                                  "--baseline-window", str(WINDOW)])  # fmt: skip
-    assert trained.exit_code == 0, trained.output
-    assert json.loads((run / "run.json").read_text())["settings"]["baseline_window"] == WINDOW
-    out = tmp_path / "baseline.onnx"
-    exported = runner.invoke(app, ["onnx", str(run), "-o", str(out)])
-    assert exported.exit_code == 0, exported.output
+    settings, out = train_and_export_convolutional(ground_truth, tmp_path, "--baseline-window", str(WINDOW))
+    assert settings["baseline_window"] == WINDOW
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["contract"]["reach"]["left"] == 99 and "less its mean over 97 samples" in card["description"]
     rate = ens2rt.infer(traces, RATE, model=ens2rt.Model.load(out, device="cpu"), spikes=False).rate
