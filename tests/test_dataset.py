@@ -134,13 +134,36 @@ def test_a_stretched_window_moves_each_spike_and_keeps_its_count(factor):
 
 
 @pytest.mark.parametrize("name", ["stretch", "gain"])
-def test_stretch_and_gain_are_convolutional_augmentations_of_at_least_one(name):
+def test_stretch_and_gain_are_augmentations_of_at_least_one(name):
     from ens2export.train import TrainSettings
 
     assert getattr(TrainSettings(kind="convolutional", context=192, **{name: 1.5}), name) == 1.5
-    for fields in ({"kind": "convolutional", "context": 192, name: 0.8}, {name: 1.2}, {name: float("nan")}):
+    for fields in ({"kind": "convolutional", "context": 192, name: 0.8}, {name: float("nan")}):
         with pytest.raises(ValueError, match=name):
             TrainSettings(**fields)
+
+
+def test_gain_is_for_convolutional_training_and_stretch_for_both_kinds():
+    from ens2export.train import TrainSettings
+
+    assert TrainSettings(stretch=1.5).stretch == 1.5
+    with pytest.raises(ValueError, match="gain is a factor >= 1 for convolutional training"):
+        TrainSettings(gain=1.2)
+
+
+def test_windowed_batches_stretch_like_context_windows():
+    source = concatenate([windows_from_neurons([_neuron([2.0, 2.1, 6.0])]), windows_from_neurons([_neuron([0.5, 3.0], seconds=7.0)])])
+    plain = source.batch(np.random.default_rng(5), 64)
+    np.testing.assert_array_equal(source.batch(np.random.default_rng(5), 64, stretch=1.0)[0], plain[0])
+    inputs, targets = source.batch(np.random.default_rng(5), 64, stretch=1.4)
+    rng = np.random.default_rng(5)
+    chosen = rng.integers(0, source.n_windows, 64)
+    factors = np.exp(rng.uniform(-np.log(1.4), np.log(1.4), 64))
+    assert factors.min() < 0.9 and factors.max() > 1.1  # the draw both slows and speeds windows
+    expected_inputs, _, expected_targets = source.stretched(chosen, factors, 96)
+    np.testing.assert_array_equal(inputs, expected_inputs)
+    np.testing.assert_array_equal(targets, expected_targets)
+    assert inputs.shape == targets.shape == (64, 96)
 
 
 def test_gain_scales_each_input_within_its_bounds_and_leaves_the_targets():

@@ -40,6 +40,14 @@ def test_training_with_added_trials_is_reproducible_and_uses_them(ground_truth, 
     assert not np.array_equal(first.losses, plain.losses)  # the added trials are in the batches
 
 
+def test_windowed_training_takes_stretched_windows(ground_truth):
+    source = load_windows(ground_truth, include=["DS05"])
+    stretched = [train(source, TrainSettings(max_steps=3, batch_size=64, seed=2, stretch=1.5), device="cpu") for _ in range(2)]
+    np.testing.assert_array_equal(stretched[0].losses, stretched[1].losses)
+    plain = train(source, TrainSettings(max_steps=3, batch_size=64, seed=2), device="cpu")
+    assert not np.array_equal(stretched[0].losses, plain.losses)
+
+
 def test_a_few_steps_lower_the_loss(ground_truth):
     source = load_windows(ground_truth, include=["DS05"])
     result = train(source, TrainSettings(max_steps=40, batch_size=256, seed=3), device="cpu")

@@ -70,7 +70,7 @@ def train(
         float, typer.Option(help="convolutional: add a random baseline offset and ramp to each window, N(0, DRIFT) noise std each.")
     ] = 0.0,
     stretch: Annotated[
-        float, typer.Option(help="convolutional: slow down or speed up each window by a random factor up to STRETCH (1: none).")
+        float, typer.Option(help="Slow down or speed up each window by a random factor up to STRETCH (1: none).")
     ] = 1.0,
     gain: Annotated[
         float, typer.Option(help="convolutional: multiply each window's input by a random factor up to GAIN either way (1: none).")

@@ -103,18 +103,25 @@ class WindowSource:
         """Recorded time covered, in hours."""
         return self.n_windows / 60.0 / 3600.0
 
-    def batch(self, rng: np.random.Generator, size: int, noise_level: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, rng: np.random.Generator, size: int, noise_level: float | np.ndarray | None = None,
+              stretch: float = 1.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """``size`` windows drawn uniformly with replacement: (inputs, targets), each (size, 96).
 
         With ``noise_level`` (one ν, or one per window), every window gets fresh noise that
-        lifts its trial to that ν.
+        lifts its trial to that ν. ``stretch`` (augmentation, ≥ 1): each window's time axis
+        is scaled by a factor drawn log-uniformly from 1 / stretch to stretch, as in
+        :meth:`context_batch` (:meth:`stretched`); any noise is added after.
         """
         chosen = rng.integers(0, self.n_windows, size)
-        index = self.starts[chosen][:, None] + np.arange(WINDOW)
-        inputs = self.inputs[index]
+        if stretch > 1.0:
+            factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), size))
+            inputs, _, targets = self.stretched(chosen, factors, WINDOW)
+        else:
+            index = self.starts[chosen][:, None] + np.arange(WINDOW)
+            inputs, targets = self.inputs[index], self.targets[index]
         if noise_level is not None:
             inputs = inputs + self.noise(rng, chosen, noise_level)
-        return inputs, self.targets[index]
+        return inputs, targets
 
     def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float | np.ndarray, length: int = WINDOW) -> np.ndarray:
         """Noise for windows ``chosen`` (indices < n_windows) that lifts their trials to ``noise_level`` (one, or one per window).

@@ -44,7 +44,7 @@ class TrainSettings:
     ``schedule="cosine"``: the learning rate falls from ``learning_rate`` to zero along a
     half cosine over exactly ``max_steps`` steps (a fixed budget, so ``patience`` must not
     cut it short); ``"constant"`` is the published recipe. ``drift`` (convolutional): baseline
-    drift augmentation, see :meth:`WindowSource.context_batch`; ``stretch`` (convolutional):
+    drift augmentation, see :meth:`WindowSource.context_batch`; ``stretch`` (either kind):
     time-stretch augmentation, each window slowed or sped up by up to that factor (the same
     method); ``gain`` (convolutional): amplitude augmentation, each input scaled by up to
     that factor either way. ``noise_band`` (instead of
@@ -127,10 +127,10 @@ class TrainSettings:
                 raise ValueError(f"noise_band must be (low, high) with 0 <= low < high, instead of noise_level; not {self.noise_band}")
         if self.drift < 0 or (self.drift > 0 and self.kind != "convolutional"):
             raise ValueError(f"drift is a non-negative augmentation of convolutional training, not {self.drift} for {self.kind}")
-        for name in ("stretch", "gain"):
-            factor = getattr(self, name)
-            if not factor >= 1.0 or (factor > 1.0 and self.kind != "convolutional"):
-                raise ValueError(f"{name} is a factor >= 1 for convolutional training, not {factor} for {self.kind}")
+        if not self.stretch >= 1.0:
+            raise ValueError(f"stretch is a factor >= 1, not {self.stretch}")
+        if not self.gain >= 1.0 or (self.gain > 1.0 and self.kind != "convolutional"):
+            raise ValueError(f"gain is a factor >= 1 for convolutional training, not {self.gain} for {self.kind}")
         if self.schedule == "cosine" and self.patience < self.max_steps:
             raise ValueError(f"a cosine schedule runs exactly max_steps ({self.max_steps}); patience {self.patience} would stop it early")
         if self.input_scaling not in INPUT_SCALINGS:
@@ -244,7 +244,8 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(learning_rate_factor, settings))
     # On a GPU the whole training set lives on the device; batches are gathered there.
-    on_gpu = target_device.type == "cuda" and not convolutional  # context batches are gathered on the CPU
+    # context batches and stretched windows are gathered on the CPU
+    on_gpu = target_device.type == "cuda" and not convolutional and settings.stretch == 1.0
     if on_gpu:
         inputs = torch.from_numpy(source.inputs).to(target_device)
         targets = torch.from_numpy(source.targets).to(target_device)
@@ -267,7 +268,7 @@ def train(
                                                     drift=settings.drift, stretch=settings.stretch, gain=settings.gain)  # fmt: skip
             x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
-            batch_x, batch_y = source.batch(rng, settings.batch_size, level)
+            batch_x, batch_y = source.batch(rng, settings.batch_size, level, stretch=settings.stretch)
             x, y = torch.from_numpy(batch_x), torch.from_numpy(batch_y)
         optimizer.zero_grad(set_to_none=True)
         output = model(x, rectify=False)[:, centre] if convolutional else model(x)
