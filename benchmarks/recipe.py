@@ -892,6 +892,23 @@ FINDINGS = """\
   nothing: the published recipe's seed 0 retrained on this machine with the same code
   (`recipe.py run FOLD windowed --seed 0 --threads 1`, not committed: its files would
   replace the committed seed 0), DS31 and the fold-B median.
+- **Outcome: it misses all three bars with seed 0**, so seed 1 was not run. Pooled over
+  the 23 datasets: median r 0.655 (bar 0.677), mean r 0.661 (bar 0.676), median |bias|
+  0.59 (bar 0.46), largest +1.98 (DS20). Per fold, median r A / B / C / D 0.493 / 0.658 /
+  0.780 / 0.743. The control retrained beside it (A / B / C / D 0.521 / 0.690 / 0.763 /
+  0.741, stopping at 1010 / 846 / 1836 / 1693 steps; this machine rounds differently from
+  the last one, which gave 0.482 / 0.679 / 0.767 / 0.737) pools to 0.674 / 0.674 / 0.50;
+  the stretched recipe is above it on 6 datasets, level (within 0.005) on 3 and below on
+  14. It gains on GCaMP6s and GCaMP5k of fold C (DS12 0.836 against 0.810, DS14 0.769
+  against 0.741) and on the dye DS03 (0.447 against 0.422), and loses on every mouse and
+  zebrafish GCaMP6f dataset of fold B, the fold whose spikes the plain recipe places late
+  (DS09 0.661 against 0.707, DS11 0.749 against 0.782), and on the red indicators (DS20
+  0.583 against 0.658). It does not mend GCaMP8m's timing: on DS31 0.807 (control
+  0.798), and a sample later 0.881 (control 0.885; `probes.py output-shift D --variant
+  windowed-stretch`, table in `probes.md`), so it still places those spikes a sample
+  early. Stretched kinetics with their timing do not teach the network where a new
+  indicator's spikes fall; the timing a held-out indicator costs is not a matter of the
+  kinetics the training data span. The line ends.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
