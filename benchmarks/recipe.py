@@ -80,7 +80,11 @@ VARIANTS = {
     **{f"windowed-nu{level}": ({"max_steps": 1600, "patience": 1600, "noise_level": float(level)},
                                f"the shipped ens2-exc-nu{level} recipe: the published network for a fixed 1600 steps with "
                                f"white noise lifting every trace to nu = {level} (a windowed family member)")
-       for level in (4, 8)},
+       for level in (2, 4, 6, 8)},
+    **{f"windowed-band{level}": ({"max_steps": 1600, "patience": 1600, "noise_band": (level - 1.0, level + 1.0)},
+                                 f"as windowed-nu{level}, every window lifted to its own nu drawn uniformly from "
+                                 f"{level - 1}-{level + 1} (a family member trained over a band around its level)")
+       for level in (2, 4, 6, 8)},
     "conv-local": ({"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500,
                     "local_window": 97},
                    "as conv-noise, plus a second input channel: the input z-scored over a centred 97-sample window "
@@ -910,6 +914,30 @@ FINDINGS = """\
   indicator's spikes fall; the timing a held-out indicator costs is not a matter of the
   kinetics the training data span. The line ends.
 
+## Noise members trained over bands (2026-12-06, fifteenth round; rule set before any run)
+
+- **Why.** The recipe issue asks for noise members each trained on a range of ν around its
+  level, and this was never run for the windowed members the default family ships. Each
+  shipped member sees every window lifted to exactly its ν, yet the family hands it
+  every trace whose estimated ν is nearer its level than the next one's: the ν = 2
+  member takes traces from ν ≈ 1.3 up, where it scores below the native member (the
+  issue's complaint), and the ν = 4 member traces from 3 to 5. A member trained over the
+  range it will be handed may fit those traces better.
+- **`windowed-band2` … `windowed-band8`** (as the shipped members' recipe, `windowed-nu2` …
+  `windowed-nu8`: the published network for a fixed 1600 steps; every window lifted to
+  its own ν drawn uniformly from level − 1 to level + 1, windows already noisier left as
+  they are). Both families have the fold's `windowed-s0` run as their native member and
+  choose each trial's member by the runtime's rule (the member nearest its estimated ν;
+  a banded member sits at its band's centre). Fold D, seed 0, all eight members trained
+  on this machine, scored as recorded and degraded to ν = 2, 3, 5 and 7 (the lowest
+  member's level and three between members' levels; `recipe.py noise D --base windowed
+  --member windowed-band2 … --level 2 --level 3 --level 5 --level 7`, the same with the
+  `-nu` members). Rule: the banded family passes if its median r is at least the exact
+  family's in every condition and above it by at least 0.01 in one, and as recorded at
+  least the native member alone's. A pass earns the noise benchmark's two folds
+  (`noise.py`) with banded members, which would then decide whether the shipped members
+  are retrained; a miss ends the line.
+
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
 - **A tapered overlap-add does not buy a larger hop** (`probes.py overlap-weights B` and `D`,
@@ -1138,7 +1166,7 @@ def noise(
         folder = RUNS / fold / f"{variant}-s{seed}"
         info = json.loads((folder / "run.json").read_text())
         settings = TrainSettings.from_dict(info["settings"])
-        at = settings.noise_level
+        at = member_level(settings)
         if at is None:  # a native-noise member sits at the typical ν of its training data
             at = load_windows(GROUND_TRUTH, include=info["datasets"], resampler=settings.resampler).typical_noise_level()
         with np.load(folder / "weights.npz") as archive:
@@ -1163,8 +1191,20 @@ def noise(
         "fold": fold, "base": base, "members": member, "seed": seed,
         "member_levels": {m.name: m.noise_level for m in family.members}, "conditions": conditions,
     }  # fmt: skip
-    own = all(m.startswith(base) for m in member)  # BASE's own noise members, or another recipe's (a family of mixed kinds)
-    save_record(f"noise-{fold}-{base}-s{seed}" + ("" if own else "+" + "+".join(member)), record)
+    save_record(noise_record_name(fold, base, member, seed), record)
+
+
+def noise_record_name(fold: str, base: str, members: list[str], seed: int) -> str:
+    """The `noise` record's name: plain for BASE with its own ν = 4 and 8 members, else the members appended."""
+    own_pair = list(members) == [f"{base}-nu4", f"{base}-nu8"]
+    return f"noise-{fold}-{base}-s{seed}" + ("" if own_pair else "+" + "+".join(members))
+
+
+def member_level(settings) -> float | None:
+    """The ν a family member trained with ``settings`` sits at: its noise level, its band's centre, or None (native)."""
+    if settings.noise_band is not None:
+        return sum(settings.noise_band) / 2
+    return settings.noise_level
 
 
 @app.command()

@@ -136,3 +136,19 @@ def test_a_rate_floor_is_fitted_on_three_folds_and_applied_to_the_fourth():
     assert row["median_r_floored"] == pytest.approx(0.69) and row["median_r_unfloored"] == pytest.approx(0.7)
     assert probes.fitted_floor_rows(records[:3]) == []  # a fold missing: no row
     assert "| v-s0 | 0.01, 0.01, 0.01, 0.01 | 0.700 | 0.690 |" in "\n".join(probes.rate_floor_lines(records))
+
+
+def test_a_family_member_sits_at_its_noise_level_or_its_bands_centre():
+    from ens2export.train import TrainSettings
+
+    assert recipe.member_level(TrainSettings(noise_level=4.0)) == 4.0
+    assert recipe.member_level(TrainSettings(**recipe.VARIANTS["windowed-band6"][0])) == 6.0
+    assert recipe.member_level(TrainSettings()) is None  # native: placed at its training data's typical ν
+
+
+def test_noise_records_of_other_member_sets_get_their_own_names():
+    assert recipe.noise_record_name("D", "windowed", ["windowed-nu4", "windowed-nu8"], 0) == "noise-D-windowed-s0"
+    assert recipe.noise_record_name("D", "conv-noise-distil1", ["windowed-nu4", "windowed-nu8"], 0) == (
+        "noise-D-conv-noise-distil1-s0+windowed-nu4+windowed-nu8")
+    banded = [f"windowed-band{level}" for level in (2, 4, 6, 8)]
+    assert recipe.noise_record_name("D", "windowed", banded, 0) == "noise-D-windowed-s0+" + "+".join(banded)
