@@ -937,6 +937,27 @@ FINDINGS = """\
   least the native member alone's. A pass earns the noise benchmark's two folds
   (`noise.py`) with banded members, which would then decide whether the shipped members
   are retrained; a miss ends the line.
+- **Outcome: it misses** (all eight members trained on this machine; the native member
+  the fold's `windowed-s0` run retrained this session, 0.741). Median r of the banded
+  family against the exact one, as recorded / ν = 2 / 3 / 5 / 7: 0.743 / 0.672 / 0.579 /
+  0.466 / 0.423 against 0.734 / 0.659 / 0.528 / 0.476 / 0.440. Ahead up to ν = 3 (by
+  0.051 at ν = 3, where the exact ν = 2 and 4 members meet traces between their levels),
+  behind at ν = 5 and 7 (−0.010, −0.017). As recorded the banded family is above the
+  native member alone (0.743 against 0.741) and the exact one below it (0.734), the
+  recipe issue's complaint about the ν = 2 member reproduced. The banded members lose
+  where traces are noisy: trained also on quieter windows, a ν = 6 or 8 member is a
+  weaker denoiser at its own level. The gain below ν ≈ 3 comes from the ν = 2 member,
+  the one that takes traces from ν ≈ 1.3 up.
+- **A follow-up on a fresh fold (rule set 2026-12-06 after fold D's result, before any
+  fold-B run).** Fold D chose it, so it is tested where nothing was chosen: a family
+  whose ν = 2 member is `windowed-band2` and whose ν = 4, 6 and 8 members stay the exact
+  ones, against the exact family, on fold B, seed 0, the fold's `windowed-s0` run as the
+  native member, all members trained on this machine; scored as recorded and at ν = 2
+  and 3 (from ν = 4 up both families hand every trace to the same members). It passes if
+  its median r is at least the exact family's in all three conditions and as recorded at
+  least the native member alone's. A pass earns the two-fold noise benchmark (`noise.py`)
+  with the banded ν = 2 member before the shipped `ens2-exc-nu2` is retrained; a miss
+  ends the line.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
