@@ -174,3 +174,14 @@ def test_gain_scales_each_input_within_its_bounds_and_leaves_the_targets():
     ratio = np.abs(x).sum(axis=1) / np.abs(plain_x).sum(axis=1)  # every window has samples inside the trial
     assert np.all((ratio >= 0.5 - 1e-6) & (ratio <= 2.0 + 1e-6)) and ratio.std() > 0.1
     np.testing.assert_allclose(x, plain_x * ratio[:, None], rtol=1e-5, atol=1e-6)
+
+
+def test_noise_on_stretched_windowed_batches_stays_inside_the_trial():
+    source = windows_from_neurons([_neuron([0.5, 3.0], seconds=4.0)])
+    inputs, _ = source.batch(np.random.default_rng(8), 256, noise_level=6.0, stretch=1.5)
+    rng = np.random.default_rng(8)
+    chosen = rng.integers(0, source.n_windows, 256)
+    clean, inside, _ = source.stretched(chosen, np.exp(rng.uniform(-np.log(1.5), np.log(1.5), 256)), 96)
+    assert (~inside).any() and inside.any()  # some windows reach past the trial's ends
+    assert np.all(inputs[~inside] == 0)
+    assert np.abs(inputs - clean)[inside].min() > 0  # fresh noise on every sample inside

@@ -110,17 +110,19 @@ class WindowSource:
         With ``noise_level`` (one ν, or one per window), every window gets fresh noise that
         lifts its trial to that ν. ``stretch`` (augmentation, ≥ 1): each window's time axis
         is scaled by a factor drawn log-uniformly from 1 / stretch to stretch, as in
-        :meth:`context_batch` (:meth:`stretched`); any noise is added after.
+        :meth:`context_batch` (:meth:`stretched`); any noise is added after, inside the trial.
         """
         chosen = rng.integers(0, self.n_windows, size)
         if stretch > 1.0:
             factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), size))
-            inputs, _, targets = self.stretched(chosen, factors, WINDOW)
+            inputs, inside, targets = self.stretched(chosen, factors, WINDOW)
+            trial = self._trial_of(chosen)
         else:
             index = self.starts[chosen][:, None] + np.arange(WINDOW)
             inputs, targets = self.inputs[index], self.targets[index]
-        if noise_level is not None:
-            inputs = inputs + self.noise(rng, chosen, noise_level)
+            trial, inside = self._trial_and_inside(chosen, WINDOW)
+        if noise_level is not None:  # only where the (stretched) window lies inside its trial
+            inputs = inputs + self._noise(rng, trial, inside, noise_level)
         return inputs, targets
 
     def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float | np.ndarray, length: int = WINDOW) -> np.ndarray:
