@@ -958,6 +958,15 @@ FINDINGS = """\
   least the native member alone's. A pass earns the two-fold noise benchmark (`noise.py`)
   with the banded ν = 2 member before the shipped `ens2-exc-nu2` is retrained; a miss
   ends the line.
+- **Outcome: it passes on fold B** (the fold's native member `windowed-s0`, retrained
+  this session, sits at ν 0.947, so traces from ν ≈ 1.47 go to the ν = 2 member). Median
+  r of the family with the banded ν = 2 member against the exact family, as recorded / ν
+  = 2 / ν = 3: 0.690 / 0.588 / 0.544 against 0.690 / 0.574 / 0.540 (as recorded both equal
+  to the native member alone's 0.690: only some DS06 trials reach the ν = 2 member there,
+  0.656 against 0.657). At ν = 2 it is ahead on all six datasets (DS11 0.667 against 0.641,
+  DS08 0.572 against 0.551), at ν = 3 on four and level on two. One seed, one fold; what
+  it earned is the two-fold noise benchmark (`noise.py`, which needs a banded member
+  option first) with the banded ν = 2 member, not yet run: nothing ships from this round.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
