@@ -964,7 +964,7 @@ FINDINGS = """\
   = 2 / ν = 3: 0.690 / 0.588 / 0.544 against 0.690 / 0.574 / 0.540 (as recorded both equal
   to the native member alone's 0.690: only some DS06 trials reach the ν = 2 member there,
   0.656 against 0.657). At ν = 2 it is ahead on all six datasets (DS11 0.667 against 0.641,
-  DS08 0.572 against 0.551), at ν = 3 on four and level on two. One seed, one fold; what
+  DS08 0.572 against 0.551), at ν = 3 on two (DS11 0.623 against 0.582, DS09) and within 0.001 on four. One seed, one fold; what
   it earned is the two-fold noise benchmark (`noise.py`, which needs a banded member
   option first) with the banded ν = 2 member, not yet run: nothing ships from this round.
 
