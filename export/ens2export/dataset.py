@@ -114,9 +114,7 @@ class WindowSource:
         """
         chosen = rng.integers(0, self.n_windows, size)
         if stretch > 1.0:
-            factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), size))
-            inputs, inside, targets = self.stretched(chosen, factors, WINDOW)
-            trial = self._trial_of(chosen)
+            trial, inputs, inside, targets = self._randomly_stretched(rng, chosen, stretch, WINDOW)
         else:
             index = self.starts[chosen][:, None] + np.arange(WINDOW)
             inputs, targets = self.inputs[index], self.targets[index]
@@ -174,9 +172,7 @@ class WindowSource:
         """
         chosen = rng.integers(0, self.n_windows, size)
         if stretch > 1.0:
-            factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), size))
-            trial = self._trial_of(chosen)
-            inputs, inside, targets = self.stretched(chosen, factors, length, delay)
+            trial, inputs, inside, targets = self._randomly_stretched(rng, chosen, stretch, length, delay)
         else:
             extra = (length - WINDOW) // 2
             trial, inside = self._trial_and_inside(chosen, length, delay)
@@ -197,6 +193,12 @@ class WindowSource:
         if gain > 1.0:
             inputs = inputs * np.exp(rng.uniform(-np.log(gain), np.log(gain), (size, 1)))
         return inputs.astype(np.float32), targets
+
+    def _randomly_stretched(self, rng: np.random.Generator, chosen: np.ndarray, stretch: float, length: int,
+                            delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Windows ``chosen``, each stretched by a factor drawn log-uniformly from 1 / stretch to stretch: trials and :meth:`stretched`."""
+        factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), chosen.size))
+        return (self._trial_of(chosen), *self.stretched(chosen, factors, length, delay))
 
     def stretched(self, chosen: np.ndarray, factors: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Windows ``chosen`` with their time axis scaled by ``factors`` about each window's centre.
