@@ -967,6 +967,21 @@ FINDINGS = """\
   DS08 0.572 against 0.551), at ν = 3 on two (DS11 0.623 against 0.582, DS09) and within 0.001 on four. One seed, one fold; what
   it earned is the two-fold noise benchmark (`noise.py`, which needs a banded member
   option first) with the banded ν = 2 member, not yet run: nothing ships from this round.
+- **The two-fold noise benchmark (rule set 2026-12-06 before any of its runs was scored).**
+  `noise.py`'s folds (A = every other excitatory dataset from DS01, B = the rest; a
+  fold's models trained on the other half, so no dataset is scored by a model that saw
+  it), every model trained on this machine, seed 0: per fold the `windowed` model (the
+  native member), `windowed-nu2`, `windowed-band2`, `windowed-nu4`, `-nu6` and `-nu8`
+  (`noise.py train --recipe VARIANT`). Two families that differ only in their ν = 2
+  member, the exact one (`noise.py score --recipe windowed --member windowed-nu2 --member
+  windowed-nu4 --member windowed-nu6 --member windowed-nu8`) and the banded one (the same
+  with `--member windowed-band2`), and the native member alone (`noise.py score --recipe
+  windowed`), on all 23 excitatory datasets as recorded and degraded to ν = 2, 4, 6 and 8.
+  Rule: the banded family passes if its median over datasets of the median r is at least
+  the exact family's in all five conditions and above it at ν = 2 (where the two differ),
+  and as recorded at least the native member alone's. A pass retrains the shipped
+  `ens2-exc-nu2` over ν 1–3 (`ens2export train ... --noise-band 1 3`, all else as its card
+  records), shipped with a card citing this result; a miss ends the line.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
