@@ -7,6 +7,8 @@
                                           # another recipe's single model per fold, beside them
     python benchmarks/noise.py score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
                                           # that recipe's own family (members trained with --recipe too)
+    python benchmarks/noise.py score --recipe windowed --member windowed-band2 --member windowed-nu4 ...
+                                          # a family with a member trained over a band of ν (at its centre)
     python benchmarks/noise.py score --recipe conv-noise-distil1 --published-members
                                           # that recipe's model with the published recipe's noise members
 
@@ -137,12 +139,14 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
 def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Path = RUNS) -> ens2rt.ModelFamily:
     """The fold's model of ``recipe`` and of each noise-member recipe in ``members``, as one family.
 
-    Each member sits at the ν its recipe trains at; the native model at the typical ν of
-    its training data, as :func:`export_member` places the published recipe's.
+    Each member sits at the ν its recipe trains at (a banded member at its band's centre);
+    the native model at the typical ν of its training data, as :func:`export_member`
+    places the published recipe's.
     """
     from ens2export.train import TrainSettings
 
-    name = family_name(recipe)
+    from benchmarks.recipe import member_level
+
     train_on = trained_on(held_out_fold)
     settings = {}
     for variant in (recipe, *members):  # every run present and at its place before anything is exported
@@ -151,26 +155,30 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
             raise typer.BadParameter(f"no {variant} model for fold {held_out_fold}: noise.py train --fold {held_out_fold} "
                                      f"--recipe {variant}", param_hint="--member")  # fmt: skip
         settings[variant] = TrainSettings.from_dict(json.loads((folder / "run.json").read_text())["settings"])
-        if (variant == recipe) != (settings[variant].noise_level is None):
+        if (variant == recipe) != (member_level(settings[variant]) is None):
             raise typer.BadParameter(f"{variant} {'trains at a noise level' if variant == recipe else 'trains at native noise'}: "
                                      "a family is one native recipe and members each at one level", param_hint="--member")  # fmt: skip
     models = []
     for variant, trained in settings.items():
         folder = recipe_dir(held_out_fold, variant, runs)
-        level = trained.noise_level
+        level = member_level(trained)
         if level is None:
             level = typical_level(train_on, trained.resampler)
         out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{variant}-member.onnx",
                                  name=f"heldout-{held_out_fold}-{variant}", cell_class="excitatory",
-                                 description=f"noise benchmark, {name} member: trained on {', '.join(train_on)}",
-                                 family=f"heldout-{held_out_fold}-{name}", noise_level=round(float(level), 3))  # fmt: skip
+                                 description=f"noise benchmark, {family_name(recipe)} member: trained on {', '.join(train_on)}",
+                                 family=f"heldout-{held_out_fold}-{family_name(recipe)}", noise_level=round(float(level), 3))  # fmt: skip
         models.append(ens2rt.Model.load(out, device="cpu"))
-    return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}-{name}", models)
+    return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}-{family_name(recipe, members)}", models)
 
 
-def family_name(recipe: str) -> str:
-    """Where a recipe's family is scored and tabled: ``RECIPE-family``."""
-    return f"{recipe}-family"
+def family_name(recipe: str, members: list[str] = ()) -> str:
+    """Where a recipe's family is scored and tabled: ``RECIPE-family`` when its members are all the
+    recipe's own exact ones (``RECIPE-nuL``), else ``RECIPE-family+M+M…`` naming each member (less
+    the ``RECIPE-`` prefix), so that two families of one recipe never share a folder."""
+    if all(m.startswith(f"{recipe}-nu") for m in members):
+        return f"{recipe}-family"
+    return f"{recipe}-family+" + "+".join(m.removeprefix(f"{recipe}-") for m in members)
 
 
 def mixed_family(held_out_fold: str, recipe: str, runs: Path = RUNS) -> ens2rt.ModelFamily:
@@ -349,7 +357,7 @@ def score(
     if member and published_members:
         raise typer.BadParameter("either the recipe's own --member models or --published-members, not both", param_hint="--member")
     if recipe is not None:
-        folder = results / (mixed_name(recipe) if published_members else family_name(recipe) if member else recipe)
+        folder = results / (mixed_name(recipe) if published_members else family_name(recipe, member) if member else recipe)
         folder.mkdir(parents=True, exist_ok=True)
         for key in dataset or EXCITATORY:
             out = folder / f"{key}.json"
@@ -390,7 +398,9 @@ def recipe_summary(results: dict[str, dict], family: dict) -> dict:
     members = sorted({(tuple(result.get("members", [])), result.get("published_members", False)) for result in results.values()})
     if len(members) > 1:
         raise ValueError(f"datasets scored by different families: {members}; score them again with one set of --member")
-    return {"datasets": sorted(results), "members": list(members[0][0]), "published_members": members[0][1], "conditions": conditions}
+    recipes = {result["recipe"] for result in results.values() if "recipe" in result}
+    return {"datasets": sorted(results), "recipe": recipes.pop() if len(recipes) == 1 else None, "members": list(members[0][0]),
+            "published_members": members[0][1], "conditions": conditions}  # fmt: skip
 
 
 def summary(results: dict[str, dict]) -> dict:
@@ -464,7 +474,7 @@ def recipe_lines(recipes: dict[str, dict]) -> list[str]:
                     f"members ({', '.join(members)}) beside it, all trained on the same half, the runtime picking one per trial "
                     f"by its estimated ν (`python benchmarks/noise.py score --recipe {base} --published-members`)")  # fmt: skip
         elif members:
-            base = recipe.removesuffix("-family")
+            base = r.get("recipe") or recipe.removesuffix("-family")
             what = (f"The `{base}` family per fold: its model and {', '.join(f'`{m}`' for m in members)}, each trained on the same "
                     f"half, the runtime picking one per trial by its estimated ν (`python benchmarks/noise.py score --recipe {base} "
                     + " ".join(f"--member {m}" for m in members) + "`)")  # fmt: skip

@@ -66,10 +66,10 @@ def test_members_without_a_recipe_are_refused():
 def test_a_recipe_family_is_tabled_with_its_members_and_command():
     family = _family({"DS01": 0.5, "DS02": 0.6})
     members = ["conv-noise-distil1-nu4", "conv-noise-distil1-nu8"]
-    scored = {key: {**_scored(key, [0.7]), "members": members} for key in ("DS01", "DS02")}
+    scored = {key: {**_scored(key, [0.7]), "recipe": "conv-noise-distil1", "members": members} for key in ("DS01", "DS02")}
     summary = noise.recipe_summary(scored, family)
-    assert summary["members"] == members
-    lines = noise.recipe_lines({"conv-noise-distil1-family": summary})
+    assert summary["members"] == members and summary["recipe"] == "conv-noise-distil1"
+    lines = noise.recipe_lines({"conv-noise-distil1-family+nu4+nu8": summary})  # the recipe, not the folder, names it
     assert lines[1].startswith("The `conv-noise-distil1` family per fold: its model and `conv-noise-distil1-nu4`, `conv-noise-distil1-nu8`")
     assert "score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 --member conv-noise-distil1-nu8`" in lines[1]
     assert lines[5] == "| as recorded | 0.700 | 0.550 | +0.150 | 2 / 0 |"
@@ -127,3 +127,32 @@ def test_a_recipe_that_scores_what_the_family_scores_ties_with_it():
     scored = {"DS01": _scored("DS01", [0.69999999]), "DS02": _scored("DS02", [0.6000000001])}
     native = noise.recipe_summary(scored, family)["conditions"]["native"]
     assert (native["datasets_better_than_family"], native["datasets_worse_than_family"]) == (0, 0)
+
+
+def test_a_family_with_members_other_than_the_recipes_own_has_its_own_folder():
+    own = [f"windowed-nu{level:g}" for level in noise.LEVELS]
+    assert noise.family_name("windowed") == noise.family_name("windowed", own) == "windowed-family"
+    banded = ["windowed-band2", *own[1:]]
+    assert noise.family_name("windowed", banded) == "windowed-family+band2+nu4+nu6+nu8"
+    assert noise.family_name("conv-noise-distil1", ["windowed-nu4"]) == "conv-noise-distil1-family+windowed-nu4"
+
+
+def test_a_banded_member_sits_at_its_bands_centre_and_the_native_model_at_its_datas_level(tmp_path, monkeypatch):
+    _run(tmp_path, "A", "windowed", None)
+    _run(tmp_path, "A", "windowed-nu4", 4.0)
+    band = noise.recipe_dir("A", "windowed-band2", tmp_path)
+    band.mkdir(parents=True)
+    (band / "run.json").write_text(noise.json.dumps({"settings": {"noise_band": [1.0, 3.0]}}))
+    placed = {}
+
+    def export(folder, out, *, name, noise_level, **card):  # no weights to export here: note where each member sits
+        placed[folder.name] = noise_level
+        return folder.name
+
+    monkeypatch.setattr(noise, "export_trained_run", export)
+    monkeypatch.setattr(noise, "typical_level", lambda datasets, resampler: 0.95)
+    monkeypatch.setattr(noise.ens2rt.Model, "load", lambda out, device: out)
+    monkeypatch.setattr(noise.ens2rt.ModelFamily, "from_models", lambda name, models: (name, models))
+    name, models = noise.recipe_family("A", "windowed", ["windowed-band2", "windowed-nu4"], tmp_path)
+    assert placed == {"windowed": 0.95, "windowed-band2": 2.0, "windowed-nu4": 4.0}
+    assert name == "heldout-A-windowed-family+band2+nu4" and models == ["windowed", "windowed-band2", "windowed-nu4"]
