@@ -145,8 +145,6 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
     """
     from ens2export.train import TrainSettings
 
-    from benchmarks.recipe import member_level
-
     train_on = trained_on(held_out_fold)
     settings = {}
     for variant in (recipe, *members):  # every run present and at its place before anything is exported
@@ -155,13 +153,13 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
             raise typer.BadParameter(f"no {variant} model for fold {held_out_fold}: noise.py train --fold {held_out_fold} "
                                      f"--recipe {variant}", param_hint="--member")  # fmt: skip
         settings[variant] = TrainSettings.from_dict(json.loads((folder / "run.json").read_text())["settings"])
-        if (variant == recipe) != (member_level(settings[variant]) is None):
+        if (variant == recipe) != (settings[variant].matched_level is None):
             raise typer.BadParameter(f"{variant} {'trains at a noise level' if variant == recipe else 'trains at native noise'}: "
                                      "a family is one native recipe and members each at one level", param_hint="--member")  # fmt: skip
     models = []
     for variant, trained in settings.items():
         folder = recipe_dir(held_out_fold, variant, runs)
-        level = member_level(trained)
+        level = trained.matched_level
         if level is None:
             level = typical_level(train_on, trained.resampler)
         out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{variant}-member.onnx",

@@ -1211,7 +1211,7 @@ def noise(
         folder = RUNS / fold / f"{variant}-s{seed}"
         info = json.loads((folder / "run.json").read_text())
         settings = TrainSettings.from_dict(info["settings"])
-        at = member_level(settings)
+        at = settings.matched_level
         if at is None:  # a native-noise member sits at the typical ν of its training data
             at = load_windows(GROUND_TRUTH, include=info["datasets"], resampler=settings.resampler).typical_noise_level()
         with np.load(folder / "weights.npz") as archive:
@@ -1243,13 +1243,6 @@ def noise_record_name(fold: str, base: str, members: list[str], seed: int) -> st
     """The `noise` record's name: plain for BASE with its own ν = 4 and 8 members, else the members appended."""
     own_pair = list(members) == [f"{base}-nu4", f"{base}-nu8"]
     return f"noise-{fold}-{base}-s{seed}" + ("" if own_pair else "+" + "+".join(members))
-
-
-def member_level(settings) -> float | None:
-    """The ν a family member trained with ``settings`` sits at: its noise level, its band's centre, or None (native)."""
-    if settings.noise_band is not None:
-        return sum(settings.noise_band) / 2
-    return settings.noise_level
 
 
 @app.command()

@@ -171,6 +171,7 @@ def test_train_and_export_a_convolutional_model_from_the_command_line(ground_tru
     settings = json.loads((run / "run.json").read_text())["settings"]
     assert settings["kind"] == "convolutional" and settings["schedule"] == "cosine" and settings["drift"] == 2.0
     assert settings["noise_band"] == [0.0, 8.0] and json.loads((run / "run.json").read_text())["noise"]["target_noise_band"] == [0.0, 8.0]
+    assert json.loads((run / "run.json").read_text())["noise_level"] == 4.0  # a family matches a banded model at its band's centre
     out = tmp_path / "conv.onnx"
     assert runner.invoke(app, ["onnx", str(run), "-o", str(out), "--note", "Not the default."]).exit_code == 0
     model = ens2rt.Model.load(out, device="cpu")

@@ -141,9 +141,9 @@ def test_a_rate_floor_is_fitted_on_three_folds_and_applied_to_the_fourth():
 def test_a_family_member_sits_at_its_noise_level_or_its_bands_centre():
     from ens2export.train import TrainSettings
 
-    assert recipe.member_level(TrainSettings(noise_level=4.0)) == 4.0
-    assert recipe.member_level(TrainSettings(**recipe.VARIANTS["windowed-band6"][0])) == 6.0
-    assert recipe.member_level(TrainSettings()) is None  # native: placed at its training data's typical ν
+    assert TrainSettings(noise_level=4.0).matched_level == 4.0
+    assert TrainSettings(**recipe.VARIANTS["windowed-band6"][0]).matched_level == 6.0
+    assert TrainSettings().matched_level is None  # native: placed at its training data's typical ν
 
 
 def test_noise_records_of_other_member_sets_get_their_own_names():

@@ -147,6 +147,14 @@ class TrainSettings:
             raise ValueError(f"context must be at least {WINDOW} and a multiple of {2 * ALIGNMENT}, not {self.context}")
 
     @property
+    def matched_level(self) -> float | None:
+        """The ν a family matches this model to: its noise level, its band's centre, or ``None``
+        at native noise (where the typical ν of its training data stands in)."""
+        if self.noise_band is not None:
+            return sum(self.noise_band) / 2
+        return self.noise_level
+
+    @property
     def output_delay(self) -> int:
         """Samples by which the output lags the input's centre: the reach traded for a short lookahead."""
         return 0 if self.lookahead is None else architecture_reach()[1] - self.lookahead
@@ -339,8 +347,8 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         "hours": round(source.hours, 3),
         "n_windows": source.n_windows,
         "settings": settings.as_dict(),
-        # the ν it learned: the target, or for native-noise training the typical ν of its data
-        "noise_level": round(settings.noise_level if settings.noise_level is not None else source.typical_noise_level(), 3),
+        # the ν it learned: the target (a band's centre), or for native-noise training the typical ν of its data
+        "noise_level": round(settings.matched_level if settings.matched_level is not None else source.typical_noise_level(), 3),
         **({} if settings.noise_level is None else {"noise": noise_statement(source, settings.noise_level)}),
         **({} if settings.noise_band is None else {"noise": band_statement(settings.noise_band)}),
         "steps": result.steps,
