@@ -171,10 +171,10 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
 
 
 def family_name(recipe: str, members: list[str] = ()) -> str:
-    """Where a recipe's family is scored and tabled: ``RECIPE-family`` when its members are all the
-    recipe's own exact ones (``RECIPE-nuL``), else ``RECIPE-family+M+M…`` naming each member (less
-    the ``RECIPE-`` prefix), so that two families of one recipe never share a folder."""
-    if all(m.startswith(f"{recipe}-nu") for m in members):
+    """Where a recipe's family is scored and tabled: ``RECIPE-family`` with the recipe's own exact
+    member at every level of ``LEVELS`` (``RECIPE-nu2`` … ``RECIPE-nu8``), else ``RECIPE-family+M+M…``
+    naming each member (less the ``RECIPE-`` prefix), so two families never share a folder."""
+    if not members or list(members) == [f"{recipe}-nu{level:g}" for level in LEVELS]:
         return f"{recipe}-family"
     return f"{recipe}-family+" + "+".join(m.removeprefix(f"{recipe}-") for m in members)
 

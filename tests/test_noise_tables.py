@@ -135,6 +135,7 @@ def test_a_family_with_members_other_than_the_recipes_own_has_its_own_folder():
     banded = ["windowed-band2", *own[1:]]
     assert noise.family_name("windowed", banded) == "windowed-family+band2+nu4+nu6+nu8"
     assert noise.family_name("conv-noise-distil1", ["windowed-nu4"]) == "conv-noise-distil1-family+windowed-nu4"
+    assert noise.family_name("windowed", own[1:]) == "windowed-family+nu4+nu6+nu8"  # not every level: another family
 
 
 def test_a_banded_member_sits_at_its_bands_centre_and_the_native_model_at_its_datas_level(tmp_path, monkeypatch):
