@@ -98,6 +98,14 @@ def test_train_cli_at_a_noise_level_and_export_into_a_family(ground_truth, tmp_p
     assert again.exit_code == 0 and json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
     clash = runner.invoke(app, ["join-family", "tiny-fast", str(both)])  # tiny-fast already has a member at ν 4
     assert clash.exit_code == 2 and "share a noise level" in clash.output
+    left = runner.invoke(app, ["leave-family", "tiny", str(out)])
+    assert left.exit_code == 0, left.output
+    assert json.loads(out.with_suffix(".json").read_text())["family"] == "tiny-fast"
+    stranger = runner.invoke(app, ["leave-family", "tiny", str(out), str(both)])  # out is no longer in it: nothing written
+    assert stranger.exit_code == 2 and "is not in family tiny" in stranger.output
+    assert json.loads(both.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-mixed"]
+    assert runner.invoke(app, ["leave-family", "tiny-fast", str(out)]).exit_code == 0
+    assert "family" not in json.loads(out.with_suffix(".json").read_text())
     rejected = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "r2"), "--noise-level", "-1"])
     assert rejected.exit_code != 0 and "positive" in rejected.output
 

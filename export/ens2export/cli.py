@@ -22,12 +22,17 @@ def _command_line(context: typer.Context) -> str:
     words = ["ens2export", context.info_name or ""]
     for param in context.command.params:
         value = context.params.get(param.name)
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for item in (v for v in values if v is not None):
-            if param.param_type_name == "argument":
-                words.append(str(item))
-            else:
-                words += [max(param.opts, key=len), str(item)]
+        if value is None:
+            continue
+        if param.param_type_name == "argument":
+            words += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        elif getattr(param, "is_flag", False):  # --flag, or its --no-flag when off (a flag without one: left out)
+            words += [max(param.opts, key=len)] if value else [max(param.secondary_opts, key=len)] if param.secondary_opts else []
+        elif param.multiple:  # repeated: --dataset A --dataset B
+            for item in value:
+                words += [max(param.opts, key=len), *(map(str, item) if param.nargs > 1 else [str(item)])]
+        else:  # one value, or one option with several (--noise-band 1 3)
+            words += [max(param.opts, key=len), *(map(str, value) if param.nargs > 1 else [str(value)])]
     return shlex.join(words)
 
 
@@ -326,6 +331,35 @@ def join_family(
         card["family"] = family_field(names)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         typer.echo(f"{card_path}: family {', '.join(names)}")
+
+
+@app.command("leave-family")
+def leave_family(
+    family: Annotated[str, typer.Argument(help="Family the models leave, e.g. ens2-exc.")],
+    models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to take out of it.")],
+) -> None:
+    """Take exported models out of a noise-matched family; they stay in their other families."""
+    from ens2export.card import family_field
+    from ens2rt.catalog.model import card_families
+
+    cards = {}
+    for model in models:
+        card_path = model.with_suffix(".json")
+        if not card_path.is_file():
+            raise typer.BadParameter(f"{model} has no card {card_path}", param_hint="MODELS")
+        card = json.loads(card_path.read_text())
+        if family not in card_families(card):
+            raise typer.BadParameter(f"{model} is not in family {family} (its families: {', '.join(card_families(card)) or 'none'})",
+                                     param_hint="MODELS")  # fmt: skip
+        cards[card_path] = card
+    for card_path, card in cards.items():  # every card checked before any is written
+        names = [name for name in card_families(card) if name != family]
+        if names:
+            card["family"] = family_field(names)
+        else:
+            del card["family"]
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        typer.echo(f"{card_path}: family {', '.join(names) or 'none'}")
 
 
 @app.command("convert-published")
