@@ -157,3 +157,14 @@ def test_a_banded_member_sits_at_its_bands_centre_and_the_native_model_at_its_da
     name, models = noise.recipe_family("A", "windowed", ["windowed-band2", "windowed-nu4"], tmp_path)
     assert placed == {"windowed": 0.95, "windowed-band2": 2.0, "windowed-nu4": 4.0}
     assert name == "heldout-A-windowed-family+band2+nu4" and models == ["windowed", "windowed-band2", "windowed-nu4"]
+
+
+def test_the_shipped_familys_cards_cite_its_own_rows_with_the_exact_family_and_oasis_beside():
+    scores = {"protocol": "two folds", "conditions": {"native": {"oasis": 0.48}, "nu2": {"oasis": 0.41}}}
+    rows = {folder: {"conditions": {"native": {"correlation": 0.6 + i / 100}, "nu2": {"correlation": 0.5 + i / 100}}}
+            for i, folder in enumerate(noise.SHIPPED_FAMILY_ROWS.values())}  # fmt: skip
+    assert noise.shipped_family_entry(scores, {}) is None  # not scored yet: cards are left alone
+    entry = noise.shipped_family_entry(scores, rows)
+    assert entry["median_of_dataset_medians"]["native"] == {"family": 0.6, "family_with_exact_nu2_member": 0.61,
+                                                            "native_member_alone": 0.62, "oasis": 0.48}  # fmt: skip
+    assert entry["median_of_dataset_medians"]["nu2"]["family"] == 0.5 and entry["command"] == "python benchmarks/noise.py table"
