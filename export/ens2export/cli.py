@@ -303,34 +303,51 @@ def stream_graph(
         typer.echo(f"wrote {model.parent / card['stream']['file']} (sha256 {card['stream']['sha256'][:12]}) and updated {card_path}")
 
 
+def _model_cards(models: list[Path]) -> dict[Path, dict]:
+    """The card of each exported model, by card path; a model without one is refused."""
+    cards = {}
+    for model in models:
+        card_path = model.with_suffix(".json")
+        if not card_path.is_file():
+            raise typer.BadParameter(f"{model} has no card {card_path}", param_hint="MODELS")
+        cards[card_path] = json.loads(card_path.read_text())
+    return cards
+
+
+def _set_families(card_path: Path, card: dict, names: list[str]) -> None:
+    """Write ``card`` with these families (none: no ``family`` field), replacing the file in one rename."""
+    from ens2export.card import family_field
+
+    card = dict(card)  # an existing ``family`` keeps its place in the card
+    if names:
+        card["family"] = family_field(names)
+    else:
+        card.pop("family", None)
+    partial = card_path.with_name(card_path.name + ".partial")
+    partial.write_text(json.dumps(card, indent=2) + "\n")
+    partial.replace(card_path)
+    typer.echo(f"{card_path}: family {', '.join(names) or 'none'}")
+
+
 @app.command("join-family")
 def join_family(
     family: Annotated[str, typer.Argument(help="Family the models join, e.g. ens2-exc-mixed.")],
     models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to add to it.")],
 ) -> None:
     """Add exported models to a noise-matched family (a model may belong to several)."""
-    from ens2export.card import family_field
     from ens2rt.catalog.model import card_families
 
-    cards = {}
-    for model in models:
-        card_path = model.with_suffix(".json")
-        if not card_path.is_file():
-            raise typer.BadParameter(f"{model} has no card {card_path}", param_hint="MODELS")
-        card = json.loads(card_path.read_text())
+    cards = _model_cards(models)
+    for card_path, card in cards.items():
         if card.get("noise_level") is None:
             raise typer.BadParameter(f"{card_path} records no noise level, which a family member needs", param_hint="MODELS")
-        cards[card_path] = card
     members = {path: json.loads(path.read_text()) for folder in {p.parent for p in cards} for path in folder.glob("*.json")}
     members = {path: card for path, card in members.items() if family in card_families(card) and path not in cards}
     levels = [card.get("noise_level") for card in [*cards.values(), *members.values()]]  # with the members it already has beside them
     if len(set(levels)) != len(levels):
         raise typer.BadParameter(f"two of these models share a noise level ({levels}); a family has one member per level", param_hint="MODELS")
     for card_path, card in cards.items():
-        names = list(dict.fromkeys(card_families(card) + [family]))
-        card["family"] = family_field(names)
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-        typer.echo(f"{card_path}: family {', '.join(names)}")
+        _set_families(card_path, card, list(dict.fromkeys(card_families(card) + [family])))
 
 
 @app.command("leave-family")
@@ -339,27 +356,15 @@ def leave_family(
     models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to take out of it.")],
 ) -> None:
     """Take exported models out of a noise-matched family; they stay in their other families."""
-    from ens2export.card import family_field
     from ens2rt.catalog.model import card_families
 
-    cards = {}
-    for model in models:
-        card_path = model.with_suffix(".json")
-        if not card_path.is_file():
-            raise typer.BadParameter(f"{model} has no card {card_path}", param_hint="MODELS")
-        card = json.loads(card_path.read_text())
-        if family not in card_families(card):
-            raise typer.BadParameter(f"{model} is not in family {family} (its families: {', '.join(card_families(card)) or 'none'})",
-                                     param_hint="MODELS")  # fmt: skip
-        cards[card_path] = card
+    cards = _model_cards(models)
     for card_path, card in cards.items():  # every card checked before any is written
-        names = [name for name in card_families(card) if name != family]
-        if names:
-            card["family"] = family_field(names)
-        else:
-            del card["family"]
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-        typer.echo(f"{card_path}: family {', '.join(names) or 'none'}")
+        if family not in card_families(card):
+            raise typer.BadParameter(f"{card_path.with_suffix('.onnx')} is not in family {family} "
+                                     f"(its families: {', '.join(card_families(card)) or 'none'})", param_hint="MODELS")  # fmt: skip
+    for card_path, card in cards.items():
+        _set_families(card_path, card, [name for name in card_families(card) if name != family])
 
 
 @app.command("convert-published")
