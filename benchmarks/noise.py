@@ -452,6 +452,10 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
         scored = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("DS*.json")) if p.stem in found}
         if scored:
             recipes[folder.name] = recipe_summary(scored, s)
+    if recipes:
+        lines += ["", "Each table below scores models trained when it was scored, not the family's above: seeded runs differ between "
+                  "machines by a few hundredths, so tables whose models were trained together (`windowed`, `windowed-family` and "
+                  "`windowed-family+band2+nu4+nu6+nu8`, for one) compare with each other more closely than with the family above."]  # fmt: skip
     lines += recipe_lines(recipes)
     text = "\n".join(lines) + "\n"
     out.write_text(text)
