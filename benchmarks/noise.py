@@ -156,7 +156,7 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
         if (variant == recipe) != (settings[variant].matched_level is None):
             raise typer.BadParameter(f"{variant} {'trains at a noise level' if variant == recipe else 'trains at native noise'}: "
                                      "a family is one native recipe and members each at one level", param_hint="--member")  # fmt: skip
-    models = []
+    models, exported_as = [], family_name(recipe)  # a member's card names the recipe's family, whatever set it joins
     for variant, trained in settings.items():
         folder = recipe_dir(held_out_fold, variant, runs)
         level = trained.matched_level
@@ -164,8 +164,8 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
             level = typical_level(train_on, trained.resampler)
         out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{variant}-member.onnx",
                                  name=f"heldout-{held_out_fold}-{variant}", cell_class="excitatory",
-                                 description=f"noise benchmark, {family_name(recipe)} member: trained on {', '.join(train_on)}",
-                                 family=f"heldout-{held_out_fold}-{family_name(recipe)}", noise_level=round(float(level), 3))  # fmt: skip
+                                 description=f"noise benchmark, {exported_as} member: trained on {', '.join(train_on)}",
+                                 family=f"heldout-{held_out_fold}-{exported_as}", noise_level=round(float(level), 3))  # fmt: skip
         models.append(ens2rt.Model.load(out, device="cpu"))
     return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}-{family_name(recipe, members)}", models)
 
@@ -453,9 +453,10 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
         if scored:
             recipes[folder.name] = recipe_summary(scored, s)
     if recipes:
+        native, exact, shipped = (f"`{folder}`" for folder in reversed(SHIPPED_FAMILY_ROWS.values()))
         lines += ["", "Each table below scores models trained when it was scored, not the family's above: seeded runs differ between "
-                  "machines by a few hundredths, so tables whose models were trained together (`windowed`, `windowed-family` and "
-                  "`windowed-family+band2+nu4+nu6+nu8`, for one) compare with each other more closely than with the family above."]  # fmt: skip
+                  f"machines by a few hundredths, so tables whose models were trained together ({native}, {exact} and "
+                  f"{shipped}, for one) compare with each other more closely than with the family above."]  # fmt: skip
     lines += recipe_lines(recipes)
     text = "\n".join(lines) + "\n"
     out.write_text(text)

@@ -27,7 +27,8 @@ def _command_line(context: typer.Context) -> str:
         if param.param_type_name == "argument":
             words += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
         elif getattr(param, "is_flag", False):  # --flag, or its --no-flag when off (a flag without one: left out)
-            words += [max(param.opts, key=len)] if value else [max(param.secondary_opts, key=len)] if param.secondary_opts else []
+            spelled = param.opts if value else param.secondary_opts
+            words += [max(spelled, key=len)] if spelled else []
         elif param.multiple:  # repeated: --dataset A --dataset B
             for item in value:
                 words += [max(param.opts, key=len), *(map(str, item) if param.nargs > 1 else [str(item)])]
