@@ -77,8 +77,9 @@ def report(text: str, out: Path | None) -> None:
         out.write_text(text)
 
 
-def put_scores_in_card(card_path: Path, entries: dict) -> None:
-    """Merge ``entries`` into the ``scores`` of a shipped model's card, keeping other benchmarks' entries.
+def put_scores_in_card(card_path: Path, entries: dict, drop: tuple[str, ...] = ()) -> None:
+    """Merge ``entries`` into the ``scores`` of a shipped model's card, keeping other benchmarks' entries
+    (less those named in ``drop``: entries that no longer describe the model).
 
     Only the card's ``scores`` change, so its sha256 of the .onnx stays valid. The card is
     replaced in one rename, never left half-written.
@@ -86,7 +87,7 @@ def put_scores_in_card(card_path: Path, entries: dict) -> None:
     import json
 
     card = json.loads(card_path.read_text())
-    card["scores"] = {**card.get("scores", {}), **entries}
+    card["scores"] = {**{key: value for key, value in card.get("scores", {}).items() if key not in drop}, **entries}
     partial = card_path.with_name(card_path.name + ".partial")
     partial.write_text(json.dumps(card, indent=2) + "\n")
     partial.replace(card_path)

@@ -518,14 +518,21 @@ def shipped_family_entry(scores: dict, recipes: dict[str, dict]) -> dict | None:
     }  # fmt: skip
 
 
-def update_cards(scores: dict, recipes: dict[str, dict]) -> None:
-    """Put the shipped family's benchmark into the card of every shipped ``ens2-exc`` member."""
+def update_cards(scores: dict, recipes: dict[str, dict], models: Path = REPO / "models") -> None:
+    """Put the shipped family's benchmark into the card of every ``ens2-exc`` member, and take it out of
+    any other card that holds it (a model that left the family, as ``ens2-exc-nu2`` did)."""
+    from ens2rt.catalog.model import card_families
+
     entry = shipped_family_entry(scores, recipes)
     if entry is None:
         typer.echo(f"the shipped family's rows ({', '.join(SHIPPED_FAMILY_ROWS.values())}) are not all scored: cards left as they are", err=True)
         return
-    for name in ens2rt.available_families().get("ens2-exc", []):
-        put_scores_in_card(REPO / "models" / f"{name}.json", {"noise_matched_family": entry})
+    for card_path in sorted(models.glob("*.json")):
+        card = json.loads(card_path.read_text())
+        if "ens2-exc" in card_families(card):
+            put_scores_in_card(card_path, {"noise_matched_family": entry})
+        elif "noise_matched_family" in card.get("scores", {}):
+            put_scores_in_card(card_path, {}, drop=("noise_matched_family",))
 
 
 def update_recipe_cards(recipes: dict[str, dict], models: Path = REPO / "models") -> list[Path]:
