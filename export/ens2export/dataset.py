@@ -360,6 +360,41 @@ def load_windows(
     return concatenate(sources)
 
 
+def held_out_neurons(n_neurons: int, share: float) -> list[int]:
+    """Which of a dataset's ``n_neurons`` (by load order) go to validation: ``round(share · n)``, evenly spaced.
+
+    At least one while the dataset has four neurons or more (so none loses most of its
+    data to validation), none below that.
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"the validation share is a fraction between 0 and 1, not {share}")
+    count = max(round(share * n_neurons), 1) if n_neurons >= 4 else 0
+    return sorted({int(i) for i in np.floor((np.arange(count) + 0.5) * n_neurons / count)}) if count else []
+
+
+def load_windows_and_validation(
+    root: str | Path, include: Iterable[str] | None, share: float, resampler: str = "fourier"
+) -> tuple[WindowSource, WindowSource]:
+    """Training and validation windows of the chosen datasets of a ground-truth folder.
+
+    Of every dataset, the neurons :func:`held_out_neurons` picks are validation, the rest
+    training: a split of whole neurons inside the training data, so stopping on its loss
+    never looks at a dataset a model is scored on.
+    """
+    training, validation = [], []
+    for folder in find_datasets(root, include=include).values():
+        neurons = load_dataset(folder)
+        held = set(held_out_neurons(len(neurons), share))
+        training.append(windows_from_neurons([n for i, n in enumerate(neurons) if i not in held], resampler))
+        if held:
+            validation.append(windows_from_neurons([n for i, n in enumerate(neurons) if i in held], resampler))
+    if not training:
+        raise ValueError(f"no dataset left to train on under {root}")
+    if not validation:
+        raise ValueError("no dataset has the four neurons it takes to hold one out for validation")
+    return concatenate(training), concatenate(validation)
+
+
 def prepare(root: str | Path, out: str | Path, include: Iterable[str] | None = None) -> list[Path]:
     """Pre-process each dataset of a ground-truth folder into ``out/DSxx.npz``."""
     out = Path(out)

@@ -22,6 +22,7 @@ from ens2export.synthetic import with_synthetic
 from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach
 
 WINDOW = 96
+VALIDATION_WINDOWS = 8192  # fixed windows a validation check scores (ValidationCheck)
 INPUT_SCALINGS = ("none", "noise_std")
 DATA_RESAMPLERS = ("fourier", "linear")
 SCHEDULES = ("constant", "cosine")
@@ -67,7 +68,12 @@ class TrainSettings:
     the training trials as if recorded at a lower frame rate (:mod:`ens2export.frame_rates`). ``teacher``
     (distillation): a model file (or catalog name) whose rates, run over every training
     trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`);
-    several: their rates averaged.
+    several: their rates averaged. ``validation_share`` (early stopping on validation loss):
+    that share of every training dataset's neurons is held out
+    (:func:`ens2export.dataset.load_windows_and_validation`); every ``validate_every`` steps
+    the MSE on fixed windows of them is measured, ``patience`` counts steps without a
+    better one, and the weights with the best are returned. ``0``: the published rule,
+    patience on the batch loss, the last weights returned.
     """
 
     learning_rate: float = 1e-3
@@ -96,6 +102,8 @@ class TrainSettings:
     synthetic: float = 0.0
     synthetic_scan_offset: bool = False
     slower_frames: float = 0.0
+    validation_share: float = 0.0
+    validate_every: int = 50
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -117,6 +125,14 @@ class TrainSettings:
             raise ValueError("synthetic_scan_offset is a property of synthetic trials: set synthetic too")
         if not 0.0 <= self.slower_frames <= 1.0:
             raise ValueError(f"slower_frames is the share of training trials given a slower copy, 0 to 1, not {self.slower_frames}")
+        if not 0.0 <= self.validation_share < 1.0:
+            raise ValueError(f"validation_share is the share of neurons held out to stop on, 0 to below 1, not {self.validation_share}")
+        if self.validate_every < 1:
+            raise ValueError(f"validate_every is a number of steps, at least 1, not {self.validate_every}")
+        if self.validation_share and self.kind != "windowed":
+            raise ValueError("early stopping on validation loss is implemented for windowed models")
+        if self.validation_share and self.schedule == "cosine":
+            raise ValueError("a cosine schedule runs a fixed budget: it does not stop on validation loss")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if self.schedule not in SCHEDULES:
@@ -210,6 +226,8 @@ class TrainResult:
     stopped_early: bool
     wall_time_s: float
     device: str
+    validation_losses: np.ndarray | None = None  # validation MSE every ``validate_every`` steps, if validated
+    best_step: int | None = None  # the step whose weights were returned, if validated
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -226,12 +244,17 @@ def train(
     settings: TrainSettings = TrainSettings(),
     device: str = "auto",
     on_step: Callable[[int, float], None] | None = None,
+    validation: WindowSource | None = None,
 ) -> TrainResult:
     """Train a fresh network on ``source``; deterministic for a seed on CPU.
 
     Stops after ``max_steps`` or once the loss has not beaten its best for
-    ``patience`` steps; the weights after the last step are returned.
+    ``patience`` steps; the weights after the last step are returned. With
+    ``validation`` (``settings.validation_share`` > 0) the loss watched is the one on its
+    windows (:class:`ValidationCheck`) and the weights with the best are returned.
     """
+    if (validation is None) != (settings.validation_share == 0.0):
+        raise ValueError("pass validation windows exactly when validation_share is set (load_windows_and_validation)")
     target_device = pick_device(device)
     if settings.slower_frames:  # with both, the synthetic copies are drawn from the real and the slower trials alike
         source = with_slower_frames(source, settings.slower_frames, settings.seed)
@@ -261,6 +284,7 @@ def train(
 
     losses: list[float] = []
     best, since_best = np.inf, 0
+    check = None if validation is None else ValidationCheck(validation, target_device)
     started = time.perf_counter()
     for step in range(1, settings.max_steps + 1):
         level = settings.noise_level if settings.noise_band is None else rng.uniform(*settings.noise_band, settings.batch_size)
@@ -288,12 +312,22 @@ def train(
         losses.append(value)
         if on_step is not None:
             on_step(step, value)
+        if check is not None:
+            if step % settings.validate_every == 0 and check.improved(model, step):
+                since_best = 0
+            elif step % settings.validate_every == 0:
+                since_best += settings.validate_every
+                if since_best >= settings.patience:
+                    break
+            continue
         if value < best:
             best, since_best = value, 0
         else:
             since_best += 1
             if since_best >= settings.patience:
                 break
+    if check is not None and check.best_state is not None:
+        model.load_state_dict(check.best_state)
     return TrainResult(
         weights=to_weights(model.cpu().eval()),
         losses=np.asarray(losses, dtype=np.float32),
@@ -301,7 +335,42 @@ def train(
         stopped_early=len(losses) < settings.max_steps,
         wall_time_s=time.perf_counter() - started,
         device=str(target_device),
+        validation_losses=None if check is None else np.asarray(check.losses, dtype=np.float32),
+        best_step=None if check is None else check.best_step,
     )
+
+
+class ValidationCheck:
+    """The MSE of a windowed model on fixed validation windows, and the weights where it was lowest.
+
+    The windows: up to ``VALIDATION_WINDOWS`` of them, evenly spaced over every sample of
+    the validation trials (one window per sample, as in training), at native noise.
+    """
+
+    def __init__(self, validation: WindowSource, device: torch.device) -> None:
+        chosen = np.unique(np.linspace(0, validation.n_windows - 1, min(VALIDATION_WINDOWS, validation.n_windows)).astype(np.int64))
+        index = validation.starts[chosen][:, None] + np.arange(WINDOW)
+        self.inputs = torch.from_numpy(validation.inputs[index]).to(device)
+        self.targets = torch.from_numpy(validation.targets[index]).to(device)
+        self.losses: list[float] = []
+        self.best_step: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def loss(self, model: torch.nn.Module) -> float:
+        """Validation MSE of ``model`` (InstanceNorm keeps no running statistics, so train mode computes what eval does)."""
+        with torch.no_grad():
+            total = sum(float(torch.sum((model(x) - y) ** 2)) for x, y in zip(self.inputs.split(1024), self.targets.split(1024)))
+        return total / self.targets.numel()
+
+    def improved(self, model: torch.nn.Module, step: int) -> bool:
+        """Measure ``model`` after ``step``; keep its weights and say so if it is the best yet."""
+        value = self.loss(model)
+        self.losses.append(value)
+        if self.best_step is not None and value >= min(self.losses[:-1]):
+            return False
+        self.best_step = step
+        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return True
 
 
 def training_loss(output: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
@@ -341,6 +410,9 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "weights.npz", **result.weights)
     np.savetxt(out / "losses.csv", result.losses, fmt="%.6g", header=f"training loss ({settings.loss}) per step", comments="# ")
+    if result.validation_losses is not None:
+        np.savetxt(out / "validation.csv", result.validation_losses, fmt="%.6g", comments="# ",
+                   header=f"validation MSE every {settings.validate_every} steps")  # fmt: skip
     run = {
         "datasets": list(source.datasets),
         "n_neurons": source.n_neurons,
@@ -353,6 +425,8 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         **({} if settings.noise_band is None else {"noise": band_statement(settings.noise_band)}),
         "steps": result.steps,
         "stopped_early": result.stopped_early,
+        **({} if result.best_step is None else {"best_step": result.best_step, "best_validation_loss": float(result.validation_losses.min()),
+                                                "validation_every": settings.validate_every}),
         "final_loss": float(result.losses[-1]),
         "best_loss": float(result.losses.min()),
         "wall_time_s": round(result.wall_time_s, 1),
