@@ -1005,6 +1005,18 @@ FINDINGS = """\
   all 23 excitatory datasets over ν 1–3 for 1600 steps, takes `ens2-exc-nu2`'s place in
   the default family `ens2-exc`; `ens2-exc-nu2` stays in `ens2-exc-mixed`, whose benchmark
   was measured with it.
+- **The same swap for `ens2-exc-mixed` (rule set 2026-12-07 before any of its runs).**
+  `ens2-exc-mixed` (the distilled student for quiet traces, windowed noise members above)
+  still holds the exact `ens2-exc-nu2`, so the two shipped families hand a trace at ν ≈ 2
+  to different members. Measured on the same two folds: each fold's native member
+  retrained (`noise.py train --fold X --native-only`, the student's teacher), its student
+  (`noise.py train --fold X --recipe conv-noise-distil1`), and the student scored with
+  either ν = 2 member beside the same ν = 4, 6 and 8 members (`noise.py score --recipe
+  conv-noise-distil1 --member windowed-band2|windowed-nu2 --member windowed-nu4 --member
+  windowed-nu6 --member windowed-nu8`). Rule: `ens2-exc-band2` replaces `ens2-exc-nu2` in
+  `ens2-exc-mixed` if, over the 23 datasets, the banded mixed family's median r is at
+  least the exact one's as recorded and at every ν; otherwise `ens2-exc-mixed` keeps
+  `ens2-exc-nu2`, and the result is recorded either way.
 
 ## Early stopping on validation loss (2026-12-07, sixteenth round; rule set before any run)
 
