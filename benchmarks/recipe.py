@@ -1039,6 +1039,20 @@ FINDINGS = """\
   at most the control's. A pass earns seed 1 under the seventh round's bars (mean r above
   0.676, median r at least 0.677, median |bias| at most 0.46, for each seed); a miss ends
   the line.
+- **Outcome: it misses all three bars** (all four folds in; fold B's control retrained
+  beside it stopped at the same 846 steps with identical weights, so the cached controls
+  stand). Pooled over the 23 datasets, against the control: median r 0.660 (0.674), mean
+  r 0.665 (0.674), median |bias| 0.57 (0.50). Per fold A / B / C / D 0.492 / 0.690 /
+  0.759 / 0.752 against 0.521 / 0.690 / 0.763 / 0.741; above the control on 7 datasets,
+  level (within 0.005) on 6, below on 10, most on the dyes (DS04 0.447 against 0.521,
+  DS02 0.509 against 0.571) and zebrafish GCaMP6f (DS06 0.616 against 0.648). The
+  held-out neurons' loss kept falling long after the batch rule stops: best checks at
+  750 / 2950 / 2500 / 2550 steps (runs of 1250 / 3450 / 3000 / 3050), against the
+  control's 1010 / 846 / 1836 / 1693. New neurons of the training indicators reward
+  training on; new indicators do not, and spike counts grow (DS14 +1.85 against +0.66,
+  DS20 +1.52 against +0.83). Stopping on neurons of datasets already seen measures the
+  wrong generalisation; a split of whole datasets would cost the training data that
+  held-out folds already lack. The line ends.
 
 ## Inference-time probes (2026-11-29; `benchmarks/probes.py`, table in `probes.md`)
 
