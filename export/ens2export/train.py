@@ -312,11 +312,9 @@ def train(
         losses.append(value)
         if on_step is not None:
             on_step(step, value)
-        if check is not None:
-            if step % settings.validate_every == 0 and check.improved(model, step):
-                since_best = 0
-            elif step % settings.validate_every == 0:
-                since_best += settings.validate_every
+        if check is not None:  # patience on the validation loss, checked every validate_every steps
+            if step % settings.validate_every == 0:
+                since_best = 0 if check.improved(model, step) else since_best + settings.validate_every
                 if since_best >= settings.patience:
                     break
             continue
