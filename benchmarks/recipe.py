@@ -1017,6 +1017,21 @@ FINDINGS = """\
   `ens2-exc-mixed` if, over the 23 datasets, the banded mixed family's median r is at
   least the exact one's as recorded and at every ν; otherwise `ens2-exc-mixed` keeps
   `ens2-exc-nu2`, and the result is recorded either way.
+- **Outcome: it passes** (both folds' native members retrained here reproduce last
+  session's `windowed` runs bit for bit, so the noise members beside them are this
+  machine's too; results in `noise/conv-noise-distil1-family+windowed-band2+…` and
+  `…+windowed-nu2+…`, tabled in `noise.md`). Median over the 23 datasets, banded / exact
+  mixed family: as recorded 0.667 / 0.646, ν = 2 0.592 / 0.580, ν = 4, 6, 8 0.530 /
+  0.470 / 0.423 for both (the same members run). As recorded 126 of 996 trials go to the
+  ν = 2 member and 853 to the student: 4 datasets gain (DS20 0.667 against 0.646, DS04
+  0.489 against 0.468), 2 lose (DS18 0.795 against 0.813, DS29 0.874 against 0.887),
+  17 are identical; the median moves by 0.021 because DS20, which gains, is the median
+  dataset. At ν = 2 12 gain and 11 lose, as for the windowed families. `ens2-exc-mixed`
+  now holds `ens2-exc-band2`; `ens2-exc-nu2`, in no family any more, is no longer
+  shipped. This session's student scores below the 2026-12-03 one inside its family
+  (0.667 as recorded against 0.700 for the family tabled first, with other noise members):
+  the two were taught by native members trained on different machines, and only rows
+  trained together compare.
 
 ## Early stopping on validation loss (2026-12-07, sixteenth round; rule set before any run)
 

@@ -100,27 +100,16 @@ def test_dask_equals_infer(family, traces, chunks):
     np.testing.assert_array_equal(result.spike_counts.compute(scheduler="threads"), offline.spike_counts)
 
 
-# ens2-exc's ν = 2 member is trained over ν 1-3 since 2026-12-06; ens2-exc-mixed keeps the
-# exact one, with which its noise benchmark was measured (README, Models).
-MIXED_ONLY = {"exc": {"ens2-exc-band2": "ens2-exc-nu2"}, "inh": {}}
-
-
 @pytest.mark.parametrize("cells", ["exc", "inh"])
 def test_the_shipped_mixed_family_shares_the_windowed_noise_members(cells):
-    """ens2-{cells}-mixed: ens2-{cells}-conv for quiet traces, ens2-{cells}'s noise members for noisy ones
-    (for excitatory cells the exact ν = 2 member where ens2-exc has the banded one)."""
+    """ens2-{cells}-mixed: ens2-{cells}-conv for quiet traces, ens2-{cells}'s very noise members (the same files) for noisy ones."""
     mixed = ens2rt.ModelFamily.load(f"ens2-{cells}-mixed", device="cpu")
     windowed = ens2rt.ModelFamily.load(f"ens2-{cells}", device="cpu")
     assert mixed.members[0].name == f"ens2-{cells}-conv" and [c.kind for c in mixed.contracts] == ["convolutional", "windowed"]
-    swapped = {f"ens2-{cells}-native": f"ens2-{cells}-conv", **MIXED_ONLY[cells]}
-    shared = {m.name: m.sha256 for m in mixed.members[1:]}
-    for member in windowed.members[1:]:
-        if member.name in swapped:
-            assert swapped[member.name] in shared and shared[swapped[member.name]] != member.sha256
-        else:
-            assert shared[member.name] == member.sha256
+    swapped = {f"ens2-{cells}-native": f"ens2-{cells}-conv"}
+    assert {m.name: m.sha256 for m in mixed.members[1:]} == {m.name: m.sha256 for m in windowed.members[1:]}
     np.testing.assert_array_equal(mixed.noise_levels[1:], windowed.noise_levels[1:])  # noise members at the same levels
     assert mixed.noise_levels[0] == windowed.noise_levels[0]  # the same boundary to the ν = 2 member
-    for level in np.arange(0.2, 10.0, 0.05):  # every trace runs on the member ens2-{cells} gives it, or that member's swap
+    for level in np.arange(0.2, 10.0, 0.05):  # every trace runs on the member ens2-{cells} gives it, the student in the native member's place
         name = windowed.member_for(level).name
         assert mixed.member_for(level).name == swapped.get(name, name)
