@@ -369,7 +369,7 @@ def held_out_neurons(n_neurons: int, share: float) -> list[int]:
     if not 0.0 < share < 1.0:
         raise ValueError(f"the validation share is a fraction between 0 and 1, not {share}")
     count = max(round(share * n_neurons), 1) if n_neurons >= 4 else 0
-    return sorted({int(i) for i in np.floor((np.arange(count) + 0.5) * n_neurons / count)}) if count else []
+    return [int(i) for i in np.floor((np.arange(count) + 0.5) * n_neurons / count)]  # distinct: count <= n_neurons
 
 
 def load_windows_and_validation(

@@ -353,6 +353,7 @@ class ValidationCheck:
         self.losses: list[float] = []
         self.best_step: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self._best_loss = float("inf")
 
     def loss(self, model: torch.nn.Module) -> float:
         """Validation MSE of ``model`` (InstanceNorm keeps no running statistics, so train mode computes what eval does)."""
@@ -364,9 +365,9 @@ class ValidationCheck:
         """Measure ``model`` after ``step``; keep its weights and say so if it is the best yet."""
         value = self.loss(model)
         self.losses.append(value)
-        if self.best_step is not None and value >= min(self.losses[:-1]):
+        if not value < self._best_loss:  # a NaN loss is never the best
             return False
-        self.best_step = step
+        self._best_loss, self.best_step = value, step
         self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return True
 
