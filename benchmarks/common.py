@@ -86,11 +86,11 @@ def put_scores_in_card(card_path: Path, entries: dict, drop: tuple[str, ...] = (
     """
     import json
 
+    from ens2export.card import write_card
+
     card = json.loads(card_path.read_text())
     card["scores"] = {**{key: value for key, value in card.get("scores", {}).items() if key not in drop}, **entries}
-    partial = card_path.with_name(card_path.name + ".partial")
-    partial.write_text(json.dumps(card, indent=2) + "\n")
-    partial.replace(card_path)
+    write_card(card_path, card)
 
 
 def export_trained_run(folder: Path | list[Path], out: Path, *, name: str, cell_class: str, description: str, stream_graph: bool = False,

@@ -9,6 +9,7 @@ from typing import Any
 
 import onnx
 from ens2rt.catalog.model import card_families
+from ens2rt.formats.files import atomic_output
 from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
 from ens2export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, TRACE_INPUT_NAME, WINDOW, build_model
@@ -220,5 +221,11 @@ def write_model(
         "citations": CITATIONS,
         "scores": {},
     }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_card(out.with_suffix(".json"), card)
     return card
+
+
+def write_card(card_path: Path, card: dict) -> None:
+    """Write a model card as JSON, replacing ``card_path`` in one rename (never half-written)."""
+    with atomic_output(card_path) as partial:
+        partial.write_text(json.dumps(card, indent=2) + "\n")

@@ -282,7 +282,7 @@ def stream_graph(
     import onnx as onnx_lib
 
     from ens2export.architecture import architecture_reach
-    from ens2export.card import write_stream_graph
+    from ens2export.card import write_card, write_stream_graph
     from ens2export.stream_graph import weights_from_onnx
 
     for model in models:
@@ -300,7 +300,7 @@ def stream_graph(
         except ValueError as exc:
             raise typer.BadParameter(f"{model}: {exc}", param_hint="MODELS") from None
         card["stream"] = write_stream_graph(weights, model, card["name"], card["contract"])
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        write_card(card_path, card)
         typer.echo(f"wrote {model.parent / card['stream']['file']} (sha256 {card['stream']['sha256'][:12]}) and updated {card_path}")
 
 
@@ -317,16 +317,14 @@ def _model_cards(models: list[Path]) -> dict[Path, dict]:
 
 def _set_families(card_path: Path, card: dict, names: list[str]) -> None:
     """Write ``card`` with these families (none: no ``family`` field), replacing the file in one rename."""
-    from ens2export.card import family_field
+    from ens2export.card import family_field, write_card
 
     card = dict(card)  # an existing ``family`` keeps its place in the card
     if names:
         card["family"] = family_field(names)
     else:
         card.pop("family", None)
-    partial = card_path.with_name(card_path.name + ".partial")
-    partial.write_text(json.dumps(card, indent=2) + "\n")
-    partial.replace(card_path)
+    write_card(card_path, card)
     typer.echo(f"{card_path}: family {', '.join(names) or 'none'}")
 
 
