@@ -13,7 +13,11 @@ Each worker process loads the model once, lazily, and reuses it (onnxruntime
 sessions do not pickle). Each task runs onnxruntime on one CPU thread: parallelism
 comes from dask's worker threads and processes, never from both at once; so the
 options' ``device``, ``threads`` and ``providers`` do not apply here, nor
-``input_checks`` and ``empty_neurons`` (which need whole traces: pass finite ΔF/F).
+``empty_neurons`` (gaps are refused: pass finite ΔF/F).
+
+The input is conditioned as :func:`ens2rt.infer` conditions it: its type and shape at
+once, and its units (``input_checks``) from per-neuron statistics of whole rows, a
+dependency of every output, so a result is never computed from input that fails them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.engine.offline import frames_needed, rate_for_range
 from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.engine.spikes import fit_spikes
+from ens2rt.engine.conditioning import (
+    check_given_levels,
+    check_orientation,
+    check_units,
+    numeric_values,
+    to_fraction,
+    unit_statistics,
+)
 from ens2rt.engine.traces import check_frame_rate, check_length, flat_frames, flat_run_frames
 from ens2rt.engine.traces import noise_level as noise_level_of
 from ens2rt.errors import InputError
@@ -41,6 +53,12 @@ try:
     import dask.array as da
 except ImportError as exc:  # an optional extra
     raise ImportError("ens2rt.dask needs dask: pip install 'ens2-runtime[dask]'") from exc
+
+#: what ``settings["conditioning"]`` says, by ``input_checks``
+DASK_CONDITIONING = {
+    True: {"checks": "whole traces, when computed", "gaps": "refused"},
+    False: {"checks": "values and gaps only, when computed", "gaps": "refused"},
+}
 
 _models: dict[str, Model] = {}
 _lock = threading.Lock()
@@ -75,26 +93,37 @@ class DaskResult:
         return self.settings["resampler"]
 
 
-def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
+def infer(x: da.Array | np.ndarray, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, noise_level: float | None = None,
           options: Options | None = None, **settings: Any) -> DaskResult:  # fmt: skip
-    """Lazy ENS² inference on a (neurons × frames) dask array of finite ΔF/F.
+    """Lazy ENS² inference on a (neurons × frames) dask array (or any array) of finite ΔF/F.
 
     Unlike :func:`ens2rt.infer`, it refuses gaps: NaN frames and runs of one value a
     second or longer (padding, a held frame, a dead ROI) raise :class:`InputError`
-    when computed. A model family picks each neuron's member from its noise level
+    when computed, as does input that fails the units checks (percent, raw
+    fluorescence, F/F0). A model family picks each neuron's member from its noise level
     (computed from the whole trace first) or from ``noise_level``, as
     :func:`ens2rt.infer` does.
     ``options`` (or its fields as keywords) as for :func:`ens2rt.infer`.
     """
     chosen = resolve_options(options, settings)
-    if x.ndim != 2:
-        raise InputError(f"expected a (neurons × frames) dask array, got shape {x.shape}")
     frame_rate = check_frame_rate(frame_rate)
+    if not isinstance(x, da.Array):
+        try:
+            x = da.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"ens2rt.dask.infer takes a (neurons × frames) array: {exc}") from exc
+    numeric_values(np.empty(0, dtype=x.dtype))  # complex, boolean or text: refused before anything runs
+    if x.ndim != 2 or 0 in x.shape:
+        raise InputError(f"expected a (neurons × frames) array, got shape {x.shape}")
     n_frames = x.shape[1]
-    check_length(n_frames, frame_rate)
+    check_length(n_frames, frame_rate, n_rows=x.shape[0])
     hop, batch_size, spike_fit = chosen.hop, chosen.batch_size, chosen.spike_fit
-    if chosen.percent:
-        x = x / 100.0
+    x = to_fraction(x.astype(np.float64), chosen.percent)
+    if chosen.input_checks:
+        if x.shape[0] > x.shape[1]:  # only then can the rows be frames; judged on a corner of the array
+            corner = np.asarray(x[:2048, :2048].compute())
+            check_orientation(np.where(np.isfinite(corner), corner, 0.0), frame_rate, shape=x.shape)
+        check_given_levels(noise_level, frame_rate)
     loaded = load_models(model, Options(device="cpu", threads=1))  # checks the files and cards here, not on a worker
     resampler = chosen.resampler or loaded.resampler
     if resampler == "fourier":
@@ -102,8 +131,12 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
     members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
     paths = tuple(str(m.path) for m in members)
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    # whole rows: the noise level, and the check for runs of one value, which a piece in time cannot see whole
-    levels = x.rechunk({1: -1}).map_blocks(_checked_noise_level, frame_rate, drop_axis=1, dtype=np.float32)
+    # whole rows: the noise level and unit statistics, and the check for runs of one value, which a piece in time
+    # cannot see whole; with input_checks, every neuron's statistics are judged together before any level is used
+    statistics = x.rechunk({1: -1}).map_blocks(_whole_row_statistics, frame_rate, chunks=(x.chunks[0], (3,)), dtype=np.float64)
+    if chosen.input_checks:
+        statistics = statistics.rechunk({0: -1}).map_blocks(_judged, frame_rate, dtype=np.float64).rechunk({0: x.chunks[0]})
+    levels = statistics[:, 0].astype(np.float32)
     contracts = loaded.contracts
     if noise_level is not None:
         fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level, frame_rate=frame_rate)
@@ -141,16 +174,24 @@ def infer(x: da.Array, frame_rate: float, *, model: str | Path = DEFAULT_MODEL, 
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
                       options=chosen, settings=run_settings(chosen, contracts, frame_rate=frame_rate, resampler=resampler,
-                                                            provider="CPUExecutionProvider", noise_level=noise_level))  # fmt: skip
+                                                            provider="CPUExecutionProvider", noise_level=noise_level,
+                                                            conditioning=DASK_CONDITIONING[chosen.input_checks]))  # fmt: skip
 
 
-def _checked_noise_level(block: np.ndarray, frame_rate: float) -> np.ndarray:
-    """Noise level of whole rows, refusing rows with a run of one value (:func:`ens2rt.engine.traces.flat_frames`)."""
+def _whole_row_statistics(block: np.ndarray, frame_rate: float) -> np.ndarray:
+    """:func:`~ens2rt.engine.conditioning.unit_statistics` of whole rows (noise level first), refusing rows with a
+    run of one value (:func:`ens2rt.engine.traces.flat_frames`)."""
     frames = np.asarray(block, dtype=np.float64)
     if flat_frames(frames, frame_rate).any():
         raise InputError(f"ens2rt.dask.infer needs ΔF/F without runs of one value ({flat_run_frames(frame_rate)} frames or "
                          "more: padding, a held frame or a dead ROI); cut them, or run ens2rt.infer, which treats them as gaps")  # fmt: skip
-    return noise_level_of(frames, frame_rate, find_flat_runs=False).astype(np.float32)  # none, as just checked
+    return unit_statistics(frames, noise_level_of(frames, frame_rate, find_flat_runs=False))  # none, as just checked
+
+
+def _judged(statistics: np.ndarray, frame_rate: float) -> np.ndarray:
+    """``statistics`` of every neuron, once :func:`~ens2rt.engine.conditioning.check_units` passes them."""
+    check_units(statistics, frame_rate)
+    return statistics
 
 
 def _rate_block(frames, model_index, scale, checked, first_frame, n_frames, frame_rate, out_start, out_end, hop, batch_size, paths,

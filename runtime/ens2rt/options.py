@@ -19,7 +19,8 @@ from typing import Any
 from ens2rt.errors import InputError
 from ens2rt.engine.resample import RESAMPLERS
 from ens2rt.engine.spikes import DEFAULT_SPIKE_FIT, check_spike_fit
-from ens2rt.engine.traces import EMPTY_NEURON_POLICIES, check_hop
+from ens2rt.engine.conditioning import EMPTY_NEURON_POLICIES
+from ens2rt.engine.traces import check_hop
 
 DEFAULT_HOP = 6  # the largest hop within 0.002 of hop 1 on held-out data: benchmarks/results/hops.md
 DEFAULT_BATCH_SIZE = 1024  # fastest of 256…16384 windows per onnxruntime call on a 2-core CPU

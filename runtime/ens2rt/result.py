@@ -36,14 +36,17 @@ class InferenceResult:
 
 
 def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rate: float, resampler: str, provider: str,
-                 noise_level: float | np.ndarray | None = None, warnings: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+                 noise_level: float | np.ndarray | None = None, warnings: list[str] | None = None,
+                 conditioning: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     """How a run was made, JSON-able: the options as given, and what they resolved to.
 
     ``contracts``: of the model, or of every member of a family. ``model_kind`` is their
     kind (kinds joined by ``+`` for a family of mixed kinds); ``hop`` is ``None`` when
     no model is windowed (a convolutional model has no windows); ``resampler`` is
     the one used (the options' or the model's own); ``noise_level_given`` the noise
-    level passed in, if any (the estimates from the traces are ``result.noise_level``).
+    level passed in, if any (the estimates from the traces are ``result.noise_level``);
+    ``conditioning`` what the entry point checked and how it treated gaps (offline, a
+    stream and dask differ where a stream cannot see the future or dask whole traces).
     """
     record = {
         "options": options.as_dict(),
@@ -58,6 +61,7 @@ def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rat
         "percent": bool(options.percent),
         "input_checks": bool(options.input_checks),
         "empty_neurons": options.empty_neurons,
+        "conditioning": dict(conditioning or {}),
         "warnings": list(warnings or []),
     }
     if noise_level is not None:

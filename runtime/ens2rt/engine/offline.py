@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,8 @@ from ens2rt.engine.resample import (
     resample_to_60hz,
 )
 from ens2rt.engine.spikes import fit_spikes, spike_times_from_counts
-from ens2rt.engine.traces import (
-    as_trace_matrix,
-    check_frame_rate,
-    check_length,
-    check_magnitude,
-    check_plausible,
-    fill_gaps,
-    flat_frames,
-    flat_run_frames,
-    gap_mask_at_60hz,
-    row_blocks,
-)
-from ens2rt.engine.traces import noise_level as estimate_noise_level
+from ens2rt.engine.conditioning import as_trace_matrix, condition
+from ens2rt.engine.traces import check_frame_rate, check_length, gap_mask_at_60hz, row_blocks
 from ens2rt.engine.windows import (
     HALF_WINDOW,
     WINDOW,
@@ -44,10 +32,12 @@ from ens2rt.engine.windows import (
     window_batches,
     window_starts,
 )
-from ens2rt.errors import InputError, InputWarning
+from ens2rt.errors import InputError
 from ens2rt.options import Options, resolve_options
 from ens2rt.result import InferenceResult, run_settings
 
+#: what ``settings["conditioning"]`` says of an offline run
+WHOLE_TRACES = {"checks": "whole traces", "gaps": "interpolated; rate and spikes NaN there"}
 # Neurons are resampled and windowed in blocks of about this many 60 Hz samples,
 # so memory stays bounded however many neurons a recording has.
 BLOCK_SAMPLES = 1 << 20
@@ -63,6 +53,7 @@ def infer(
     noise_level: float | np.ndarray | None = None,
     options: Options | None = None,
     progress: Progress | None = None,
+    roi_index: np.ndarray | None = None,
     **settings: Any,
 ) -> InferenceResult:
     """Infer spike rates (and spike events) from ΔF/F traces.
@@ -86,26 +77,17 @@ def infer(
     (the model's own by default; ``"fourier"`` with ``hop=1`` and
     ``spike_fit="published"`` reproduces ENS²'s numbers), spike fit, percent, input
     checks, device, threads, providers …; ``settings["options"]`` records them.
-    ``progress(done, total)`` is called as batches finish.
+    ``progress(done, total)`` is called as batches finish. ``roi_index``: the source's
+    number of each row (suite2p's ROI numbers …), so messages name neurons as the user does.
     """
     chosen = resolve_options(options, settings)
-    traces = as_trace_matrix(dff)
     rate_hz = check_frame_rate(frame_rate)
-    hop, spike_fit, percent, empty_neurons = chosen.hop, chosen.spike_fit, chosen.percent, chosen.empty_neurons
-    batch_size, spikes = chosen.batch_size, chosen.spikes
-    if percent:
-        traces = traces / 100.0
-    flat = flat_frames(traces, rate_hz)
-    if flat.any():  # padding or a dead ROI: gaps, as NaN frames are (never written into the caller's array)
-        traces = np.where(flat, np.nan, traces)
-    filled, gaps = fill_gaps(traces)
-    check_magnitude(filled)
-    levels = estimate_noise_level(traces, rate_hz, find_flat_runs=False)  # flat runs are NaN by now
-    if chosen.input_checks:
-        check_plausible(traces, rate_hz, levels)
-    check_length(traces.shape[1], rate_hz)
-    notes = _empty_neuron_warnings(gaps & ~flat if flat.any() else gaps, empty_neurons)
-    notes += _flat_run_warnings(flat, gaps, rate_hz, empty_neurons)
+    traces = as_trace_matrix(dff)
+    check_length(traces.shape[1], rate_hz, n_rows=traces.shape[0])
+    ready = condition(traces, rate_hz, percent=chosen.percent, input_checks=chosen.input_checks,
+                      empty_neurons=chosen.empty_neurons, roi_index=roi_index, noise_level_given=noise_level)  # fmt: skip
+    hop, spike_fit, batch_size, spikes = chosen.hop, chosen.spike_fit, chosen.batch_size, chosen.spikes
+    filled, gaps, levels = ready.filled, ready.gaps, ready.noise_level
     loaded = load_models(model, chosen)
     resampler = chosen.resampler or loaded.resampler
 
@@ -127,7 +109,7 @@ def infer(
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
 
     record = run_settings(chosen, loaded.contracts, frame_rate=rate_hz, resampler=resampler, provider=runners.provider,
-                          noise_level=noise_level, warnings=notes)  # fmt: skip
+                          noise_level=noise_level, warnings=ready.warnings, conditioning=WHOLE_TRACES)  # fmt: skip
     return InferenceResult(
         rate=rate,
         time=np.arange(n_out) / TARGET_RATE_HZ,
@@ -139,41 +121,6 @@ def infer(
         model_sha256=runners.used,
         settings=record,
     )
-
-
-def _empty_neuron_warnings(gaps: np.ndarray, policy: str) -> list[str]:
-    """Warn about (or, with policy ``"error"``, refuse) neurons without any finite frame (``gaps``: non-finite mask)."""
-    empty = np.flatnonzero(gaps.all(axis=1)) if gaps.any() else np.zeros(0, dtype=np.int64)
-    if empty.size == 0:
-        return []
-    listed = ", ".join(map(str, empty[:10])) + (", …" if empty.size > 10 else "")
-    if policy == "error":
-        raise InputError(f"{empty.size} neuron(s) have no finite ΔF/F value (neuron {listed})")
-    message = f"{empty.size} of {gaps.shape[0]} neurons have no finite ΔF/F value; their rows are NaN (neuron {listed})"
-    warnings.warn(message, InputWarning, stacklevel=3)
-    return [message]
-
-
-def _flat_run_warnings(flat: np.ndarray, gaps: np.ndarray, frame_rate: float, policy: str) -> list[str]:
-    """Warn about neurons with runs of one value (``flat``, from :func:`flat_frames`), which count as gaps.
-
-    A neuron left with no other finite frame is refused under policy ``"error"``, as an empty one is.
-    """
-    flat_rows = np.flatnonzero(flat.any(axis=1))
-    if flat_rows.size == 0:
-        return []
-    whole = flat_rows[gaps[flat_rows].all(axis=1)]
-    if policy == "error" and whole.size:
-        listed = ", ".join(map(str, whole[:10])) + (", …" if whole.size > 10 else "")
-        raise InputError(f"{whole.size} neuron(s) hold one ΔF/F value in every finite frame (neuron {listed}): "
-                         "a dead ROI or padding, nothing to infer from")  # fmt: skip
-    seconds = flat[flat_rows].sum(axis=1) / frame_rate
-    listed = ", ".join(f"{row}: {'every frame' if row in whole else f'{s:.1f} s'}" for row, s in zip(flat_rows[:10], seconds[:10]))
-    message = (f"{flat_rows.size} of {flat.shape[0]} neurons hold one ΔF/F value for {flat_run_frames(frame_rate)} frames "
-               f"or more (neuron {listed}{', …' if flat_rows.size > 10 else ''}): padding, a held frame or a dead ROI, "
-               "not a recording; those frames count as gaps and their rates are NaN")  # fmt: skip
-    warnings.warn(message, InputWarning, stacklevel=3)
-    return [message]
 
 
 def rate_from_traces(

@@ -117,6 +117,12 @@ class StatefulRun:
         self._before_start = graphs[int(index[0])].lag  # outputs still to come that precede the recording
         self._pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
 
+    def close(self) -> None:
+        """Shut down the threads that run groups in parallel (if any)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     @stage("onnxruntime")
     def push(self, samples: np.ndarray) -> np.ndarray:
         """(n_neurons, k) rate of the recording's next samples: the ``n`` from ``position - lag`` on, those before 0 dropped."""

@@ -30,7 +30,8 @@ from ens2rt.engine.contract import Contract
 from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.engine.stream_rate import GraphRate, MixedRate, rate_runner
-from ens2rt.engine.traces import check_frame_rate
+from ens2rt.engine.conditioning import STREAM_CHECK_S, as_frames, check_given_levels, check_units, unit_statistics
+from ens2rt.engine.traces import check_frame_rate, noise_level as estimate_noise_level
 from ens2rt.engine.windows import WINDOW
 from ens2rt.errors import InputError
 from ens2rt.options import Options, resolve_options
@@ -66,17 +67,24 @@ class Stream:
     :func:`ens2rt.infer` does), and runs of one value are run as given (it cannot
     tell padding from a neuron until the run ends; :func:`ens2rt.noise_level` ignores
     them, so a padded baseline still gives the right ``noise_level``). ``options``
-    (or its fields as keywords) as for :func:`ens2rt.infer`; a stream cannot see whole traces, so ``input_checks`` and
-    ``empty_neurons`` do not apply, and the resampler must be local (not ``"fourier"``).
+    (or its fields as keywords) as for :func:`ens2rt.infer`. A stream cannot see whole
+    traces, so it checks what it has (``settings["conditioning"]`` says so): every push's
+    values, and with ``input_checks`` the noise levels given and, once its first
+    ``STREAM_CHECK_S`` (10 s) of frames are in (or at :meth:`flush`), their units, as
+    :func:`ens2rt.infer` checks whole traces. ``empty_neurons`` does not apply, and the
+    resampler must be local (not ``"fourier"``). ``with ens2rt.Stream(...) as stream:``
+    closes it at the end (:meth:`close`).
     """
 
     def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
                  noise_level: float | np.ndarray | None = None, options: Options | None = None, **settings: Any):  # fmt: skip
-        if n_neurons < 1:
-            raise InputError(f"n_neurons must be at least 1, not {n_neurons}")
+        if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
+            raise InputError(f"n_neurons must be a whole number of at least 1, not {n_neurons!r}")
         self.options = resolve_options(options, settings)
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
+        if self.options.input_checks:
+            check_given_levels(noise_level, self.frame_rate)
         loaded = load_models(model, self.options)
         if isinstance(loaded, ModelFamily) and len(loaded.members) > 1 and noise_level is None:
             raise InputError(
@@ -107,12 +115,31 @@ class Stream:
         self._run_start = np.zeros(n_neurons, dtype=np.int64)  # per neuron, 60 Hz index after its last sample below threshold
         self._open_above = np.zeros(n_neurons, dtype=bool)  # per neuron, a sample at or above threshold not yet fitted
         self._flushed = False
+        # the first STREAM_CHECK_S of frames, kept until their units are judged (None once they are, or never will be)
+        self._unchecked: list[np.ndarray] | None = [] if self.options.input_checks else None
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the stream's threads and state; pushing after it is an error. Flushing is up to the caller."""
+        self._flushed = True
+        self._unchecked = None
+        if isinstance(self._rate, (GraphRate, MixedRate)):
+            self._rate.close()
 
     @property
     def settings(self) -> dict:
         """How this stream infers, as ``InferenceResult.settings`` records a run (:func:`ens2rt.result.run_settings`)."""
+        checks = "each push's values"
+        if self.options.input_checks:
+            checks += f"; the noise levels given; the units of the first {STREAM_CHECK_S:g} s of frames"
         return run_settings(self.options, self.contracts, frame_rate=self.frame_rate, resampler=self.resampler,
-                            provider=self.models.provider, noise_level=self._noise_level)  # fmt: skip
+                            provider=self.models.provider, noise_level=self._noise_level,
+                            conditioning={"checks": checks, "gaps": "the neuron's last finite value held"})  # fmt: skip
 
     @property
     def contract(self) -> Contract:
@@ -172,14 +199,9 @@ class Stream:
     def push(self, frames: np.ndarray) -> StreamOutput:
         """Add (n_neurons, k) frames; return the 60 Hz rate samples that became final."""
         if self._flushed:
-            raise InputError("this stream was flushed; start a new Stream")
-        frames = np.asarray(frames, dtype=np.float64)
-        if self.options.percent:
-            frames = frames / 100.0
-        if frames.ndim == 1 and self.n_neurons == 1:
-            frames = frames[None, :]
-        if frames.ndim != 2 or frames.shape[0] != self.n_neurons or frames.shape[1] < 1:
-            raise InputError(f"push takes ({self.n_neurons}, k) frames with k >= 1, got shape {frames.shape}")
+            raise InputError("this stream was flushed or closed; start a new Stream")
+        frames = as_frames(frames, self.n_neurons, self.options.percent)
+        self._check_units(frames, final=False)
         frames = self._hold_last_finite(frames)
         self._frames = np.concatenate([self._frames, frames], axis=1)
         self._n_frames += frames.shape[1]
@@ -189,13 +211,26 @@ class Stream:
     def flush(self) -> StreamOutput:
         """End the recording: compute and return every remaining rate sample."""
         if self._flushed:
-            raise InputError("this stream was already flushed")
+            raise InputError("this stream was already flushed or closed")
+        self._check_units(np.zeros((self.n_neurons, 0)), final=True)
         self._flushed = True
         n_total = n_samples_at_60hz(self._n_frames, self.frame_rate)
         if n_total < WINDOW:
             raise InputError(f"the stream ended after {self._n_frames} frames, less than one {WINDOW / TARGET_RATE_HZ:.1f} s window")
         samples = self._resample_until(n_total, n_total=self._n_frames)
         return self._output(np.concatenate([self._rate.push(samples), self._rate.finish()], axis=1), final=True)
+
+    def _check_units(self, frames: np.ndarray, final: bool) -> None:
+        """Judge the units (:func:`~ens2rt.engine.conditioning.check_units`) once the first ``STREAM_CHECK_S`` are in."""
+        if self._unchecked is None:
+            return
+        self._unchecked.append(frames)
+        seen = np.concatenate(self._unchecked, axis=1)
+        if seen.shape[1] < STREAM_CHECK_S * self.frame_rate and not final:
+            return
+        self._unchecked = None
+        if seen.shape[1] >= 2:
+            check_units(unit_statistics(seen, estimate_noise_level(seen, self.frame_rate)), self.frame_rate)
 
     def _hold_last_finite(self, frames: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(frames)

@@ -168,6 +168,9 @@ class GraphRate:
     def finish(self) -> np.ndarray:
         return self._run.push(np.zeros((self.n_neurons, self.contract.reach_right), dtype=np.float32))
 
+    def close(self) -> None:
+        self._run.close()
+
 
 class MixedRate:
     """Models that run differently (a family of mixed kinds): one runner per group of neurons,
@@ -191,6 +194,11 @@ class MixedRate:
 
     def finish(self) -> np.ndarray:
         return self._emit([runner.finish() for _, runner in self.parts])
+
+    def close(self) -> None:
+        for _, runner in self.parts:
+            if isinstance(runner, GraphRate):
+                runner.close()
 
     def _emit(self, new: list[np.ndarray]) -> np.ndarray:
         self._ready = [np.concatenate([ready, rate], axis=1) for ready, rate in zip(self._ready, new)]

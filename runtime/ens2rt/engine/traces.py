@@ -1,4 +1,4 @@
-"""Checking input traces and bridging NaN gaps before inference."""
+"""Per-trace measures and repairs: frame rate and length checks, noise level, flat runs, gap filling."""
 
 from __future__ import annotations
 
@@ -13,45 +13,11 @@ from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.engine.windows import MAX_HOP, WINDOW
 
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
-# |ΔF/F| beyond this is no fluorescence ratio, and squares of such values summed over a
-# window approach float32's limit (3.4e38): the network's arithmetic would overflow.
-MAX_ABS_DFF = 1e15
-# Real ΔF/F (a fraction, 0.3 = 30 %) has noise levels of about 0.3 to 10 and a median
-# |ΔF/F| well below 1. ΔF/F in percent has 100 times both; raw fluorescence far more.
-IMPLAUSIBLE_NOISE_LEVEL = 20.0
-IMPLAUSIBLE_MEDIAN_ABS = 5.0
-# ΔF/F's baseline is 0: a neuron's 10th percentile lies near it (−0.1 to 0.1 in most of the
-# ground truth, but single trials reach 0.93 and 3.8). F/F0 (ΔF/F + 1) puts every neuron's
-# near 1, and models read the offset as activity (the example neuron: 830 spikes instead of
-# 331, 3103 on ens2-exc-conv). So the median over neurons is judged, from three neurons on.
-IMPLAUSIBLE_BASELINE, BASELINE_MIN_NEURONS = 0.7, 3
-# The quietest ground-truth trial has ν 0.19; a fraction divided by 100 (percent=True given
-# a fraction) has ν near 0.004, where the models see almost nothing (the example neuron: 0 spikes).
-IMPLAUSIBLE_LOW_NOISE_LEVEL = 0.03
-# A "recording" this short with ten times more rows than frames is almost surely transposed.
-TRANSPOSED_RATIO, TRANSPOSED_MAX_S = 10, 10.0
-EMPTY_NEURON_POLICIES = ("nan", "error")
 # A neuron's ΔF/F never repeats one value exactly for a second: photon noise alone moves
 # it every frame. A run of identical frames that long is padding, a held frame or a dead
 # ROI, no measurement: it counts as a gap (and the noise level ignores it).
 FLAT_RUN_S, FLAT_RUN_MIN_FRAMES = 1.0, 10
 ROW_BLOCK_VALUES = 1 << 20  # per-neuron reductions go through blocks of rows of about this many values
-SKIP_HINT = "if the input really is ΔF/F as a fraction, pass input_checks=False (CLI: --no-input-checks)"
-
-
-def as_trace_matrix(dff: np.ndarray) -> np.ndarray:
-    """Return ΔF/F as a float64 (n_neurons, n_frames) array, or raise :class:`InputError`."""
-    try:
-        array = np.asarray(dff, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"ΔF/F must be a numeric array: {exc}") from exc
-    if array.ndim == 1:
-        array = array[None, :]
-    if array.ndim != 2:
-        raise InputError(f"ΔF/F must be (n_neurons, n_frames) or (n_frames,), got shape {array.shape}")
-    if array.size == 0:
-        raise InputError(f"ΔF/F is empty (shape {array.shape})")
-    return array
 
 
 def check_frame_rate(frame_rate: float) -> float:
@@ -72,64 +38,19 @@ def check_hop(hop: int) -> int:
     return int(hop)
 
 
-def check_length(n_frames: int, frame_rate: float) -> None:
-    """Raise unless the trace spans at least one 96-sample (1.6 s) window at 60 Hz."""
+def check_length(n_frames: int, frame_rate: float, n_rows: int = 0) -> None:
+    """Raise unless the trace spans at least one 96-sample (1.6 s) window at 60 Hz.
+
+    ``n_rows``: how many neurons the input has; when that many frames would be long
+    enough, the message asks whether the rows are frames.
+    """
     n_out = n_samples_at_60hz(n_frames, frame_rate)
     if n_out < WINDOW:
+        transposed = n_samples_at_60hz(n_rows, frame_rate) >= WINDOW if n_rows > n_frames else False
         raise InputError(
             f"traces are too short: {n_frames} frames at {frame_rate:g} Hz is "
             f"{n_frames / frame_rate:.2f} s, less than one {WINDOW / TARGET_RATE_HZ:.1f} s window"
-        )
-
-
-def check_magnitude(filled: np.ndarray) -> None:
-    """Raise if a value of gap-filled traces is beyond ``MAX_ABS_DFF``, where the network's float32 arithmetic fails."""
-    largest = float(np.max(by_rows(lambda rows: np.max(np.abs(rows), axis=1), filled)))
-    if largest > MAX_ABS_DFF:
-        raise InputError(
-            f"ΔF/F values reach {largest:.3g}; beyond ±{MAX_ABS_DFF:.0e} the network's float32 arithmetic overflows "
-            "and no ΔF/F (a fraction, 0.3 = 30 %) is that large: is this raw fluorescence or a corrupt file?"
-        )
-
-
-def check_plausible(traces: np.ndarray, frame_rate: float, levels: np.ndarray) -> None:
-    """Raise :class:`InputError` with the fix when the input is most likely not ΔF/F as a fraction.
-
-    Catches ΔF/F in percent or raw fluorescence (noise level or typical amplitude far
-    beyond any ΔF/F recording), a fraction divided by 100 once too often (noise level far
-    below any recording), F/F0 (a baseline near 1 instead of 0, judged from three
-    neurons on) and a frames × neurons array passed as neurons × frames.
-    ``levels``: each neuron's noise level (NaN for neurons without finite frames).
-    """
-    n_neurons, n_frames = traces.shape
-    duration = n_frames / frame_rate
-    if n_neurons >= TRANSPOSED_RATIO * n_frames and duration < TRANSPOSED_MAX_S:
-        raise InputError(
-            f"the input is {n_neurons} neurons × {n_frames} frames, {duration:.2f} s each: are the rows frames? "
-            f"Transpose it (CLI: --time-axis first); {SKIP_HINT}"
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN input: nothing to judge
-        level = float(np.nanmedian(levels))
-        typical = float(np.nanmedian(by_rows(lambda rows: np.nanmedian(np.abs(rows), axis=1), traces)))
-        baseline = 0.0
-        if n_neurons >= BASELINE_MIN_NEURONS:
-            baseline = float(np.nanmedian(by_rows(lambda rows: np.nanpercentile(rows, 10, axis=1), traces)))
-    if level > IMPLAUSIBLE_NOISE_LEVEL or typical > IMPLAUSIBLE_MEDIAN_ABS:
-        raise InputError(
-            f"the traces do not look like ΔF/F as a fraction (0.3 = 30 %): median noise level {level:.3g} "
-            f"(ΔF/F recordings: about 0.3 to 10), median |value| {typical:.3g}. ΔF/F in percent: pass percent=True "
-            f"(CLI: --percent); raw fluorescence: compute ΔF/F first; {SKIP_HINT}"
-        )
-    if 0 < level < IMPLAUSIBLE_LOW_NOISE_LEVEL:  # 0: frames that never change, too few to be a flat run
-        raise InputError(
-            f"the traces' median noise level is {level:.3g}, far below any ΔF/F recording (about 0.3 to 10): is this a "
-            f"fraction divided by 100, e.g. percent=True (CLI: --percent) given ΔF/F that is already a fraction? {SKIP_HINT}"
-        )
-    if baseline > IMPLAUSIBLE_BASELINE:
-        raise InputError(
-            f"the traces' baseline (median over neurons of their 10th percentile) is {baseline:.3g}, where ΔF/F's is 0: "
-            f"is this F/F0? ΔF/F = F/F0 − 1, so subtract 1 first; {SKIP_HINT}"
+            + ("; if the rows are frames and the columns neurons, transpose it (CLI: --time-axis first)" if transposed else "")
         )
 
 

@@ -1,0 +1,168 @@
+"""One conditioning step for every entry point: offline, Stream and dask refuse the same bad input.
+
+And the units rule refuses no real recording at the frame rates users image at.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+import ens2rt
+from ens2rt.engine.conditioning import check_units, noise_level_limit, unit_statistics
+from ens2rt.engine.traces import noise_level
+
+RATE = 30.0
+MODEL = "ens2-exc-conv"  # a single fast model: the checks come before any model runs
+STREAM_MODEL = "ens2-exc-native"  # a stream of it needs no noise level up front
+
+
+def _realistic(n_neurons: int = 4, seconds: float = 60.0, rate: float = RATE, seed: int = 0) -> np.ndarray:
+    """ΔF/F as a fraction: exponential transients on noise."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    spikes = rng.random((n_neurons, n)) < 0.5 / rate
+    kernel = 0.3 * np.exp(-np.arange(int(2 * rate)) / (0.5 * rate))
+    calcium = np.stack([np.convolve(row, kernel)[:n] for row in spikes.astype(float)])
+    return calcium + rng.normal(0, 0.03, (n_neurons, n))
+
+
+def _percent() -> np.ndarray:
+    return 100 * _realistic()
+
+
+def test_percent_input_is_refused_by_every_entry_point():
+    dask = pytest.importorskip("ens2rt.dask")
+    da = pytest.importorskip("dask.array")
+    x = _percent()
+    with pytest.raises(ens2rt.InputError, match="percent"):
+        ens2rt.infer(x, RATE, model=MODEL)
+    stream = ens2rt.Stream(x.shape[0], RATE, model=STREAM_MODEL)
+    with pytest.raises(ens2rt.InputError, match="percent"):
+        for start in range(0, x.shape[1], 30):  # judged once the first 10 s are in
+            stream.push(x[:, start : start + 30])
+    assert start < 11 * RATE
+    with pytest.raises(ens2rt.InputError, match="percent"):
+        dask.infer(da.from_array(x, chunks=(2, 600)), RATE, model=MODEL).rate.compute()
+    # the same traces as a fraction pass everywhere, and percent=True makes them one
+    fraction = ens2rt.infer(x / 100, RATE, model=MODEL, spikes=False).rate
+    np.testing.assert_array_equal(ens2rt.infer(x, RATE, model=MODEL, spikes=False, percent=True).rate, fraction)
+    lazy = dask.infer(da.from_array(x, chunks=(2, 600)), RATE, model=MODEL, percent=True, spikes=False)
+    np.testing.assert_allclose(lazy.rate.compute(), fraction, atol=1e-5)
+
+
+def test_a_short_stream_is_judged_at_flush_and_given_percent_levels_are_refused():
+    x = _percent()[:, : int(5 * RATE)]
+    stream = ens2rt.Stream(x.shape[0], RATE, model=STREAM_MODEL)
+    stream.push(x)
+    with pytest.raises(ens2rt.InputError, match="percent"):
+        stream.flush()
+    with pytest.raises(ens2rt.InputError, match="noise levels given"):
+        ens2rt.Stream(3, RATE, noise_level=127.0)
+    with pytest.raises(ens2rt.InputError, match="noise levels given"):
+        ens2rt.infer(_realistic(), RATE, noise_level=127.0)
+    ens2rt.Stream(3, RATE, noise_level=127.0, input_checks=False)  # the way out, as offline
+
+
+def test_stream_settings_say_what_it_checked_and_close_releases_it():
+    with ens2rt.Stream(2, RATE, model=STREAM_MODEL) as stream:
+        stream.push(_realistic(2, 12)).rate  # noqa: B018
+        assert "first 10 s" in stream.settings["conditioning"]["checks"]
+        assert stream.settings["conditioning"]["gaps"] == "the neuron's last finite value held"
+    with pytest.raises(ens2rt.InputError, match="closed"):
+        stream.push(_realistic(2, 1))
+    offline = ens2rt.infer(_realistic(2), RATE, model=MODEL, spikes=False).settings["conditioning"]
+    assert offline["checks"] == "whole traces"
+
+
+@pytest.mark.parametrize("bad,message", [
+    (np.ones((2, 900)) * (1 + 1j), "complex"),
+    (np.ones((2, 900), dtype=bool), "boolean"),
+    (np.array([["a"] * 900] * 2), "numeric"),
+])  # fmt: skip
+def test_complex_boolean_and_text_are_refused_everywhere(bad, message):
+    dask = pytest.importorskip("ens2rt.dask")
+    with pytest.raises(ens2rt.InputError, match=message):
+        ens2rt.infer(bad, RATE, model=MODEL)
+    with pytest.raises(ens2rt.InputError, match=message):
+        ens2rt.Stream(2, RATE, model=STREAM_MODEL).push(bad)
+    with pytest.raises(ens2rt.InputError, match=message):
+        dask.infer(bad, RATE, model=MODEL)
+
+
+def test_dask_takes_a_numpy_array_and_records_its_conditioning():
+    dask = pytest.importorskip("ens2rt.dask")
+    x = _realistic()
+    result = dask.infer(x, RATE, model=MODEL, spikes=False)
+    np.testing.assert_allclose(result.rate.compute(), ens2rt.infer(x, RATE, model=MODEL, spikes=False).rate, atol=1e-5)
+    assert result.settings["conditioning"] == {"checks": "whole traces, when computed", "gaps": "refused"}
+
+
+def test_frames_by_neurons_saved_the_wrong_way_round_is_refused():
+    frames_by_neurons = _realistic(400, 100).T  # 3000 frames × 400 neurons
+    assert frames_by_neurons.shape == (3000, 400)
+    with pytest.raises(ens2rt.InputError, match="rows frames"):
+        ens2rt.infer(frames_by_neurons, RATE, model=MODEL)
+    dask = pytest.importorskip("ens2rt.dask")
+    with pytest.raises(ens2rt.InputError, match="rows frames"):
+        dask.infer(frames_by_neurons, RATE, model=MODEL)
+    # more neurons than frames, the right way round: white across neurons, smooth in time
+    many = _realistic(700, 20)
+    assert many.shape[0] > many.shape[1]
+    assert ens2rt.infer(many, RATE, model=MODEL, spikes=False).rate.shape[0] == 700
+
+
+def test_a_too_short_input_says_so_before_asking_about_its_orientation():
+    with pytest.raises(ens2rt.InputError, match="too short") as caught:
+        ens2rt.infer(np.random.default_rng(0).normal(0, 0.05, (10, 1)), RATE, model=MODEL)
+    assert "rows frames" not in str(caught.value)
+    with pytest.raises(ens2rt.InputError, match="too short.*transpose"):
+        ens2rt.infer(np.random.default_rng(0).normal(0, 0.05, (300, 20)), RATE, model=MODEL)
+
+
+def _resampled(dff: np.ndarray, rate: float, target: float, how: str) -> np.ndarray:
+    """A trial as if imaged at ``target`` Hz: point samples of the trace, or frames averaged."""
+    if how == "point":
+        n = int((dff.size - 1) * target / rate) + 1
+        return np.interp(np.arange(n) / target, np.arange(dff.size) / rate, dff)
+    bins = np.floor(np.arange(dff.size) * target / rate).astype(int)
+    n = bins.max()  # the last bin may be partial: dropped
+    return (np.bincount(bins, dff)[:n] / np.bincount(bins)[:n])
+
+
+def test_the_units_rule_refuses_no_ground_truth_trial_at_any_user_frame_rate(ground_truth):
+    """Every trial of every dataset, as recorded and at 30, 15, 7.5 and 2.5 Hz (point samples and
+    frame averages): none refused as a fraction; most refused × 100 (percent)."""
+    from ens2export.groundtruth import find_datasets, load_dataset
+
+    logging.getLogger("ens2export").setLevel(logging.ERROR)
+    judged = refused_as_fraction = caught_as_percent = 0
+    for folder in find_datasets(ground_truth).values():
+        for neuron in load_dataset(folder):
+            for trial in neuron.trials:
+                versions = [(trial.dff, trial.frame_rate)]
+                versions += [(_resampled(trial.dff, trial.frame_rate, target, how), target)
+                             for target in (30.0, 15.0, 7.5, 2.5) if target < trial.frame_rate
+                             for how in ("point", "mean")]  # fmt: skip
+                for dff, rate in versions:
+                    if dff.size < 2.5 * rate:
+                        continue
+                    judged += 1
+                    for scale in (1.0, 100.0):
+                        x = scale * dff[None, :]
+                        try:
+                            check_units(unit_statistics(x, noise_level(x, rate)), rate)
+                        except ens2rt.InputError:
+                            refused_as_fraction += scale == 1.0
+                            caught_as_percent += scale == 100.0
+    assert judged > 8000
+    assert refused_as_fraction == 0
+    assert caught_as_percent / judged > 0.85  # the quietest traces × 100 look like a noisy fraction; docs say so
+
+
+def test_the_noise_level_limit_follows_the_median_step_at_low_rates():
+    assert noise_level_limit(122.0) == 20.0 and noise_level_limit(30.0) == pytest.approx(200 / math.sqrt(30))
+    assert noise_level_limit(2.5) == pytest.approx(126.5, abs=0.1)
