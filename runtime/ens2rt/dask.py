@@ -45,7 +45,7 @@ from ens2rt.engine.conditioning import (
 from ens2rt.engine.traces import check_frame_rate, check_length, flat_frames, flat_run_frames
 from ens2rt.engine.traces import noise_level as noise_level_of
 from ens2rt.errors import InputError
-from ens2rt.formats.files import atomic_output
+from ens2rt.formats.files import atomic_output, same_file
 from ens2rt.options import Options, resolve_options
 from ens2rt.result import run_settings
 
@@ -220,6 +220,8 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
     from distributed import Client, LocalCluster, progress
 
     source, out = Path(source), Path(out)
+    if same_file(out, source):
+        raise InputError(f"{out} is the input {source}: the result is a new zarr store; choose another output (-o OUT.zarr)")
     if out.exists():
         raise InputError(f"{out} exists; remove it or choose another output")
     try:

@@ -9,6 +9,10 @@ class InputError(Ens2Error, ValueError):
     """The traces, frame rate or settings given to ens2rt are unusable."""
 
 
+class OutputError(Ens2Error):
+    """A result could not be written (full disk, quota, permission …); nothing was left behind."""
+
+
 class ModelError(Ens2Error):
     """A model file or its card is missing, corrupt or incompatible."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -111,5 +112,18 @@ def models_summary(neuron_model: np.ndarray) -> str:
     return "model " + ", ".join(f"{name} ({count} neurons)" for name, count in zip(names, counts))
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP end a run as Ctrl-C does: unwinding, so no temporary output is left behind."""
+    raise SystemExit(128 + signum)
+
+
+def handle_stop_signals() -> None:
+    """Make SIGTERM and SIGHUP unwind the run (see :func:`_stop`)."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
+
+
 def main() -> None:
+    handle_stop_signals()
     app()

@@ -11,7 +11,8 @@ import typer
 import ens2rt
 from ens2rt.catalog.model import DEFAULT_MODEL
 from ens2rt.cli.app import app, fail, models_summary
-from ens2rt.errors import Ens2Error
+from ens2rt.errors import Ens2Error, InputError
+from ens2rt.formats.results import RESULT_SUFFIXES
 
 
 def _demo_output() -> Path:
@@ -20,7 +21,7 @@ def _demo_output() -> Path:
 
 @app.command()
 def demo(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the result (default: ens2rt-demo/ in the system's temporary folder).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result file (.npz, .mat or .h5), or a folder to write ens2rt-demo.npz into (default: ens2rt-demo/ in the system's temporary folder). A figure is written beside an .npz unless that .png exists.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Shipped model or family name, or .onnx path.")] = DEFAULT_MODEL,
 ) -> None:
     """Run inference on the shipped example recording and score it against its real spikes."""
@@ -32,10 +33,15 @@ def demo(
     from ens2export.groundtruth import true_rate_at_60hz
     from ens2export.metrics import correlation, error_rate
 
+    own_folder = output is None
     try:
         if output is None:
             output = _demo_output()
             output.parent.mkdir(exist_ok=True)
+        elif output.is_dir():
+            output = output / _demo_output().name
+        if output.suffix.lower() not in RESULT_SUFFIXES:
+            raise InputError(f"{output}: the result is a .npz, .mat or .h5 file (or give a folder to write it into)")
         check_output(output)
     except Ens2Error as exc:
         fail(str(exc))
@@ -55,13 +61,17 @@ def demo(
     typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size} ({_count_remark(inferred.size, example.spike_times.size)})")
     typer.echo(f"event error rate (1 - F1, +/-100 ms): {error_rate(inferred, example.spike_times, 0.1):.3f}")
     typer.echo(f"wrote {destination}")
-    try:
-        from ens2rt.formats.figures import plot_result, read_result
+    figure = destination.with_suffix(".png")
+    if figure.exists() and not own_folder:  # a file of the user's, not a figure of an earlier demo
+        typer.echo(f"no figure: {figure} exists, and the demo does not replace files it did not write")
+    elif destination.suffix.lower() == ".npz":
+        try:
+            from ens2rt.formats.figures import plot_result, read_result
 
-        figure = plot_result(read_result(destination), [0], destination.with_suffix(".png"), [example.spike_times], example.source)
-        typer.echo(f"wrote {figure}")
-    except Ens2Error as exc:  # matplotlib is optional
-        typer.echo(f"no figure: {exc}")
+            plot_result(read_result(destination), [0], figure, [example.spike_times], example.source)
+            typer.echo(f"wrote {figure}")
+        except Ens2Error as exc:  # matplotlib is optional
+            typer.echo(f"no figure: {exc}")
     typer.echo("(a neuron from the shipped models' training data; held-out scores are in benchmarks/)")
 
 

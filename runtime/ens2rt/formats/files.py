@@ -9,18 +9,27 @@ result gets the permissions the user's umask gives any new file.
 :func:`check_output` runs before any inference: it refuses a destination that is a
 folder, lies in a folder that does not exist or cannot be written, or is one of the
 files the run reads (writing there would replace the input).
+
+Any failure while writing (a full disk, a quota, a permission) becomes an
+:class:`~ens2rt.errors.OutputError` naming the file and the reason. Writers built on
+HDF5 crash the process when the disk fills (HDF5 retries its flush as the file is
+closed); :func:`in_child_process` runs them in a forked process, so the crash is an
+error here and the temporary is removed like any other.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+import signal
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ens2rt.errors import InputError
+from ens2rt.errors import InputError, OutputError
 
 
 def _temporary_beside(path: Path, kind: str) -> Path:
@@ -82,9 +91,62 @@ def atomic_output(path: str | Path, *, directory: bool = False) -> Iterator[Path
             temporary.rename(path)
         else:
             os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         if temporary.is_dir():
             shutil.rmtree(temporary, ignore_errors=True)
         else:
             temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
+
+
+# HDF5 reports a failed write inside a longer text: "... errno = 28, error message = 'No space left on device' ..."
+_HDF5_REASON = re.compile(r"error message = '([^']+)'")
+
+
+def in_child_process(write: Callable[[], None], path: str | Path) -> None:
+    """Run ``write`` in a forked child and wait; its failure (even a crash) is an :class:`OutputError` for ``path``.
+
+    Where the system cannot fork, ``write`` runs here. An exception in the parent while
+    it waits (Ctrl-C, SIGTERM) stops the child first.
+    """
+    if not hasattr(os, "fork"):
+        write()
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the first failure, then leave without running any teardown
+        os.close(read_end)
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            warnings.simplefilter("ignore")  # the libraries' warnings are about their internals, not the user's data
+            write()
+        except BaseException as exc:  # noqa: BLE001 -- everything goes back to the parent as text
+            os.write(write_end, _reason(exc).encode("utf-8", "replace")[:4096])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as reader:
+            reason = reader.read().decode("utf-8", "replace")
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    if status != 0:
+        crashed = f"the writer stopped (signal {os.WTERMSIG(status)})" if os.WIFSIGNALED(status) else "the writer failed"
+        raise OutputError(f"cannot write {path}: {reason or crashed}")
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why a write failed: the system's reason where HDF5 names one."""
+    text = str(exc)
+    found = _HDF5_REASON.search(text)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return found.group(1) if found else (text.splitlines() or [type(exc).__name__])[0][:300]

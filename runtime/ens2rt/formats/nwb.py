@@ -8,6 +8,7 @@ and a ``DynamicTable`` of spike times, one row per ROI.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
-from ens2rt.formats.files import atomic_output
+from ens2rt.formats.files import atomic_output, in_child_process
 from ens2rt.formats.results import ragged
 from ens2rt.result import InferenceResult
 
@@ -95,14 +96,24 @@ def read_nwb(path: str | Path, series: str | None = None) -> tuple[np.ndarray, f
 
 
 def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, series: str | None = None) -> Path:
-    """Copy ``source`` to ``out`` with the inferred rate and spikes added (atomically)."""
+    """Copy ``source`` to ``out`` with the inferred rate and spikes added (atomically; never half-written)."""
+
+    source, out = Path(source), Path(out)
+    with _open(source) as (_, nwbfile):
+        refuse_results(source, nwbfile)
+        _choose(source, nwbfile, series)
+    with atomic_output(out) as temporary:  # HDF5 crashes on a full disk: the copy is made in a child process
+        in_child_process(lambda: _write_copy(source, temporary, result, series), out)
+    return out
+
+
+def _write_copy(source: Path, temporary: Path, result: InferenceResult, series: str | None) -> None:
+    """Write ``source`` with the results added to ``temporary``."""
     pynwb = _pynwb()
     from hdmf.common import DynamicTable, VectorData, VectorIndex
     from pynwb.ophys import RoiResponseSeries
 
-    source, out = Path(source), Path(out)
-    with _open(source) as (io, nwbfile), atomic_output(out) as temporary:
-        refuse_results(source, nwbfile)
+    with _open(source) as (io, nwbfile):
         chosen = _choose(source, nwbfile, series)
         roi_ids = np.asarray(chosen.rois.data[:])
         start = float(chosen.starting_time) if chosen.rate is not None else float(chosen.timestamps[0])
@@ -115,7 +126,8 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
                 unit="spikes per 60 Hz bin",
                 rate=60.0,
                 starting_time=start,
-                description=f"model {result.model} (sha256 of the models that ran: {result.model_sha256}), settings {result.settings}",
+                description=f"model {result.model}; sha256 of the models that ran and settings, as JSON: "
+                + json.dumps({"model_sha256": result.model_sha256, "settings": result.settings}, sort_keys=True),
             )
         )
         flat_times, offsets = ragged(result.spike_times or [np.zeros(0)] * len(roi_ids))
@@ -135,7 +147,6 @@ def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, seri
         )
         with pynwb.NWBHDF5IO(str(temporary), "w") as writer:
             writer.export(src_io=io, nwbfile=nwbfile)
-    return out
 
 
 class NwbReader:

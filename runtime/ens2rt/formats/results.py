@@ -4,6 +4,7 @@ ragged encoding of per-neuron spike times every format shares."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -76,23 +77,31 @@ def write_result(path: str | Path, result: InferenceResult, traces: Traces | Non
         arrays["spike_times"] = cells
         del arrays["spike_times_offsets"]
     check_output(path)
+    image = _h5_image(arrays) if suffix == ".h5" else None
     with atomic_output(path) as temporary, open(temporary, "wb") as stream:
         if suffix == ".npz":
             np.savez_compressed(stream, **arrays)
         elif suffix == ".mat":
             scipy.io.savemat(stream, arrays, do_compression=True, oned_as="row")
         else:
-            _write_h5(stream, arrays)
+            stream.write(image)
     return path
 
 
-def _write_h5(stream, arrays: dict[str, Any]) -> None:
+def _h5_image(arrays: dict[str, Any]) -> bytes:
+    """The bytes of an HDF5 file holding ``arrays``, made in memory.
+
+    HDF5 writing to a disk that fills up crashes the process as the file is closed;
+    writing the finished image with Python's own I/O fails cleanly instead.
+    """
     h5py = _require_h5py("writing .h5")
-    with h5py.File(stream, "w") as handle:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
         for key, value in arrays.items():
             if isinstance(value, str):
                 handle.attrs[key] = value
-            elif np.asarray(value).dtype.kind == "U":  # names: fixed-length ASCII, which a write-only stream can take
+            elif np.asarray(value).dtype.kind == "U":  # names: fixed-length ASCII
                 handle.create_dataset(key, data=np.char.encode(np.asarray(value), "ascii"))
             else:
                 handle.create_dataset(key, data=value, compression="gzip" if np.ndim(value) > 1 else None)
+    return buffer.getvalue()
