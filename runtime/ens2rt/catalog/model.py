@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -16,7 +17,7 @@ import onnxruntime as ort
 from ens2rt.engine.contract import Contract
 from ens2rt.engine.stateful import StreamGraph
 from ens2rt.engine.timing import stage
-from ens2rt.errors import InputError, ModelError
+from ens2rt.errors import InputError, InputWarning, ModelError
 from ens2rt.options import DEVICES, Options
 
 DEFAULT_MODEL = "ens2-exc"  # a family: each neuron runs on the member trained nearest its noise level
@@ -71,7 +72,9 @@ def resolve_model_path(model: str | Path) -> Path:
         known = ", ".join(available_models()) or "none"
         if str(model) in available_families():
             raise ModelError(f"{str(model)!r} is a model family, not one model (load it with ens2rt.ModelFamily.load); shipped models: {known}")
-        raise ModelError(f"unknown model {str(model)!r}; shipped models: {known}")
+        families = ", ".join(available_families()) or "none"
+        raise ModelError(f"unknown model {str(model)!r}; shipped families: {families}; shipped models: {known} "
+                         "(or the path of an .onnx file with its card)")  # fmt: skip
     return candidate
 
 
@@ -116,6 +119,23 @@ def conflicting_onnxruntimes() -> list[str]:
 def available_providers() -> list[str]:
     """onnxruntime execution providers this installation offers."""
     return list(ort.get_available_providers())
+
+
+def _check_provider_options(session: ort.InferenceSession, providers: list[tuple[str, dict]]) -> None:
+    """Refuse provider options onnxruntime does not know; warn where it cannot say (it would ignore them)."""
+    reported = session.get_provider_options()
+    for name, settings in providers:
+        if not settings or name not in reported:
+            continue
+        known = reported[name]
+        if known:
+            unknown = sorted(set(settings) - set(known))
+            if unknown:
+                raise InputError(f"{name} has no option {', '.join(map(repr, unknown))}; its options are {', '.join(sorted(known))}")
+        else:
+            warnings.warn(f"onnxruntime does not list {name}'s options, so ens2rt cannot check "
+                          f"{', '.join(f'{k}={v}' for k, v in settings.items())}: an option it does not know is ignored",
+                          InputWarning, stacklevel=5)  # fmt: skip
 
 
 def _requested_providers(device: str, providers: list[tuple[str, dict]] | None = None) -> list:
@@ -188,6 +208,7 @@ class Model:
         provider = session.get_providers()[0]
         if providers is None and device == "cuda" and provider != _PROVIDERS["cuda"]:
             raise ModelError(f"asked for CUDA but onnxruntime fell back to {provider}")
+        _check_provider_options(session, providers or [])
         _check_contract(session, path, contract)
         return cls(name=card.get("name", path.stem), path=path, card=card, session=session, provider=provider, contract=contract)
 

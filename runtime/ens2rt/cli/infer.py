@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,12 +14,14 @@ import ens2rt
 from ens2rt.catalog.family import load_models
 from ens2rt.catalog.model import DEFAULT_MODEL
 from ens2rt.cli.app import Device, EmptyNeurons, TimeAxis, app, default_output, fail, models_summary, own_warnings, progress_bar
-from ens2rt.errors import Ens2Error
+from ens2rt.engine.traces import check_frame_rate
+from ens2rt.errors import Ens2Error, InputError, InputWarning
 from ens2rt.formats import DffSettings, ReadSettings
 
 
 @app.command()
 def infer(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="ΔF/F: .npy .npz .mat .csv .tsv (neurons × frames), a suite2p plane folder, a CaImAn .hdf5 or an .nwb file.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result: .npz, .mat, .h5, or .nwb for an NWB input (default: INPUT.ens2.npz).")] = None,
     frame_rate: Annotated[Optional[float], typer.Option("--frame-rate", "-r", help="Imaging frame rate in Hz (read from the file when it holds one).")] = None,
@@ -52,19 +56,53 @@ def infer(
     ΔF/F as a fraction stops the run with the fix (--percent, --time-axis first).
     """
     with own_warnings(quiet):
-        try:
+        try:  # every option is checked before any file is read
             options = ens2rt.Options(hop=hop, spikes=spikes, percent=percent, input_checks=input_checks,
                                      empty_neurons=empty_neurons.value, device=device.value, threads=threads,
                                      providers=_providers(provider))  # fmt: skip
+            if frame_rate is not None:
+                check_frame_rate(frame_rate)
+            if noise_level is not None and not (math.isfinite(noise_level) and noise_level >= 0):
+                raise InputError(f"--noise-level must be a finite number of at least 0, not {noise_level}")
+            if workers < 1:
+                raise InputError(f"--workers must be at least 1, not {workers}")
+            dff_settings = DffSettings(neuropil, baseline_window, baseline_percentile)
         except Ens2Error as exc:
             fail(str(exc))
+        _warn_unused_options(ctx, input)
         reading = ReadSettings(frame_rate=frame_rate, variable=variable, time_first=time_axis is TimeAxis.first, series=series,
-                               all_rois=all_rois, dff_settings=DffSettings(neuropil, baseline_window, baseline_percentile))  # fmt: skip
+                               all_rois=all_rois, dff_settings=dff_settings)  # fmt: skip
         run = {"model": model, "noise_level": noise_level, "options": options}
         if input.suffix.lower() == ".zarr":
             _infer_zarr(input, output, frame_rate, run, workers, scheduler, quiet)
         else:
             _infer(input, output or default_output(input), reading, run, overwrite_input, quiet)
+
+
+#: options that only some inputs read, by the reader that reads them ("zarr": the dask path)
+_OPTIONS_FOR = {
+    "variable": ("array",), "time_axis": ("array",), "series": ("nwb",), "all_rois": ("suite2p",),
+    "neuropil": ("suite2p",), "baseline_window": ("suite2p",), "baseline_percentile": ("suite2p",),
+    "workers": ("zarr",), "scheduler": ("zarr",),
+}  # fmt: skip
+
+
+def _warn_unused_options(ctx: typer.Context, input: Path) -> None:
+    """Warn about options given on the command line that this input does not read (they would change nothing)."""
+    from ens2rt.formats import reader_for
+
+    if input.suffix.lower() == ".zarr":
+        kind = "zarr"
+    else:
+        try:
+            kind = reader_for(input).name
+        except Ens2Error:
+            return  # the run stops on the input itself
+    for name, kinds in _OPTIONS_FOR.items():
+        if kind not in kinds and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE":  # typer's own click
+            flag = "--" + name.replace("_", "-")
+            warnings.warn(f"{flag} applies to {' and '.join(kinds)} input only; {input} is read as {kind}, so it changes nothing",
+                          InputWarning, stacklevel=2)  # fmt: skip
 
 
 def _providers(specs: list[str] | None) -> list[tuple[str, dict[str, str]]] | None:
@@ -84,11 +122,8 @@ def _providers(specs: list[str] | None) -> list[tuple[str, dict[str, str]]] | No
 def _infer(input: Path, destination: Path, reading: ReadSettings, run: dict, overwrite_input: bool, quiet: bool) -> None:
     """Read, check, infer and write one file: what ``ens2rt infer`` does for every input but zarr."""
     from ens2rt.formats import check_destination, read_input, write_result
-    from ens2rt.engine.traces import check_frame_rate
 
     try:
-        if reading.frame_rate is not None:
-            check_frame_rate(reading.frame_rate)
         if not input.exists():
             fail(f"{input}: no such file or folder")
         check_destination(destination, input, overwrite_input=overwrite_input)
@@ -98,7 +133,7 @@ def _infer(input: Path, destination: Path, reading: ReadSettings, run: dict, ove
         loaded = load_models(run["model"], run["options"])
         with progress_bar(f"{input.name}: {np.atleast_2d(traces.dff).shape[0]} neurons", quiet) as progress:
             result = ens2rt.infer(traces.dff, traces.frame_rate, model=loaded, noise_level=run["noise_level"],
-                                  options=run["options"], progress=progress)  # fmt: skip
+                                  options=run["options"], progress=progress, roi_index=traces.roi_index)  # fmt: skip
         if destination.suffix.lower() == ".nwb":
             from ens2rt.formats.nwb import write_nwb
 

@@ -11,10 +11,13 @@ atomic writer of :mod:`ens2rt.formats.files`.
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ens2rt.errors import InputError
+from ens2rt.errors import InputError, InputWarning
 from ens2rt.formats import arrays, caiman, nwb, suite2p
 from ens2rt.formats.arrays import _require_h5py
 from ens2rt.formats.base import DffSettings, Reader, ReadSettings, Traces
@@ -36,6 +39,10 @@ def reader_for(path: str | Path) -> Reader:
         if reader.can_read(path):
             return reader
     if path.is_dir():
+        planes = suite2p.plane_folders(path)
+        if planes:
+            names = ", ".join(str(plane.relative_to(path)) for plane in planes)
+            raise InputError(f"{path}: a suite2p output folder; give one plane folder, e.g. {planes[0]} (planes: {names})")
         raise InputError(f"{path}: a folder, but not a suite2p plane folder (F.npy, Fneu.npy, iscell.npy)")
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -44,10 +51,28 @@ def reader_for(path: str | Path) -> Reader:
 
 
 def read_input(path: str | Path, settings: ReadSettings | None = None, **fields: Any) -> Traces:
-    """ΔF/F from any registered format; ``settings`` (or its fields as keywords) say how."""
+    """ΔF/F from any registered format; ``settings`` (or its fields as keywords) say how.
+
+    A frame rate given in ``settings`` is used where the file states none. Where the
+    file states another, it is used with an :class:`InputWarning`, except for NWB,
+    whose timing is the file's and whose results are written back on it.
+    """
     settings = settings or ReadSettings(**fields)
     path = Path(path)
-    return reader_for(path).read(path, settings)
+    reader = reader_for(path)
+    traces = reader.read(path, settings)
+    given, stated = settings.frame_rate, traces.frame_rate
+    if given is None or stated is None or math.isclose(given, stated, rel_tol=RATE_TOLERANCE):
+        return traces if given is None or stated is not None else replace(traces, frame_rate=given)
+    if reader is nwb.READER:
+        raise InputError(f"{path} states {stated:.6g} Hz and --frame-rate says {given:g}: an NWB file's timing is its own, "
+                         "and results are written back on it; drop --frame-rate (or correct the file)")  # fmt: skip
+    warnings.warn(f"{path} states a frame rate of {stated:.6g} Hz; running at {given:g} Hz as --frame-rate says",
+                  InputWarning, stacklevel=2)  # fmt: skip
+    return replace(traces, frame_rate=given)
+
+
+RATE_TOLERANCE = 0.001  # a rate given as 30 for a file's 29.97 disagrees; one given as 30.00 for 30.0001 does not
 
 
 def files_read(path: str | Path) -> list[Path]:

@@ -3,12 +3,14 @@ array; MATLAB v7.3 through h5py) and ``.csv``/``.tsv`` (one neuron per row)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 
+from ens2rt.engine.conditioning import numeric_values
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 
@@ -39,15 +41,19 @@ def read_traces(path: str | Path, variable: str | None = None, time_first: bool 
     except Exception as exc:  # numpy/scipy raise many types for malformed files
         raise InputError(f"{path}: cannot read as {suffix}: {exc}") from exc
     dff = np.asarray(dff)
-    if not np.issubdtype(dff.dtype, np.number):
-        raise InputError(f"{path}: data is {dff.dtype}, not numbers")
+    if dff.dtype.kind != "O":  # an object array (a MATLAB cell array …) is judged when converted
+        numeric_values(np.empty(0, dtype=dff.dtype), f"the data in {path}")
     if time_first:
         dff = dff.T
     return Traces(dff=dff, frame_rate=frame_rate, source=str(path))
 
 
 def _read_npy(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
-    return np.load(path, allow_pickle=False), None
+    loaded = np.load(path, allow_pickle=False)
+    if isinstance(loaded, np.lib.npyio.NpzFile):  # an .npz archive under an .npy name: read by its contents
+        loaded.close()
+        return _read_npz(path, variable)
+    return loaded, None
 
 
 def _read_npz(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
@@ -58,30 +64,107 @@ def _read_npz(path: Path, variable: str | None) -> tuple[np.ndarray, float | Non
 
 def _read_mat(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
     try:
-        contents = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+        loaded = scipy.io.loadmat(path)
     except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5
         contents = _read_mat_v73(path)
+    except ValueError:  # no MATLAB header: an HDF5 file written as .mat by another program, or no .mat at all
+        if not _is_hdf5(path):
+            raise
+        contents = _read_mat_v73(path)
+    else:
+        contents = {}
+        for name, value in loaded.items():
+            if not name.startswith("__"):
+                contents.update(_struct_fields(name, value))
     return _pick_variable(path, contents, variable), _frame_rate_from(contents)
 
 
+def _struct_fields(name: str, value: np.ndarray) -> dict[str, np.ndarray]:
+    """A MATLAB variable, and every field of a (1 × 1) struct in it as ``name.field`` (nested: ``a.b.c``)."""
+    names = value.dtype.names if isinstance(value, np.ndarray) else None
+    if not names:
+        return {name: value}
+    if value.size != 1:
+        return {name: value}  # a struct array: no single field to take
+    fields: dict[str, np.ndarray] = {}
+    for field in names:
+        fields.update(_struct_fields(f"{name}.{field}", value.ravel()[0][field]))
+    return fields
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
 def _read_mat_v73(path: Path) -> dict[str, np.ndarray]:
-    """The numeric variables of a MATLAB v7.3 (HDF5) file, in MATLAB's orientation.
+    """The numeric variables of a MATLAB v7.3 (HDF5) file, in MATLAB's orientation; struct fields as ``name.field``.
 
     HDF5 stores MATLAB's column-major arrays with their axes reversed; transposing
     them back makes a neurons × frames variable read as neurons × frames.
     """
     h5py = _require_h5py("reading MATLAB v7.3 .mat files")
     contents = {}
+
+    def collect(name: str, item) -> None:
+        if any(part.startswith("#") for part in name.split("/")):
+            return  # MATLAB's internal references
+        if isinstance(item, h5py.Dataset) and item.dtype.kind in "iufc":
+            contents[name.replace("/", ".")] = np.asarray(item[()]).T
+
     with h5py.File(path, "r") as handle:
-        for name, item in handle.items():
-            if isinstance(item, h5py.Dataset) and item.dtype.kind in "iuf" and not name.startswith("#"):
-                contents[name] = np.asarray(item[()]).T
+        handle.visititems(collect)
     return contents
 
 
 def _read_text(path: Path, variable: str | None) -> tuple[np.ndarray, float | None]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    return np.loadtxt(path, delimiter=delimiter, ndmin=2), None
+    """A delimited text file, one neuron per row, as spreadsheets write it.
+
+    Takes a UTF-8 byte-order mark, ``;`` or tab delimiters and decimal commas (``0,25;0,31``:
+    what Excel writes where the decimal mark is a comma); empty cells and ``NaN`` are gaps.
+    """
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise InputError(f"{path}: the file is empty")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _delimiter(lines[0])
+    if delimiter != "," and "," in text:
+        text = text.replace(",", ".")  # decimal commas
+        lines = [line.replace(",", ".") for line in lines]
+    try:
+        return np.loadtxt(io.StringIO(text), delimiter=delimiter, ndmin=2, dtype=np.float64), None
+    except ValueError:
+        raise InputError(f"{path}: {_text_problem(lines, delimiter)}") from None
+
+
+def _delimiter(first_line: str) -> str:
+    """The delimiter of a ``.csv``: ``;`` or tab where the line has them (spreadsheets' choices), else ``,``."""
+    for candidate in (";", "\t"):
+        if candidate in first_line:
+            return candidate
+    return ","
+
+
+def _text_problem(lines: list[str], delimiter: str) -> str:
+    """Why delimited text is not a table of numbers: the first ragged row or non-numeric cell."""
+    widths = [len(line.split(delimiter)) for line in lines]
+    for number, (line, width) in enumerate(zip(lines, widths), start=1):
+        for column, cell in enumerate(line.split(delimiter), start=1):
+            if cell.strip() and not _is_number(cell):
+                header = " (a header row? remove it: one neuron per row, numbers only)" if number == 1 else ""
+                return f"row {number}, column {column}: {cell.strip()[:40]!r} is not a number{header}"
+        if width != widths[0]:
+            return (f"row {number} has {width} values and row 1 has {widths[0]}: every row must be one neuron's whole "
+                    "trace (leave a cell empty for a missing frame)")  # fmt: skip
+    return "not a table of numbers"
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 _READERS: dict[str, Callable[[Path, str | None], tuple[np.ndarray, float | None]]] = {
@@ -107,7 +190,8 @@ def result_given(path: Path, keeps_input: bool) -> str:
 def _pick_variable(path: Path, contents: dict[str, np.ndarray], variable: str | None) -> np.ndarray:
     if variable is not None:
         if variable not in contents:
-            raise InputError(f"{path}: no variable {variable!r}; it holds {', '.join(sorted(contents))}")
+            raise InputError(f"{path}: no variable {variable!r}; it holds {', '.join(sorted(contents))} "
+                             "(a field of a MATLAB struct is named like data.dff)")  # fmt: skip
         return contents[variable]
     if is_result(contents):
         raise InputError(result_given(path, "dff" in contents))
@@ -126,15 +210,14 @@ def _frame_rate_from(contents: dict[str, np.ndarray]) -> float | None:
 
 class ArrayReader:
     name = "array"
-    description = "an array file (.npy, .npz, .mat, .csv, .tsv), neurons × frames (or frames × neurons with time_first)"
+    description = "an array file (.npy, .npz, .mat, .csv, .tsv), neurons × frames (frames × neurons with --time-axis first)"
 
     def can_read(self, path: Path) -> bool:
         return path.suffix.lower() in TRACE_SUFFIXES and not path.is_dir()
 
     def read(self, path: Path, settings: ReadSettings) -> Traces:
         traces = read_traces(path, variable=settings.variable, time_first=settings.time_first)
-        rate = traces.frame_rate if settings.frame_rate is None else settings.frame_rate
-        return Traces(traces.dff, rate, traces.source, settings={"source_format": self.name})
+        return Traces(traces.dff, traces.frame_rate, traces.source, settings={"source_format": self.name})
 
     def files_read(self, path: Path) -> list[Path]:
         return [path]

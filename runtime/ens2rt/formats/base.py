@@ -3,12 +3,14 @@ and the :class:`Reader` interface the registry (:mod:`ens2rt.formats`) holds."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from ens2rt.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,24 @@ class DffSettings:
     neuropil_coefficient: float = 0.7
     baseline_window_s: float = 60.0
     baseline_percentile: float = 8.0
+
+    def __post_init__(self) -> None:
+        for name, flag, value, low, high, meaning in (
+            ("neuropil coefficient", "--neuropil", self.neuropil_coefficient, 0.0, 1.0, "the share of neuropil subtracted"),
+            ("baseline percentile", "--baseline-percentile", self.baseline_percentile, 0.0, 100.0, "a percentile"),
+        ):
+            if not _is_number(value) or not low <= value <= high:
+                raise InputError(f"the {name} (CLI: {flag}) must be from {low:g} to {high:g} ({meaning}), not {value!r}")
+        if not _is_number(self.baseline_window_s) or not 0 < self.baseline_window_s <= MAX_BASELINE_WINDOW_S:
+            raise InputError(f"the baseline window (CLI: --baseline-window) must be a number of seconds above 0 and at most "
+                             f"{MAX_BASELINE_WINDOW_S:g}, not {self.baseline_window_s!r}")  # fmt: skip
+
+
+MAX_BASELINE_WINDOW_S = 3600.0  # an hour: longer follows no drift a recording has
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

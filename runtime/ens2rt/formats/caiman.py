@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ens2rt.engine.conditioning import numeric_values
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 
 
 def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.ndarray, float]:
-    """Return (``estimates/F_dff``, frame rate from ``params/data/fr`` unless given)."""
+    """Return (``estimates/F_dff``, the frame rate ``params/data/fr`` states, or ``frame_rate`` where it states none)."""
     try:
         import h5py
     except ImportError as exc:
@@ -30,13 +31,12 @@ def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.n
                 f"{path}: holds no estimates/F_dff. CaImAn's C is denoised, deconvolved-model output, "
                 "not ΔF/F; run cnm.estimates.detrend_df_f() and save again"
             )
-        dff = np.asarray(estimates["F_dff"], dtype=np.float64)
-        if frame_rate is None:
-            try:
-                frame_rate = float(np.asarray(handle["params/data/fr"]))
-            except KeyError as exc:
-                raise InputError(f"{path}: no params/data/fr; pass --frame-rate") from exc
-    return dff, frame_rate
+        dff = np.asarray(estimates["F_dff"])
+        numeric_values(np.empty(0, dtype=dff.dtype), f"{path}'s estimates/F_dff")
+        stated = float(np.asarray(handle["params/data/fr"])) if "params/data/fr" in handle else None
+    if frame_rate is None and stated is None:
+        raise InputError(f"{path}: no params/data/fr; pass --frame-rate")
+    return dff.astype(np.float64), stated if stated is not None else frame_rate
 
 
 def _not_caiman(path: Path, handle) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ens2rt.engine.conditioning import numeric_values
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 from ens2rt.formats.files import atomic_output, in_child_process
@@ -86,13 +87,41 @@ def read_nwb(path: str | Path, series: str | None = None) -> tuple[np.ndarray, f
     path = Path(path)
     with _open(path) as (_, nwbfile):
         chosen = _choose(path, nwbfile, series)
-        data = np.asarray(chosen.data[:], dtype=np.float64)
+        data = np.asarray(chosen.data[:])
+        numeric_values(np.empty(0, dtype=data.dtype), f"{path}'s series {chosen.name}")
+        data = data.astype(np.float64)
         if chosen.rate is not None:
             frame_rate = float(chosen.rate)
         else:
-            frame_rate = 1.0 / float(np.mean(np.diff(np.asarray(chosen.timestamps[:]))))
+            frame_rate = regular_frame_rate(path, chosen.name, np.asarray(chosen.timestamps[:], dtype=np.float64))
         name = chosen.name
     return (data.T if data.ndim == 2 else data[None, :]), frame_rate, name
+
+
+# A frame period this far from the median one is a pause or a dropped frame, not scanner jitter.
+PERIOD_TOLERANCE = 0.5
+
+
+def regular_frame_rate(path: Path, name: str, timestamps: np.ndarray) -> float:
+    """The frame rate of evenly spaced ``timestamps``; an :class:`InputError` naming the first pause if they are not.
+
+    Inference takes frames as evenly spaced: a series with a pause would be run as if
+    continuous, and every time after the pause would be wrong.
+    """
+    periods = np.diff(timestamps)
+    if timestamps.size < 2 or not np.isfinite(timestamps).all():
+        raise InputError(f"{path}: series {name} needs at least two finite timestamps")
+    period = float(np.median(periods))
+    odd = np.flatnonzero(~(np.abs(periods - period) <= PERIOD_TOLERANCE * period))
+    if period <= 0 or odd.size:
+        first = int(odd[0]) if odd.size else 0
+        raise InputError(
+            f"{path}: series {name} is not evenly spaced in time: frame {first + 1} comes {periods[first]:.3g} s after frame "
+            f"{first} at {timestamps[first] - timestamps[0]:.3g} s, where frames are {period:.3g} s apart "
+            f"({odd.size} such step(s)). Inference needs evenly spaced frames: split the series at its pauses and infer "
+            "each part (e.g. ens2rt.infer on each)"
+        )
+    return 1.0 / period
 
 
 def write_nwb(source: str | Path, out: str | Path, result: InferenceResult, series: str | None = None) -> Path:
@@ -158,7 +187,6 @@ class NwbReader:
 
     def read(self, path: Path, settings: ReadSettings) -> Traces:
         dff, rate, name = read_nwb(path, settings.series)
-        rate = rate if settings.frame_rate is None else settings.frame_rate
         return Traces(dff, rate, str(path), settings={"source_format": self.name, "series": name})
 
     def files_read(self, path: Path) -> list[Path]:

@@ -14,13 +14,15 @@ refuses anything else; passing the frame rate skips the file altogether.
 from __future__ import annotations
 
 import pickle
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import percentile_filter
 
-from ens2rt.errors import InputError
+from ens2rt.engine.traces import fill_gaps
+from ens2rt.errors import InputError, InputWarning
 from ens2rt.formats.base import DffSettings, ReadSettings, Traces
 
 REQUIRED = ("F.npy", "Fneu.npy", "iscell.npy")
@@ -122,17 +124,38 @@ def read_suite2p(folder: str | Path, frame_rate: float | None = None, all_rois: 
     raw = fluorescence[chosen]
     corrected = raw - settings.neuropil_coefficient * neuropil[chosen]
     window = max(3, int(round(settings.baseline_window_s * frame_rate)))
-    denominator = running_baseline(raw, window, settings.baseline_percentile)
+    # a non-finite frame of F or Fneu is a gap: the baselines run over it (bridged), and it stays NaN in ΔF/F
+    gaps = ~(np.isfinite(raw) & np.isfinite(corrected))
+    if gaps.any():
+        _warn_gaps(folder, gaps, chosen)
+        corrected = np.where(gaps, np.nan, corrected)
+    denominator = running_baseline(fill_gaps(np.where(gaps, np.nan, raw))[0], window, settings.baseline_percentile)
     if np.any(denominator <= 0):
         roi = chosen[np.flatnonzero((denominator <= 0).any(axis=1))[0]]
         raise InputError(f"{folder}: ROI {roi} has a non-positive fluorescence baseline; ΔF/F is undefined")
-    dff = (corrected - running_baseline(corrected, window, settings.baseline_percentile)) / denominator
+    dff = (corrected - running_baseline(fill_gaps(corrected)[0], window, settings.baseline_percentile)) / denominator
     return dff, frame_rate, chosen
+
+
+def _warn_gaps(folder: Path, gaps: np.ndarray, chosen: np.ndarray) -> None:
+    """Say which ROIs have non-finite frames in F.npy or Fneu.npy, by suite2p's ROI numbers."""
+    rows = np.flatnonzero(gaps.any(axis=1))
+    listed = ", ".join(f"{chosen[row]} ({int(gaps[row].sum())} frames)" for row in rows[:10]) + (", …" if rows.size > 10 else "")
+    warnings.warn(f"{folder}: {rows.size} ROI(s) have non-finite frames in F.npy or Fneu.npy (ROI {listed}); "
+                  "those frames are gaps: ΔF/F and rates are NaN there", InputWarning, stacklevel=3)  # fmt: skip
+
+
+def plane_folders(folder: Path) -> list[Path]:
+    """The suite2p plane folders inside a suite2p output folder (``suite2p/plane0`` …), if ``folder`` is one."""
+    if not folder.is_dir():
+        return []
+    inside = [folder / "suite2p"] if (folder / "suite2p").is_dir() else []
+    return sorted(plane for parent in (folder, *inside) for plane in parent.glob("plane*") if is_suite2p_folder(plane))
 
 
 class Suite2pReader:
     name = "suite2p"
-    description = "a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy): ΔF/F derived as DffSettings says"
+    description = "a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy), ΔF/F derived with --neuropil and a running baseline"
 
     def can_read(self, path: Path) -> bool:
         return is_suite2p_folder(path)
