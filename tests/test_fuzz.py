@@ -18,7 +18,8 @@ import ens2rt
 from ens2rt.cli import app
 
 MODEL = "ens2-exc-conv"
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=int(os.environ.get("ENS2_FUZZ_EXAMPLES", 40)),  # more on purpose: ENS2_FUZZ_EXAMPLES=1000
+                deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 DTYPES = st.sampled_from([np.float64, np.float32, np.int16, np.uint8, np.complex64, np.bool_])
 VALUES = st.one_of(

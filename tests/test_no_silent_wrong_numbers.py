@@ -237,3 +237,23 @@ def test_the_readme_says_counts_are_not_calibrated():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     rows = [line for line in readme.splitlines() if line.startswith("| `spike_counts`") or line.startswith("| `spike_times`")]
     assert rows and all("not calibrated" in row for row in rows)
+
+
+def test_raw_fluorescence_in_a_zarr_store_is_one_error_and_no_store(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("distributed")
+    store = zarr.open_array(str(tmp_path / "raw.zarr"), mode="w", shape=(3, 1800), dtype="f8")
+    store[:] = 500 + np.random.default_rng(0).normal(0, 20, (3, 1800))  # F, not ΔF/F
+    store.attrs["frame_rate"] = RATE
+    result = _cli("infer", tmp_path / "raw.zarr", "-o", tmp_path / "out.zarr", "-m", MODEL, "-q")
+    _one_error(result, "do not look like ΔF/F as a fraction")
+    assert sorted(os.listdir(tmp_path)) == ["raw.zarr"]
+
+
+def test_a_rate_no_neuron_fires_at_stops_the_spike_fit_instead_of_hanging():
+    """Found by the fuzz: near-silent traces with huge steps, checks off, drove the greedy fit for hours."""
+    x = np.random.default_rng(0).normal(0, 1e-6, (2, 900))
+    x[:, 100:400:3] = 1e3
+    with pytest.raises(ens2rt.InputError, match="beyond any neuron"):
+        ens2rt.infer(x, RATE, model=MODEL, input_checks=False)
+    assert ens2rt.infer(x, RATE, model=MODEL, input_checks=False, spikes=False).rate.shape == (2, 1800)

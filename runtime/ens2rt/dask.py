@@ -22,6 +22,7 @@ dependency of every output, so a result is never computed from input that fails 
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from ens2rt.engine.conditioning import (
     numeric_values,
     to_fraction,
     unit_statistics,
+    warn_all,
 )
 from ens2rt.engine.traces import check_frame_rate, check_length, flat_frames, flat_run_frames
 from ens2rt.engine.traces import noise_level as noise_level_of
@@ -190,7 +192,7 @@ def _whole_row_statistics(block: np.ndarray, frame_rate: float) -> np.ndarray:
 
 def _judged(statistics: np.ndarray, frame_rate: float) -> np.ndarray:
     """``statistics`` of every neuron, once :func:`~ens2rt.engine.conditioning.check_units` passes them."""
-    check_units(statistics, frame_rate)
+    warn_all(check_units(statistics, frame_rate))  # seen where the scheduler runs in this process
     return statistics
 
 
@@ -235,7 +237,8 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
                    options=resolve_options(options, settings))  # fmt: skip
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: the folder {out.parent} does not exist")
-    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                                  silence_logs=logging.CRITICAL)  # a refused input is one error line, not a log dump
     try:
         with atomic_output(out, directory=True) as temporary:
             with Client(scheduler or cluster) as client:

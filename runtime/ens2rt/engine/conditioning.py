@@ -137,13 +137,16 @@ def unit_statistics(traces: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.column_stack([np.asarray(levels, dtype=np.float64), typical, low])
 
 
-def check_units(statistics: np.ndarray, frame_rate: float) -> None:
+def check_units(statistics: np.ndarray, frame_rate: float) -> list[str]:
     """Raise :class:`InputError` with the fix when the input is most likely not ΔF/F as a fraction.
 
     Catches ΔF/F in percent or raw fluorescence (noise level or typical amplitude beyond
     any ΔF/F recording at this frame rate), a fraction divided by 100 once too often
     (noise level far below any recording) and F/F0 (a baseline near 1 instead of 0,
     judged from three neurons on). ``statistics``: :func:`unit_statistics` of every neuron.
+    Returns warnings for input it lets through but cannot vouch for: a noise level above
+    :data:`IMPLAUSIBLE_NOISE_LEVEL` that real ΔF/F reaches only at low frame rates, and
+    quiet percent data reaches too.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN input: nothing to judge
@@ -165,6 +168,11 @@ def check_units(statistics: np.ndarray, frame_rate: float) -> None:
             f"the traces' baseline (median over neurons of their 10th percentile) is {baseline:.3g}, where ΔF/F's is 0: "
             f"is this F/F0? ΔF/F = F/F0 − 1, so subtract 1 first; {SKIP_HINT}"
         )
+    if level > IMPLAUSIBLE_NOISE_LEVEL:
+        return [f"the traces' median noise level is {level:.3g}: ΔF/F as a fraction reaches that only for very active, "
+                f"bright neurons at low frame rates, and quiet ΔF/F in percent reaches it too. If the input is in percent, "
+                "pass percent=True (CLI: --percent)"]  # fmt: skip
+    return []
 
 
 def check_orientation(filled: np.ndarray, frame_rate: float, shape: tuple[int, int] | None = None) -> None:
@@ -208,6 +216,13 @@ def check_given_levels(noise_level: float | np.ndarray | None, frame_rate: float
         )
 
 
+def warn_all(messages: list[str], stacklevel: int = 2) -> list[str]:
+    """Issue each message as an :class:`InputWarning`; return them (to record in ``settings["warnings"]``)."""
+    for message in messages:
+        warnings.warn(message, InputWarning, stacklevel=stacklevel + 1)
+    return messages
+
+
 def neuron_labels(rows: Sequence[int] | np.ndarray, roi_index: np.ndarray | None) -> tuple[str, list[str]]:
     """What messages call neurons (``"neuron"`` by row, ``"ROI"`` by the source's ROI numbers) and each row's label."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -247,11 +262,12 @@ def condition(dff: np.ndarray, frame_rate: float, *, percent: bool, input_checks
     filled, gaps = fill_gaps(traces)
     check_magnitude(filled)
     levels = noise_level(traces, frame_rate, find_flat_runs=False)  # flat runs are NaN by now
+    notes = []
     if input_checks:
         check_orientation(filled, frame_rate)
-        check_units(unit_statistics(traces, levels), frame_rate)
+        notes += warn_all(check_units(unit_statistics(traces, levels), frame_rate), stacklevel=4)
         check_given_levels(noise_level_given, frame_rate)
-    notes = _empty_neuron_warnings(gaps & ~flat if flat.any() else gaps, empty_neurons, roi_index)
+    notes += _empty_neuron_warnings(gaps & ~flat if flat.any() else gaps, empty_neurons, roi_index)
     notes += _flat_run_warnings(flat, gaps, frame_rate, empty_neurons, roi_index)
     return Conditioned(filled=filled, gaps=gaps, noise_level=levels, warnings=notes)
 

@@ -30,6 +30,9 @@ THRESHOLD = 0.02 / SIGMA_SAMPLES
 MIN_RUN_TOTAL = 0.5
 MAX_RUN = 500
 ONE_BUCKET_SAMPLES = 1 << 15  # runs × longest run up to this: fitted as one padded matrix
+# A rate beyond this many spikes per 60 Hz bin (3 kHz sustained) is no neuron's: the input was not ΔF/F as a
+# fraction. The greedy fit adds one spike per step, so such a rate would also keep it busy for hours.
+MAX_SPIKES_PER_BIN = 50.0
 SPIKE_FIT_RULES = ("strict", "published")
 DEFAULT_SPIKE_FIT = "strict"
 
@@ -76,6 +79,13 @@ def fit_spikes(rate: np.ndarray, rule: str = DEFAULT_SPIKE_FIT) -> np.ndarray:
     rate = np.asarray(rate, dtype=np.float64)
     squeeze = rate.ndim == 1
     rate2d = np.nan_to_num(np.atleast_2d(rate), nan=0.0)
+    highest = float(rate2d.max()) if rate2d.size else 0.0
+    if highest > MAX_SPIKES_PER_BIN:
+        raise InputError(
+            f"the inferred rate reaches {highest:.3g} spikes per 60 Hz bin ({60 * highest:.3g} Hz), beyond any neuron: "
+            "the input is not ΔF/F as a fraction (percent? raw fluorescence? were the input checks skipped?). "
+            "Fix the input, or pass spikes=False (CLI: --no-spikes) for the rate alone"
+        )
     counts = np.zeros(rate2d.shape, dtype=np.float64)
     neurons, starts, lengths = find_runs(rate2d)
     kernel = spike_kernel()

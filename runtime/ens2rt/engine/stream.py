@@ -30,7 +30,7 @@ from ens2rt.engine.contract import Contract
 from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.engine.stream_rate import GraphRate, MixedRate, rate_runner
-from ens2rt.engine.conditioning import STREAM_CHECK_S, as_frames, check_given_levels, check_units, unit_statistics
+from ens2rt.engine.conditioning import STREAM_CHECK_S, as_frames, check_given_levels, check_units, unit_statistics, warn_all
 from ens2rt.engine.traces import check_frame_rate, noise_level as estimate_noise_level
 from ens2rt.engine.windows import WINDOW
 from ens2rt.errors import InputError
@@ -230,7 +230,7 @@ class Stream:
             return
         self._unchecked = None
         if seen.shape[1] >= 2:
-            check_units(unit_statistics(seen, estimate_noise_level(seen, self.frame_rate)), self.frame_rate)
+            warn_all(check_units(unit_statistics(seen, estimate_noise_level(seen, self.frame_rate)), self.frame_rate), stacklevel=4)
 
     def _hold_last_finite(self, frames: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(frames)
