@@ -210,8 +210,8 @@ def test_messages_use_the_users_words_not_internal_names(tmp_path):
     assert "unsupported input type" in message
     for internal in ("DffSettings", "time_first", "ReadSettings"):
         assert internal not in message
-    unknown = _cli("infer", tmp_path / "rec.xyz", "-m", "ens2-nope").output
-    assert "ens2-nope" in unknown or "unsupported" in unknown
+    np.save(tmp_path / "rec.npy", _dff(2))
+    _one_error(_cli("infer", tmp_path / "rec.npy", "-r", RATE, "-m", "ens2-nope"), "shipped families: ens2-exc")
     with pytest.raises(ens2rt.ModelError, match="shipped families: .*ens2-exc"):
         ens2rt.Model.load("ens2-nope")
 

@@ -32,3 +32,23 @@ def test_the_readme_tells_newcomers_how_to_run_the_tests():
     assert "--index-url https://download.pytorch.org/whl/cpu" in README and "nvidia" in README
     assert "ENS2_SHARED" in README and "ENS2_SHARED" in (REPO / "tests" / "conftest.py").read_text()
     assert "-m slow" in README
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    """The README is a five-minute guide that sends readers to docs/: each link must land on a file."""
+    broken = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^(https?:|mailto:|#)", target):
+                continue
+            if not (page.parent / target.split("#")[0]).exists():
+                broken.append(f"{page.relative_to(REPO)} -> {target}")
+    assert not broken, broken
+
+
+def test_the_readme_is_a_short_guide_whose_headings_answer_a_newcomer():
+    headings = [line[3:].strip() for line in README.splitlines() if line.startswith("## ")]
+    assert len(README.splitlines()) <= 250
+    for wanted in ("Install", "First run", "Your own data", "Choosing a model", "Outputs", "Troubleshooting"):
+        assert wanted in headings, wanted
