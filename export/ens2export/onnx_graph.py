@@ -22,12 +22,12 @@ from onnx import TensorProto, helper, numpy_helper
 from ens2export.architecture import (BOTTLENECK, DECODER, ENCODER, HEAD, KERNEL, LEAKY_SLOPE, LOCAL_ZSCORE_FLOOR, NORM_EPSILON,
                                      UP_KERNEL, ConvBlock, Network, level, norm_windows)  # fmt: skip
 from ens2export.weights import check_weights
+from ens2rt.engine.contract import WINDOW
 
 OPSET = 18
 INPUT_NAME = "dff_windows"
 TRACE_INPUT_NAME = "dff"
 OUTPUT_NAME = "spike_rate"
-WINDOW = 96
 
 
 class _GraphBuilder:

@@ -20,8 +20,8 @@ from ens2export.network import ENS2UNet, initialise, to_weights
 from ens2export.frame_rates import with_slower_frames
 from ens2export.synthetic import with_synthetic
 from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach
+from ens2rt.engine.contract import WINDOW
 
-WINDOW = 96
 VALIDATION_WINDOWS = 8192  # fixed windows a validation check scores (ValidationCheck)
 INPUT_SCALINGS = ("none", "noise_std")
 DATA_RESAMPLERS = ("fourier", "linear")

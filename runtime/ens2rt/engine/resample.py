@@ -23,10 +23,11 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
+from ens2rt.engine.contract import SAMPLE_RATE_HZ
 from ens2rt.errors import InputError
 from ens2rt.engine.timing import stage
 
-TARGET_RATE_HZ = 60.0
+TARGET_RATE_HZ = SAMPLE_RATE_HZ  # every model runs at the contract's one sample rate
 RESAMPLERS = ("sinc", "linear", "fourier")
 DEFAULT_RESAMPLER = "sinc"
 ZERO_CROSSINGS = 8  # of the sinc on each side of an output sample

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ens2rt.engine.contract import WINDOW
 from ens2rt.engine.timing import stage
 
-WINDOW = 96
 HALF_WINDOW = WINDOW // 2
 MAX_HOP = HALF_WINDOW  # beyond this, trace ends would lose coverage
 
