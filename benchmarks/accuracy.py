@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from ens2export.dataset import load_windows  # noqa: E402
-from ens2export.groundtruth import find_datasets, load_dataset, smooth_spike_counts  # noqa: E402
-from ens2export.metrics import correlation  # noqa: E402
+from ens2export.groundtruth import find_datasets, load_dataset  # noqa: E402
+from ens2rt.scoring import correlation, smooth_spike_counts  # noqa: E402
 from ens2export.train import TrainSettings, save_run, train  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
@@ -209,7 +209,7 @@ def export_run(held_out: str, runs: Path, recipe: str = PUBLISHED) -> Path:
 
 def oasis_correlation(neuron) -> float:
     """OASIS (AR(1), L1 penalty) on each trial, its spikes put on the 60 Hz grid and smoothed like the truth."""
-    from ens2export.groundtruth import true_rate_at_60hz
+    from ens2rt.scoring import true_rate_at_60hz
     from oasis.functions import deconvolve
 
     predicted, truth = [], []

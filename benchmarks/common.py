@@ -7,8 +7,8 @@ from pathlib import Path
 
 import ens2rt
 import numpy as np
-from ens2export.groundtruth import Neuron, true_rate_at_60hz
-from ens2export.metrics import score_neuron
+from ens2export.groundtruth import Neuron
+from ens2rt.scoring import true_rate_at_60hz, score_neuron
 from ens2rt.engine.resample import DEFAULT_RESAMPLER
 
 REPO = Path(__file__).resolve().parents[1]

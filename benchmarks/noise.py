@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
 from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
-from ens2export.metrics import correlation  # noqa: E402
+from ens2rt.scoring import correlation  # noqa: E402
 from ens2rt.engine.traces import noise_level  # noqa: E402
 
 from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron, put_scores_in_card  # noqa: E402

@@ -382,7 +382,7 @@ def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
     from benchmarks.common import predict_neuron
     from benchmarks.recipe import FOLDS, GROUND_TRUTH, load_run
     from ens2export.groundtruth import find_datasets, load_dataset
-    from ens2export.metrics import error_and_bias
+    from ens2rt.scoring import error_and_bias
 
     import ens2rt
 

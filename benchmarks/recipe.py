@@ -1153,8 +1153,8 @@ def score_fold(model, datasets: list[str], noise_level: float | None = None) -> 
     microscope would.
     """
     from benchmarks.noise import degrade
-    from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
-    from ens2export.metrics import correlation, error_and_bias
+    from ens2export.groundtruth import find_datasets, load_dataset
+    from ens2rt.scoring import true_rate_at_60hz, correlation, error_and_bias
 
     import ens2rt
 

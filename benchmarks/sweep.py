@@ -24,7 +24,7 @@ import ens2rt  # noqa: E402
 from benchmarks.accuracy import export_run, run_dir  # noqa: E402
 from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, RUNS, median, predict_neuron  # noqa: E402
 from ens2export.groundtruth import find_datasets, load_dataset  # noqa: E402
-from ens2export.metrics import correlation  # noqa: E402
+from ens2rt.scoring import correlation  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 HOPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)

@@ -49,19 +49,25 @@ def versions(dff: np.ndarray, rate: float) -> Iterator[tuple[str, np.ndarray, fl
                 yield f"{target:g} Hz {how}", resampled(dff, rate, target, how), target
 
 
-def judged(dff: np.ndarray, rate: float) -> str:
-    """What the units rule does with one trace: ``"refused"``, ``"warned"`` or ``"passed"``."""
+def statistics(dff: np.ndarray, rate: float) -> np.ndarray:
+    """The unit statistics of one trace (they scale with it: those of 100 · dff are 100 times these)."""
     x = dff[None, :]
+    return unit_statistics(x, noise_level(x, rate))
+
+
+def judged(stats: np.ndarray, rate: float) -> str:
+    """What the units rule does with a trace of these statistics: ``"refused"``, ``"warned"`` or ``"passed"``."""
     try:
-        warned = check_units(unit_statistics(x, noise_level(x, rate)), rate)
+        warned = check_units(stats, rate)
     except InputError:
         return "refused"
     return "warned" if warned else "passed"
 
 
-def refused_before(dff: np.ndarray, rate: float) -> bool:
+def refused_before(stats: np.ndarray) -> bool:
     """The rule this one replaced: ν above 20 or median |ΔF/F| above 5, at any frame rate."""
-    return bool(noise_level(dff, rate) > 20.0 or np.median(np.abs(dff)) > 5.0)
+    level, typical, _ = stats[0]
+    return bool(level > 20.0 or typical > 5.0)
 
 
 def judge_all(ground_truth: Path) -> dict[str, np.ndarray]:
@@ -77,9 +83,11 @@ def judge_all(ground_truth: Path) -> dict[str, np.ndarray]:
                 for label, dff, rate in versions(trial.dff, trial.frame_rate):
                     if dff.size < MIN_SECONDS * rate:
                         continue
-                    as_fraction, as_percent = judged(dff, rate), judged(100.0 * dff, rate)
-                    counts[label] += [1, as_fraction == "refused", as_fraction == "warned", refused_before(dff, rate),
-                                      as_percent == "refused", as_percent != "passed", refused_before(100.0 * dff, rate)]  # fmt: skip
+                    fraction = statistics(dff, rate)
+                    percent = 100.0 * fraction
+                    as_fraction, as_percent = judged(fraction, rate), judged(percent, rate)
+                    counts[label] += [1, as_fraction == "refused", as_fraction == "warned", refused_before(fraction),
+                                      as_percent == "refused", as_percent != "passed", refused_before(percent)]  # fmt: skip
     return dict(counts)
 
 

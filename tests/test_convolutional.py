@@ -233,8 +233,7 @@ def test_the_shipped_inhibitory_convolutional_model_says_what_it_is():
 
 def test_the_shipped_convolutional_model():
     """ens2-exc-conv loads by name, says what it is, and tracks the example's spikes (a neuron of its training data)."""
-    from ens2export.groundtruth import true_rate_at_60hz
-    from ens2export.metrics import correlation
+    from ens2rt.scoring import true_rate_at_60hz, correlation
     from ens2rt.example import load_example
 
     model = ens2rt.Model.load("ens2-exc-conv", device="cpu")

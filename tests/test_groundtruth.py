@@ -5,7 +5,8 @@ import pytest
 import scipy.io
 
 from ens2rt.errors import InputError
-from ens2export.groundtruth import dataset_id, find_datasets, load_dataset, load_neuron, true_rate_at_60hz
+from ens2export.groundtruth import dataset_id, find_datasets, load_dataset, load_neuron
+from ens2rt.scoring import true_rate_at_60hz
 
 
 def _write_mat(path, trials):

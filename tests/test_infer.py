@@ -8,8 +8,8 @@ import pytest
 import ens2rt
 from ens2rt.engine import offline as pipeline
 from ens2rt.errors import ModelError
-from ens2export.groundtruth import find_datasets, load_dataset, true_rate_at_60hz
-from ens2export.metrics import correlation
+from ens2export.groundtruth import find_datasets, load_dataset
+from ens2rt.scoring import true_rate_at_60hz, correlation
 from ens2rt.catalog.model import resolve_model_path
 from ens2rt.engine.traces import noise_level
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ens2export.metrics import correlation, error_and_bias, error_rate, matched_pairs, score_neuron, van_rossum, victor_purpura
+from ens2rt.scoring import correlation, error_and_bias, error_rate, matched_pairs, score_neuron, van_rossum, victor_purpura
 
 
 def _victor_purpura_table(a, b, q=1.0):

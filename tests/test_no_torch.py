@@ -19,7 +19,8 @@ import numpy as np
 import ens2rt
 res = ens2rt.infer(np.random.default_rng(0).normal(0, 0.1, (2, 900)), 30.0)
 assert res.rate.shape == (2, 1800)
-from ens2export import groundtruth, metrics  # the evaluation code the demo scores with: numpy and scipy only
+from ens2rt import scoring  # the scores the demo prints
+from ens2export import groundtruth  # the ground-truth loader: numpy and scipy only
 assert not any(m.split(".")[0] == "torch" for m in sys.modules)
 print("ok")
 """

@@ -15,14 +15,8 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from ens2export.groundtruth import (
-    Neuron,
-    find_datasets,
-    load_dataset,
-    select_datasets,
-    smooth_spike_counts,
-    spike_counts_at_60hz,
-)
+from ens2export.groundtruth import Neuron, find_datasets, load_dataset, select_datasets
+from ens2rt.scoring import smooth_spike_counts, spike_counts_at_60hz
 from ens2rt.engine.resample import resample_to_60hz
 from ens2rt.engine.spikes import SIGMA_SAMPLES
 from ens2rt.engine.traces import noise_level

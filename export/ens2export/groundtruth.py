@@ -15,11 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from scipy.ndimage import gaussian_filter1d
 
 from ens2rt.errors import InputError
-from ens2rt.engine.resample import TARGET_RATE_HZ
-from ens2rt.engine.spikes import SIGMA_SAMPLES
 
 log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("fluo_time", "fluo_mean", "events_AP")
@@ -123,20 +120,3 @@ def _read_trial(cell: np.ndarray, where: str) -> Trial | None:
     frame_rate = 1.0 / float(np.mean(np.diff(times)))
     spikes = spikes[np.isfinite(spikes)] - times[0]
     return Trial(dff=dff, frame_rate=frame_rate, spike_times=np.sort(spikes))
-
-
-def spike_counts_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
-    """Spikes per 60 Hz bin, bins centred at ``i / 60`` s; spikes outside are dropped."""
-    bins = np.floor(np.asarray(spike_times) * TARGET_RATE_HZ + 0.5).astype(np.int64)
-    bins = bins[(bins >= 0) & (bins < n_bins)]
-    return np.bincount(bins, minlength=n_bins).astype(np.float64)
-
-
-def smooth_spike_counts(counts: np.ndarray) -> np.ndarray:
-    """Spike counts smoothed with the σ = 25 ms Gaussian of the targets (zero boundary)."""
-    return gaussian_filter1d(np.asarray(counts, dtype=np.float64), SIGMA_SAMPLES, mode="constant", axis=-1)
-
-
-def true_rate_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
-    """Ground-truth rate: spikes binned on the 60 Hz grid, smoothed with σ = 25 ms."""
-    return smooth_spike_counts(spike_counts_at_60hz(spike_times, n_bins))

@@ -1,12 +1,15 @@
-"""Scores of inferred spikes against ground truth (docs/metrics.md), in numpy only.
+"""Scores of inferred spikes against ground truth (docs/metrics.md), in numpy and scipy only.
 
-Rates are on the 60 Hz grid; spike times are in seconds.
+Rates are on the 60 Hz grid; spike times are in seconds. The runtime's demo scores with
+these, and so do ``ens2export`` and the benchmarks: one definition of every score.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
+from ens2rt.engine.resample import TARGET_RATE_HZ
 from ens2rt.engine.spikes import SIGMA_SAMPLES
 
 ER_TOLERANCES_S = (0.05, 0.1, 0.5)
@@ -106,3 +109,20 @@ def score_neuron(
         scores["victor_purpura"] = victor_purpura(predicted_spikes, true_spikes) / n_true if n_true else float("nan")
         scores["n_predicted_spikes"] = float(np.size(predicted_spikes))
     return scores
+
+
+def spike_counts_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
+    """Spikes per 60 Hz bin, bins centred at ``i / 60`` s; spikes outside are dropped."""
+    bins = np.floor(np.asarray(spike_times) * TARGET_RATE_HZ + 0.5).astype(np.int64)
+    bins = bins[(bins >= 0) & (bins < n_bins)]
+    return np.bincount(bins, minlength=n_bins).astype(np.float64)
+
+
+def smooth_spike_counts(counts: np.ndarray) -> np.ndarray:
+    """Spike counts smoothed with the σ = 25 ms Gaussian of the targets (zero boundary)."""
+    return gaussian_filter1d(np.asarray(counts, dtype=np.float64), SIGMA_SAMPLES, mode="constant", axis=-1)
+
+
+def true_rate_at_60hz(spike_times: np.ndarray, n_bins: int) -> np.ndarray:
+    """Ground-truth rate: spikes binned on the 60 Hz grid, smoothed with σ = 25 ms."""
+    return smooth_spike_counts(spike_counts_at_60hz(spike_times, n_bins))

@@ -29,9 +29,7 @@ def demo(
     from ens2rt.formats import Traces, write_result
     from ens2rt.formats.files import check_output
 
-    # scoring is evaluation code: it lives in ens2export (same wheel), whose metrics need numpy and scipy only
-    from ens2export.groundtruth import true_rate_at_60hz
-    from ens2export.metrics import correlation, error_rate
+    from ens2rt.scoring import correlation, error_rate, true_rate_at_60hz
 
     own_folder = output is None
     try:

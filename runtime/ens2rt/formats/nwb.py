@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ens2rt.engine.conditioning import numeric_values
+from ens2rt.engine.resample import TARGET_RATE_HZ
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 from ens2rt.formats.files import atomic_output, in_child_process
@@ -153,7 +154,7 @@ def _write_copy(source: Path, temporary: Path, result: InferenceResult, series: 
                 data=result.rate.T,
                 rois=chosen.rois.table.create_roi_table_region(description=f"the ROIs of {chosen.name}", region=roi_ids.tolist()),
                 unit="spikes per 60 Hz bin",
-                rate=60.0,
+                rate=TARGET_RATE_HZ,
                 starting_time=start,
                 description=f"model {result.model}; sha256 of the models that ran and settings, as JSON: "
                 + json.dumps({"model_sha256": result.model_sha256, "settings": result.settings}, sort_keys=True),
