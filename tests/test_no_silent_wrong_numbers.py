@@ -257,3 +257,25 @@ def test_a_rate_no_neuron_fires_at_stops_the_spike_fit_instead_of_hanging():
     with pytest.raises(ens2rt.InputError, match="beyond any neuron"):
         ens2rt.infer(x, RATE, model=MODEL, input_checks=False)
     assert ens2rt.infer(x, RATE, model=MODEL, input_checks=False, spikes=False).rate.shape == (2, 1800)
+
+
+def test_a_suite2p_roi_without_a_finite_frame_is_a_nan_row_not_a_baseline_error(plane):
+    f = np.load(plane / "F.npy")
+    f[2] = np.nan  # ROI 2, the second row
+    np.save(plane / "F.npy", f)
+    with pytest.warns(ens2rt.errors.InputWarning, match=r"ROI 2 \(1800 frames\)"):
+        dff, _, _ = read_suite2p(plane)
+    assert np.isnan(dff[1]).all() and np.isfinite(dff[[0, 2, 3]]).all()
+    result = _cli("infer", plane, "-m", MODEL)
+    assert result.exit_code == 0 and "their rows are NaN (ROI 2)" in result.output
+
+
+def test_timestamps_that_do_not_increase_and_rates_no_recording_has(tmp_path):
+    pytest.importorskip("pynwb")
+    dff = _dff(2)
+    _write_nwb(tmp_path / "reversed.nwb", dff, timestamps=np.arange(dff.shape[1])[::-1] / RATE)
+    _one_error(_cli("infer", tmp_path / "reversed.nwb", "-m", MODEL), "timestamps do not increase")
+    np.savez(tmp_path / "nan_rate.npz", dff=dff, fs=np.nan)
+    _one_error(_cli("infer", tmp_path / "nan_rate.npz", "-m", MODEL), "states a frame rate of nan Hz")
+    with pytest.raises(ens2rt.InputError, match="not True"):
+        ens2rt.infer(dff, True)

@@ -23,6 +23,8 @@ ROW_BLOCK_VALUES = 1 << 20  # per-neuron reductions go through blocks of rows of
 def check_frame_rate(frame_rate: float) -> float:
     """Return the frame rate as float if it is a plausible imaging rate, else raise."""
     try:
+        if isinstance(frame_rate, (bool, np.bool_)):
+            raise TypeError("a yes/no value")
         rate = float(frame_rate)
     except (TypeError, ValueError) as exc:
         raise InputError(f"frame rate must be a number of Hz, not {frame_rate!r}") from exc

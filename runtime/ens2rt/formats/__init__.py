@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ens2rt.engine.traces import check_frame_rate
 from ens2rt.errors import InputError, InputWarning
 from ens2rt.formats import arrays, caiman, nwb, suite2p
 from ens2rt.formats.arrays import _require_h5py
@@ -62,6 +63,12 @@ def read_input(path: str | Path, settings: ReadSettings | None = None, **fields:
     reader = reader_for(path)
     traces = reader.read(path, settings)
     given, stated = settings.frame_rate, traces.frame_rate
+    if stated is not None and settings.frame_rate is None:
+        try:
+            check_frame_rate(stated)
+        except InputError as exc:
+            raise InputError(f"{path} states a frame rate of {stated!r} Hz, which no recording has ({exc}); "
+                             "pass the real one with --frame-rate") from None  # fmt: skip
     if given is None or stated is None or math.isclose(given, stated, rel_tol=RATE_TOLERANCE):
         return traces if given is None or stated is not None else replace(traces, frame_rate=given)
     if reader is nwb.READER:

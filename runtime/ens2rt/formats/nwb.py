@@ -113,9 +113,11 @@ def regular_frame_rate(path: Path, name: str, timestamps: np.ndarray) -> float:
     if timestamps.size < 2 or not np.isfinite(timestamps).all():
         raise InputError(f"{path}: series {name} needs at least two finite timestamps")
     period = float(np.median(periods))
+    if period <= 0:
+        raise InputError(f"{path}: series {name}'s timestamps do not increase (median step {period:.3g} s)")
     odd = np.flatnonzero(~(np.abs(periods - period) <= PERIOD_TOLERANCE * period))
-    if period <= 0 or odd.size:
-        first = int(odd[0]) if odd.size else 0
+    if odd.size:
+        first = int(odd[0])
         raise InputError(
             f"{path}: series {name} is not evenly spaced in time: frame {first + 1} comes {periods[first]:.3g} s after frame "
             f"{first} at {timestamps[first] - timestamps[0]:.3g} s, where frames are {period:.3g} s apart "

@@ -130,9 +130,11 @@ def read_suite2p(folder: str | Path, frame_rate: float | None = None, all_rois: 
         _warn_gaps(folder, gaps, chosen)
         corrected = np.where(gaps, np.nan, corrected)
     denominator = running_baseline(fill_gaps(np.where(gaps, np.nan, raw))[0], window, settings.baseline_percentile)
-    if np.any(denominator <= 0):
-        roi = chosen[np.flatnonzero((denominator <= 0).any(axis=1))[0]]
+    measured = ~gaps.all(axis=1)  # a ROI without one finite frame is a NaN row, as ens2rt.infer treats it
+    if np.any((denominator <= 0) & measured[:, None]):
+        roi = chosen[np.flatnonzero(((denominator <= 0) & measured[:, None]).any(axis=1))[0]]
         raise InputError(f"{folder}: ROI {roi} has a non-positive fluorescence baseline; ΔF/F is undefined")
+    denominator[~measured] = np.nan
     dff = (corrected - running_baseline(fill_gaps(corrected)[0], window, settings.baseline_percentile)) / denominator
     return dff, frame_rate, chosen
 
