@@ -22,6 +22,7 @@ dependency of every output, so a result is never computed from input that fails 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from ens2rt.engine.traces import noise_level as noise_level_of
 from ens2rt.errors import InputError
 from ens2rt.formats.files import atomic_output, same_file
 from ens2rt.options import Options, resolve_options
-from ens2rt.result import run_settings
+from ens2rt.result import provenance_json, run_settings
 
 try:
     import dask.array as da
@@ -244,7 +245,8 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
             with Client(scheduler or cluster) as client:
                 group = zarr.open_group(str(temporary), mode="w")
                 group.attrs.update({"complete": False, "model": result.model, "models": list(result.models),
-                                    "model_sha256": result.model_sha256, **result.settings, "source": str(source)})  # fmt: skip
+                                    "model_sha256": json.dumps(result.model_sha256, sort_keys=True),
+                                    "settings": provenance_json(result.settings, {"input": str(source)})})  # fmt: skip
                 group.create_array("time", data=result.time)
                 writes = [
                     da.to_zarr(result.rate, str(temporary), component="rate", compute=False),

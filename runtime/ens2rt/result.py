@@ -8,6 +8,7 @@ provenance is written (every output format stores it).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,18 @@ class InferenceResult:
     settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
 
 
+def provenance_json(settings: dict[str, Any], *more: dict[str, Any] | None) -> str:
+    """The one encoding of provenance every writer stores: ``settings`` (and ``more`` entries on top) as sorted JSON.
+
+    ``.npz``, ``.mat`` and ``.h5`` results store it as ``settings``, a zarr store as its
+    ``settings`` attribute, an NWB copy in its series' description.
+    """
+    merged: dict[str, Any] = dict(settings)
+    for extra in more:
+        merged.update(extra or {})
+    return json.dumps(merged, sort_keys=True)
+
+
 def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rate: float, resampler: str, provider: str,
                  noise_level: float | np.ndarray | None = None, warnings: list[str] | None = None,
                  conditioning: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -52,7 +65,7 @@ def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rat
         "options": options.as_dict(),
         "frame_rate": float(frame_rate),
         "model_kind": "+".join(dict.fromkeys(c.kind for c in contracts)),
-        "hop": int(options.hop) if any(c.kind == "windowed" for c in contracts) else None,
+        "hop": int(options.hop) if any(c.windowed for c in contracts) else None,
         "resampler": resampler,
         "provider": provider,
         "batch_size": int(options.batch_size),

@@ -259,7 +259,7 @@ def _check_contract(session: ort.InferenceSession, path: Path, contract: Contrac
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
-    if contract.kind == "windowed":
+    if contract.windowed:
         if inputs[0].shape[-1] != contract.window or outputs[0].shape[-1] != contract.window:
             raise ModelError(f"{path}: expected (batch, {contract.window}) input and output, got {inputs[0].shape}")
     elif len(inputs[0].shape) != 2 or isinstance(inputs[0].shape[-1], int):

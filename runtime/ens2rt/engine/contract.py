@@ -88,6 +88,14 @@ class Contract:
         return contract
 
     @property
+    def windowed(self) -> bool:
+        """Whether the model runs on 96-sample windows, overlap-added (else once over whole traces, in pieces).
+
+        The one place a kind is compared: everything else asks the contract.
+        """
+        return self.kind == "windowed"
+
+    @property
     def same_runs(self) -> tuple:
         """What models must share to run in one batch (members of one family)."""
         return (self.kind, self.alignment, self.context_left, self.context_right, self.input_scaling, self.reach_right, self.resampler)

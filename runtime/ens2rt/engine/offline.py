@@ -145,7 +145,7 @@ def rate_from_traces(
     n_neurons, n_frames = traces.shape
     n_out = n_samples_at_60hz(n_frames, frame_rate)
     groups = models.groups()
-    total = sum(rows.size * (window_starts(n_out, hop).size if group.contract.kind == "windowed" else n_out) for rows, group in groups)
+    total = sum(rows.size * (window_starts(n_out, hop).size if group.contract.windowed else n_out) for rows, group in groups)
     done = 0
 
     def count(windows: int) -> None:
@@ -199,11 +199,26 @@ def rate_for_range(
                                         hop=hop, batch_size=batch_size, resampler=resampler, on_windows=on_windows)  # fmt: skip
         return rate
     models = groups[0][1]  # every row runs one way (the models of that way only)
+    run = _windowed_range if models.contract.windowed else _whole_trace_range
+    return run(models, frames, first_frame, n_frames, frame_rate, out_start, out_end, hop=hop, batch_size=batch_size,
+               resampler=resampler, on_windows=on_windows)  # fmt: skip
+
+
+def _whole_trace_range(models: NeuronModels, frames: np.ndarray, first_frame: int, n_frames: int, frame_rate: float,
+                       out_start: int, out_end: int, *, hop: int, batch_size: int, resampler: str,
+                       on_windows: Callable[[int], None] | None) -> np.ndarray:  # fmt: skip
+    """:func:`rate_for_range` for a convolutional model: aligned pieces with the contract's context."""
     n_out = n_samples_at_60hz(n_frames, frame_rate)
-    if models.contract.kind == "convolutional":
-        lo, hi = whole_trace.samples_read(out_start, out_end, n_out, models.contract)
-        samples = _resampled(frames, first_frame, n_frames, frame_rate, lo, hi, resampler)
-        return whole_trace.run_pieces(models, samples, lo, out_start, out_end, n_out, on_samples=on_windows)
+    lo, hi = whole_trace.samples_read(out_start, out_end, n_out, models.contract)
+    samples = _resampled(frames, first_frame, n_frames, frame_rate, lo, hi, resampler)
+    return whole_trace.run_pieces(models, samples, lo, out_start, out_end, n_out, on_samples=on_windows)
+
+
+def _windowed_range(models: NeuronModels, frames: np.ndarray, first_frame: int, n_frames: int, frame_rate: float,
+                    out_start: int, out_end: int, *, hop: int, batch_size: int, resampler: str,
+                    on_windows: Callable[[int], None] | None) -> np.ndarray:  # fmt: skip
+    """:func:`rate_for_range` for a windowed model: windows every ``hop`` samples, overlap-added."""
+    n_out = n_samples_at_60hz(n_frames, frame_rate)
     first_window, last_window = covering_windows(out_start, out_end, hop)
     last_window = min(last_window, (n_out - 1) // hop * hop)  # windows start inside the recording
     starts = np.arange(first_window, last_window + 1, hop)
@@ -241,7 +256,7 @@ def frames_needed(
     resampler = local_resampler(frame_rate, resampler)
     spans = []
     for contract in contracts or (None,):
-        if contract is not None and contract.kind == "convolutional":
+        if contract is not None and not contract.windowed:
             spans.append(whole_trace.samples_read(out_start, out_end, 1 << 62, contract))
         else:
             first_window, last_window = covering_windows(out_start, out_end, hop)

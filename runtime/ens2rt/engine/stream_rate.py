@@ -216,7 +216,7 @@ def rate_runner(models: NeuronModels, n_neurons: int, options: Options) -> Windo
     groups = models.groups()
     if len(groups) > 1:
         return MixedRate([(rows, rate_runner(group, rows.size, options)) for rows, group in groups], n_neurons)
-    if models.contract.kind != "convolutional":
+    if models.contract.windowed:
         return WindowedRate(models, n_neurons, options.hop, options.batch_size)
     if all(model.stream_graph is not None for model in models.models):
         return GraphRate(models, n_neurons, options.threads)

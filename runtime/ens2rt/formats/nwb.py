@@ -21,7 +21,7 @@ from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 from ens2rt.formats.files import atomic_output, in_child_process
 from ens2rt.formats.results import ragged
-from ens2rt.result import InferenceResult
+from ens2rt.result import InferenceResult, provenance_json
 
 MODULE = "spike_inference"
 
@@ -158,8 +158,8 @@ def _write_copy(source: Path, temporary: Path, result: InferenceResult, series: 
                 unit="spikes per 60 Hz bin",
                 rate=TARGET_RATE_HZ,
                 starting_time=start,
-                description=f"model {result.model}; sha256 of the models that ran and settings, as JSON: "
-                + json.dumps({"model_sha256": result.model_sha256, "settings": result.settings}, sort_keys=True),
+                description=f"model {result.model}; model_sha256 {json.dumps(result.model_sha256, sort_keys=True)}; "
+                f"settings {provenance_json(result.settings)}",
             )
         )
         flat_times, offsets = ragged(result.spike_times or [np.zeros(0)] * len(roi_ids))

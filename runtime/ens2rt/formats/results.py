@@ -16,7 +16,7 @@ from ens2rt.errors import InputError
 from ens2rt.formats.arrays import _require_h5py
 from ens2rt.formats.base import Traces
 from ens2rt.formats.files import atomic_output, check_output
-from ens2rt.result import InferenceResult
+from ens2rt.result import InferenceResult, provenance_json
 
 RESULT_SUFFIXES = (".npz", ".mat", ".h5")
 
@@ -45,7 +45,7 @@ def result_arrays(result: InferenceResult, traces: Traces | None = None, extra: 
         "model": result.model,
         "neuron_model": result.neuron_model,
         "model_sha256": json.dumps(result.model_sha256, sort_keys=True),
-        "settings": json.dumps({**result.settings, **(traces.settings if traces else {}), **(extra or {})}, sort_keys=True),
+        "settings": provenance_json(result.settings, traces.settings if traces else None, extra),
     }
     if traces is not None:
         arrays["dff"] = np.atleast_2d(traces.dff).astype(np.float32)
