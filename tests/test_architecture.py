@@ -22,5 +22,6 @@ def test_only_the_contract_compares_model_kinds():
 
 def test_the_window_and_sample_rate_are_defined_once():
     window = [p.name for p in RUNTIME.rglob("*.py") if re.search(r"^WINDOW\s*=", _code(p), flags=re.M)]
-    rate = [p.name for p in RUNTIME.rglob("*.py") if re.search(r"(rate|RATE|_HZ)\w*\s*[:=][^=\n]*\b60(\.0)?\b", _code(p))]
+    rate = [p.name for p in RUNTIME.rglob("*.py")
+            if re.search(r"^[A-Z_]+\s*=\s*60(\.0)?\s*$|\brate\s*=\s*60(\.0)?\b", _code(p), flags=re.M)]  # fmt: skip
     assert window == ["contract.py"] and rate == ["contract.py"], (window, rate)
