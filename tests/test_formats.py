@@ -88,7 +88,8 @@ def test_caiman_hdf5(tmp_path, recording):
     assert result.exit_code == 1 and "not ΔF/F" in result.output and "detrend_df_f" in result.output
 
 
-def _write_nwb(path, dff, rate, extra_series=False):
+def _write_nwb(path, dff, rate=None, extra_series=False, timestamps=None):
+    """An NWB file with ``dff`` (ROIs × frames) as a DfOverF series at ``rate`` Hz from 5 s, or at ``timestamps``."""
     from datetime import datetime, timezone
 
     from pynwb import NWBHDF5IO, NWBFile
@@ -115,7 +116,8 @@ def _write_nwb(path, dff, rate, extra_series=False):
         mask[roi, roi] = 1
         segmentation.add_roi(image_mask=mask)
     region = segmentation.create_roi_table_region(description="all ROIs", region=list(range(dff.shape[0])))
-    series = [RoiResponseSeries(name="dff", data=dff.T, rois=region, unit="1", rate=rate, starting_time=5.0)]
+    timing = {"rate": rate, "starting_time": 5.0} if timestamps is None else {"timestamps": timestamps}
+    series = [RoiResponseSeries(name="dff", data=dff.T, rois=region, unit="1", **timing)]
     if extra_series:
         series.append(RoiResponseSeries(name="dff_neuropil", data=dff.T, rois=region, unit="1", rate=rate))
     module.add(DfOverF(roi_response_series=series))

@@ -17,6 +17,7 @@ import ens2rt
 from ens2rt.cli import app
 from ens2rt.formats import DffSettings, read_input
 from ens2rt.formats.suite2p import read_suite2p
+from test_formats import _write_nwb
 
 RATE = 30.0
 MODEL = "ens2-exc-conv"
@@ -102,32 +103,6 @@ def test_a_dead_suite2p_roi_is_named_by_its_roi_number(plane):
 def test_the_suite2p_top_folder_points_to_its_plane(plane):
     _one_error(_cli("infer", plane.parent.parent, "-m", MODEL), "give one plane folder, e.g.")
     assert "plane0" in _cli("infer", plane.parent, "-m", MODEL).output
-
-
-def _write_nwb(path, dff, rate=None, timestamps=None):
-    from datetime import datetime, timezone
-
-    from pynwb import NWBHDF5IO, NWBFile
-    from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
-
-    nwbfile = NWBFile(session_description="test", identifier="t", session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    device = nwbfile.create_device("microscope")
-    plane = nwbfile.create_imaging_plane(name="plane", optical_channel=OpticalChannel(name="g", description="g", emission_lambda=510.0),
-                                         description="V1", device=device, excitation_lambda=920.0, imaging_rate=RATE,
-                                         indicator="GCaMP", location="V1")  # fmt: skip
-    module = nwbfile.create_processing_module(name="ophys", description="ophys")
-    segmentation_module = ImageSegmentation()
-    module.add(segmentation_module)
-    segmentation = segmentation_module.create_plane_segmentation(name="rois", imaging_plane=plane, description="rois")
-    for roi in range(dff.shape[0]):
-        mask = np.zeros((8, 8))
-        mask[roi, roi] = 1
-        segmentation.add_roi(image_mask=mask)
-    region = segmentation.create_roi_table_region(description="all", region=list(range(dff.shape[0])))
-    timing = {"rate": rate, "starting_time": 0.0} if timestamps is None else {"timestamps": timestamps}
-    module.add(DfOverF(roi_response_series=[RoiResponseSeries(name="dff", data=dff.T, rois=region, unit="1", **timing)]))
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwbfile)
 
 
 def test_an_nwb_series_with_a_pause_is_refused_with_where(tmp_path):
