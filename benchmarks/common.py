@@ -38,14 +38,28 @@ class Prediction:
     true_spike_times: np.ndarray
 
 
-def predict_neuron(neuron: Neuron, model: ens2rt.Model | ens2rt.ModelFamily, hop: int, spikes: bool = True, resampler: str = DEFAULT_RESAMPLER) -> Prediction:
-    """Run ``ens2rt.infer`` on every trial of ``neuron``; times continue across trials."""
+def point_sampled(dff: np.ndarray, rate: float, target: float) -> np.ndarray:
+    """A trace as if imaged at ``target`` Hz: frame k is the trace at k / ``target`` s (a scanning microscope
+    visits a neuron briefly each frame, so a frame keeps its noise)."""
+    n = int((dff.size - 1) * target / rate) + 1
+    return np.interp(np.arange(n) / target, np.arange(dff.size) / rate, dff)
+
+
+def predict_neuron(neuron: Neuron, model: ens2rt.Model | ens2rt.ModelFamily, hop: int, spikes: bool = True, resampler: str = DEFAULT_RESAMPLER,
+                   frame_rate: float | None = None) -> Prediction:  # fmt: skip
+    """Run ``ens2rt.infer`` on every trial of ``neuron``; times continue across trials.
+
+    ``frame_rate``: point-sample each trial faster than it to this rate first (:func:`point_sampled`).
+    """
     rates, truths, inferred, true_spikes = [], [], [], []
     offset = 0.0
     for trial in neuron.trials:
-        if trial.dff.size * 60.0 / trial.frame_rate < 96:
+        dff, rate = trial.dff, trial.frame_rate
+        if frame_rate is not None and frame_rate < rate:
+            dff, rate = point_sampled(dff, rate, frame_rate), frame_rate
+        if dff.size * 60.0 / rate < 96:
             continue  # shorter than one window
-        result = ens2rt.infer(trial.dff, trial.frame_rate, model=model, hop=hop, spikes=spikes, resampler=resampler)
+        result = ens2rt.infer(dff, rate, model=model, hop=hop, spikes=spikes, resampler=resampler)
         n_out = result.time.size
         rates.append(result.rate[0])
         truths.append(true_rate_at_60hz(trial.spike_times, n_out))

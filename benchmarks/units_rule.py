@@ -5,7 +5,7 @@ and 2.5 Hz (point samples of the trace, and frames averaged), is judged by
 :func:`ens2rt.engine.conditioning.check_units` as a fraction and × 100 (percent),
 beside the rule it replaced (ν > 20 or median |ΔF/F| > 5 at any frame rate).
 
-    python benchmarks/units_rule.py      # writes benchmarks/results/units_rule.md
+    python -m benchmarks.units_rule      # writes benchmarks/results/units_rule.md
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import point_sampled
 from ens2rt.engine.conditioning import check_units, unit_statistics
 from ens2rt.engine.traces import noise_level
 from ens2rt.errors import InputError
@@ -33,8 +34,7 @@ MIN_SECONDS = 2.5  # shorter versions are too short to judge (or to infer)
 def resampled(dff: np.ndarray, rate: float, target: float, how: str) -> np.ndarray:
     """A trace as if imaged at ``target`` Hz: ``"point"`` samples of it, or frames averaged (``"mean"``)."""
     if how == "point":
-        n = int((dff.size - 1) * target / rate) + 1
-        return np.interp(np.arange(n) / target, np.arange(dff.size) / rate, dff)
+        return point_sampled(dff, rate, target)
     bins = np.floor(np.arange(dff.size) * target / rate).astype(int)
     n = bins.max()  # the last bin may be partial: dropped
     return np.bincount(bins, dff)[:n] / np.bincount(bins)[:n]
@@ -107,7 +107,7 @@ def main() -> None:
     text = (
         "# The units rule on real recordings\n\n"
         "Every trial of the ground truth as recorded, and point-sampled or frame-averaged to the rates users image at, "
-        "judged as ΔF/F (a fraction) and × 100 (percent). `python benchmarks/units_rule.py` writes this file.\n\n"
+        "judged as ΔF/F (a fraction) and × 100 (percent). `python -m benchmarks.units_rule` writes this file.\n\n"
         "Now: refused where ν > max(20, 200/√fs) (a median |step| of 2 ΔF/F at low rates) or median |ΔF/F| > 10; "
         "a warning where 20 < ν ≤ that limit. Before: refused where ν > 20 or median |ΔF/F| > 5 at any rate.\n\n"
         + table(counts) + "\n"

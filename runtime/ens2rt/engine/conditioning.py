@@ -12,7 +12,7 @@ The units rule tells ΔF/F as a fraction from ΔF/F in percent or raw fluorescen
 absolute size, since nothing else tells them apart (percent is the fraction × 100).
 It was set on the ground truth (all trials, native and resampled to 30, 15, 7.5 and
 2.5 Hz by point samples and by frame averages): it refuses none of those, and catches
-most of the same traces × 100 (``tests/test_units_rule.py``; ``docs/input-checks.md``).
+most of the same traces × 100 (``python -m benchmarks.units_rule``; ``docs/input-checks.md``).
 """
 
 from __future__ import annotations

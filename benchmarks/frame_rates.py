@@ -1,0 +1,154 @@
+"""Accuracy at the frame rates users image at: held-out neurons as recorded and point-sampled to 60, 30, 15, 7.5 Hz.
+
+    python -m benchmarks.frame_rates score -d DS31 --recipe published --recipe conv-noise-distil1
+    python -m benchmarks.frame_rates table       # writes benchmarks/results/frame_rates.md
+
+The models are ``benchmarks/accuracy.py``'s leave-one-dataset-out fold models (``accuracy.py
+train -d DS --recipe R`` trains them), so no neuron is scored by a model that saw its
+dataset. Each trial is point-sampled to the rate (frame k is the trace at k / rate, as a
+scanning microscope visits a neuron briefly each frame; only rates below the trial's own),
+inferred, and scored against its true spikes on the 60 Hz grid: per-neuron correlation
+(σ = 25 ms) and count bias (inferred / recorded − 1). Where a recipe is distilled from the
+published recipe's fold model and both are scored, its *fidelity* to that teacher is
+recorded too: per-neuron correlation of the two rates and the ratio of their spike totals
+(no ground truth needed; where the teacher is wrong, the truth columns decide).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+import ens2rt
+from benchmarks.accuracy import PUBLISHED, RUNS, export_run, learns_from_one_teacher, member_runs, recipe_fields
+from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, median, predict_neuron, score_prediction
+from ens2export.groundtruth import find_datasets, load_dataset
+from ens2rt.scoring import correlation
+
+RATES_HZ = (60.0, 30.0, 15.0, 7.5)  #: point-sampled to these, below each trial's own rate
+NATIVE = "native"
+OUT = RESULTS / "frame_rates"
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def rate_label(rate: float | None) -> str:
+    return NATIVE if rate is None else f"{rate:g} Hz"
+
+
+def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: Path, hop: int) -> dict[str, dict]:
+    """Per recipe: per rate label, one row per neuron (correlation, bias, spike totals; fidelity where it applies)."""
+    neurons = load_dataset(find_datasets(ground_truth, include=[held_out])[held_out])
+    models = {recipe: ens2rt.Model.load(export_run(held_out, runs, recipe), device="cpu") for recipe in recipes}
+    out: dict[str, dict] = {recipe: {} for recipe in recipes}
+    for rate in (None, *RATES_HZ):
+        rows: dict[str, list[dict]] = {recipe: [] for recipe in recipes}
+        for neuron in neurons:
+            if rate is not None and not any(trial.frame_rate > rate for trial in neuron.trials):
+                continue  # recorded at or below this rate: nothing to sample down
+            predictions = {recipe: predict_neuron(neuron, model, hop, frame_rate=rate) for recipe, model in models.items()}
+            for recipe, prediction in predictions.items():
+                scores = score_prediction(prediction)
+                row = {"file": neuron.path.name, "correlation": scores["correlation"], "bias": scores["bias"],
+                       "n_true_spikes": scores["n_true_spikes"], "n_predicted_spikes": scores["n_predicted_spikes"]}  # fmt: skip
+                if recipe != PUBLISHED and PUBLISHED in predictions and learns_from_one_teacher(recipe, "leave-one-out"):
+                    teacher = predictions[PUBLISHED]
+                    row["fidelity_correlation"] = correlation(prediction.rate, teacher.rate)
+                    row["fidelity_total_ratio"] = float(np.nansum(prediction.rate) / np.nansum(teacher.rate))
+                rows[recipe].append(row)
+        for recipe in recipes:
+            if rows[recipe]:
+                out[recipe][rate_label(rate)] = rows[recipe]
+    return out
+
+
+@app.command()
+def score(
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat).")] = None,
+    recipe: Annotated[Optional[list[str]], typer.Option(help="Recipe (repeat): published, or an accuracy.py recipe.")] = None,
+    ground_truth: Path = GROUND_TRUTH,
+    runs: Path = RUNS,
+    hop: int = ens2rt.DEFAULT_HOP,
+) -> None:
+    """Score each held-out dataset's fold models at every rate (cached per dataset and recipe)."""
+    recipes = recipe or [PUBLISHED]
+    for name in recipes:
+        recipe_fields(name)  # an unknown recipe fails before any work
+    for key in dataset or EXCITATORY:
+        missing = [name for name in recipes if not all((f / "run.json").is_file() for f in member_runs(key, runs, name))]
+        if missing:
+            typer.echo(f"{key}: no fold model of {', '.join(missing)} in {runs}; train with accuracy.py train -d {key}", err=True)
+            continue
+        for name, by_rate in score_dataset(key, recipes, ground_truth, runs, hop).items():
+            path = OUT / name / f"{key}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"dataset": key, "recipe": name, "hop": hop, "rates": by_rate}, indent=1) + "\n")
+            cells = ", ".join(f"{label} {median(r['correlation'] for r in rows):.3f}" for label, rows in by_rate.items())
+            typer.echo(f"{key} {name}: {cells}")
+
+
+def load_scores(results: Path = OUT) -> dict[str, dict[str, dict]]:
+    """recipe → dataset → the cached record."""
+    return {folder.name: {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("DS*.json"))}
+            for folder in sorted(results.iterdir()) if folder.is_dir()} if results.is_dir() else {}  # fmt: skip
+
+
+def table_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
+    """Median per-neuron r (neurons) and median bias per recipe and rate, per dataset and pooled over every neuron."""
+    labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
+    lines = ["| recipe | held out | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for recipe, by_dataset in scores.items():
+        pooled: dict[str, list[dict]] = {label: [] for label in labels}
+        for key, record in by_dataset.items():
+            cells = []
+            for label in labels:
+                rows = record["rates"].get(label, [])
+                pooled[label] += rows
+                cells.append(_cell(rows))
+            lines.append(f"| {recipe} | {key} | " + " | ".join(cells) + " |")
+        if len(by_dataset) > 1:
+            lines.append(f"| {recipe} | all ({len(by_dataset)}) | " + " | ".join(_cell(pooled[label]) for label in labels) + " |")
+    fidelity = [(recipe, key, record) for recipe, by_dataset in scores.items() for key, record in by_dataset.items()
+                if any("fidelity_correlation" in row for rows in record["rates"].values() for row in rows)]  # fmt: skip
+    if fidelity:
+        lines += ["", "Fidelity to the teacher (the published recipe's fold model): median per-neuron r of the two rates, "
+                  "and the student's spike total over the teacher's.", "",
+                  "| student | held out | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]  # fmt: skip
+        for recipe, key, record in fidelity:
+            cells = []
+            for label in labels:
+                rows = record["rates"].get(label, [])
+                cells.append(f"{median(r['fidelity_correlation'] for r in rows):.2f} / "
+                             f"{median(r['fidelity_total_ratio'] for r in rows):.2f}" if rows else "")  # fmt: skip
+            lines.append(f"| {recipe} | {key} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _cell(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    return f"{median(r['correlation'] for r in rows):.3f} ({len(rows)}; {median(r['bias'] for r in rows):+.2f})"
+
+
+@app.command()
+def table(out: Path = RESULTS / "frame_rates.md") -> None:
+    """Write the frame-rate table from the cached scores."""
+    text = "\n".join([
+        "# Accuracy at the frame rates users image at",
+        "",
+        "Held-out datasets scored by their leave-one-out fold models (`benchmarks/accuracy.py`), as recorded and "
+        "point-sampled to lower rates. Cells: median per-neuron correlation (neurons; median count bias). "
+        "Regenerate: `python -m benchmarks.frame_rates score -d DS --recipe R …`, then `python -m benchmarks.frame_rates table`.",
+        "",
+        *table_lines(load_scores()),
+        "",
+    ])  # fmt: skip
+    out.write_text(text)
+    typer.echo(text)
+
+
+if __name__ == "__main__":
+    app()

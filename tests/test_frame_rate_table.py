@@ -1,0 +1,50 @@
+"""The frame-rate benchmark: point samples, per-rate scores of fold models, fidelity to the teacher, the table."""
+
+import numpy as np
+import pytest
+
+from benchmarks import frame_rates
+from benchmarks.common import point_sampled
+
+
+def test_point_samples_are_the_trace_at_k_over_the_rate():
+    trace = np.arange(1200) / 120.0  # a ramp: value = time
+    sampled = point_sampled(trace, 120.0, 30.0)
+    np.testing.assert_allclose(sampled, np.arange(sampled.size) / 30.0)
+    assert sampled.size == 300
+
+
+def test_fold_models_are_scored_at_every_lower_rate_with_fidelity(ground_truth, monkeypatch):
+    """Shipped models stand in for the fold models here (they saw DS17: this checks the plumbing, not accuracy)."""
+    import ens2rt
+
+    stand_in = {"published": "ens2-exc-native", "conv-noise-distil1": "ens2-exc-conv"}
+    monkeypatch.setattr(frame_rates, "export_run", lambda key, runs, recipe: ens2rt.Model.load(stand_in[recipe]).path)
+    loaded = frame_rates.load_dataset
+
+    def two_neurons(folder):
+        neurons = loaded(folder)[:2]
+        return [type(n)(dataset=n.dataset, path=n.path, trials=n.trials[:1]) for n in neurons]
+
+    monkeypatch.setattr(frame_rates, "load_dataset", two_neurons)
+    scores = frame_rates.score_dataset("DS17", ["published", "conv-noise-distil1"], ground_truth, None, 6)
+    assert set(scores["published"]) == {"native", "30 Hz", "15 Hz", "7.5 Hz"}  # DS17 is imaged at 50 Hz: no 60 Hz column
+    for rows in scores["published"].values():
+        assert len(rows) == 2 and all(-1 <= row["correlation"] <= 1 for row in rows) and "fidelity_correlation" not in rows[0]
+    student = scores["conv-noise-distil1"]["30 Hz"]
+    assert all(0 < row["fidelity_correlation"] <= 1 and row["fidelity_total_ratio"] > 0 for row in student)
+
+
+def test_the_table_pools_neurons_and_reports_fidelity():
+    row = {"correlation": 0.8, "bias": 0.5, "fidelity_correlation": 0.9, "fidelity_total_ratio": 1.1}
+    scores = {"conv": {"DS29": {"rates": {"native": [row] * 3, "30 Hz": [dict(row, correlation=0.5)] * 3}},
+                       "DS31": {"rates": {"native": [row] * 2, "30 Hz": [dict(row, correlation=0.6)] * 2}}}}  # fmt: skip
+    lines = frame_rates.table_lines(scores)
+    assert lines[2] == "| conv | DS29 | 0.800 (3; +0.50) |  | 0.500 (3; +0.50) |  |  |"
+    assert lines[4] == "| conv | all (2) | 0.800 (5; +0.50) |  | 0.500 (5; +0.50) |  |  |"  # pooled over neurons, not datasets
+    assert "| conv | DS31 | 0.90 / 1.10 |  | 0.90 / 1.10 |  |  |" in lines
+
+
+@pytest.mark.parametrize("label,rate", [("native", None), ("30 Hz", 30.0), ("7.5 Hz", 7.5)])
+def test_rate_labels(label, rate):
+    assert frame_rates.rate_label(rate) == label
