@@ -225,9 +225,9 @@ class Stream:
         if self._unchecked is None:
             return
         self._unchecked.append(frames)
+        if self._n_frames + frames.shape[1] < STREAM_CHECK_S * self.frame_rate and not final:
+            return  # joined once, when judged: a push of one frame copies nothing
         seen = np.concatenate(self._unchecked, axis=1)
-        if seen.shape[1] < STREAM_CHECK_S * self.frame_rate and not final:
-            return
         self._unchecked = None
         if seen.shape[1] >= 2:
             warn_all(check_units(unit_statistics(seen, estimate_noise_level(seen, self.frame_rate)), self.frame_rate), stacklevel=4)
