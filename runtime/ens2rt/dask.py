@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ens2rt.catalog.family import ModelFamily, NeuronModels, assign_models, input_scales, load_models, nearest_level
+from ens2rt.catalog.family import ModelFamily, NeuronModels, given_levels, load_models, member_choice
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.engine.offline import frames_needed, rate_for_range
 from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
@@ -141,19 +141,11 @@ def infer(x: da.Array | np.ndarray, frame_rate: float, *, model: str | Path = DE
         statistics = statistics.rechunk({0: -1}).map_blocks(_judged, frame_rate, dtype=np.float64).rechunk({0: x.chunks[0]})
     levels = statistics[:, 0].astype(np.float32)
     contracts = loaded.contracts
-    if noise_level is not None:
-        fixed = assign_models(loaded, np.full(x.shape[0], np.nan), noise_level, frame_rate=frame_rate)
-        model_index = da.from_array(fixed.index.astype(np.int8), chunks=(x.chunks[0],))
-        scale = da.from_array(fixed.scales(), chunks=(x.chunks[0],))
-    elif isinstance(loaded, ModelFamily):
-        member_levels = loaded.noise_levels
-        model_index = levels.map_blocks(lambda block: nearest_level(block, member_levels).astype(np.int8), dtype=np.int8)
-    else:
-        model_index = da.zeros(x.shape[0], dtype=np.int8, chunks=(x.chunks[0],))
-    if noise_level is None:  # the input scale follows the same noise level as the member choice, by the member's contract
-        member_contracts = [m.contract for m in members]  # contracts pickle to the workers; models do not
-        scale = da.map_blocks(lambda block, index: input_scales(member_contracts, index, block, frame_rate), levels, model_index,
-                              dtype=np.float64)  # fmt: skip
+    # each neuron's member and input scale, chosen as ens2rt.infer chooses them (MemberChoice pickles to the workers)
+    choice = member_choice(loaded)
+    chosen_by = levels if noise_level is None else da.from_array(given_levels(loaded, noise_level, x.shape[0]), chunks=(x.chunks[0],))
+    model_index = chosen_by.map_blocks(lambda block: choice.index(block).astype(np.int8), dtype=np.int8)
+    scale = da.map_blocks(lambda block, index: choice.scales(index, block, frame_rate), chosen_by, model_index, dtype=np.float64)
 
     frame_edges = np.cumsum((0, *x.chunks[1]))
     out_edges = np.unique(np.concatenate([[0], np.floor(frame_edges[1:-1] * TARGET_RATE_HZ / frame_rate), [n_out]]).astype(int))

@@ -214,6 +214,47 @@ def _load_shipped(name: str, device: str, threads: int | None, providers: tuple 
     return Model.load(name, device=device, threads=threads, providers=listed)
 
 
+@dataclass(frozen=True)
+class MemberChoice:
+    """How a model or family gives each neuron its member and input scale from noise levels.
+
+    Holds no onnxruntime session, so it pickles: a dask worker chooses exactly as
+    :func:`assign_models` does for ``ens2rt.infer`` and ``ens2rt.Stream``.
+    """
+
+    levels: np.ndarray  #: each member's training noise level (NaN for a single model without one)
+    contracts: tuple[Contract, ...]  #: each member's contract
+
+    def index(self, noise_levels: np.ndarray) -> np.ndarray:
+        """(n_neurons,) position of each neuron's member: the one trained nearest its level."""
+        if len(self.contracts) == 1:
+            return np.zeros(np.shape(noise_levels), dtype=np.int64)
+        return nearest_level(noise_levels, self.levels)
+
+    def scales(self, index: np.ndarray, noise_levels: np.ndarray, frame_rate: float) -> np.ndarray:
+        """(n_neurons,) what each neuron's trace is divided by, by its member's contract."""
+        return input_scales(self.contracts, index, noise_levels, frame_rate)
+
+
+def member_choice(loaded: Model | ModelFamily) -> MemberChoice:
+    """The :class:`MemberChoice` of a loaded model or family."""
+    members = (loaded,) if isinstance(loaded, Model) else loaded.members
+    levels = np.array([np.nan if m.noise_level is None else m.noise_level for m in members], dtype=float)
+    return MemberChoice(levels=levels, contracts=tuple(m.contract for m in members))
+
+
+def given_levels(loaded: Model | ModelFamily, noise_level: float | np.ndarray, n_neurons: int) -> np.ndarray:
+    """``noise_level`` as given by a caller, checked, one per neuron."""
+    wanted = np.asarray(noise_level, dtype=float)
+    if wanted.ndim > 1 or wanted.size not in (1, n_neurons):
+        raise InputError(f"noise_level must be one value or one per neuron ({n_neurons}), got shape {wanted.shape}")
+    if not (np.isfinite(wanted).all() and (wanted >= 0).all()):
+        raise InputError(f"noise_level must be finite and non-negative, got {noise_level}")
+    if isinstance(loaded, Model) and loaded.contract.input_scaling == "none":
+        raise InputError(f"noise_level chooses a member of a model family; {loaded.name} is a single model")
+    return np.broadcast_to(wanted, (n_neurons,))
+
+
 def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None,
                   frame_rate: float | None = None) -> NeuronModels:  # fmt: skip
     """Each neuron's model: the member nearest its estimated ν, or nearest ``noise_level`` when given.
@@ -221,22 +262,12 @@ def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: 
     With ``frame_rate``, each neuron's input scale too, from the same ν (the given one
     if any, else the estimate), as the models' contract says.
     """
-    n_neurons = levels.shape[0]
     if noise_level is not None:
-        wanted = np.asarray(noise_level, dtype=float)
-        if wanted.ndim > 1 or wanted.size not in (1, n_neurons):
-            raise InputError(f"noise_level must be one value or one per neuron ({n_neurons}), got shape {wanted.shape}")
-        if not (np.isfinite(wanted).all() and (wanted >= 0).all()):
-            raise InputError(f"noise_level must be finite and non-negative, got {noise_level}")
-        levels = np.broadcast_to(wanted, (n_neurons,))
-        if isinstance(loaded, Model) and loaded.contract.input_scaling == "none":
-            raise InputError(f"noise_level chooses a member of a model family; {loaded.name} is a single model")
-    if isinstance(loaded, Model):
-        members, index = (loaded,), np.zeros(n_neurons, dtype=np.int64)
-    else:
-        members, index = loaded.members, loaded.choose(levels)
-    scale = None if frame_rate is None else input_scales([m.contract for m in members], index, levels, frame_rate)
-    return NeuronModels(models=members, index=index, scale=scale)
+        levels = given_levels(loaded, noise_level, levels.shape[0])
+    choice = member_choice(loaded)
+    index = choice.index(levels)
+    scale = None if frame_rate is None else choice.scales(index, levels, frame_rate)
+    return NeuronModels(models=(loaded,) if isinstance(loaded, Model) else loaded.members, index=index, scale=scale)
 
 
 def input_scales(contracts: Sequence[Contract], index: np.ndarray, levels: np.ndarray, frame_rate: float) -> np.ndarray:
