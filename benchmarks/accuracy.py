@@ -15,7 +15,7 @@ GPU, from an `ens2export prepare` folder), exported to ONNX, run through
 dataset is also run through ENS²'s published Inh weights (``ens2-published-inh``), which
 were trained on all six inhibitory datasets: that column is *not* held out.
 
-``--recipe NAME`` trains and scores with another recipe of ``benchmarks/recipe.py``
+``--recipe NAME`` trains and scores with another recipe of ``benchmarks/recipes.py``
 (e.g. ``conv-local``, chosen there on validation folds) under the same protocol: run
 folders ``loo-NAME-D``, results in ``benchmarks/results/loo/NAME/``, and a column beside
 the published recipe's in the excitatory table.
@@ -53,19 +53,21 @@ from benchmarks.common import (  # noqa: E402
     export_trained_run,
     median,
     predict_neuron,
+    noise_rate_scale,
     put_scores_in_card,
     score_prediction,
 )
+from benchmarks.recipes import VARIANTS  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
-DATASET_FACTS = RESULTS / "recipe" / "datasets.json"  #: each dataset's typical ν and frame rate (`recipe.py dataset-facts`)
+DATASET_FACTS = REPO / "research" / "results" / "recipe" / "datasets.json"  #: each dataset's typical ν and frame rate (`python -m research.recipe dataset-facts`)
 PUBLISHED = "published"
 POOLS = {"excitatory": EXCITATORY, "inhibitory": INHIBITORY}  #: cell class: its datasets
 #: recipe: {cell class: the shipped model trained with it on all data of that class, whose card cites its table}
 SHIPPED_RECIPES = {"conv-noise-distil1": {"excitatory": "ens2-exc-conv", "inhibitory": "ens2-inh-conv"}}
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
-Recipe = Annotated[str, typer.Option(help="published, or a variant of benchmarks/recipe.py (e.g. conv-local).")]
+Recipe = Annotated[str, typer.Option(help="published, or a recipe of benchmarks/recipes.py (e.g. conv-local).")]
 
 
 def seed_ensemble(recipe: str) -> tuple[str, int] | None:
@@ -80,10 +82,8 @@ def recipe_fields(recipe: str) -> dict:
         return recipe_fields(ensemble[0])
     if recipe == PUBLISHED:
         return {}
-    from benchmarks.recipe import VARIANTS
-
     if recipe not in VARIANTS:
-        raise typer.BadParameter(f"{recipe!r} is neither {PUBLISHED!r} nor a variant of benchmarks/recipe.py", param_hint="--recipe")
+        raise typer.BadParameter(f"{recipe!r} is neither {PUBLISHED!r} nor a recipe of benchmarks/recipes.py", param_hint="--recipe")
     return dict(VARIANTS[recipe][0])
 
 
@@ -92,14 +92,12 @@ def learns_from_one_teacher(recipe: str, protocol: str) -> bool:
     teacher_run = recipe_fields(recipe).get("teacher_run")
     if teacher_run is not None and not isinstance(teacher_run, str):
         raise typer.BadParameter(f"{recipe} learns from an ensemble of teachers; {protocol} has one published model per "
-                                 "split, so it runs on the validation folds only (benchmarks/recipe.py)", param_hint="--recipe")  # fmt: skip
+                                 "split, so it runs on the validation folds only (research/recipe.py)", param_hint="--recipe")  # fmt: skip
     return teacher_run is not None
 
 
 def recipe_text(recipe: str) -> str:
-    """What ``recipe`` is, in words (benchmarks/recipe.py's description of the variant)."""
-    from benchmarks.recipe import VARIANTS
-
+    """What ``recipe`` is, in words (benchmarks/recipes.py's description of the variant)."""
     if (ensemble := seed_ensemble(recipe)) is not None:
         return f"the rates of {ensemble[1]} seeds of `{ensemble[0]}` averaged (one model, `ens2export.ensemble`)"
     return VARIANTS[recipe][1] if recipe in VARIANTS else recipe
@@ -406,13 +404,11 @@ def head_to_head_lines(published: dict, others: dict[str, dict]) -> list[str]:
 def noise_scale_check(s: dict, levels: dict[str, float]) -> dict | None:
     """Median and largest bias of ``s`` (an excitatory summary) as trained and with a rate scale c · ν^slope.
 
-    The scale is ``benchmarks/recipe.py``'s ``noise_rate_scale``, chosen there on validation
+    The scale is ``benchmarks/common.py``'s ``noise_rate_scale``, chosen by ``research/recipe.py`` on validation
     folds; here each held-out dataset's c and slope are fitted on the other datasets'
     median biases in ``s`` (ν: ``levels``, the dataset's typical noise level), so no
     dataset's own bias sets its scale. ``None`` when fewer than three datasets have a ν.
     """
-    from benchmarks.recipe import noise_rate_scale
-
     rows = {key: row["bias"] for key, row in s["per_dataset"].items() if key in levels and np.isfinite(row["bias"])}
     if len(rows) < 3:
         return None
@@ -436,7 +432,7 @@ def noise_scale_lines(summaries: dict[str, dict], levels: dict[str, float]) -> l
                          f"median |bias| {check['median_abs_bias']:.2f} as trained, {check['scaled_median_abs_bias']:.2f} scaled; "
                          f"largest bias {check['largest_bias']:+.2f}, {check['scaled_largest_bias']:+.2f} scaled.")  # fmt: skip
     if lines:
-        lines = ["Spike counts with the noise-following rate scale of `benchmarks/recipe.py` (`noise_rate_scale`, ν from",
+        lines = ["Spike counts with the noise-following rate scale of `research/recipe.py` (`noise_rate_scale`, ν from",
                  "`recipe.py dataset-facts`): each dataset's scale is fitted on the other datasets' biases in this table (whose",
                  "models did see it in training; its own bias sets nothing).", ""] + lines  # fmt: skip
     return lines
@@ -487,7 +483,7 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         lines += ["", "Other recipes (columns beside the published one): " + "; ".join(
             f"`{name}`: {recipe_text(name)}, trained on the other excitatory datasets as above, "
             f"{len(other['per_dataset'])} of {len(EXCITATORY)} held-out datasets run" for name, other in others.items())
-            + ". Each was tried on the validation folds of `benchmarks/recipe.py` first (`recipe.md` says which passed"
+            + ". Each was tried on the validation folds of `research/recipe.py` first (`research/results/recipe.md` says which passed"
             " its rule), none chosen on this table."]  # fmt: skip
         lines += [""] + head_to_head_lines(excitatory, others)
     if DATASET_FACTS.is_file():

@@ -132,3 +132,29 @@ def export_trained_run(folder: Path | list[Path], out: Path, *, name: str, cell_
         write_model(weights, out, name=name, cell_class=cell_class, description=description,
                     training=info, **settings.export_fields(stream_graph), **card)  # fmt: skip
     return out
+
+
+def rate_scale(biases: list[float]) -> float:
+    """The factor c on the rate that minimises the median |bias| of datasets with these median biases.
+
+    CASCADE's bias of a non-negative rate is sum(rate) / sum(truth) − 1, so scaling the rate
+    by c turns a dataset's median bias B into c (1 + B) − 1; c is found on a 0.01 grid.
+    """
+    ratios = 1.0 + np.asarray(biases)
+    grid = np.round(np.arange(0.2, 3.0, 0.01), 2)
+    return float(grid[np.argmin([np.median(np.abs(c * ratios - 1.0)) for c in grid])])
+
+
+def noise_rate_scale(biases: list[float], levels: list[float]) -> tuple[float, float]:
+    """The rate scale c · ν^slope (ν: a dataset's typical noise level) that minimises the median |bias|.
+
+    As :func:`rate_scale`, with the factor allowed to follow ν; the slope is found on a
+    0.05 grid from −2 to 2 and c, for each slope, by :func:`rate_scale`.
+    """
+    ratios, levels = 1.0 + np.asarray(biases), np.asarray(levels, dtype=float)
+    best = (np.inf, 1.0, 0.0)
+    for slope in np.round(np.arange(-2.0, 2.0001, 0.05), 2):
+        tilt = levels**slope
+        factor = rate_scale(list(ratios * tilt - 1.0))
+        best = min(best, (float(np.median(np.abs(factor * tilt * ratios - 1.0))), factor, float(slope)))
+    return best[1], best[2]

@@ -27,7 +27,7 @@ by white noise at its native frame rate (``ens2export.noise``, seeded per trial)
 exactly what a noisier microscope adds; trials already noisier stay as they are.
 Three contenders see the same traces: the recipe model alone, the noise-matched
 family (the runtime picks a member per trial from its estimated ν) and OASIS. With
-``--recipe NAME`` (a variant of ``benchmarks/recipe.py``, e.g. the convolutional
+``--recipe NAME`` (a recipe of ``benchmarks/recipes.py``, e.g. the convolutional
 ``conv-local``) one model of that recipe per fold, trained on the same half, is a
 fourth contender (results in ``benchmarks/results/noise/NAME/``).
 """
@@ -112,7 +112,7 @@ def recipe_dir(held_out_fold: str, recipe: str, runs: Path = RUNS) -> Path:
 
 
 def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Path, device: str) -> str:
-    """Train one model of ``recipe`` (a benchmarks/recipe.py variant) on the other fold, unless it exists."""
+    """Train one model of ``recipe`` (a benchmarks/recipes.py recipe) on the other fold, unless it exists."""
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run, train
 
@@ -212,7 +212,7 @@ def train_command(
     training_data: Annotated[Path, typer.Option(help="Ground truth or an `ens2export prepare` folder.")] = GROUND_TRUTH,
     runs: Path = RUNS,
     device: str = "auto",
-    recipe: Annotated[Optional[str], typer.Option(help="Train this benchmarks/recipe.py variant's single model instead.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Train this benchmarks/recipes.py recipe's single model instead.")] = None,
     native_only: Annotated[bool, typer.Option(help="Only the native member (e.g. as a distilled recipe's teacher).")] = False,
 ) -> None:
     """Train every (fold, level) model not trained yet, one fold's family after the other."""
@@ -345,7 +345,7 @@ def score(
     hop: int = ens2rt.DEFAULT_HOP,
     results: Path = NOISE_RESULTS,
     force: bool = False,
-    recipe: Annotated[Optional[str], typer.Option(help="Score this benchmarks/recipe.py variant's single models instead.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Score this benchmarks/recipes.py recipe's single models instead.")] = None,
     member: Annotated[Optional[list[str]], typer.Option(help="With --recipe: noise-member variants (repeat) making a family with it.")] = None,
     published_members: Annotated[bool, typer.Option(help="With --recipe: the published recipe's noise members make a family with it.")] = False,
 ) -> None:

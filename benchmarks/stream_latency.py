@@ -9,7 +9,7 @@ an acquisition loop would, and reports the compute time of each push against the
 imaging time the chunk spans. ``trade`` puts, for each lookahead (0, 50, 100 ms and the
 offline models), the stream's worst-case delay, its compute for 1,000 neurons at 30 Hz
 pushed frame by frame and once a second, and the held-out accuracy of the recipe's
-validation runs (``benchmarks/recipe.py``, fold D) side by side.
+validation runs (``research/recipe.py``, fold D) side by side.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def trade(
         records, validation_model = _validation(variant)
         model = shipped or validation_model
         if model is None or not records:
-            raise typer.BadParameter(f"{variant}: run `python benchmarks/recipe.py run {FOLD} {variant}` first")
+            raise typer.BadParameter(f"{variant}: run `python research/recipe.py run {FOLD} {variant}` first")
         per_frame, stream = push_times(model, neurons, seconds, 1)
         rate_only, _ = push_times(model, neurons, seconds, 1, spikes=False)
         per_second, _ = push_times(model, neurons, seconds, int(FRAME_RATE))
@@ -157,7 +157,7 @@ def trade(
         "windowed stream computes only at the pushes that complete windows, hence its 95th percentile), rate and spike events",
         "(the default) unless marked rate only; convolutional models stream through their streaming graphs.",
         "**Accuracy**: held-out fold D of the recipe",
-        f"validation ({', '.join(datasets)}; models trained on the other 17 excitatory datasets, `benchmarks/recipe.py`),",
+        f"validation ({', '.join(datasets)}; models trained on the other 17 excitatory datasets, `research/recipe.py`),",
         "median over datasets of the median per-neuron correlation, mean over the seeds run; never the data a model was",
         "trained on. The 100 ms row's stream runs the shipped `ens2-exc-online` (trained on all 23 datasets, same",
         "recipe) and the offline rows the shipped models; the 0 and 50 ms rows their fold-D validation models.",

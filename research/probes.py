@@ -1,22 +1,22 @@
 """Inference-time probes: ways to run a trained model differently, scored on the validation folds.
 
-Nothing here trains. Each probe takes a finished run of ``benchmarks/recipe.py`` (trained
+Nothing here trains. Each probe takes a finished run of ``research/recipe.py`` (trained
 on three folds) and scores its held-out fold under several inference settings, so a
 setting is chosen on validation data like every recipe choice, never on the reporting
 tables. The settings probed here are not runtime options; each probe swaps one engine
 step for the duration of the command (:func:`swapped`), and a setting that wins would
 become a runtime option before anything ships with it.
 
-    python benchmarks/probes.py overlap-weights D     # windowed: tapered overlap-add at large hops
-    python benchmarks/probes.py phase-ensemble C      # convolutional: average over pooling phases
-    python benchmarks/probes.py output-smoothing C    # convolutional: a Gaussian over the output
-    python benchmarks/probes.py output-shift D        # any model: its rate moved earlier or later
-    python benchmarks/probes.py rate-blur B           # any model: its rate blurred by a Gaussian
-    python benchmarks/probes.py event-scale B         # any model: can a trace's own events calibrate its count?
-    python benchmarks/probes.py rate-floor B          # any model: a constant taken off its rate (noise counted as spikes)
-    python benchmarks/probes.py table                 # benchmarks/results/probes.md
+    python -m research.probes overlap-weights D     # windowed: tapered overlap-add at large hops
+    python -m research.probes phase-ensemble C      # convolutional: average over pooling phases
+    python -m research.probes output-smoothing C    # convolutional: a Gaussian over the output
+    python -m research.probes output-shift D        # any model: its rate moved earlier or later
+    python -m research.probes rate-blur B           # any model: its rate blurred by a Gaussian
+    python -m research.probes event-scale B         # any model: can a trace's own events calibrate its count?
+    python -m research.probes rate-floor B          # any model: a constant taken off its rate (noise counted as spikes)
+    python -m research.probes table                 # research/results/probes.md
 
-One JSON per probe lands in ``benchmarks/results/probes/``.
+One JSON per probe lands in ``research/results/probes/``.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, median  # noqa: E402
-from ens2rt.engine.spikes import SIGMA_SAMPLES, THRESHOLD  # noqa: E402
+from benchmarks.common import median
+from ens2rt.engine.spikes import SIGMA_SAMPLES, THRESHOLD
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # probes score on one thread, beside training elsewhere
@@ -204,7 +205,7 @@ def summarise(scores: dict) -> dict:
 
 
 def save(name: str, record: dict) -> None:
-    record["command"] = "python benchmarks/probes.py " + " ".join(sys.argv[1:])
+    record["command"] = "python -m research.probes " + " ".join(sys.argv[1:])
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
 
@@ -214,7 +215,7 @@ def probe(name: str, fold: str, variant: str, seed: int, swaps: dict[str, Callab
 
     ``swaps``: a label per setting, and what to enter for it (a context that swaps engine steps).
     """
-    from benchmarks.recipe import FOLDS, load_run, score_fold
+    from research.recipe import FOLDS, load_run, score_fold
 
     model, _ = load_run(fold, variant, seed, threads=1)
     settings = {}
@@ -327,7 +328,7 @@ def fitted_floor_rows(records: list[dict]) -> list[dict]:
     other three folds' datasets (the smaller floor on a tie); the rows pool the 23 datasets
     as scored unfloored and under those floors.
     """
-    from benchmarks.recipe import FOLDS
+    from research.recipe import FOLDS
 
     by_run: dict[str, dict[str, dict]] = {}
     for record in records:
@@ -357,7 +358,7 @@ def rate_floor_lines(records: list[dict]) -> list[str]:
     rows = fitted_floor_rows(records)
     if not rows:
         return []
-    lines = ["## rate-floor, fitted on three folds and applied to the fourth (`python benchmarks/probes.py rate-floor FOLD --variant V --seed S`)", "",
+    lines = ["## rate-floor, fitted on three folds and applied to the fourth (`python -m research.probes rate-floor FOLD --variant V --seed S`)", "",
              "Pooled over the 23 datasets; floors (spikes per 60 Hz sample) per held-out fold A, B, C, D.", "",
              "| run | floors | median r unfloored | floored | mean r unfloored | floored | median \\|bias\\| unfloored | floored |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -380,7 +381,7 @@ def event_scale(fold: Fold, variant: str = "windowed", seed: int = 0) -> None:
     the least any such calibration could leave, c fitted on the fold itself included.
     """
     from benchmarks.common import predict_neuron
-    from benchmarks.recipe import FOLDS, GROUND_TRUTH, load_run
+    from research.recipe import FOLDS, GROUND_TRUTH, load_run
     from ens2export.groundtruth import find_datasets, load_dataset
     from ens2rt.scoring import error_and_bias
 
@@ -430,9 +431,9 @@ def event_scale_lines(record: dict) -> list[str]:
 def table(out: Path = RESULTS / "probes.md") -> None:
     """Write the markdown table of every probe run so far."""
     lines = ["# Inference-time probes on the validation folds", "",
-             "Regenerate: `python benchmarks/probes.py table` (each probe's command is in its JSON under",
-             "`benchmarks/results/probes/`). Median and mean over the fold's datasets of the median per-neuron",
-             "correlation; the model is a `benchmarks/recipe.py` run that never saw the fold.", ""]  # fmt: skip
+             "Regenerate: `python -m research.probes table` (each probe's command is in its JSON under",
+             "`research/results/probes/`). Median and mean over the fold's datasets of the median per-neuron",
+             "correlation; the model is a `research/recipe.py` run that never saw the fold.", ""]  # fmt: skip
     records = [json.loads(path.read_text()) for path in sorted(OUT.glob("*.json"))]
     for record in records:
         if record["probe"] == "event-scale":

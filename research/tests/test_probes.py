@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ens2rt
-from benchmarks import probes
+from research import probes
 from ens2rt.engine.windows import coverage_at
 
 

@@ -1,8 +1,8 @@
-"""The arithmetic behind recipe.md's spike-count rows (benchmarks/recipe.py)."""
+"""The arithmetic behind recipe.md's spike-count rows (research/recipe.py)."""
 
 import pytest
 
-from benchmarks import recipe
+from research import recipe
 
 
 def test_rate_scale_puts_the_median_dataset_on_the_true_count():
@@ -45,7 +45,7 @@ def test_a_cards_validation_lists_every_fold_and_seed_beside_the_windowed_recipe
     assert entry["folds"] == {"A": {"this_recipe": {"0": 0.512, "1": 0.5}, "windowed_recipe_same_split": {"0": 0.49}},
                               "D": {"this_recipe": {"0": 0.7}, "windowed_recipe_same_split": {}}}  # fmt: skip
     assert "run FOLD v --seed S" in entry["command"] and "D: DS18, DS19" in entry["protocol"]
-    assert entry["seed_ensembles"] == {"v-x2": {"seeds": "0+1", "folds": {"A": 0.6}, "command": "python benchmarks/recipe.py ensemble FOLD v"}}
+    assert entry["seed_ensembles"] == {"v-x2": {"seeds": "0+1", "folds": {"A": 0.6}, "command": "python -m research.recipe ensemble FOLD v"}}
     assert "seed_ensembles" not in recipe.validation_entry(records, "other")
     import typer
 
@@ -117,7 +117,7 @@ def test_offset_count_rows_list_each_dataset_at_every_offset():
 
 
 def test_a_rate_floor_is_fitted_on_three_folds_and_applied_to_the_fourth():
-    from benchmarks import probes
+    from research import probes
 
     def settings(fold):
         # every dataset counts half too many unfloored; a floor of 0.01 mends fold A's only, and costs 0.01 r
