@@ -4,6 +4,7 @@
     python benchmarks/accuracy.py run                                 # all excitatory
     python benchmarks/accuracy.py run --dataset DS22 ... --dataset DS27   # the inhibitory ones
     python benchmarks/accuracy.py table                               # the markdown table
+    python benchmarks/accuracy.py cards                               # then, on purpose: scores into the cards
     python benchmarks/accuracy.py run --recipe conv-local -d DS09     # another recipe, beside it
 
 For each held-out dataset D a model is trained with the published recipe on every
@@ -494,7 +495,6 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         compared = {name: other for name, other in inhibitory_others.items() if other["per_dataset"]}
         if compared:
             lines += [""] + head_to_head_lines(inhibitory, compared)
-        update_card(REPO / "models" / "ens2-inh-native.json", inhibitory)
     text = "\n".join(lines) + "\n"
     out.write_text(text)
     (RESULTS / "accuracy_summary.json").write_text(json.dumps(excitatory, indent=1) + "\n")
@@ -504,9 +504,31 @@ def table(out: Path = RESULTS / "accuracy.md") -> None:
         for other, suffix in ((others[recipe], ""), (inhibitory_others[recipe], "_inhibitory")):
             if other["per_dataset"]:
                 (RESULTS / f"accuracy_summary_{recipe}{suffix}.json").write_text(json.dumps(other, indent=1) + "\n")
-    update_shipped_cards({"excitatory": others, "inhibitory": inhibitory_others})
-    update_card(REPO / "models" / "ens2-exc-native.json", excitatory)
     typer.echo(text)
+
+
+@app.command()
+def cards() -> None:
+    """Put the scores of the tables into the shipped models' cards: an explicit step, after `table`, which writes only tables."""
+    def summary_file(name: str) -> dict | None:
+        path = RESULTS / f"{name}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    excitatory, inhibitory = summary_file("accuracy_summary"), summary_file("accuracy_summary_inhibitory")
+    if excitatory is None:
+        typer.echo("no accuracy_summary.json: run `table` first", err=True)
+        raise typer.Exit(1)
+    by_class: dict[str, dict[str, dict]] = {"excitatory": {}, "inhibitory": {}}
+    for recipe in other_recipes():
+        for cells, suffix in (("excitatory", ""), ("inhibitory", "_inhibitory")):
+            if (other := summary_file(f"accuracy_summary_{recipe}{suffix}")) is not None:
+                by_class[cells][recipe] = other
+    written = update_shipped_cards(by_class)
+    if inhibitory is not None:
+        update_card(REPO / "models" / "ens2-inh-native.json", inhibitory)
+        written.append(REPO / "models" / "ens2-inh-native.json")
+    update_card(REPO / "models" / "ens2-exc-native.json", excitatory)
+    typer.echo("updated " + ", ".join(path.name for path in [*written, REPO / "models" / "ens2-exc-native.json"]))
 
 
 def update_shipped_cards(summaries: dict[str, dict[str, dict]], models: Path = REPO / "models") -> list[Path]:

@@ -3,6 +3,7 @@
     python benchmarks/noise.py train      # 2 folds x (recipe + one model per level), ~7 min each on 2 cores
     python benchmarks/noise.py score      # degrade, infer, score (cached per dataset)
     python benchmarks/noise.py table      # markdown table
+    python benchmarks/noise.py cards      # then, on purpose: the table's scores into the shipped cards
     python benchmarks/noise.py train --recipe conv-local; python benchmarks/noise.py score --recipe conv-local
                                           # another recipe's single model per fold, beside them
     python benchmarks/noise.py score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
@@ -461,9 +462,21 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
     text = "\n".join(lines) + "\n"
     out.write_text(text)
     (RESULTS / "noise_summary.json").write_text(json.dumps({**s, "recipes": recipes}, indent=1) + "\n")
-    update_cards(s, recipes)
-    update_recipe_cards(recipes)
     typer.echo(text)
+
+
+@app.command()
+def cards() -> None:
+    """Put the noise table's scores into the shipped models' cards: an explicit step, after `table`, which writes only tables."""
+    path = RESULTS / "noise_summary.json"
+    if not path.is_file():
+        typer.echo("no noise_summary.json: run `table` first", err=True)
+        raise typer.Exit(1)
+    summary = json.loads(path.read_text())
+    recipes = summary.pop("recipes", {})
+    update_cards(summary, recipes)
+    update_recipe_cards(recipes)
+    typer.echo("updated the cards of the shipped family and of the recipes' shipped models")
 
 
 def recipe_lines(recipes: dict[str, dict]) -> list[str]:
