@@ -29,7 +29,7 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ens2rt  # noqa: E402
-from benchmarks.common import report  # noqa: E402
+from benchmarks.common import SHARED, report  # noqa: E402
 from ens2rt.catalog.model import DEFAULT_MODEL  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -84,7 +84,7 @@ def _run_published(dff: np.ndarray, frame_rate: float) -> dict:
     from ens2export.network import from_weights
     from ens2export.weights import load_published_weights
 
-    weights = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ens2_published_exc_weights.npz"
+    weights = SHARED / "reference" / "ens2_published_exc_weights.npz"
     if weights.is_file():
         model = from_weights(load_published_weights(weights)).eval()
     else:  # same network and cost with the shipped copy of the published weights

@@ -11,7 +11,6 @@ beside the rule it replaced (ν > 20 or median |ΔF/F| > 5 at any frame rate).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -19,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import point_sampled
+from benchmarks.common import GROUND_TRUTH, RESULTS, point_sampled
 from ens2rt.engine.conditioning import check_units, unit_statistics
 from ens2rt.engine.traces import noise_level
 from ens2rt.errors import InputError
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ENS2_SHARED", REPO.parent / "shared"))
-RESULT = REPO / "benchmarks" / "results" / "units_rule.md"
+RESULT = RESULTS / "units_rule.md"
 USER_RATES = (30.0, 15.0, 7.5, 2.5)
 MIN_SECONDS = 2.5  # shorter versions are too short to judge (or to infer)
 
@@ -103,7 +100,7 @@ def table(counts: dict[str, np.ndarray]) -> str:
 
 
 def main() -> None:
-    counts = judge_all(SHARED / "ground_truth")
+    counts = judge_all(GROUND_TRUTH)
     text = (
         "# The units rule on real recordings\n\n"
         "Every trial of the ground truth as recorded, and point-sampled or frame-averaged to the rates users image at, "
