@@ -25,8 +25,9 @@ import typer
 
 import ens2rt
 from benchmarks.accuracy import PUBLISHED, RUNS, export_run, learns_from_one_teacher, member_runs, recipe_fields
-from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, median, predict_neuron, score_prediction
+from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, median, point_sampled, predict_neuron, score_prediction
 from ens2export.groundtruth import find_datasets, load_dataset
+from ens2rt.engine.traces import noise_level
 from ens2rt.scoring import correlation
 
 RATES_HZ = (60.0, 30.0, 15.0, 7.5)  #: point-sampled to these, below each trial's own rate
@@ -37,6 +38,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 def rate_label(rate: float | None) -> str:
     return NATIVE if rate is None else f"{rate:g} Hz"
+
+
+def neuron_noise_level(neuron, rate: float | None) -> float:
+    """The neuron's ν as a family would estimate it: median over its trials, at the rate they are run at."""
+    levels = []
+    for trial in neuron.trials:
+        dff, trial_rate = trial.dff, trial.frame_rate
+        if rate is not None and rate < trial_rate:
+            dff, trial_rate = point_sampled(dff, trial_rate, rate), rate
+        levels.append(float(noise_level(dff, trial_rate)))
+    return median(levels)
 
 
 def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: Path, hop: int) -> dict[str, dict]:
@@ -50,9 +62,10 @@ def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: P
             if rate is not None and not any(trial.frame_rate > rate for trial in neuron.trials):
                 continue  # recorded at or below this rate: nothing to sample down
             predictions = {recipe: predict_neuron(neuron, model, hop, frame_rate=rate) for recipe, model in models.items()}
+            level = neuron_noise_level(neuron, rate)
             for recipe, prediction in predictions.items():
                 scores = score_prediction(prediction)
-                row = {"file": neuron.path.name, "correlation": scores["correlation"], "bias": scores["bias"],
+                row = {"file": neuron.path.name, "noise_level": level, "correlation": scores["correlation"], "bias": scores["bias"],
                        "n_true_spikes": scores["n_true_spikes"], "n_predicted_spikes": scores["n_predicted_spikes"]}  # fmt: skip
                 if recipe != PUBLISHED and PUBLISHED in predictions and learns_from_one_teacher(recipe, "leave-one-out"):
                     teacher = predictions[PUBLISHED]
@@ -127,6 +140,25 @@ def table_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
     return lines
 
 
+NOISE_BINS = ((0.0, 1.4), (1.4, 3.0), (3.0, np.inf))  #: ν bins of the real-noise table (issue 44, item 1)
+
+
+def noise_bin_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
+    """Real neurons by their own noise level at each rate, every held-out dataset pooled: median r (neurons; bias)."""
+    labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
+    lines = ["| recipe | ν | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for recipe, by_dataset in scores.items():
+        for low, high in NOISE_BINS:
+            cells = []
+            for label in labels:
+                rows = [row for record in by_dataset.values() for row in record["rates"].get(label, [])
+                        if "noise_level" in row and low <= row["noise_level"] < high]  # fmt: skip
+                cells.append(_cell(rows))
+            name = f"< {high:g}" if low == 0 else (f"≥ {low:g}" if high == np.inf else f"{low:g}–{high:g}")
+            lines.append(f"| {recipe} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _cell(rows: list[dict]) -> str:
     if not rows:
         return ""
@@ -144,6 +176,13 @@ def table(out: Path = RESULTS / "frame_rates.md") -> None:
         "Regenerate: `python -m benchmarks.frame_rates score -d DS --recipe R …`, then `python -m benchmarks.frame_rates table`.",
         "",
         *table_lines(load_scores()),
+        "",
+        "## By each neuron's own noise level",
+        "",
+        "The same neurons binned by their ν at the rate they were run at (median over their trials), "
+        "every held-out dataset pooled.",
+        "",
+        *noise_bin_lines(load_scores()),
         "",
     ])  # fmt: skip
     out.write_text(text)

@@ -48,3 +48,11 @@ def test_the_table_pools_neurons_and_reports_fidelity():
 @pytest.mark.parametrize("label,rate", [("native", None), ("30 Hz", 30.0), ("7.5 Hz", 7.5)])
 def test_rate_labels(label, rate):
     assert frame_rates.rate_label(rate) == label
+
+
+def test_neurons_are_binned_by_their_own_noise_level():
+    rows = [{"correlation": c, "bias": 0.0, "noise_level": nu} for c, nu in ((0.9, 0.5), (0.8, 1.0), (0.5, 2.0), (0.2, 5.0))]
+    lines = frame_rates.noise_bin_lines({"published": {"DS31": {"rates": {"native": rows}}}})
+    assert lines[2].startswith("| published | < 1.4 | 0.850 (2; +0.00) |")
+    assert lines[3].startswith("| published | 1.4–3 | 0.500 (1; +0.00) |")
+    assert lines[4].startswith("| published | ≥ 3 | 0.200 (1; +0.00) |")
