@@ -1,0 +1,137 @@
+"""Why does the inhibitory model over-count on recordings unlike its training sets? (issue 44, item 5)
+
+Each inhibitory dataset (DS22–DS27) is held out and scored by its leave-one-out fold model
+(``benchmarks/accuracy.py train -d DS2x``: the published recipe on the other five), and by
+the shipped ``ens2-exc-native``, which never saw an inhibitory dataset. One suspect at a
+time changes the held-out ΔF/F:
+
+- **baseline offset**: the ΔF/F lifted by a constant (0.05, 0.1), as a ΔF/F whose F0 was
+  estimated low leaves it;
+- **frame rate**: the trials point-sampled to 7.5 and 2.5 Hz (the spinal-cord recordings
+  that showed the problem were imaged at 2.5–55 Hz);
+- **firing pattern**: neurons split at the median of their recorded firing rate.
+
+Per condition: median per-neuron correlation and median count bias (inferred / recorded − 1).
+
+    python -m research.inhibitory score      # every dataset with a trained fold model
+    python -m research.inhibitory table      # writes research/results/inhibitory.md
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+
+import ens2rt
+from benchmarks.accuracy import RUNS, export_run, run_dir
+from benchmarks.common import GROUND_TRUTH, INHIBITORY, median, predict_neuron, score_prediction
+from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OUT = RESULTS / "inhibitory"
+OFFSETS = (0.05, 0.1)
+RATES_HZ = (7.5, 2.5)
+REFERENCE = "ens2-exc-native"  #: trained on excitatory data only: held out for every inhibitory dataset
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def lifted(neuron: Neuron, offset: float) -> Neuron:
+    """The neuron with every trial's ΔF/F lifted by ``offset``."""
+    trials = tuple(Trial(dff=t.dff + offset, frame_rate=t.frame_rate, spike_times=t.spike_times) for t in neuron.trials)
+    return Neuron(dataset=neuron.dataset, path=neuron.path, trials=trials)
+
+
+def firing_rate(neuron: Neuron) -> float:
+    """Recorded spikes per second over all of the neuron's trials."""
+    seconds = sum(t.dff.size / t.frame_rate for t in neuron.trials)
+    return sum(t.spike_times.size for t in neuron.trials) / seconds
+
+
+def conditions(neuron: Neuron) -> list[tuple[str, Neuron, float | None]]:
+    """(name, neuron as changed, frame rate to point-sample to) for every suspect."""
+    out = [("as recorded", neuron, None)]
+    out += [(f"baseline +{offset:g}", lifted(neuron, offset), None) for offset in OFFSETS]
+    out += [(f"{rate:g} Hz", neuron, rate) for rate in RATES_HZ if any(t.frame_rate > rate for t in neuron.trials)]
+    return out
+
+
+def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP) -> dict:
+    """Per model and condition, one row per neuron: correlation, bias, recorded firing rate."""
+    models = {"fold model": ens2rt.Model.load(export_run(held_out, runs), device="cpu"),
+              REFERENCE: ens2rt.Model.load(REFERENCE, device="cpu")}  # fmt: skip
+    rows: dict[str, dict[str, list[dict]]] = {name: {} for name in models}
+    for neuron in load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out]):
+        for condition, changed, rate in conditions(neuron):
+            for name, model in models.items():
+                scores = score_prediction(predict_neuron(changed, model, hop, frame_rate=rate))
+                rows[name].setdefault(condition, []).append(
+                    {"file": neuron.path.name, "correlation": scores["correlation"], "bias": scores["bias"],
+                     "firing_rate_hz": firing_rate(neuron)})  # fmt: skip
+    return rows
+
+
+@app.command()
+def score(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs: Path = RUNS) -> None:
+    """Score each inhibitory dataset with a trained fold model under every condition (cached per dataset)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    for key in dataset or INHIBITORY:
+        if not (run_dir(key, runs) / "run.json").is_file():
+            typer.echo(f"{key}: no fold model in {runs}; train it with benchmarks/accuracy.py train -d {key}", err=True)
+            continue
+        rows = score_dataset(key, runs)
+        (OUT / f"{key}.json").write_text(json.dumps({"dataset": key, "rows": rows}, indent=1) + "\n")
+        typer.echo(f"{key}: " + "; ".join(f"{name} as recorded bias {median(r['bias'] for r in by['as recorded']):+.2f}"
+                                          for name, by in rows.items()))  # fmt: skip
+
+
+def table_lines(records: dict[str, dict]) -> list[str]:
+    """Median r / median bias per dataset, model and condition; then every neuron pooled, and by firing rate."""
+    names = list(next(iter(records.values()))["rows"])
+    labels = list(next(iter(records.values()))["rows"][names[0]])
+    lines = ["| held out | model | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    pooled: dict[str, dict[str, list[dict]]] = {name: {label: [] for label in labels} for name in names}
+    for key, record in records.items():
+        for name in names:
+            by = record["rows"][name]
+            lines.append(f"| {key} | {name} | " + " | ".join(_cell(by.get(label, [])) for label in labels) + " |")
+            for label in labels:
+                pooled[name][label] += by.get(label, [])
+    for name in names:
+        lines.append(f"| all ({len(records)}) | {name} | " + " | ".join(_cell(pooled[name][label]) for label in labels) + " |")
+    rates = [row["firing_rate_hz"] for row in pooled[names[0]]["as recorded"]]
+    split = median(rates)
+    lines += ["", f"Firing pattern: every neuron as recorded, split at the median recorded firing rate ({split:.2f} Hz).", "",
+              "| model | below | at or above |", "|---|---|---|"]  # fmt: skip
+    for name in names:
+        rows = pooled[name]["as recorded"]
+        lines.append(f"| {name} | {_cell([r for r in rows if r['firing_rate_hz'] < split])} | "
+                     f"{_cell([r for r in rows if r['firing_rate_hz'] >= split])} |")  # fmt: skip
+    return lines
+
+
+def _cell(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    return f"{median(r['correlation'] for r in rows):.3f} / {median(r['bias'] for r in rows):+.2f} ({len(rows)})"
+
+
+@app.command()
+def table() -> None:
+    """Write research/results/inhibitory.md from the cached scores."""
+    records = {p.stem: json.loads(p.read_text()) for p in sorted(OUT.glob("DS*.json"))}
+    if not records:
+        typer.echo("nothing scored yet", err=True)
+        raise typer.Exit(1)
+    text = "\n".join(["# Inhibitory models on held-out datasets, one suspect at a time", "",
+                      "Cells: median per-neuron correlation / median count bias (neurons). Fold model: the published "
+                      "recipe trained on the other five inhibitory datasets. Regenerate: `python -m research.inhibitory "
+                      "score`, then `table`.", "", *table_lines(records), ""])  # fmt: skip
+    (RESULTS / "inhibitory.md").write_text(text)
+    typer.echo(text)
+
+
+if __name__ == "__main__":
+    app()

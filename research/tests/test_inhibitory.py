@@ -1,0 +1,28 @@
+"""research/inhibitory.py: the suspects change only what they name, and the table pools neurons."""
+
+import numpy as np
+
+from ens2export.groundtruth import Neuron, Trial
+from research import inhibitory
+
+
+def _neuron(rate: float = 30.0) -> Neuron:
+    trial = Trial(dff=np.zeros(600), frame_rate=rate, spike_times=np.array([1.0, 2.0, 3.0]))
+    return Neuron(dataset="DS99", path=inhibitory.Path("n.mat"), trials=(trial,))
+
+
+def test_suspects_change_one_thing_each():
+    neuron = _neuron()
+    named = {name: (changed, rate) for name, changed, rate in inhibitory.conditions(neuron)}
+    assert list(named) == ["as recorded", "baseline +0.05", "baseline +0.1", "7.5 Hz", "2.5 Hz"]
+    assert np.all(named["baseline +0.1"][0].trials[0].dff == 0.1) and named["7.5 Hz"][1] == 7.5
+    assert inhibitory.firing_rate(neuron) == 3 / 20.0
+    assert [name for name, _, _ in inhibitory.conditions(_neuron(5.0))] == ["as recorded", "baseline +0.05", "baseline +0.1", "2.5 Hz"]
+
+
+def test_the_table_pools_every_neuron_and_splits_by_firing_rate():
+    row = lambda c, b, f: {"correlation": c, "bias": b, "firing_rate_hz": f}  # noqa: E731
+    records = {"DS22": {"rows": {"fold model": {"as recorded": [row(0.5, 1.0, 1.0), row(0.7, 3.0, 9.0)]}}}}
+    lines = inhibitory.table_lines(records)
+    assert lines[2] == "| DS22 | fold model | 0.600 / +2.00 (2) |"
+    assert lines[-1] == "| fold model | 0.500 / +1.00 (1) | 0.700 / +3.00 (1) |"
