@@ -44,6 +44,8 @@ def check_figure_output(path: str | Path) -> Path:
 def read_result(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` result file written by ``ens2rt infer``."""
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
     if path.suffix.lower() != ".npz" or not path.is_file():
         raise InputError(f"{path}: plot reads the .npz result files of ens2rt infer")
     try:
