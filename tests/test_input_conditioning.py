@@ -137,3 +137,13 @@ def test_the_units_rule_refuses_no_ground_truth_trial_at_any_user_frame_rate(gro
 def test_the_noise_level_limit_follows_the_median_step_at_low_rates():
     assert noise_level_limit(122.0) == 20.0 and noise_level_limit(30.0) == pytest.approx(200 / math.sqrt(30))
     assert noise_level_limit(2.5) == pytest.approx(126.5, abs=0.1)
+
+
+def test_dask_names_each_neurons_model_as_infer_does():
+    dask = pytest.importorskip("ens2rt.dask")
+    x = _realistic(4)
+    x[2:] += np.random.default_rng(1).normal(0, 0.3, (2, x.shape[1]))  # two noisy neurons: another family member
+    lazy = dask.infer(x, RATE, spikes=False)
+    expected = ens2rt.infer(x, RATE, spikes=False).neuron_model
+    np.testing.assert_array_equal(lazy.neuron_model.compute(), expected)
+    assert len(set(expected)) == 2

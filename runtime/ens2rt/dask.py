@@ -77,7 +77,7 @@ def worker_model(path: str) -> Model:
 
 @dataclass(frozen=True)
 class DaskResult:
-    """:class:`~ens2rt.InferenceResult`'s fields as lazy dask arrays (neurons' models as indices into ``models``)."""
+    """:class:`~ens2rt.InferenceResult`'s fields as lazy dask arrays; :attr:`neuron_model` names each neuron's model."""
 
     rate: da.Array  #: (n_neurons, n_out) float32, lazy
     spike_counts: da.Array | None  #: (n_neurons, n_out) float32, lazy
@@ -89,6 +89,12 @@ class DaskResult:
     model_sha256: dict[str, str]  #: sha256 of each of ``models``
     options: Options  #: as given
     settings: dict  #: provenance, as ``InferenceResult.settings`` (:func:`ens2rt.result.run_settings`)
+
+    @property
+    def neuron_model(self) -> da.Array:
+        """(n_neurons,) lazy: the name of the model each neuron runs on, as :attr:`InferenceResult.neuron_model`."""
+        names = np.array(self.models)
+        return self.model_index.map_blocks(lambda index: names[index], dtype=names.dtype)
 
     @property
     def resampler(self) -> str:
