@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
+
 pytest.importorskip("torch")
 
 from ens2export import frame_rates  # noqa: E402

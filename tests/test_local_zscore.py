@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
+
 onnx = pytest.importorskip("onnx")
 
 import ens2rt  # noqa: E402

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
+
 onnx = pytest.importorskip("onnx")
 
 from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, random_conv_weights  # noqa: E402

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
+
 pytest.importorskip("torch")
 
 from ens2export.dataset import load_windows  # noqa: E402

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
+
 torch = pytest.importorskip("torch")
 
 from ens2export.dataset import held_out_neurons, load_windows, load_windows_and_validation  # noqa: E402
