@@ -168,6 +168,7 @@ def _cell(rows: list[dict]) -> str:
 @app.command()
 def table(out: Path = RESULTS / "frame_rates.md") -> None:
     """Write the frame-rate table from the cached scores."""
+    scores = load_scores()
     text = "\n".join([
         "# Accuracy at the frame rates users image at",
         "",
@@ -175,14 +176,14 @@ def table(out: Path = RESULTS / "frame_rates.md") -> None:
         "point-sampled to lower rates. Cells: median per-neuron correlation (neurons; median count bias). "
         "Regenerate: `python -m benchmarks.frame_rates score -d DS --recipe R …`, then `python -m benchmarks.frame_rates table`.",
         "",
-        *table_lines(load_scores()),
+        *table_lines(scores),
         "",
         "## By each neuron's own noise level",
         "",
         "The same neurons binned by their ν at the rate they were run at (median over their trials), "
         "every held-out dataset pooled.",
         "",
-        *noise_bin_lines(load_scores()),
+        *noise_bin_lines(scores),
         "",
     ])  # fmt: skip
     out.write_text(text)

@@ -37,10 +37,10 @@ from ens2rt.engine.offline import frames_needed, rate_for_range
 from ens2rt.engine.resample import TARGET_RATE_HZ, n_samples_at_60hz
 from ens2rt.engine.spikes import fit_spikes
 from ens2rt.engine.conditioning import (
+    check_dtype,
     check_given_levels,
     check_orientation,
     check_units,
-    numeric_values,
     to_fraction,
     unit_statistics,
     warn_all,
@@ -121,7 +121,7 @@ def infer(x: da.Array | np.ndarray, frame_rate: float, *, model: str | Path = DE
             x = da.asarray(x)
         except (TypeError, ValueError) as exc:
             raise InputError(f"ens2rt.dask.infer takes a (neurons × frames) array: {exc}") from exc
-    numeric_values(np.empty(0, dtype=x.dtype))  # complex, boolean or text: refused before anything runs
+    check_dtype(x.dtype)  # complex, boolean or text: refused before anything runs
     if x.ndim != 2 or 0 in x.shape:
         raise InputError(f"expected a (neurons × frames) array, got shape {x.shape}")
     n_frames = x.shape[1]

@@ -82,6 +82,12 @@ def numeric_values(array: np.ndarray, what: str = "ΔF/F") -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
+def check_dtype(dtype: np.dtype, what: str = "ΔF/F") -> None:
+    """:func:`numeric_values`' refusals from the dtype alone, before any value is read (readers, dask)."""
+    if np.dtype(dtype).kind != "O":  # an object array (a MATLAB cell array …) is judged when converted
+        numeric_values(np.empty(0, dtype=dtype), what)
+
+
 def as_trace_matrix(dff: np.ndarray) -> np.ndarray:
     """ΔF/F as a float64 (n_neurons, n_frames) array, or raise :class:`InputError`."""
     try:

@@ -63,14 +63,18 @@ def read_input(path: str | Path, settings: ReadSettings | None = None, **fields:
     reader = reader_for(path)
     traces = reader.read(path, settings)
     given, stated = settings.frame_rate, traces.frame_rate
-    if stated is not None and settings.frame_rate is None:
-        try:
-            check_frame_rate(stated)
-        except InputError as exc:
-            raise InputError(f"{path} states a frame rate of {stated!r} Hz, which no recording has ({exc}); "
-                             "pass the real one with --frame-rate") from None  # fmt: skip
-    if given is None or stated is None or math.isclose(given, stated, rel_tol=RATE_TOLERANCE):
-        return traces if given is None or stated is not None else replace(traces, frame_rate=given)
+    if given is None:
+        if stated is not None:
+            try:
+                check_frame_rate(stated)
+            except InputError as exc:
+                raise InputError(f"{path} states a frame rate of {stated!r} Hz, which no recording has ({exc}); "
+                                 "pass the real one with --frame-rate") from None  # fmt: skip
+        return traces
+    if stated is None:
+        return replace(traces, frame_rate=given)
+    if math.isclose(given, stated, rel_tol=RATE_TOLERANCE):
+        return traces  # the same rate: the file's own digits
     if reader is nwb.READER:
         raise InputError(f"{path} states {stated:.6g} Hz and --frame-rate says {given:g}: an NWB file's timing is its own, "
                          "and results are written back on it; drop --frame-rate (or correct the file)")  # fmt: skip

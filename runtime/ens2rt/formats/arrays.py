@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ens2rt.engine.conditioning import numeric_values
+from ens2rt.engine.conditioning import check_dtype
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 
@@ -41,8 +41,7 @@ def read_traces(path: str | Path, variable: str | None = None, time_first: bool 
     except Exception as exc:  # numpy/scipy raise many types for malformed files
         raise InputError(f"{path}: cannot read as {suffix}: {exc}") from exc
     dff = np.asarray(dff)
-    if dff.dtype.kind != "O":  # an object array (a MATLAB cell array …) is judged when converted
-        numeric_values(np.empty(0, dtype=dff.dtype), f"the data in {path}")
+    check_dtype(dff.dtype, f"the data in {path}")
     if time_first:
         dff = dff.T
     return Traces(dff=dff, frame_rate=frame_rate, source=str(path))

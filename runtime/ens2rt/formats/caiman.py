@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ens2rt.engine.conditioning import numeric_values
+from ens2rt.engine.conditioning import check_dtype
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
 
@@ -32,7 +32,7 @@ def read_caiman(path: str | Path, frame_rate: float | None = None) -> tuple[np.n
                 "not ΔF/F; run cnm.estimates.detrend_df_f() and save again"
             )
         dff = np.asarray(estimates["F_dff"])
-        numeric_values(np.empty(0, dtype=dff.dtype), f"{path}'s estimates/F_dff")
+        check_dtype(dff.dtype, f"{path}'s estimates/F_dff")
         stated = float(np.asarray(handle["params/data/fr"])) if "params/data/fr" in handle else None
     if frame_rate is None and stated is None:
         raise InputError(f"{path}: no params/data/fr; pass --frame-rate")

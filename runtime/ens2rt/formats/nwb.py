@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ens2rt.engine.conditioning import numeric_values
+from ens2rt.engine.conditioning import check_dtype
 from ens2rt.engine.resample import TARGET_RATE_HZ
 from ens2rt.errors import InputError
 from ens2rt.formats.base import ReadSettings, Traces
@@ -89,7 +89,7 @@ def read_nwb(path: str | Path, series: str | None = None) -> tuple[np.ndarray, f
     with _open(path) as (_, nwbfile):
         chosen = _choose(path, nwbfile, series)
         data = np.asarray(chosen.data[:])
-        numeric_values(np.empty(0, dtype=data.dtype), f"{path}'s series {chosen.name}")
+        check_dtype(data.dtype, f"{path}'s series {chosen.name}")
         data = data.astype(np.float64)
         if chosen.rate is not None:
             frame_rate = float(chosen.rate)
