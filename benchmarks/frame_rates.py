@@ -55,26 +55,37 @@ def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: P
     """Per recipe: per rate label, one row per neuron (correlation, bias, spike totals; fidelity where it applies)."""
     neurons = load_dataset(find_datasets(ground_truth, include=[held_out])[held_out])
     models = {recipe: ens2rt.Model.load(export_run(held_out, runs, recipe), device="cpu") for recipe in recipes}
-    out: dict[str, dict] = {recipe: {} for recipe in recipes}
+    students = {recipe: PUBLISHED for recipe in recipes if recipe != PUBLISHED and learns_from_one_teacher(recipe, "leave-one-out")}
+    return score_neurons(neurons, models, hop, students)
+
+
+def score_neurons(neurons, models: dict, hop: int, teachers: dict[str, str] | None = None) -> dict[str, dict]:
+    """Per model name: per rate label, one row per neuron (correlation, bias, spike totals).
+
+    ``teachers``: student name → teacher name, both in ``models``; a student's rows also
+    hold its fidelity to that teacher.
+    """
+    teachers = teachers or {}
+    out: dict[str, dict] = {name: {} for name in models}
     for rate in (None, *RATES_HZ):
-        rows: dict[str, list[dict]] = {recipe: [] for recipe in recipes}
+        rows: dict[str, list[dict]] = {name: [] for name in models}
         for neuron in neurons:
             if rate is not None and not any(trial.frame_rate > rate for trial in neuron.trials):
                 continue  # recorded at or below this rate: nothing to sample down
-            predictions = {recipe: predict_neuron(neuron, model, hop, frame_rate=rate) for recipe, model in models.items()}
+            predictions = {name: predict_neuron(neuron, model, hop, frame_rate=rate) for name, model in models.items()}
             level = neuron_noise_level(neuron, rate)
-            for recipe, prediction in predictions.items():
+            for name, prediction in predictions.items():
                 scores = score_prediction(prediction)
                 row = {"file": neuron.path.name, "noise_level": level, "correlation": scores["correlation"], "bias": scores["bias"],
                        "n_true_spikes": scores["n_true_spikes"], "n_predicted_spikes": scores["n_predicted_spikes"]}  # fmt: skip
-                if recipe != PUBLISHED and PUBLISHED in predictions and learns_from_one_teacher(recipe, "leave-one-out"):
-                    teacher = predictions[PUBLISHED]
+                if name in teachers and teachers[name] in predictions:
+                    teacher = predictions[teachers[name]]
                     row["fidelity_correlation"] = correlation(prediction.rate, teacher.rate)
                     row["fidelity_total_ratio"] = float(np.nansum(prediction.rate) / np.nansum(teacher.rate))
-                rows[recipe].append(row)
-        for recipe in recipes:
-            if rows[recipe]:
-                out[recipe][rate_label(rate)] = rows[recipe]
+                rows[name].append(row)
+        for name in models:
+            if rows[name]:
+                out[name][rate_label(rate)] = rows[name]
     return out
 
 

@@ -141,6 +141,10 @@ VARIANTS = {
                                     "as conv-noise-distil1 (its teacher the fold's windowed-s0 run, as ens2-exc-conv's is "
                                     "ens2-exc-native), with a slower-frame copy of half its training trials, labelled by "
                                     "that teacher"),
+    "conv-noise-distil1-slowtruth": ({**DISTILLED_STUDENT, "slower_frames": 0.5, "slower_targets": "truth"},
+                                     "as conv-noise-distil1-slowcopy, the slower copies labelled by their true spikes "
+                                     "(the teacher, trained on faster frames, over-counts on slow ones): teacher targets "
+                                     "on the real trials, ground truth on the slowed"),
     "windowed-stretch": ({"stretch": 1.5},
                          "the published recipe with time-stretch augmentation: each training window's time axis "
                          "(input and true-spike targets) scaled by a factor drawn log-uniformly from 1/1.5 to 1.5"),

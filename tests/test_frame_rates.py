@@ -53,3 +53,23 @@ def test_with_slower_frames_adds_copies_of_a_share_of_the_trials(ground_truth):
         frame_rates.with_slower_frames(source, 0.0, seed=1)
     with pytest.raises(ValueError, match="share of training trials given a slower copy"):
         TrainSettings(slower_frames=1.5)
+
+
+def test_slower_copies_of_a_distilled_source_are_labelled_by_their_truth(ground_truth):
+    from dataclasses import replace
+
+    from ens2rt.scoring import smooth_spike_counts
+
+    source = load_windows(ground_truth, include=["DS05"])
+    teacher = np.full(source.inputs.shape, 0.25, dtype=np.float32)  # a stand-in teacher's rates
+    taught = replace(source, teacher_rates=teacher, teacher_weight=1.0)
+    mixed = frame_rates.with_slower_frames(taught, 0.5, seed=1)
+    real = source.inputs.size
+    np.testing.assert_array_equal(mixed.targets[:real], teacher)  # the real trials keep the teacher's targets
+    truth = smooth_spike_counts(mixed.spike_counts).astype(np.float32)
+    np.testing.assert_allclose(mixed.targets[real:], truth[real:], atol=1e-7)  # the copies: their own truth
+    assert mixed.targets[real:].max() > 0
+    with pytest.raises(ValueError, match="slower_targets"):
+        TrainSettings(slower_targets="both")
+    with pytest.raises(ValueError, match="set slower_frames and teacher"):
+        TrainSettings(slower_targets="truth", slower_frames=0.5)

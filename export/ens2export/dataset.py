@@ -278,10 +278,22 @@ class WindowSource:
 
 
 def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
-    """One source holding the trials of several (resampled alike)."""
+    """One source holding the trials of several (resampled alike).
+
+    Where some carry a teacher's rates (one teacher weight), the others' trials are
+    labelled by their smoothed truth in their place: their targets are the truth alone.
+    """
     resamplers = {s.resampler for s in sources}
     if len(resamplers) > 1:
         raise ValueError(f"sources were resampled differently ({', '.join(sorted(resamplers))})")
+    taught = [s for s in sources if s.teacher_rates is not None]
+    teacher: dict = {}
+    if taught:
+        weights = {s.teacher_weight for s in taught}
+        if len(weights) > 1:
+            raise ValueError(f"sources were distilled with different teacher weights ({sorted(weights)})")
+        rates = [s.teacher_rates if s.teacher_rates is not None else smooth_spike_counts(s.spike_counts).astype(np.float32) for s in sources]
+        teacher = {"teacher_rates": np.concatenate(rates).astype(np.float32), "teacher_weight": weights.pop()}
     return WindowSource(
         inputs=np.concatenate([s.inputs for s in sources]),
         spike_counts=np.concatenate([s.spike_counts for s in sources]),
@@ -291,6 +303,7 @@ def concatenate(sources: Sequence[WindowSource]) -> WindowSource:
         datasets=tuple(d for s in sources for d in s.datasets),
         n_neurons=sum(s.n_neurons for s in sources),
         resampler=resamplers.pop(),
+        **teacher,
     )
 
 

@@ -27,6 +27,7 @@ INPUT_SCALINGS = ("none", "noise_std")
 DATA_RESAMPLERS = ("fourier", "linear")
 SCHEDULES = ("constant", "cosine")
 LOSSES = ("mse", "eucd", "mse+corr")
+SLOWER_TARGETS = ("teacher", "truth")  #: how the slower copies of a distilled model's trials are labelled
 CORR_WEIGHT = 0.01  # "mse+corr": about the MSE of a trained model (~0.004) next to 1 - r (~0.4) at the start
 
 
@@ -65,7 +66,10 @@ class TrainSettings:
     ``synthetic``: add a synthetic copy of that share of the training trials, their spikes
     seen through simulated indicators (:mod:`ens2export.synthetic`), each sampled up to a
     frame late if ``synthetic_scan_offset``. ``slower_frames``: add a copy of that share of
-    the training trials as if recorded at a lower frame rate (:mod:`ens2export.frame_rates`). ``teacher``
+    the training trials as if recorded at a lower frame rate (:mod:`ens2export.frame_rates`),
+    labelled, with a ``teacher``, by the teacher's rates on them (``slower_targets="teacher"``)
+    or by their smoothed true spikes (``"truth"``: where a teacher trained on faster frames
+    over-counts, the truth decides). ``teacher``
     (distillation): a model file (or catalog name) whose rates, run over every training
     trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`);
     several: their rates averaged. ``validation_share`` (early stopping on validation loss):
@@ -102,6 +106,7 @@ class TrainSettings:
     synthetic: float = 0.0
     synthetic_scan_offset: bool = False
     slower_frames: float = 0.0
+    slower_targets: str = "teacher"
     validation_share: float = 0.0
     validate_every: int = 50
 
@@ -125,6 +130,10 @@ class TrainSettings:
             raise ValueError("synthetic_scan_offset is a property of synthetic trials: set synthetic too")
         if not 0.0 <= self.slower_frames <= 1.0:
             raise ValueError(f"slower_frames is the share of training trials given a slower copy, 0 to 1, not {self.slower_frames}")
+        if self.slower_targets not in SLOWER_TARGETS:
+            raise ValueError(f"slower_targets must be one of {', '.join(SLOWER_TARGETS)}, not {self.slower_targets!r}")
+        if self.slower_targets == "truth" and not (self.slower_frames and self.teacher):
+            raise ValueError("slower_targets='truth' labels the slower copies of a distilled model: set slower_frames and teacher")
         if not 0.0 <= self.validation_share < 1.0:
             raise ValueError(f"validation_share is the share of neurons held out to stop on, 0 to below 1, not {self.validation_share}")
         if self.validate_every < 1:
@@ -256,7 +265,8 @@ def train(
     if (validation is None) != (settings.validation_share == 0.0):
         raise ValueError("pass validation windows exactly when validation_share is set (load_windows_and_validation)")
     target_device = pick_device(device)
-    if settings.slower_frames:  # with both, the synthetic copies are drawn from the real and the slower trials alike
+    truth_for_slower = settings.slower_targets == "truth"
+    if settings.slower_frames and not truth_for_slower:  # with both, the synthetic copies are drawn from the real and the slower trials alike
         source = with_slower_frames(source, settings.slower_frames, settings.seed)
     if settings.synthetic:
         source = with_synthetic(source, settings.synthetic, settings.seed, scan_offset=settings.synthetic_scan_offset)
@@ -264,6 +274,8 @@ def train(
         import ens2rt
 
         source = source.with_teacher([ens2rt.Model.load(t, device="cpu") for t in settings.teachers], settings.teacher_weight)
+    if truth_for_slower:  # the copies are added after the teacher labelled the real trials: their targets are the truth
+        source = with_slower_frames(source, settings.slower_frames, settings.seed)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
