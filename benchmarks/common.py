@@ -115,8 +115,8 @@ def export_trained_run(folder: Path | list[Path], out: Path, *, name: str, cell_
 
     ``folder``: one run, or several (seeds of one recipe: one model that averages their
     rates). The (first) run's own settings say how its model runs (kind, input scaling,
-    reach …); ``card``: further :func:`ens2export.card.write_model` fields (``family``,
-    ``noise_level``).
+    reach …); ``card``: further :func:`ens2export.card.write_model` fields
+    (``noise_level``).
     """
     import json
 

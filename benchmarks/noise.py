@@ -157,7 +157,7 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
         if (variant == recipe) != (settings[variant].matched_level is None):
             raise typer.BadParameter(f"{variant} {'trains at a noise level' if variant == recipe else 'trains at native noise'}: "
                                      "a family is one native recipe and members each at one level", param_hint="--member")  # fmt: skip
-    models, exported_as = [], family_name(recipe)  # a member's card names the recipe's family, whatever set it joins
+    models = []
     for variant, trained in settings.items():
         folder = recipe_dir(held_out_fold, variant, runs)
         level = trained.matched_level
@@ -165,8 +165,8 @@ def recipe_family(held_out_fold: str, recipe: str, members: list[str], runs: Pat
             level = typical_level(train_on, trained.resampler)
         out = export_trained_run(folder, folder / f"heldout-{held_out_fold}-{variant}-member.onnx",
                                  name=f"heldout-{held_out_fold}-{variant}", cell_class="excitatory",
-                                 description=f"noise benchmark, {exported_as} member: trained on {', '.join(train_on)}",
-                                 family=f"heldout-{held_out_fold}-{exported_as}", noise_level=round(float(level), 3))  # fmt: skip
+                                 description=f"noise benchmark, {family_name(recipe)} member: trained on {', '.join(train_on)}",
+                                 noise_level=round(float(level), 3))  # fmt: skip
         models.append(ens2rt.Model.load(out, device="cpu"))
     return ens2rt.ModelFamily.from_models(f"heldout-{held_out_fold}-{family_name(recipe, members)}", models)
 
@@ -244,7 +244,7 @@ def export_member(held_out_fold: str, level: float | None, runs: Path = RUNS) ->
     member_level = level if level is not None else typical_level(datasets)
     return export_trained_run(folder, out, name=out.stem, cell_class="excitatory", stream_graph=True,
                               description=f"noise benchmark: trained on {', '.join(datasets)}",
-                              family=f"heldout-{held_out_fold}", noise_level=round(member_level, 3))  # fmt: skip
+                              noise_level=round(member_level, 3))  # fmt: skip
 
 
 def fold_family(held_out_fold: str, runs: Path = RUNS) -> ens2rt.ModelFamily:
@@ -534,15 +534,16 @@ def shipped_family_entry(scores: dict, recipes: dict[str, dict]) -> dict | None:
 def update_cards(scores: dict, recipes: dict[str, dict], models: Path = REPO / "models") -> None:
     """Put the shipped family's benchmark into the card of every ``ens2-exc`` member, and take it out of
     any other card that holds it (a model that left the family, as ``ens2-exc-nu2`` did)."""
-    from ens2rt.catalog.model import card_families
+    from ens2rt.catalog.manifest import FAMILIES_FOLDER, read_manifest
 
     entry = shipped_family_entry(scores, recipes)
     if entry is None:
         typer.echo(f"the shipped family's rows ({', '.join(SHIPPED_FAMILY_ROWS.values())}) are not all scored: cards left as they are", err=True)
         return
+    members = read_manifest(models / FAMILIES_FOLDER / "ens2-exc.json").model_names
     for card_path in sorted(models.glob("*.json")):
         card = json.loads(card_path.read_text())
-        if "ens2-exc" in card_families(card):
+        if card_path.stem in members:
             put_scores_in_card(card_path, {"noise_matched_family": entry})
         elif "noise_matched_family" in card.get("scores", {}):
             put_scores_in_card(card_path, {}, drop=("noise_matched_family",))

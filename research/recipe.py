@@ -217,7 +217,7 @@ def noise(
             weights = {key: archive[key] for key in archive.files}
         out = folder / "family-member.onnx"
         write_model(weights, out, name=f"{variant}-s{seed}", cell_class="excitatory", description="validation family member",
-                    training={}, family=f"{base}-family", noise_level=round(float(at), 3),
+                    training={}, noise_level=round(float(at), 3),
                     **settings.export_fields())  # fmt: skip
         models.append(ens2rt.Model.load(out, device="cpu", threads=threads))
     family = ens2rt.ModelFamily.from_models(f"{base}-family", models)

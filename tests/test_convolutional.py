@@ -31,10 +31,10 @@ def _random_weights(seed: int) -> dict[str, np.ndarray]:
     return random_conv_weights(seed, head_gain=HEAD_GAIN, head_bias=BIAS)
 
 
-def _export(folder, name, seed=0, scaling="noise_std", family=None, level=None):
+def _export(folder, name, seed=0, scaling="noise_std", level=None):
     out = folder / f"{name}.onnx"
     write_model(_random_weights(seed), out, name=name, cell_class="excitatory", description="test model", training={},
-                network=Network("convolutional"), input_scaling=scaling, family=family, noise_level=level)  # fmt: skip
+                network=Network("convolutional"), input_scaling=scaling, noise_level=level)  # fmt: skip
     return out
 
 
@@ -146,7 +146,7 @@ def test_dask_equals_offline(conv_path, traces, chunks):
 
 
 def test_a_family_of_convolutional_members(tmp_path, traces):
-    members = [ens2rt.Model.load(_export(tmp_path, f"c{level}", seed=level, family="c", level=float(level)), device="cpu")
+    members = [ens2rt.Model.load(_export(tmp_path, f"c{level}", seed=level, level=float(level)), device="cpu")
                for level in (1, 4)]  # fmt: skip
     family = ens2rt.ModelFamily.from_models("c", members)
     res = ens2rt.infer(traces, RATE, model=family, noise_level=[1.0, 4.0, 4.0])

@@ -1,4 +1,4 @@
-"""Noise-matched model families: choosing a member per neuron, in every entry point."""
+"""Model families: choosing a member per neuron by noise level and frame rate, in every entry point."""
 
 import json
 import shutil
@@ -24,7 +24,7 @@ def family(tmp_path_factory):
         source = resolve_model_path(name)
         shutil.copy(source, folder / source.name)
         card = json.loads(source.with_suffix(".json").read_text())
-        (folder / f"{name}.json").write_text(json.dumps({**card, "family": "test", "noise_level": level}))
+        (folder / f"{name}.json").write_text(json.dumps({**card, "noise_level": level}))
         members.append(ens2rt.Model.load(folder / source.name, device="cpu"))
     return ens2rt.ModelFamily.from_models("test", members[::-1])
 
@@ -40,8 +40,45 @@ def mixed():
 
 def test_members_are_ordered_and_the_nearest_is_chosen(family):
     assert [m.noise_level for m in family.members] == [1.0, 5.0]
-    np.testing.assert_array_equal(family.choose(np.array([0.2, 2.9, 3.1, 9.0, np.nan])), [0, 0, 1, 1, 0])
-    assert family.member_for(4.0).name == "ens2-published-exc"
+    np.testing.assert_array_equal(family.choose(np.array([0.2, 2.9, 3.1, 9.0, np.nan]), 30.0), [0, 0, 1, 1, 0])
+    assert family.member_for(4.0, 30.0).name == "ens2-published-exc"
+
+
+def test_ranges_choose_by_frame_rate_and_noise_level(family):
+    from ens2rt.catalog.manifest import MemberRange
+
+    native, published = sorted(family.members, key=lambda m: m.noise_level)
+    ranges = (MemberRange("ens2-published-exc", frame_rate_hz=(0.0, 40.0), noise_level=(0.0, 5.0)),
+              MemberRange("ens2-exc-native", noise_level=(0.0, 5.0)), MemberRange("ens2-published-exc", noise_level=(5.0, np.inf)))  # fmt: skip
+    with pytest.raises(ModelError, match="one range per member"):
+        ens2rt.ModelFamily.with_ranges("ranged", [published, native], ranges)
+    ranged = ens2rt.ModelFamily.with_ranges("ranged", [published, native, published], ranges)  # first match wins
+    np.testing.assert_array_equal(ranged.choose(np.array([0.5, 4.9, 5.0, np.nan]), 30.0), [0, 0, 2, 0])
+    np.testing.assert_array_equal(ranged.choose(np.array([0.5, 4.9, 5.0, np.nan]), 122.0), [1, 1, 2, 1])
+    assert ranged.member_for(1.0, 40.0).name == "ens2-exc-native"  # ranges are half-open: 40 Hz is not below 40
+    with pytest.raises(ModelError, match="no member takes a neuron of ν 5 at 0 Hz"):
+        ens2rt.ModelFamily.with_ranges("gap", [native], (MemberRange("ens2-exc-native", noise_level=(0.0, 5.0)),))
+
+
+def test_a_ranged_family_routes_each_neuron_in_every_entry_point(family, mixed):
+    from ens2rt.catalog.manifest import MemberRange
+
+    da = pytest.importorskip("dask.array")
+    from ens2rt import dask as ens2rt_dask
+
+    native, published = sorted(family.members, key=lambda m: m.noise_level)
+    ranged = ens2rt.ModelFamily.with_ranges("ranged", [published, native], (MemberRange("ens2-published-exc", frame_rate_hz=(0.0, 20.0)),
+                                                                           MemberRange("ens2-exc-native")))  # fmt: skip
+    dff, rate = mixed  # 60 Hz: the native member takes every neuron, whatever its ν
+    assert set(ens2rt.infer(dff, rate, model=ranged, spikes=False).neuron_model) == {"ens2-exc-native"}
+    slow, rate = dff[:, ::4], rate / 4  # 15 Hz
+    offline = ens2rt.infer(slow, rate, model=ranged, spikes=False)
+    assert set(offline.neuron_model) == {"ens2-published-exc"}
+    np.testing.assert_allclose(offline.rate, ens2rt.infer(slow, rate, model=published, spikes=False).rate, atol=1e-6)
+    stream = ens2rt.Stream(4, rate, model=ranged, noise_level=ens2rt.noise_level(slow, rate), spikes=False)
+    assert set(stream.neuron_model) == {"ens2-published-exc"}
+    lazy = ens2rt_dask.infer(da.from_array(slow, chunks=(2, 300)), rate, model=ranged, spikes=False)
+    assert np.array(lazy.models)[lazy.model_index.compute(scheduler="threads")].tolist() == offline.neuron_model.tolist()
 
 
 def test_each_neuron_runs_on_its_member_and_numbers_match_that_member(family, mixed):
@@ -120,20 +157,33 @@ def test_shipped_families_are_consistent():
         ens2rt.ModelFamily.load("ens2-nope")
 
 
-def test_a_model_may_serve_several_families(tmp_path, monkeypatch):
-    """A card's ``family`` may list several names: a noise member shared by two native members."""
+def test_families_are_manifests_and_a_model_may_serve_several(tmp_path, monkeypatch):
+    """One manifest per family in models/families/; a noise member may be listed by two families."""
     from ens2rt.catalog import model as catalog
 
-    cards = {"a-native": (["fam-a"], 0.8), "b-native": ("fam-b", 0.7), "shared-nu4": (["fam-a", "fam-b"], 4.0), "loner": (None, None)}
-    for name, (family, level) in cards.items():
+    for name in ("a-native", "b-native", "shared-nu4"):
         (tmp_path / f"{name}.onnx").write_bytes(b"")
-        card = {"name": name, **({} if family is None else {"family": family, "noise_level": level})}
-        (tmp_path / f"{name}.json").write_text(json.dumps(card))
+    (tmp_path / "families").mkdir()
+    (tmp_path / "families" / "fam-a.json").write_text(json.dumps({"name": "fam-a", "members": ["a-native", "shared-nu4"]}))
+    (tmp_path / "families" / "fam-b.json").write_text(json.dumps({"name": "fam-b", "members": [
+        {"model": "b-native", "noise_level": [0, 5], "frame_rate_hz": [0, 40]}, {"model": "shared-nu4"}]}))  # fmt: skip
     monkeypatch.setattr(catalog, "models_dir", lambda: tmp_path)
     assert catalog.available_families() == {"fam-a": ["a-native", "shared-nu4"], "fam-b": ["b-native", "shared-nu4"]}
-    (tmp_path / "loner.json").write_text(json.dumps({"name": "loner", "family": ["fam-a", 3], "noise_level": 2.0}))
-    with pytest.raises(ModelError, match="family must be a name or a list of names"):
-        catalog.available_families()
+    assert catalog.family_manifest("fam-b").members[0].frame_rate_hz == (0.0, 40.0)
+    bad = {"wrong-name.json": {"name": "other", "members": ["a-native"]},
+           "empty.json": {"name": "empty", "members": []},
+           "range.json": {"name": "range", "members": [{"model": "a-native", "noise_level": [5, 1]}]},
+           "gap.json": {"name": "gap", "members": [{"model": "a-native", "frame_rate_hz": [10, None]}]},
+           "twice.json": {"name": "twice", "members": ["a-native", "a-native"]},
+           "missing.json": {"name": "missing", "members": ["a-native", "no-such-model"]}}  # fmt: skip
+    messages = {"wrong-name": "whose name is", "empty": "non-empty", "range": "0 <= low < high", "gap": "no member takes a neuron of ν 0 at 0 Hz",
+                "twice": "listed twice", "missing": "not a shipped model"}  # fmt: skip
+    for file, manifest in bad.items():
+        path = tmp_path / "families" / file
+        path.write_text(json.dumps(manifest))
+        with pytest.raises(ModelError, match=messages[path.stem]):
+            catalog.family_manifest(path.stem)
+        path.unlink()
 
 
 def test_cli_noise_level_and_its_errors(tmp_path, mixed):
@@ -143,7 +193,7 @@ def test_cli_noise_level_and_its_errors(tmp_path, mixed):
     done = runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", str(rate), "--noise-level", "6", "-o", str(tmp_path / "o.npz")])
     assert done.exit_code == 0, done.output
     with np.load(tmp_path / "o.npz") as saved:
-        expected = ens2rt.ModelFamily.load("ens2-exc").member_for(6.0).name
+        expected = ens2rt.ModelFamily.load("ens2-exc").member_for(6.0, rate).name
         assert saved["neuron_model"].tolist() == [expected] * 4
     refused = runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", str(rate), "--model", "ens2-published-exc", "--noise-level", "6"])
     assert refused.exit_code == 1 and "single model" in refused.output and "Traceback" not in refused.output

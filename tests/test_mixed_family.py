@@ -19,7 +19,7 @@ RATE = 30.0
 def _conv(folder, stream_graph: bool = True) -> ens2rt.Model:
     path = folder / "quiet-conv.onnx"
     write_model(random_conv_weights(0), path, name="quiet-conv", cell_class="excitatory", description="test model", training={},
-                network=Network("convolutional"), input_scaling="noise_std", family="mixed", noise_level=1.0,
+                network=Network("convolutional"), input_scaling="noise_std", noise_level=1.0,
                 stream_graph=stream_graph)  # fmt: skip
     return ens2rt.Model.load(path, device="cpu")
 
@@ -111,5 +111,5 @@ def test_the_shipped_mixed_family_shares_the_windowed_noise_members(cells):
     np.testing.assert_array_equal(mixed.noise_levels[1:], windowed.noise_levels[1:])  # noise members at the same levels
     assert mixed.noise_levels[0] == windowed.noise_levels[0]  # the same boundary to the ν = 2 member
     for level in np.arange(0.2, 10.0, 0.05):  # every trace runs on the member ens2-{cells} gives it, the student in the native member's place
-        name = windowed.member_for(level).name
-        assert mixed.member_for(level).name == swapped.get(name, name)
+        name = windowed.member_for(level, 30.0).name
+        assert mixed.member_for(level, 30.0).name == swapped.get(name, name)

@@ -173,16 +173,17 @@ def test_the_shipped_familys_cards_cite_its_own_rows_with_the_exact_family_and_o
 def test_the_family_benchmark_is_on_the_members_cards_and_off_a_model_that_left(tmp_path):
     import json
 
-    cards = {"member": {"family": ["ens2-exc", "ens2-exc-mixed"], "scores": {"held_out": "kept"}},
-             "left": {"family": "ens2-exc-mixed", "scores": {"noise_matched_family": "stale", "held_out": "kept"}},
-             "other": {"family": "ens2-inh"}}  # fmt: skip
+    cards = {"member": {"scores": {"held_out": "kept"}}, "left": {"scores": {"noise_matched_family": "stale", "held_out": "kept"}},
+             "other": {"noise_level": 2.0}}  # fmt: skip
     for name, card in cards.items():
         (tmp_path / f"{name}.json").write_text(json.dumps({"name": name, **card}))
+    (tmp_path / "families").mkdir()
+    (tmp_path / "families" / "ens2-exc.json").write_text(json.dumps({"name": "ens2-exc", "members": ["member"]}))
     scores = {"protocol": "two folds", "conditions": {"native": {"oasis": 0.48}}}
     rows = {folder: {"conditions": {"native": {"correlation": 0.6}}} for folder in noise.SHIPPED_FAMILY_ROWS.values()}
     noise.update_cards(scores, rows, tmp_path)
     written = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in cards}
     assert written["member"]["scores"]["noise_matched_family"]["median_of_dataset_medians"]["native"]["family"] == 0.6
     assert written["member"]["scores"]["held_out"] == "kept"
-    assert written["left"]["scores"] == {"held_out": "kept"} and written["left"]["family"] == "ens2-exc-mixed"
-    assert written["other"] == {"name": "other", "family": "ens2-inh"}  # untouched
+    assert written["left"]["scores"] == {"held_out": "kept"}
+    assert written["other"] == {"name": "other", "noise_level": 2.0}  # untouched

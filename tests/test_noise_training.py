@@ -82,30 +82,35 @@ def test_train_cli_at_a_noise_level_and_export_into_a_family(ground_truth, tmp_p
     exported = runner.invoke(app, ["onnx", str(run), "-o", str(out), "--family", "tiny"])
     assert exported.exit_code == 0, exported.output
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["family"] == "tiny" and card["noise_level"] == 4.0 and "noise level 4" in card["description"]
+    assert card["noise_level"] == 4.0 and "noise level 4" in card["description"] and "family" not in card
+
+    def members(family):
+        path = tmp_path / "families" / f"{family}.json"
+        return json.loads(path.read_text())["members"] if path.is_file() else None
+
+    assert members("tiny") == ["tiny-nu4"]  # the family's manifest, beside the models
     family = ens2rt.ModelFamily.from_models("tiny", [ens2rt.Model.load(out, device="cpu")])
-    assert family.member_for(0.5).name == "tiny-nu4"
+    assert family.member_for(0.5, 30.0).name == "tiny-nu4"
     both = tmp_path / "both-nu4.onnx"
-    exported = runner.invoke(app, ["onnx", str(run), "-o", str(both), "--family", "tiny", "--family", "tiny-mixed"])
+    exported = runner.invoke(app, ["onnx", str(run), "-o", str(both), "--family", "tiny-mixed"])
     assert exported.exit_code == 0, exported.output
-    assert json.loads(both.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-mixed"]
+    assert members("tiny-mixed") == ["both-nu4"]
+    clash = runner.invoke(app, ["onnx", str(run), "-o", str(tmp_path / "third-nu4.onnx"), "--family", "tiny"])
+    assert clash.exit_code == 2 and "share a noise level" in clash.output  # one member per level
     joined = runner.invoke(app, ["join-family", "tiny-fast", str(out), str(both)])
-    assert joined.exit_code == 2 and "share a noise level" in joined.output  # one member per level
+    assert joined.exit_code == 2 and "share a noise level" in joined.output and members("tiny-fast") is None
     joined = runner.invoke(app, ["join-family", "tiny-fast", str(out)])
     assert joined.exit_code == 0, joined.output
-    assert json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
+    assert members("tiny-fast") == ["tiny-nu4"]
     again = runner.invoke(app, ["join-family", "tiny-fast", str(out)])
-    assert again.exit_code == 0 and json.loads(out.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-fast"]
+    assert again.exit_code == 0 and members("tiny-fast") == ["tiny-nu4"]
     clash = runner.invoke(app, ["join-family", "tiny-fast", str(both)])  # tiny-fast already has a member at ν 4
     assert clash.exit_code == 2 and "share a noise level" in clash.output
+    stranger = runner.invoke(app, ["leave-family", "tiny-fast", str(out), str(both)])  # both is not in it: nothing written
+    assert stranger.exit_code == 2 and "is not in family tiny-fast" in stranger.output and members("tiny-fast") == ["tiny-nu4"]
     left = runner.invoke(app, ["leave-family", "tiny", str(out)])
     assert left.exit_code == 0, left.output
-    assert json.loads(out.with_suffix(".json").read_text())["family"] == "tiny-fast"
-    stranger = runner.invoke(app, ["leave-family", "tiny", str(out), str(both)])  # out is no longer in it: nothing written
-    assert stranger.exit_code == 2 and "is not in family tiny" in stranger.output
-    assert json.loads(both.with_suffix(".json").read_text())["family"] == ["tiny", "tiny-mixed"]
-    assert runner.invoke(app, ["leave-family", "tiny-fast", str(out)]).exit_code == 0
-    assert "family" not in json.loads(out.with_suffix(".json").read_text())
+    assert members("tiny") is None and members("tiny-fast") == ["tiny-nu4"]  # its last member gone, the manifest too
     rejected = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "r2"), "--noise-level", "-1"])
     assert rejected.exit_code != 0 and "positive" in rejected.output
 

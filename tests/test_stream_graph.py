@@ -115,7 +115,7 @@ def test_neurons_split_over_threads_give_the_same_numbers(tmp_path):
 def test_a_family_streams_each_neuron_on_its_member(tmp_path, traces):
     from test_convolutional import _export as export_member
 
-    members = [ens2rt.Model.load(export_member(tmp_path, f"m{level}", seed=level, family="m", level=float(level)), device="cpu")
+    members = [ens2rt.Model.load(export_member(tmp_path, f"m{level}", seed=level, level=float(level)), device="cpu")
                for level in (1, 4)]  # fmt: skip
     family = ens2rt.ModelFamily.from_models("m", members)
     levels = [1.0, 4.0, 1.0]

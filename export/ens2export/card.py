@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from ens2rt.catalog.model import card_families
 from ens2rt.formats.files import atomic_output
 from ens2rt.engine.contract import MIN_INPUT_SCALE, NOISE_LEVEL_PER_STD
 
@@ -133,11 +132,6 @@ def runtime_resampler(training_resampler: str) -> str:
     return "sinc" if training_resampler == "fourier" else training_resampler
 
 
-def family_field(names: list[str]) -> str | list[str]:
-    """A card's ``family`` for these family names: the one name, or the list."""
-    return names[0] if len(names) == 1 else list(names)
-
-
 def as_members(weights: dict | list[dict]) -> list[dict]:
     """The weights of each member: one network's weights, or a seed ensemble's list of them."""
     members = [weights] if isinstance(weights, dict) else list(weights)
@@ -155,7 +149,6 @@ def write_model(
     description: str,
     training: dict[str, Any],
     published: bool = False,
-    family: str | list[str] | None = None,
     noise_level: float | None = None,
     network: Network = Network(),
     input_scaling: str = "none",
@@ -168,9 +161,8 @@ def write_model(
     ``weights``: one network's, or a list of several networks' trained alike (a seed
     ensemble): the model then runs every member and averages their rates
     (:mod:`ens2export.ensemble`), in its whole-trace and its streaming graph.
-    ``family`` (a name, or several) and ``noise_level`` make the model a member of
-    noise-matched families (the runtime picks per neuron the member whose
-    ``noise_level`` is nearest).
+    ``noise_level``: the ν it was trained at, by which a family listing it by name picks
+    it (:mod:`ens2rt.catalog.manifest`; ``ens2export join-family`` adds it to one).
     ``network``: which variant of the U-Net (:class:`ens2export.architecture.Network`);
     ``input_scaling``: see the contract. ``output_delay`` (convolutional): the graph delays
     its output by this many samples, trading right reach for left (a low-latency model,
@@ -183,9 +175,6 @@ def write_model(
     if stream_graph and kind == "convolutional" and not network.has_stream_graph:
         raise ValueError("the streaming graph covers only the plain BatchNorm network (no local z-score channel, dilation, sliding norm or local-mean baseline);"
                          " pass stream_graph=False")  # fmt: skip
-    families = card_families({"family": family})
-    if families and noise_level is None:
-        raise ValueError(f"a member of family {', '.join(families)} needs the noise level it was trained at")
     if kind == "windowed":
         contract = CONTRACT
     else:  # the reach follows from the architecture (and the delay); tests measure it on the graph itself
@@ -209,7 +198,6 @@ def write_model(
         "description": description,
         "cell_class": cell_class,
         "published": published,
-        **({} if not families else {"family": family_field(families)}),
         **({} if noise_level is None else {"noise_level": noise_level}),
         "architecture": {"name": network.description() + ("" if len(members) == 1 else f", {len(members)} members, rates averaged"),
                          "parameters": sum(n_parameters(w) for w in members), **({} if len(members) == 1 else {"members": len(members)})},

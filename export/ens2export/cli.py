@@ -171,7 +171,7 @@ def onnx(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write, e.g. models/ens2-exc.onnx.")],
     cell_class: Annotated[str, typer.Option(help="excitatory or inhibitory.")] = "excitatory",
     name: Annotated[Optional[str], typer.Option(help="Model name (default: the file's stem).")] = None,
-    family: Annotated[Optional[list[str]], typer.Option(help="Noise-matched family this model joins, e.g. ens2-exc (repeat to join several).")] = None,
+    family: Annotated[Optional[list[str]], typer.Option(help="Noise-matched family this model joins (its manifest, families/NAME.json beside it), e.g. ens2-exc; repeat to join several.")] = None,
     noise_level: Annotated[Optional[float], typer.Option(help="Its noise level, if run.json lacks one (older runs).")] = None,
     note: Annotated[str, typer.Option(help="Appended to the card's description, e.g. where to find its scores.")] = "",
 ) -> None:
@@ -230,11 +230,12 @@ def onnx(
         cell_class=cell_class,
         description=f"ENS2 trained with {recipe} on {', '.join(run_info['datasets'])}." + (f" {note.strip()}" if note.strip() else ""),
         training=training,
-        family=family,
         noise_level=level,
         **TrainSettings.from_dict(settings).export_fields(),
     )
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.with_suffix('.json')}")
+    for name_of_family in family or []:
+        _join(out.parent, name_of_family, [out.stem])
 
 
 def _trained_alike(info: dict) -> tuple:
@@ -315,17 +316,22 @@ def _model_cards(models: list[Path]) -> dict[Path, dict]:
     return cards
 
 
-def _set_families(card_path: Path, card: dict, names: list[str]) -> None:
-    """Write ``card`` with these families (none: no ``family`` field), replacing the file in one rename."""
-    from ens2export.card import family_field, write_card
+def _join(folder: Path, family: str, names: list[str]) -> None:
+    """Add models (by name, each with a noise level in its card) to ``folder/families/family.json``, created if new."""
+    from ens2rt.catalog.manifest import FAMILIES_FOLDER, FamilyManifest, MemberRange, read_manifest, write_manifest
 
-    card = dict(card)  # an existing ``family`` keeps its place in the card
-    if names:
-        card["family"] = family_field(names)
-    else:
-        card.pop("family", None)
-    write_card(card_path, card)
-    typer.echo(f"{card_path}: family {', '.join(names) or 'none'}")
+    path = folder / FAMILIES_FOLDER / f"{family}.json"
+    manifest = read_manifest(path) if path.is_file() else FamilyManifest(name=family, members=())
+    if manifest.members and not manifest.by_noise_level and len(manifest.members) > 1:
+        raise typer.BadParameter(f"{path} gives its members explicit ranges: edit it by hand", param_hint="FAMILY")
+    members = manifest.model_names + [n for n in names if n not in manifest.model_names]
+    levels = [json.loads((folder / f"{n}.json").read_text()).get("noise_level") for n in members]
+    if len(set(levels)) != len(levels):
+        raise typer.BadParameter(f"two of {', '.join(members)} share a noise level ({levels}); a family has one member per level", param_hint="MODELS")
+    ordered = [n for _, n in sorted(zip(levels, members))]
+    write_manifest(path, FamilyManifest(name=family, members=tuple(MemberRange(model=n) for n in ordered), description=manifest.description,
+                                        why=manifest.why))  # fmt: skip
+    typer.echo(f"{path}: {', '.join(ordered)}")
 
 
 @app.command("join-family")
@@ -333,20 +339,15 @@ def join_family(
     family: Annotated[str, typer.Argument(help="Family the models join, e.g. ens2-exc-mixed.")],
     models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to add to it.")],
 ) -> None:
-    """Add exported models to a noise-matched family (a model may belong to several)."""
-    from ens2rt.catalog.model import card_families
-
+    """Add exported models to a noise-matched family: its manifest, families/FAMILY.json beside them (a model may be in several)."""
     cards = _model_cards(models)
     for card_path, card in cards.items():
         if card.get("noise_level") is None:
             raise typer.BadParameter(f"{card_path} records no noise level, which a family member needs", param_hint="MODELS")
-    members = {path: json.loads(path.read_text()) for folder in {p.parent for p in cards} for path in folder.glob("*.json")}
-    members = {path: card for path, card in members.items() if family in card_families(card) and path not in cards}
-    levels = [card.get("noise_level") for card in [*cards.values(), *members.values()]]  # with the members it already has beside them
-    if len(set(levels)) != len(levels):
-        raise typer.BadParameter(f"two of these models share a noise level ({levels}); a family has one member per level", param_hint="MODELS")
-    for card_path, card in cards.items():
-        _set_families(card_path, card, list(dict.fromkeys(card_families(card) + [family])))
+    folders = {p.parent for p in cards}
+    if len(folders) > 1:
+        raise typer.BadParameter("a family's members live in one models folder", param_hint="MODELS")
+    _join(folders.pop(), family, [p.stem for p in cards])
 
 
 @app.command("leave-family")
@@ -354,16 +355,25 @@ def leave_family(
     family: Annotated[str, typer.Argument(help="Family the models leave, e.g. ens2-exc.")],
     models: Annotated[list[Path], typer.Argument(help="Exported .onnx models (with their cards) to take out of it.")],
 ) -> None:
-    """Take exported models out of a noise-matched family; they stay in their other families."""
-    from ens2rt.catalog.model import card_families
+    """Take exported models out of a family's manifest; they stay in their other families."""
+    from dataclasses import replace
+
+    from ens2rt.catalog.manifest import FAMILIES_FOLDER, read_manifest, write_manifest
 
     cards = _model_cards(models)
-    for card_path, card in cards.items():  # every card checked before any is written
-        if family not in card_families(card):
-            raise typer.BadParameter(f"{card_path.with_suffix('.onnx')} is not in family {family} "
-                                     f"(its families: {', '.join(card_families(card)) or 'none'})", param_hint="MODELS")  # fmt: skip
-    for card_path, card in cards.items():
-        _set_families(card_path, card, [name for name in card_families(card) if name != family])
+    for folder in {p.parent for p in cards}:
+        path = folder / FAMILIES_FOLDER / f"{family}.json"
+        manifest = read_manifest(path) if path.is_file() else None
+        leaving = [p.stem for p in cards if p.parent == folder]
+        absent = [n for n in leaving if manifest is None or n not in manifest.model_names]
+        if absent:
+            raise typer.BadParameter(f"{', '.join(absent)} is not in family {family} ({path})", param_hint="MODELS")
+        kept = tuple(m for m in manifest.members if m.model not in leaving)
+        if kept:
+            write_manifest(path, replace(manifest, members=kept))
+        else:
+            path.unlink()
+        typer.echo(f"{path}: {', '.join(m.model for m in kept) or 'removed (no member left)'}")
 
 
 @app.command("convert-published")

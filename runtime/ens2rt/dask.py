@@ -150,7 +150,7 @@ def infer(x: da.Array | np.ndarray, frame_rate: float, *, model: str | Path = DE
     # each neuron's member and input scale, chosen as ens2rt.infer chooses them (MemberChoice pickles to the workers)
     choice = member_choice(loaded)
     chosen_by = levels if noise_level is None else da.from_array(given_levels(loaded, noise_level, x.shape[0]), chunks=(x.chunks[0],))
-    model_index = chosen_by.map_blocks(lambda block: choice.index(block).astype(np.int8), dtype=np.int8)
+    model_index = chosen_by.map_blocks(lambda block: choice.index(block, frame_rate).astype(np.int8), dtype=np.int8)
     scale = da.map_blocks(lambda block, index: choice.scales(index, block, frame_rate), chosen_by, model_index, dtype=np.float64)
 
     frame_edges = np.cumsum((0, *x.chunks[1]))

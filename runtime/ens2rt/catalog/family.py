@@ -1,13 +1,14 @@
-"""Noise-matched model families: one model per noise level, a member chosen per neuron.
+"""Model families: several models, one member chosen per neuron by its frame rate and noise level.
 
-A model's card may name a ``family`` and the ``noise_level`` it was trained at (for
-a model trained on native-noise data: the median ν of that data). A family is
-loaded by its name, like a model; each neuron then runs on the member whose noise
-level is nearest its own estimate (:func:`ens2rt.engine.traces.noise_level`), as CASCADE
+A family is listed in a manifest, ``models/families/NAME.json``
+(:mod:`ens2rt.catalog.manifest`), and loaded by its name like a model. Each neuron runs
+on the first member whose ranges hold its recording's frame rate and its own noise level
+(:func:`ens2rt.engine.traces.noise_level`); members listed by name alone are chosen by the
+noise level in their cards, each neuron on the member trained nearest its ν, as CASCADE
 picks its noise-matched models.
 
-Members may be of different kinds (a convolutional member for quiet traces, windowed
-members for noisy ones): each kind runs its own way, neurons grouped by their
+Members may be of different kinds (a convolutional member for slow recordings, windowed
+members for fast or noisy ones): each kind runs its own way, neurons grouped by their
 member's contract (:meth:`NeuronModels.groups`). Members share one resampler, since a
 stream brings every neuron to 60 Hz in one step.
 """
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ens2rt.catalog.model import Model, available_families
+from ens2rt.catalog.manifest import MemberRange, choose, nearest_level_ranges, uncovered
+from ens2rt.catalog.model import Model, available_families, family_manifest
 from ens2rt.engine.contract import Contract
 from ens2rt.errors import InputError, ModelError
 from ens2rt.options import Options
@@ -29,41 +31,54 @@ from ens2rt.options import Options
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """Models trained at different noise levels; each neuron gets the member nearest its ν.
+    """Models that share the neurons of a recording: each neuron runs on the member whose ranges hold it.
 
     >>> family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
-    >>> family.noise_levels, [m.name for m in family.members]
+    >>> [(r.model, r.frame_rate_hz, r.noise_level) for r in family.ranges]
     """
 
     name: str
-    members: tuple[Model, ...]  #: by increasing training noise level
+    members: tuple[Model, ...]  #: in the order they are tried
+    ranges: tuple[MemberRange, ...]  #: the neurons each member takes, aligned with ``members``
 
     @classmethod
     def load(cls, name: str, device: str = "auto", threads: int | None = None,
              providers: list[str | tuple[str, dict]] | None = None) -> ModelFamily:  # fmt: skip
         """Load every member of a shipped family (see :func:`available_families`); arguments as :meth:`Model.load`."""
-        families = available_families()
-        if name not in families:
-            raise ModelError(f"unknown model family {name!r}; shipped families: {', '.join(families) or 'none'}")
-        return cls.from_models(name, [Model.load(member, device=device, threads=threads, providers=providers) for member in families[name]])
+        manifest = family_manifest(name)
+        models = [Model.load(member, device=device, threads=threads, providers=providers) for member in manifest.model_names]
+        if manifest.by_noise_level:
+            return cls.from_models(name, models)
+        return cls.with_ranges(name, models, manifest.members)
 
     @classmethod
     def from_models(cls, name: str, models: Sequence[Model]) -> ModelFamily:
-        """A family of loaded models, each with a ``noise_level`` in its card."""
+        """Loaded models chosen by nearest noise level: each needs a ``noise_level`` in its card."""
         if not models:
             raise ModelError(f"model family {name!r} has no members")
         missing = [m.name for m in models if m.noise_level is None]
         if missing:
             raise ModelError(f"model family {name!r}: {', '.join(missing)} has no noise_level in its card")
-        ordered = tuple(sorted(models, key=lambda m: m.noise_level))
-        levels = [m.noise_level for m in ordered]
+        levels = [m.noise_level for m in models]
         if len(set(levels)) != len(levels):
-            raise ModelError(f"model family {name!r}: two members share a noise level ({levels})")
-        resamplers = {m.contract.resampler for m in ordered}
+            raise ModelError(f"model family {name!r}: two members share a noise level ({sorted(levels)})")
+        ranges = nearest_level_ranges([m.name for m in models], levels)
+        by_name = {m.name: m for m in models}
+        return cls.with_ranges(name, [by_name[r.model] for r in ranges], ranges)
+
+    @classmethod
+    def with_ranges(cls, name: str, models: Sequence[Model], ranges: Sequence[MemberRange]) -> ModelFamily:
+        """Loaded models, each taking the neurons of its :class:`MemberRange` (first match wins)."""
+        if not models or len(models) != len(ranges):
+            raise ModelError(f"model family {name!r}: give one range per member ({len(models)} members, {len(ranges)} ranges)")
+        gap = uncovered(ranges)
+        if gap is not None:
+            raise ModelError(f"model family {name!r}: no member takes a neuron of ν {gap[0]:g} at {gap[1]:g} Hz")
+        resamplers = {m.contract.resampler for m in models}
         if len(resamplers) > 1:
             raise ModelError(f"model family {name!r}: its members resample differently ({', '.join(sorted(resamplers))}); "
                              "a family's members must share one resampler")  # fmt: skip
-        return cls(name=name, members=ordered)
+        return cls(name=name, members=tuple(models), ranges=tuple(ranges))
 
     @property
     def contracts(self) -> tuple[Contract, ...]:
@@ -82,21 +97,21 @@ class ModelFamily:
 
     @property
     def noise_levels(self) -> np.ndarray:
-        """Training noise level of each member."""
-        return np.array([m.noise_level for m in self.members])
+        """Training noise level of each member, from its card (NaN where it has none)."""
+        return np.array([np.nan if m.noise_level is None else m.noise_level for m in self.members], dtype=float)
 
-    def choose(self, noise_levels: np.ndarray) -> np.ndarray:
-        """Index of the member nearest each noise level; a non-finite level gets the quietest."""
-        return nearest_level(noise_levels, self.noise_levels)
+    def choose(self, noise_levels: np.ndarray, frame_rate: float) -> np.ndarray:
+        """Position of each neuron's member (by its ν, at ``frame_rate``); a non-finite ν counts as 0."""
+        return choose(self.ranges, noise_levels, frame_rate)
 
     @property
     def provider(self) -> str:
         """The onnxruntime provider the members run on."""
         return self.members[0].provider
 
-    def member_for(self, noise_level: float) -> Model:
-        """The member a neuron of this noise level runs on."""
-        return self.members[int(self.choose(np.array([noise_level]))[0])]
+    def member_for(self, noise_level: float, frame_rate: float) -> Model:
+        """The member a neuron of this noise level, recorded at ``frame_rate``, runs on."""
+        return self.members[int(self.choose(np.array([noise_level]), frame_rate)[0])]
 
 
 def distinct_contracts(contracts) -> tuple[Contract, ...]:
@@ -112,12 +127,6 @@ def only_contract(contracts: tuple[Contract, ...], name: str) -> Contract:
     if len(contracts) != 1:
         raise ModelError(f"{name} mixes models that run differently ({', '.join(c.kind for c in contracts)}): no one contract")
     return contracts[0]
-
-
-def nearest_level(noise_levels: np.ndarray, member_levels: np.ndarray) -> np.ndarray:
-    """Index into ``member_levels`` (increasing) nearest each noise level; non-finite → 0."""
-    levels = np.nan_to_num(np.asarray(noise_levels, dtype=float), nan=-np.inf, posinf=-np.inf)
-    return np.argmin(np.abs(levels[..., None] - np.asarray(member_levels)), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -216,20 +225,20 @@ def _load_shipped(name: str, device: str, threads: int | None, providers: tuple 
 
 @dataclass(frozen=True)
 class MemberChoice:
-    """How a model or family gives each neuron its member and input scale from noise levels.
+    """How a model or family gives each neuron its member and input scale.
 
     Holds no onnxruntime session, so it pickles: a dask worker chooses exactly as
     :func:`assign_models` does for ``ens2rt.infer`` and ``ens2rt.Stream``.
     """
 
-    levels: np.ndarray  #: each member's training noise level (NaN for a single model without one)
+    ranges: tuple[MemberRange, ...]  #: the neurons each member takes
     contracts: tuple[Contract, ...]  #: each member's contract
 
-    def index(self, noise_levels: np.ndarray) -> np.ndarray:
-        """(n_neurons,) position of each neuron's member: the one trained nearest its level."""
+    def index(self, noise_levels: np.ndarray, frame_rate: float) -> np.ndarray:
+        """(n_neurons,) position of each neuron's member: the first whose ranges hold it."""
         if len(self.contracts) == 1:
             return np.zeros(np.shape(noise_levels), dtype=np.int64)
-        return nearest_level(noise_levels, self.levels)
+        return choose(self.ranges, noise_levels, frame_rate)
 
     def scales(self, index: np.ndarray, noise_levels: np.ndarray, frame_rate: float) -> np.ndarray:
         """(n_neurons,) what each neuron's trace is divided by, by its member's contract."""
@@ -238,9 +247,9 @@ class MemberChoice:
 
 def member_choice(loaded: Model | ModelFamily) -> MemberChoice:
     """The :class:`MemberChoice` of a loaded model or family."""
-    members = (loaded,) if isinstance(loaded, Model) else loaded.members
-    levels = np.array([np.nan if m.noise_level is None else m.noise_level for m in members], dtype=float)
-    return MemberChoice(levels=levels, contracts=tuple(m.contract for m in members))
+    if isinstance(loaded, Model):
+        return MemberChoice(ranges=(MemberRange(model=loaded.name),), contracts=(loaded.contract,))
+    return MemberChoice(ranges=loaded.ranges, contracts=tuple(m.contract for m in loaded.members))
 
 
 def given_levels(loaded: Model | ModelFamily, noise_level: float | np.ndarray, n_neurons: int) -> np.ndarray:
@@ -255,18 +264,17 @@ def given_levels(loaded: Model | ModelFamily, noise_level: float | np.ndarray, n
     return np.broadcast_to(wanted, (n_neurons,))
 
 
-def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None = None,
-                  frame_rate: float | None = None) -> NeuronModels:  # fmt: skip
-    """Each neuron's model: the member nearest its estimated ν, or nearest ``noise_level`` when given.
-
-    With ``frame_rate``, each neuron's input scale too, from the same ν (the given one
-    if any, else the estimate), as the models' contract says.
+def assign_models(loaded: Model | ModelFamily, levels: np.ndarray, noise_level: float | np.ndarray | None,
+                  frame_rate: float) -> NeuronModels:  # fmt: skip
+    """Each neuron's model and input scale: the member whose ranges hold its estimated ν (or
+    ``noise_level`` when given) at ``frame_rate``, and its input scale from the same ν, as
+    the member's contract says.
     """
     if noise_level is not None:
         levels = given_levels(loaded, noise_level, levels.shape[0])
     choice = member_choice(loaded)
-    index = choice.index(levels)
-    scale = None if frame_rate is None else choice.scales(index, levels, frame_rate)
+    index = choice.index(levels, frame_rate)
+    scale = choice.scales(index, levels, frame_rate)
     return NeuronModels(models=(loaded,) if isinstance(loaded, Model) else loaded.members, index=index, scale=scale)
 
 

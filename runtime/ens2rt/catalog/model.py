@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from ens2rt.catalog.manifest import FAMILIES_FOLDER, FamilyManifest, read_manifest
 from ens2rt.engine.contract import Contract
 from ens2rt.engine.stateful import StreamGraph
 from ens2rt.engine.timing import stage
 from ens2rt.errors import InputError, InputWarning, ModelError
 from ens2rt.options import DEVICES, Options
 
-DEFAULT_MODEL = "ens2-exc"  # a family: each neuron runs on the member trained nearest its noise level
+DEFAULT_MODEL = "ens2-exc"  # a family: models/families/ens2-exc.json says which member runs which neuron
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -38,26 +39,24 @@ def available_models() -> list[str]:
 
 
 def available_families() -> dict[str, list[str]]:
-    """Shipped families by name, each with its member models by increasing noise level."""
-    members: dict[str, list[tuple[float, str]]] = {}
-    for name in available_models():
-        card = json.loads((models_dir() / f"{name}.json").read_text())
-        for family in card_families(card):
-            members.setdefault(family, []).append((float(card["noise_level"]), name))
-    return {family: [name for _, name in sorted(pairs)] for family, pairs in sorted(members.items())}
+    """Shipped families by name, each with its member models in the order they are tried."""
+    folder = models_dir() / FAMILIES_FOLDER
+    if not folder.is_dir():
+        return {}
+    return {path.stem: read_manifest(path).model_names for path in sorted(folder.glob("*.json"))}
 
 
-def card_families(card: dict[str, Any]) -> list[str]:
-    """The families a card's model belongs to: its ``family``, one name or a list of names
-    (a noise member may serve several families, e.g. beside a windowed and a convolutional
-    native member)."""
-    family = card.get("family")
-    if family is None or family == "":
-        return []
-    names = [family] if isinstance(family, str) else family
-    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise ModelError(f"model card {card.get('name', '?')!r}: family must be a name or a list of names, got {family!r}")
-    return list(dict.fromkeys(names))
+def family_manifest(name: str) -> FamilyManifest:
+    """The manifest of shipped family ``name``: its members and the neurons each runs."""
+    path = models_dir() / FAMILIES_FOLDER / f"{name}.json"
+    if not path.is_file():
+        families = ", ".join(available_families()) or "none"
+        raise ModelError(f"unknown model family {name!r}; shipped families: {families}")
+    manifest = read_manifest(path)
+    missing = [m for m in manifest.model_names if not (models_dir() / f"{m}.onnx").is_file()]
+    if missing:
+        raise ModelError(f"family manifest {path} lists {', '.join(missing)}, which is not a shipped model")
+    return manifest
 
 
 def resolve_model_path(model: str | Path) -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 
 import ens2rt
 from ens2rt.catalog.family import load_models
-from ens2rt.catalog.model import DEFAULT_MODEL, conflicting_onnxruntimes, read_card, resolve_model_path
+from ens2rt.catalog.manifest import ANYTHING, FamilyManifest
+from ens2rt.catalog.model import DEFAULT_MODEL, conflicting_onnxruntimes, family_manifest, read_card, resolve_model_path
 from ens2rt.cli.app import app
 from ens2rt.errors import Ens2Error
 
@@ -27,9 +30,10 @@ def info() -> None:
     except Ens2Error as exc:
         in_use = f"none ({exc})"
     typer.echo(f"provider in use with device=auto: {in_use}")
-    typer.echo("model families (each neuron runs on the member nearest its noise level):")
-    for family, members in ens2rt.available_families().items():
-        typer.echo(f"  {family:<22} {', '.join(members)}" + ("  (default)" if family == DEFAULT_MODEL else ""))
+    typer.echo("model families (each neuron runs on one member; models/families/NAME.json says which):")
+    for family in ens2rt.available_families():
+        manifest = family_manifest(family)
+        typer.echo(f"  {family:<22} {member_summary(manifest)}" + ("  (default)" if family == DEFAULT_MODEL else ""))
     typer.echo("models (* streams through a streaming graph: each sample computed once, docs/onnx-contract.md):")
     for name in ens2rt.available_models():
         card = read_card(resolve_model_path(name))
@@ -38,3 +42,15 @@ def info() -> None:
         typer.echo(f" {mark}{name:<22} {card['cell_class']:<11} {level:<7} {card['description']}")
 
 
+
+
+def member_summary(manifest: FamilyManifest) -> str:
+    """Its members, with the frame rates and noise levels each takes where the manifest gives them."""
+    if manifest.by_noise_level:
+        return ", ".join(manifest.model_names) + " (nearest noise level)"
+    parts = []
+    for member in manifest.members:
+        limits = [f"{label} {low:g}–{high:g}" if math.isfinite(high) else f"{label} ≥ {low:g}"
+                  for label, (low, high) in (("Hz", member.frame_rate_hz), ("ν", member.noise_level)) if (low, high) != ANYTHING]  # fmt: skip
+        parts.append(member.model + (f" ({', '.join(limits)})" if limits else ""))
+    return "; ".join(parts)
