@@ -1,11 +1,11 @@
 """Leave-one-dataset-out accuracy of ens2rt against ground truth, beside ENS² and OASIS.
 
-    python benchmarks/accuracy.py run --dataset DS09 --dataset DS31   # some datasets
-    python benchmarks/accuracy.py run                                 # all excitatory
-    python benchmarks/accuracy.py run --dataset DS22 ... --dataset DS27   # the inhibitory ones
-    python benchmarks/accuracy.py table                               # the markdown table
-    python benchmarks/accuracy.py cards                               # then, on purpose: scores into the cards
-    python benchmarks/accuracy.py run --recipe conv-local -d DS09     # another recipe, beside it
+    python -m benchmarks.accuracy run --dataset DS09 --dataset DS31   # some datasets
+    python -m benchmarks.accuracy run                                 # all excitatory
+    python -m benchmarks.accuracy run --dataset DS22 ... --dataset DS27   # the inhibitory ones
+    python -m benchmarks.accuracy table                               # the markdown table
+    python -m benchmarks.accuracy cards                               # then, on purpose: scores into the cards
+    python -m benchmarks.accuracy run --recipe conv-local -d DS09     # another recipe, beside it
 
 For each held-out dataset D a model is trained with the published recipe on every
 other dataset of D's cell class (excitatory DS01-DS21, DS29, DS31; inhibitory
@@ -25,7 +25,6 @@ the published recipe's in the excitatory table.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -35,15 +34,13 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ens2rt
+from ens2export.dataset import load_windows
+from ens2export.groundtruth import find_datasets, load_dataset
+from ens2rt.scoring import correlation, smooth_spike_counts
+from ens2export.train import TrainSettings, save_run, train
 
-import ens2rt  # noqa: E402
-from ens2export.dataset import load_windows  # noqa: E402
-from ens2export.groundtruth import find_datasets, load_dataset  # noqa: E402
-from ens2rt.scoring import correlation, smooth_spike_counts  # noqa: E402
-from ens2export.train import TrainSettings, save_run, train  # noqa: E402
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     ENS2_REPORTED,
     EXCITATORY,
     GROUND_TRUTH,
@@ -58,7 +55,7 @@ from benchmarks.common import (  # noqa: E402
     put_scores_in_card,
     score_prediction,
 )
-from benchmarks.recipes import VARIANTS  # noqa: E402
+from benchmarks.recipes import VARIANTS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 LOO_RESULTS = RESULTS / "loo"
@@ -159,7 +156,7 @@ def train_one(
     source = load_windows(training_data, include=training_pool(held_out), exclude=[held_out], resampler=settings.resampler)
     result = train(source, settings, device=device)
     limits = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None)
-    command = f"python benchmarks/accuracy.py train -d {held_out} --recipe {recipe} --training-data {training_data} --device {device} --seed {seed}{limits} --runs {runs}"
+    command = f"python -m benchmarks.accuracy train -d {held_out} --recipe {recipe} --training-data {training_data} --device {device} --seed {seed}{limits} --runs {runs}"
     save_run(out, source, settings, result, command)
     return f"{held_out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
@@ -558,7 +555,7 @@ def update_card(card_path: Path, scores: dict) -> None:
     put_scores_in_card(card_path, {
         "note": "scores of models trained with this card's recipe on all datasets of its cell class but the one "
         "scored; this model itself saw every dataset, so these estimate how it does on new data",
-        "command": "python benchmarks/accuracy.py table",
+        "command": "python -m benchmarks.accuracy table",
         **scores,
     })  # fmt: skip
 

@@ -1,11 +1,10 @@
 """Throughput of `ens2rt infer IN.zarr -o OUT.zarr` on a local dask cluster of 1 and 2 workers.
 
-    python benchmarks/dask_scaling.py --neurons 64 --minutes 10
+    python -m benchmarks.dask_scaling --neurons 64 --minutes 10
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,11 +12,9 @@ from typing import Annotated
 
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import report  # noqa: E402
-from benchmarks.speed import FRAME_RATE, make_traces  # noqa: E402
-from ens2rt.dask import infer_zarr  # noqa: E402
+from benchmarks.common import report
+from benchmarks.speed import FRAME_RATE, make_traces
+from ens2rt.dask import infer_zarr
 
 
 def main(

@@ -18,12 +18,12 @@ python3 -c "import torch, onnxruntime as o; print('torch', torch.__version__, 'o
 
 datasets=()
 for d in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20 21 29 31; do datasets+=(-d "DS$d"); done
-timeout "$seconds" python3 benchmarks/accuracy.py train --training-data "$prep" --runs /tmp/runs/published \
+timeout "$seconds" python3 -m benchmarks.accuracy train --training-data "$prep" --runs /tmp/runs/published \
   --device cuda --workers 8 "${datasets[@]}"
 tar czf "$out/loo_runs.tar.gz" -C /tmp runs
 
 if python3 -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())"; then
-  timeout 150 python3 benchmarks/speed.py run --device cuda --out "$out/speed_cuda.md"
+  timeout 150 python3 -m benchmarks.speed run --device cuda --out "$out/speed_cuda.md"
 else
   echo "no CUDA provider in this onnxruntime: CUDA speed run skipped"
 fi

@@ -1,16 +1,16 @@
 """Noise-matched models against the single recipe model, at native noise and at ν = 2, 4, 6, 8.
 
-    python benchmarks/noise.py train      # 2 folds x (recipe + one model per level), ~7 min each on 2 cores
-    python benchmarks/noise.py score      # degrade, infer, score (cached per dataset)
-    python benchmarks/noise.py table      # markdown table
-    python benchmarks/noise.py cards      # then, on purpose: the table's scores into the shipped cards
-    python benchmarks/noise.py train --recipe conv-local; python benchmarks/noise.py score --recipe conv-local
+    python -m benchmarks.noise train      # 2 folds x (recipe + one model per level), ~7 min each on 2 cores
+    python -m benchmarks.noise score      # degrade, infer, score (cached per dataset)
+    python -m benchmarks.noise table      # markdown table
+    python -m benchmarks.noise cards      # then, on purpose: the table's scores into the shipped cards
+    python -m benchmarks.noise train --recipe conv-local; python -m benchmarks.noise score --recipe conv-local
                                           # another recipe's single model per fold, beside them
-    python benchmarks/noise.py score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
+    python -m benchmarks.noise score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
                                           # that recipe's own family (members trained with --recipe too)
-    python benchmarks/noise.py score --recipe windowed --member windowed-band2 --member windowed-nu4 ...
+    python -m benchmarks.noise score --recipe windowed --member windowed-band2 --member windowed-nu4 ...
                                           # a family with a member trained over a band of ν (at its centre)
-    python benchmarks/noise.py score --recipe conv-noise-distil1 --published-members
+    python -m benchmarks.noise score --recipe conv-noise-distil1 --published-members
                                           # that recipe's model with the published recipe's noise members
 
 Noise-level members train for a fixed ``NOISE_STEPS`` steps instead of the recipe's
@@ -44,14 +44,12 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ens2rt
+from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset
+from ens2rt.scoring import correlation
+from ens2rt.engine.traces import noise_level
 
-import ens2rt  # noqa: E402
-from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset  # noqa: E402
-from ens2rt.scoring import correlation  # noqa: E402
-from ens2rt.engine.traces import noise_level  # noqa: E402
-
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron, put_scores_in_card  # noqa: E402
+from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron, put_scores_in_card
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}
@@ -103,7 +101,7 @@ def train_one(held_out_fold: str, level: float | None, training_data: Path, runs
     settings = TrainSettings() if level is None else TrainSettings(noise_level=level, max_steps=NOISE_STEPS, patience=NOISE_STEPS)
     result = train(source, settings, device=device)
     level_option = "" if level is None else f" --level {level:g}"
-    command = f"python benchmarks/noise.py train --fold {held_out_fold}{level_option} --training-data {training_data} --device {device}"
+    command = f"python -m benchmarks.noise train --fold {held_out_fold}{level_option} --training-data {training_data} --device {device}"
     save_run(out, source, settings, result, command)
     return f"{out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
@@ -132,7 +130,7 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     train_on = trained_on(held_out_fold)
     source = load_windows(training_data, include=train_on, resampler=settings.resampler)
     result = train(source, settings, device=device)
-    command = f"python benchmarks/noise.py train --fold {held_out_fold} --recipe {recipe} --training-data {training_data} --device {device}"
+    command = f"python -m benchmarks.noise train --fold {held_out_fold} --recipe {recipe} --training-data {training_data} --device {device}"
     save_run(out, source, settings, result, command)
     return f"{out}: {result.steps} steps, {result.wall_time_s:.0f} s on {result.device}, loss {result.losses[-1]:.5f}"
 
@@ -436,7 +434,7 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
     s = summary(found)
     lines = [
         f"Median over {len(found)} held-out datasets of the median per-neuron correlation "
-        "(`python benchmarks/noise.py table`).",
+        "(`python -m benchmarks.noise table`).",
         "",
         "| test noise | recipe model | noise-matched family | difference | OASIS | datasets better / worse | members chosen (trials) |",
         "|---|---|---|---|---|---|---|",
@@ -488,14 +486,14 @@ def recipe_lines(recipes: dict[str, dict]) -> list[str]:
             base = recipe.removesuffix("-mixed")
             what = (f"A family of mixed kinds per fold: the `{base}` model as its native member and the published recipe's noise "
                     f"members ({', '.join(members)}) beside it, all trained on the same half, the runtime picking one per trial "
-                    f"by its estimated ν (`python benchmarks/noise.py score --recipe {base} --published-members`)")  # fmt: skip
+                    f"by its estimated ν (`python -m benchmarks.noise score --recipe {base} --published-members`)")  # fmt: skip
         elif members:
             base = r.get("recipe") or recipe.removesuffix("-family")
             what = (f"The `{base}` family per fold: its model and {', '.join(f'`{m}`' for m in members)}, each trained on the same "
-                    f"half, the runtime picking one per trial by its estimated ν (`python benchmarks/noise.py score --recipe {base} "
+                    f"half, the runtime picking one per trial by its estimated ν (`python -m benchmarks.noise score --recipe {base} "
                     + " ".join(f"--member {m}" for m in members) + "`)")  # fmt: skip
         else:
-            what = f"One `{recipe}` model per fold, same folds and traces (`python benchmarks/noise.py score --recipe {recipe}`)"
+            what = f"One `{recipe}` model per fold, same folds and traces (`python -m benchmarks.noise score --recipe {recipe}`)"
         lines += ["", f"{what}, {n} of {len(EXCITATORY)} datasets; the family's median over the same datasets beside it.", "",
                   f"| test noise | {recipe} | noise-matched family | difference | datasets better / worse |", "|---|---|---|---|---|"]  # fmt: skip
         for name, row in r["conditions"].items():
@@ -521,7 +519,7 @@ def shipped_family_entry(scores: dict, recipes: dict[str, dict]) -> dict | None:
         "of the excitatory datasets and scored on the other half as recorded and degraded to each level; beside it the same "
         "family with the exact ν = 2 member and the native member alone, trained in the same session, and OASIS on the "
         "same traces; this model itself saw every dataset",
-        "command": "python benchmarks/noise.py table",
+        "command": "python -m benchmarks.noise table",
         "protocol": scores["protocol"],
         "median_of_dataset_medians": {
             condition: {**{key: recipes[folder]["conditions"][condition]["correlation"] for key, folder in SHIPPED_FAMILY_ROWS.items()},
@@ -563,7 +561,7 @@ def update_recipe_cards(recipes: dict[str, dict], models: Path = REPO / "models"
             "note": "one model of this card's recipe per fold, trained on one half of the excitatory datasets and scored on "
             "the other half as recorded and degraded to each level; this model itself saw every dataset"
             + seeds_note(models / f"{model}.json"),
-            "command": "python benchmarks/noise.py table",
+            "command": "python -m benchmarks.noise table",
             "datasets": r["datasets"],
             "median_of_dataset_medians": {condition: {"this_recipe": row["correlation"], "ens2_exc_family_same_datasets": row["family_same_datasets"]}
                                           for condition, row in r["conditions"].items()},

@@ -1,9 +1,9 @@
 """Throughput of ens2rt beside the published ENS² pipeline and OASIS, in one run.
 
-    python benchmarks/speed.py run                      # 20 neurons x 10 min at 30 Hz, CPU
-    python benchmarks/speed.py run --frame-rate 120     # the same at ~120 Hz (GCaMP8-style imaging)
-    python benchmarks/speed.py run --conv-model PATH    # add a convolutional (whole-trace) model's row
-    python benchmarks/speed.py run --device cuda        # ens2rt on onnxruntime's CUDA provider
+    python -m benchmarks.speed run                      # 20 neurons x 10 min at 30 Hz, CPU
+    python -m benchmarks.speed run --frame-rate 120     # the same at ~120 Hz (GCaMP8-style imaging)
+    python -m benchmarks.speed run --conv-model PATH    # add a convolutional (whole-trace) model's row
+    python -m benchmarks.speed run --device cuda        # ens2rt on onnxruntime's CUDA provider
 
 Every method runs in its own process on the same traces (the shipped real
 recording, circularly shifted per neuron and resampled to 30 Hz), so peak memory
@@ -26,11 +26,9 @@ from typing import Annotated
 import numpy as np
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import ens2rt  # noqa: E402
-from benchmarks.common import SHARED, report  # noqa: E402
-from ens2rt.catalog.model import DEFAULT_MODEL  # noqa: E402
+import ens2rt
+from benchmarks.common import SHARED, report
+from ens2rt.catalog.model import DEFAULT_MODEL
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FRAME_RATE = 30.0

@@ -1,8 +1,8 @@
 """Streaming: per-push compute of ens2rt.Stream, and what latency costs in accuracy.
 
-    python benchmarks/stream_latency.py run --neurons 1000 --seconds 120 --chunk-s 1
-    python benchmarks/stream_latency.py run --model ens2-exc-online --chunk-s 0.0334   # every frame
-    python benchmarks/stream_latency.py trade      # -> results/latency.md and latency.png
+    python -m benchmarks.stream_latency run --neurons 1000 --seconds 120 --chunk-s 1
+    python -m benchmarks.stream_latency run --model ens2-exc-online --chunk-s 0.0334   # every frame
+    python -m benchmarks.stream_latency trade      # -> results/latency.md and latency.png
 
 ``run`` pushes the shipped real recording (shifted per neuron, at 30 Hz) in chunks as
 an acquisition loop would, and reports the compute time of each push against the
@@ -15,7 +15,6 @@ validation runs (``research/recipe.py``, fold D) side by side.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,12 +22,10 @@ from typing import Annotated
 import numpy as np
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import ens2rt  # noqa: E402
-from ens2rt.catalog.family import load_models  # noqa: E402
-from benchmarks.common import CACHE, RESULTS, median, report  # noqa: E402
-from benchmarks.speed import FRAME_RATE, make_traces  # noqa: E402
+import ens2rt
+from ens2rt.catalog.family import load_models
+from benchmarks.common import CACHE, RESULTS, median, report
+from benchmarks.speed import FRAME_RATE, make_traces
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 # (row, recipe variant, model the stream runs: a shipped name, or the variant's fold-D validation model)
@@ -150,7 +147,7 @@ def trade(
     lines = [
         "# Latency against accuracy",
         "",
-        f"`python benchmarks/stream_latency.py trade` ({neurons} neurons at {FRAME_RATE:g} Hz, the shipped recording shifted per",
+        f"`python -m benchmarks.stream_latency trade` ({neurons} neurons at {FRAME_RATE:g} Hz, the shipped recording shifted per",
         "neuron; onnxruntime CPU on this 2-core machine). **Delay**: `Stream.delay_s`, the worst case over frame phases of",
         "the time from a rate sample's own time to the push that emits it, resampler included (pushing k frames at a",
         "time adds up to k − 1 frame periods). **Compute**: mean per push (the real-time factor is imaging time over it; a",

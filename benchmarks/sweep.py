@@ -1,7 +1,7 @@
 """Sweeps of inference settings on held-out ground truth, to choose ens2rt's defaults.
 
-    python benchmarks/sweep.py hops          # window hops 1…48 → the default hop
-    python benchmarks/sweep.py resamplers    # windowed sinc (streamable) against Fourier
+    python -m benchmarks.sweep hops          # window hops 1…48 → the default hop
+    python -m benchmarks.sweep resamplers    # windowed sinc (streamable) against Fourier
 
 Each held-out dataset is scored with its own leave-one-out model (see accuracy.py),
 so no neuron is scored by a model trained on it. Results are cached per dataset
@@ -11,20 +11,17 @@ under ``benchmarks/results/<sweep>/`` and tabulated in ``benchmarks/results/<swe
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import ens2rt  # noqa: E402
-from benchmarks.accuracy import export_run, run_dir  # noqa: E402
-from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, RUNS, median, predict_neuron  # noqa: E402
-from ens2export.groundtruth import find_datasets, load_dataset  # noqa: E402
-from ens2rt.scoring import correlation  # noqa: E402
+import ens2rt
+from benchmarks.accuracy import export_run, run_dir
+from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, RUNS, median, predict_neuron
+from ens2export.groundtruth import find_datasets, load_dataset
+from ens2rt.scoring import correlation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 HOPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)

@@ -94,7 +94,7 @@ def test_scores_go_into_a_card_beside_other_benchmarks_entries(tmp_path):
     written = json.loads(card.read_text())
     assert written["sha256"] == "abc" and written["scores"]["noise_matched_family"] == {"x": 1}
     assert written["scores"]["median_of_medians_ds02_ds21"] == 0.7
-    assert written["scores"]["command"] == "python benchmarks/accuracy.py table"
+    assert written["scores"]["command"] == "python -m benchmarks.accuracy table"
     assert [p.name for p in tmp_path.iterdir()] == ["ens2-exc-native.json"]  # no partial file left behind
 
 

@@ -167,7 +167,7 @@ def test_the_shipped_familys_cards_cite_its_own_rows_with_the_exact_family_and_o
     entry = noise.shipped_family_entry(scores, rows)
     assert entry["median_of_dataset_medians"]["native"] == {"family": 0.6, "family_with_exact_nu2_member": 0.61,
                                                             "native_member_alone": 0.62, "oasis": 0.48}  # fmt: skip
-    assert entry["median_of_dataset_medians"]["nu2"]["family"] == 0.5 and entry["command"] == "python benchmarks/noise.py table"
+    assert entry["median_of_dataset_medians"]["nu2"]["family"] == 0.5 and entry["command"] == "python -m benchmarks.noise table"
 
 
 def test_the_family_benchmark_is_on_the_members_cards_and_off_a_model_that_left(tmp_path):
