@@ -41,7 +41,9 @@ from ens2rt.scoring import correlation, smooth_spike_counts
 from ens2export.train import TrainSettings, save_run, train
 
 from benchmarks.common import (
+    CORRECTED,
     ENS2_REPORTED,
+    GROUND_TRUTH_MARKS,
     EXCITATORY,
     GROUND_TRUTH,
     INHIBITORY,
@@ -49,6 +51,9 @@ from benchmarks.common import (
     RESULTS,
     RUNS,
     export_trained_run,
+    ground_truth_copy,
+    ground_truth_fingerprint,
+    ground_truth_note,
     median,
     predict_neuron,
     noise_rate_scale,
@@ -223,7 +228,8 @@ def oasis_correlation(neuron) -> float:
 
 def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int, recipe: str = PUBLISHED) -> dict:
     model = ens2rt.Model.load(export_run(held_out, runs, recipe), device="cpu")
-    neurons = load_dataset(find_datasets(ground_truth, include=[held_out])[held_out])
+    folder = find_datasets(ground_truth, include=[held_out])[held_out]
+    neurons = load_dataset(folder)
     started = time.perf_counter()
     published = ens2rt.Model.load("ens2-published-inh", device="cpu") if cell_class(held_out) == "inhibitory" else None
     rows = []
@@ -244,6 +250,7 @@ def score_one(held_out: str, ground_truth: Path, runs: Path, hop: int, recipe: s
         "training": {k: info[k] for k in ("datasets", "steps", "final_loss", "device", "wall_time_s", "command", "git_commit")},
         **({} if len(infos) == 1 else {"members": [{k: member[k] for k in ("steps", "final_loss", "wall_time_s", "command")} for member in infos]}),
         "scoring_time_s": round(time.perf_counter() - started, 1),
+        "ground_truth_sha256": ground_truth_fingerprint(folder),
         "neurons": rows,
     }
 
@@ -299,6 +306,8 @@ def summary(results: dict[str, dict], cells: str = "excitatory", recipe: str = P
     for key, result in results.items():
         neurons = result["neurons"]
         per_dataset[key] = {"neurons": len(neurons), **{m: round(median(n[m] for n in neurons), 4) for m in metrics}}
+        if key in CORRECTED:
+            per_dataset[key]["ground_truth"] = ground_truth_copy(key, result.get("ground_truth_sha256"))
     common = {
         "protocol": f"leave-one-dataset-out over the {cells} datasets; {recipe} training recipe; median per-neuron scores",
         "hop": sorted({r["hop"] for r in results.values() if r.get("hop") is not None}),
@@ -329,6 +338,10 @@ def summary(results: dict[str, dict], cells: str = "excitatory", recipe: str = P
     }
 
 
+def dataset_label(key: str, row: dict | None) -> str:
+    return key + (GROUND_TRUTH_MARKS[row["ground_truth"]] if row and "ground_truth" in row else "")
+
+
 def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str]:
     """The excitatory table: the published recipe's scores, and ``others`` (recipe: summary) in columns beside them."""
     others = others or {}
@@ -342,9 +355,10 @@ def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str
         extra = ""
         for other in others.values():
             cell = other["per_dataset"].get(key)
-            extra += f" {cell['correlation']:.3f} | {cell['bias']:+.3f} |" if cell else " not run | |"
+            mark = GROUND_TRUTH_MARKS[cell["ground_truth"]] if cell and cell.get("ground_truth") != row.get("ground_truth") else ""
+            extra += f" {cell['correlation']:.3f}{mark} | {cell['bias']:+.3f} |" if cell else " not run | |"
         lines.append(
-            f"| {key} | {row['neurons']} | {row['correlation']:.3f} | {reported} | {row['oasis_correlation']:.3f} "
+            f"| {dataset_label(key, row)} | {row['neurons']} | {row['correlation']:.3f} | {reported} | {row['oasis_correlation']:.3f} "
             f"| {row['er_50ms']:.3f} | {row['bias']:+.3f} | {row['victor_purpura']:.3f} |{extra}"
         )
     if s["median_of_medians_ds02_ds21"] is not None:
@@ -359,7 +373,7 @@ def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str
             f"**{s['median_of_medians_ds02_ds21']:.3f}** | **{s['ens2_reported_same_datasets']:.3f}** | "
             f"**{s['oasis_same_datasets']:.3f}** | | | |{extra}"
         )
-    return lines
+    return lines + ground_truth_note({row["ground_truth"] for x in (s, *others.values()) for row in x["per_dataset"].values() if "ground_truth" in row})
 
 
 def head_to_head(published: dict, other: dict) -> dict:

@@ -20,6 +20,9 @@ CACHE = REPO / "benchmarks" / "cache"  # trained leave-one-out models: regenerab
 RUNS = CACHE / "runs" / "published"  # leave-one-out runs of the published recipe
 
 EXCITATORY = [f"DS{i:02d}" for i in range(1, 22)] + ["DS29", "DS31"]
+# datasets with files CASCADE corrected in 2025 (an alignment error, upstream issue #76; ../shared/docs/DATA.md):
+# scores made on the earlier copies are not comparable with new ones, so records carry the files' fingerprint
+CORRECTED = {"DS09": "cell1", "DS21": "V1_3 and V1_9"}
 INHIBITORY = [f"DS{i:02d}" for i in range(22, 28)]
 # Median correlation per held-out dataset, from the ENS² paper's own leave-one-dataset-out run.
 ENS2_REPORTED = {
@@ -38,6 +41,41 @@ class Prediction:
     true_rate: np.ndarray
     spike_times: np.ndarray | None
     true_spike_times: np.ndarray
+
+
+def ground_truth_fingerprint(folder: Path) -> str:
+    """sha256 over a dataset folder's .mat files (names and bytes): which copy of the ground truth a score used."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.mat")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ground_truth_copy(key: str, sha256: str | None, ground_truth: Path = GROUND_TRUTH) -> str:
+    """For a dataset CASCADE corrected: whether a score with this fingerprint used the corrected files here, the earlier copies, or unknown."""
+    from ens2export.groundtruth import find_datasets
+
+    folder = find_datasets(ground_truth, include=[key]).get(key) if ground_truth.is_dir() else None
+    if folder is None:
+        return "unknown"
+    return "corrected" if sha256 == ground_truth_fingerprint(folder) else "earlier copies"
+
+
+GROUND_TRUTH_MARKS = {"corrected": "†", "earlier copies": "‡", "unknown": "?"}
+
+
+def ground_truth_note(copies: set[str]) -> list[str]:
+    """A line under a table with rows of corrected datasets, saying which copy each mark means."""
+    if not copies:
+        return []
+    meaning = {"corrected": "scored on CASCADE's 2025 correction of an alignment error (" + ", ".join(f"{k} {v}" for k, v in CORRECTED.items())
+               + "; ../shared/docs/DATA.md); the other folds' models were trained before it, with the earlier copies among their training data",
+               "earlier copies": "scored on the earlier copies of those files, not comparable with scores on the corrected ones",
+               "unknown": "ground truth not found here, copy unknown"}  # fmt: skip
+    return ["", " ".join(f"{GROUND_TRUTH_MARKS[c]} {meaning[c]}." for c in sorted(copies))]
 
 
 def point_sampled(dff: np.ndarray, rate: float, target: float) -> np.ndarray:

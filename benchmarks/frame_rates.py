@@ -25,7 +25,20 @@ import typer
 
 import ens2rt
 from benchmarks.accuracy import PUBLISHED, RUNS, export_run, learns_from_one_teacher, member_runs, recipe_fields
-from benchmarks.common import EXCITATORY, GROUND_TRUTH, RESULTS, median, point_sampled, predict_neuron, score_prediction
+from benchmarks.common import (
+    CORRECTED,
+    EXCITATORY,
+    GROUND_TRUTH,
+    GROUND_TRUTH_MARKS,
+    RESULTS,
+    ground_truth_copy,
+    ground_truth_fingerprint,
+    ground_truth_note,
+    median,
+    point_sampled,
+    predict_neuron,
+    score_prediction,
+)
 from ens2export.groundtruth import find_datasets, load_dataset
 from ens2rt.engine.traces import noise_level
 from ens2rt.scoring import correlation
@@ -109,7 +122,9 @@ def score(
         for name, by_rate in score_dataset(key, recipes, ground_truth, runs, hop).items():
             path = OUT / name / f"{key}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"dataset": key, "recipe": name, "hop": hop, "rates": by_rate}, indent=1) + "\n")
+            record = {"dataset": key, "recipe": name, "hop": hop,
+                      "ground_truth_sha256": ground_truth_fingerprint(find_datasets(ground_truth, include=[key])[key]), "rates": by_rate}  # fmt: skip
+            path.write_text(json.dumps(record, indent=1) + "\n")
             cells = ", ".join(f"{label} {median(r['correlation'] for r in rows):.3f}" for label, rows in by_rate.items())
             typer.echo(f"{key} {name}: {cells}")
 
@@ -132,9 +147,11 @@ def table_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
                 rows = record["rates"].get(label, [])
                 pooled[label] += rows
                 cells.append(_cell(rows))
-            lines.append(f"| {recipe} | {key} | " + " | ".join(cells) + " |")
+            lines.append(f"| {recipe} | {key}{copy_mark(key, record)} | " + " | ".join(cells) + " |")
         if len(by_dataset) > 1:
             lines.append(f"| {recipe} | all ({len(by_dataset)}) | " + " | ".join(_cell(pooled[label]) for label in labels) + " |")
+    copies = {ground_truth_copy(key, record.get("ground_truth_sha256")) for by_dataset in scores.values() for key, record in by_dataset.items() if key in CORRECTED}
+    lines += ground_truth_note(copies)
     fidelity = [(recipe, key, record) for recipe, by_dataset in scores.items() for key, record in by_dataset.items()
                 if any("fidelity_correlation" in row for rows in record["rates"].values() for row in rows)]  # fmt: skip
     if fidelity:
@@ -168,6 +185,11 @@ def noise_bin_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
             name = f"< {high:g}" if low == 0 else (f"≥ {low:g}" if high == np.inf else f"{low:g}–{high:g}")
             lines.append(f"| {recipe} | {name} | " + " | ".join(cells) + " |")
     return lines
+
+
+def copy_mark(key: str, record: dict) -> str:
+    """† or ‡ after a dataset CASCADE corrected: which copy of its ground truth the record used."""
+    return GROUND_TRUTH_MARKS[ground_truth_copy(key, record.get("ground_truth_sha256"))] if key in CORRECTED else ""
 
 
 def _cell(rows: list[dict]) -> str:

@@ -49,7 +49,7 @@ def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_p
     lines = accuracy.excitatory_lines(published, {"conv-local": other})
     assert lines[0].endswith(" conv-local r | conv-local bias |")
     assert lines[2].endswith("| 0.900 | +0.100 |") and lines[3].endswith("| not run | |")  # DS09 run, DS10 not
-    assert "**0.900** (1 of 20; ahead of ENS² on 1)" in lines[-1]
+    assert "**0.900** (1 of 20; ahead of ENS² on 1)" in next(line for line in lines if line.startswith("| **median"))
 
 
 def test_a_seed_ensemble_is_made_of_its_base_recipes_seed_runs(tmp_path):
@@ -150,3 +150,17 @@ def test_a_noise_following_rate_scale_is_fitted_without_the_dataset_it_scales():
     assert accuracy.noise_scale_check({"per_dataset": {"DS02": {"bias": 0.1}}}, levels) is None
     lines = accuracy.noise_scale_lines({"published": s}, levels)
     assert lines[-1].startswith("- `published` with a rate scale c · ν^slope fitted on the other held-out datasets (6 in all)")
+
+
+def test_rows_of_corrected_datasets_say_which_copy_of_the_ground_truth_they_used(ground_truth, monkeypatch):
+    """DS09 and DS21 carry CASCADE's 2025 correction: a row scored on it is marked †, one on the earlier copies ‡."""
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "GROUND_TRUTH", ground_truth)
+    folder = next(ground_truth.glob("DS09*"))
+    fresh = {**_result("DS09", 0.7, False), "ground_truth_sha256": common.ground_truth_fingerprint(folder)}
+    stale = {**_result("DS21", 0.6, False), "ground_truth_sha256": "0" * 64}
+    monkeypatch.setattr(accuracy, "ground_truth_copy", lambda key, sha: common.ground_truth_copy(key, sha, ground_truth))
+    lines = accuracy.excitatory_lines(accuracy.summary({"DS09": fresh, "DS21": stale, "DS10": _result("DS10", 0.7, False)}))
+    assert lines[2].startswith("| DS09† |") and lines[3].startswith("| DS21‡ |") and lines[4].startswith("| DS10 |")  # in the order given
+    assert "† scored on CASCADE's 2025 correction" in lines[-1] and "‡ scored on the earlier copies" in lines[-1]
