@@ -64,10 +64,42 @@ def neuron_noise_level(neuron, rate: float | None) -> float:
     return median(levels)
 
 
-def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: Path, hop: int) -> dict[str, dict]:
-    """Per recipe: per rate label, one row per neuron (correlation, bias, spike totals; fidelity where it applies)."""
+# the recipe each shipped family member was trained with: a family's fold version is made of these recipes' fold models
+FOLD_RECIPE = {"ens2-exc-native": PUBLISHED, "ens2-exc-conv": "conv-noise-distil1", "ens2-exc-band2": "windowed-band2",
+               **{f"ens2-exc-nu{level}": f"windowed-nu{level}" for level in (2, 4, 6, 8)}}  # fmt: skip
+FAMILY_PREFIX = "family-"  #: a recipe name FAMILY_PREFIX + manifest stem scores that family's fold version
+
+
+def family_recipes(manifest: Path) -> list[str]:
+    """The fold recipes a family manifest's members need."""
+    from ens2rt.catalog.manifest import read_manifest
+
+    names = read_manifest(manifest).model_names
+    unknown = [n for n in names if n not in FOLD_RECIPE]
+    if unknown:
+        raise typer.BadParameter(f"{manifest}: no fold recipe known for {', '.join(unknown)}", param_hint="--family")
+    return [FOLD_RECIPE[n] for n in names]
+
+
+def fold_family(held_out: str, manifest: Path, runs: Path) -> ens2rt.ModelFamily:
+    """The family of ``manifest`` made of the leave-``held_out``-out models of its members' recipes, choosing as it says."""
+    from ens2rt.catalog.manifest import read_manifest
+
+    spec = read_manifest(manifest)
+    models = [ens2rt.Model.load(export_run(held_out, runs, FOLD_RECIPE[m.model]), device="cpu") for m in spec.members]
+    if spec.by_noise_level:  # the fold models' levels are their recipes' (the native ones: their training data's median ν)
+        raise typer.BadParameter(f"{manifest} chooses by nearest noise level: give its members explicit ranges to score it here", param_hint="--family")
+    from dataclasses import replace
+
+    ranges = [replace(member, model=model.name) for member, model in zip(spec.members, models)]
+    return ens2rt.ModelFamily.with_ranges(FAMILY_PREFIX + spec.name, models, ranges)
+
+
+def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: Path, hop: int, families: list[Path] = ()) -> dict[str, dict]:
+    """Per recipe (and family): per rate label, one row per neuron (correlation, bias, spike totals; fidelity where it applies)."""
     neurons = load_dataset(find_datasets(ground_truth, include=[held_out])[held_out])
     models = {recipe: ens2rt.Model.load(export_run(held_out, runs, recipe), device="cpu") for recipe in recipes}
+    models.update({FAMILY_PREFIX + manifest.stem: fold_family(held_out, manifest, runs) for manifest in families})
     students = {recipe: PUBLISHED for recipe in recipes if recipe != PUBLISHED and learns_from_one_teacher(recipe, "leave-one-out")}
     return score_neurons(neurons, models, hop, students)
 
@@ -106,6 +138,7 @@ def score_neurons(neurons, models: dict, hop: int, teachers: dict[str, str] | No
 def score(
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat).")] = None,
     recipe: Annotated[Optional[list[str]], typer.Option(help="Recipe (repeat): published, or an accuracy.py recipe.")] = None,
+    family: Annotated[Optional[list[Path]], typer.Option(help="Family manifest (repeat) whose fold version to score, made of its members' recipes' fold models.")] = None,
     ground_truth: Path = GROUND_TRUTH,
     runs: Path = RUNS,
     hop: int = ens2rt.DEFAULT_HOP,
@@ -114,12 +147,14 @@ def score(
     recipes = recipe or [PUBLISHED]
     for name in recipes:
         recipe_fields(name)  # an unknown recipe fails before any work
+    families = list(family or [])
+    needed = list(dict.fromkeys([*recipes, *(r for manifest in families for r in family_recipes(manifest))]))
     for key in dataset or EXCITATORY:
-        missing = [name for name in recipes if not all((f / "run.json").is_file() for f in member_runs(key, runs, name))]
+        missing = [name for name in needed if not all((f / "run.json").is_file() for f in member_runs(key, runs, name))]
         if missing:
             typer.echo(f"{key}: no fold model of {', '.join(missing)} in {runs}; train with accuracy.py train -d {key}", err=True)
             continue
-        for name, by_rate in score_dataset(key, recipes, ground_truth, runs, hop).items():
+        for name, by_rate in score_dataset(key, recipes, ground_truth, runs, hop, families).items():
             path = OUT / name / f"{key}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             record = {"dataset": key, "recipe": name, "hop": hop,

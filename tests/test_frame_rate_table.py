@@ -56,3 +56,29 @@ def test_neurons_are_binned_by_their_own_noise_level():
     assert lines[2].startswith("| published | < 1.4 | 0.850 (2; +0.00) |")
     assert lines[3].startswith("| published | 1.4–3 | 0.500 (1; +0.00) |")
     assert lines[4].startswith("| published | ≥ 3 | 0.200 (1; +0.00) |")
+
+
+def test_a_family_is_scored_by_its_members_fold_models_choosing_as_its_manifest_says(ground_truth, monkeypatch, tmp_path):
+    """A ranged manifest of shipped names becomes a family of fold models (shipped models stand in for them here)."""
+    import json
+
+    import ens2rt
+
+    stand_in = {"published": "ens2-exc-native", "conv-noise-distil1": "ens2-exc-conv", "windowed-nu6": "ens2-exc-nu6"}
+    monkeypatch.setattr(frame_rates, "export_run", lambda key, runs, recipe: ens2rt.Model.load(stand_in[recipe]).path)
+    manifest = tmp_path / "candidate.json"
+    manifest.write_text(json.dumps({"name": "candidate", "members": [
+        {"model": "ens2-exc-conv", "frame_rate_hz": [0, 40], "noise_level": [0, 5]},
+        {"model": "ens2-exc-native", "noise_level": [0, 5]}, {"model": "ens2-exc-nu6", "noise_level": [5, None]}]}))  # fmt: skip
+    assert frame_rates.family_recipes(manifest) == ["conv-noise-distil1", "published", "windowed-nu6"]
+    family = frame_rates.fold_family("DS31", manifest, None)
+    assert family.name == "family-candidate" and family.member_for(1.0, 30.0).name == "ens2-exc-conv"
+    assert family.member_for(1.0, 122.0).name == "ens2-exc-native" and family.member_for(6.0, 30.0).name == "ens2-exc-nu6"
+    nearest = tmp_path / "nearest.json"
+    nearest.write_text(json.dumps({"name": "nearest", "members": ["ens2-exc-native", "ens2-exc-nu6"]}))
+    with pytest.raises(Exception, match="explicit ranges"):
+        frame_rates.fold_family("DS31", nearest, None)
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"name": "unknown", "members": ["ens2-inh-native"]}))
+    with pytest.raises(Exception, match="no fold recipe known for ens2-inh-native"):
+        frame_rates.family_recipes(unknown)
