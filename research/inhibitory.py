@@ -32,8 +32,8 @@ from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "inhibitory"
 OFFSETS = (0.05, 0.1)
-RATES_HZ = (7.5, 2.5)
-REFERENCE = "ens2-exc-native"  #: trained on excitatory data only: held out for every inhibitory dataset
+RATES_HZ = (15.0, 7.5, 2.5)
+REFERENCES = ("ens2-exc-native", "ens2-exc-conv")  #: trained on excitatory data only: held out for every inhibitory dataset
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
@@ -57,14 +57,22 @@ def conditions(neuron: Neuron) -> list[tuple[str, Neuron, float | None]]:
     return out
 
 
-def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP) -> dict:
-    """Per model and condition, one row per neuron: correlation, bias, recorded firing rate."""
-    models = {"fold model": ens2rt.Model.load(export_run(held_out, runs), device="cpu"),
-              REFERENCE: ens2rt.Model.load(REFERENCE, device="cpu")}  # fmt: skip
-    rows: dict[str, dict[str, list[dict]]] = {name: {} for name in models}
-    for neuron in load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out]):
+def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP, done: dict | None = None) -> dict:
+    """Per model and condition, one row per neuron: correlation, bias, recorded firing rate.
+
+    ``done``: rows already scored (a cached record's), kept; only missing model-condition pairs run.
+    """
+    names = ["fold model", *REFERENCES]
+    rows: dict[str, dict[str, list[dict]]] = {name: dict((done or {}).get(name, {})) for name in names}
+    neurons = load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out])
+    wanted = {name: [c for c, _, _ in conditions(neurons[0]) if c not in rows[name]] for name in names}
+    models = {name: ens2rt.Model.load(export_run(held_out, runs) if name == "fold model" else name, device="cpu")
+              for name in names if wanted[name]}  # fmt: skip
+    for neuron in neurons:
         for condition, changed, rate in conditions(neuron):
             for name, model in models.items():
+                if condition not in wanted[name]:
+                    continue
                 scores = score_prediction(predict_neuron(changed, model, hop, frame_rate=rate))
                 rows[name].setdefault(condition, []).append(
                     {"file": neuron.path.name, "correlation": scores["correlation"], "bias": scores["bias"],
@@ -74,27 +82,31 @@ def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HO
 
 @app.command()
 def score(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs: Path = RUNS) -> None:
-    """Score each inhibitory dataset with a trained fold model under every condition (cached per dataset)."""
+    """Score each inhibitory dataset with a trained fold model under every condition (cached per dataset and model-condition pair)."""
     OUT.mkdir(parents=True, exist_ok=True)
     for key in dataset or INHIBITORY:
         if not (run_dir(key, runs) / "run.json").is_file():
-            typer.echo(f"{key}: no fold model in {runs}; train it with benchmarks/accuracy.py train -d {key}", err=True)
+            typer.echo(f"{key}: no fold model in {runs}; train it with python -m benchmarks.accuracy train -d {key}", err=True)
             continue
-        rows = score_dataset(key, runs)
-        (OUT / f"{key}.json").write_text(json.dumps({"dataset": key, "rows": rows}, indent=1) + "\n")
+        path = OUT / f"{key}.json"
+        done = json.loads(path.read_text())["rows"] if path.is_file() else None
+        rows = score_dataset(key, runs, done=done)
+        path.write_text(json.dumps({"dataset": key, "rows": rows}, indent=1) + "\n")
         typer.echo(f"{key}: " + "; ".join(f"{name} as recorded bias {median(r['bias'] for r in by['as recorded']):+.2f}"
                                           for name, by in rows.items()))  # fmt: skip
 
 
 def table_lines(records: dict[str, dict]) -> list[str]:
     """Median r / median bias per dataset, model and condition; then every neuron pooled, and by firing rate."""
-    names = list(next(iter(records.values()))["rows"])
-    labels = list(next(iter(records.values()))["rows"][names[0]])
+    names = list(dict.fromkeys(name for record in records.values() for name in record["rows"]))
+    present = {label for record in records.values() for by in record["rows"].values() for label in by}
+    order = ["as recorded", *(f"baseline +{o:g}" for o in OFFSETS), *(f"{r:g} Hz" for r in RATES_HZ)]
+    labels = [label for label in order if label in present]
     lines = ["| held out | model | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     pooled: dict[str, dict[str, list[dict]]] = {name: {label: [] for label in labels} for name in names}
     for key, record in records.items():
         for name in names:
-            by = record["rows"][name]
+            by = record["rows"].get(name, {})
             lines.append(f"| {key} | {name} | " + " | ".join(_cell(by.get(label, [])) for label in labels) + " |")
             for label in labels:
                 pooled[name][label] += by.get(label, [])

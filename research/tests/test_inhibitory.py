@@ -14,7 +14,7 @@ def _neuron(rate: float = 30.0) -> Neuron:
 def test_suspects_change_one_thing_each():
     neuron = _neuron()
     named = {name: (changed, rate) for name, changed, rate in inhibitory.conditions(neuron)}
-    assert list(named) == ["as recorded", "baseline +0.05", "baseline +0.1", "7.5 Hz", "2.5 Hz"]
+    assert list(named) == ["as recorded", "baseline +0.05", "baseline +0.1", "15 Hz", "7.5 Hz", "2.5 Hz"]
     assert np.all(named["baseline +0.1"][0].trials[0].dff == 0.1) and named["7.5 Hz"][1] == 7.5
     assert inhibitory.firing_rate(neuron) == 3 / 20.0
     assert [name for name, _, _ in inhibitory.conditions(_neuron(5.0))] == ["as recorded", "baseline +0.05", "baseline +0.1", "2.5 Hz"]
