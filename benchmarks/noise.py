@@ -49,7 +49,20 @@ from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset
 from ens2rt.scoring import correlation
 from ens2rt.engine.traces import noise_level
 
-from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, REPO, RESULTS, export_trained_run, median, predict_neuron, put_scores_in_card
+from benchmarks.common import (
+    CACHE,
+    CORRECTED,
+    EXCITATORY,
+    GROUND_TRUTH,
+    GROUND_TRUTH_MARKS,
+    REPO,
+    RESULTS,
+    export_trained_run,
+    ground_truth_copy,
+    median,
+    predict_neuron,
+    put_scores_in_card,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 FOLDS = {"A": EXCITATORY[0::2], "B": EXCITATORY[1::2]}
@@ -439,6 +452,12 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
         "| test noise | recipe model | noise-matched family | difference | OASIS | datasets better / worse | members chosen (trials) |",
         "|---|---|---|---|---|---|---|",
     ]
+    corrected = sorted(key for key in found if key in CORRECTED)
+    if corrected:  # the fold models here were trained, and these datasets scored, before they carried a fingerprint
+        copies = {ground_truth_copy(key, found[key].get("ground_truth_sha256")) for key in corrected}
+        lines[0] += (f" {', '.join(corrected)}: " + "; ".join(f"{GROUND_TRUTH_MARKS[c]} {c}" for c in sorted(copies))
+                     + " of their ground truth (CASCADE's 2025 correction is in ../shared; scores on the earlier copies are not "
+                     "comparable with new ones, and both folds' models trained on the earlier copies).")  # fmt: skip
     for name, row in s["conditions"].items():
         label = "as recorded" if name == "native" else f"ν = {name[2:]}"
         members = ", ".join(f"{m} {n}" for m, n in row["members_chosen"].items())
