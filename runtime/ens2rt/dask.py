@@ -137,6 +137,9 @@ def infer(x: da.Array | np.ndarray, frame_rate: float, *, model: str | Path = DE
     resampler = chosen.resampler or loaded.resampler
     if resampler == "fourier":
         raise InputError("Fourier resampling needs whole traces; ens2rt.dask resamples with sinc or linear")
+    if chosen.calibrate != "none":
+        raise InputError(f"calibrate={chosen.calibrate!r} fits each neuron's whole trace; ens2rt.dask works in pieces of time: "
+                         "use ens2rt.infer for calibrated counts")  # fmt: skip
     members = loaded.members if isinstance(loaded, ModelFamily) else (loaded,)
     paths = tuple(str(m.path) for m in members)
     n_out = n_samples_at_60hz(n_frames, frame_rate)

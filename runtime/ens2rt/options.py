@@ -25,6 +25,7 @@ from ens2rt.engine.traces import check_hop
 DEFAULT_HOP = 6  # the largest hop within 0.002 of hop 1 on held-out data: benchmarks/results/hops.md
 DEFAULT_BATCH_SIZE = 1024  # fastest of 256…16384 windows per onnxruntime call on a 2-core CPU
 DEVICES = ("auto", "cpu", "cuda")
+CALIBRATIONS = ("none", "quantal")  #: how the rate's scale is set per neuron (ens2rt.engine.quantal)
 
 #: an onnxruntime execution provider, by name or with its options: "CUDAExecutionProvider",
 #: ("CUDAExecutionProvider", {"device_id": 1}), ("TensorrtExecutionProvider", {...}) …
@@ -43,6 +44,9 @@ class Options:
     - ``input_checks``: refuse input that looks like percent, raw fluorescence or a
       transposed array (offline only: a stream cannot see a whole trace).
     - ``empty_neurons``: a neuron without a finite value gives a NaN row (``"nan"``) or an error.
+    - ``calibrate``: ``"none"``, or ``"quantal"``: each neuron's rate divided by the unit a
+      quantal fit of its isolated events finds, where that fit is decisive
+      (:mod:`ens2rt.engine.quantal`; whole traces only, so not in a stream or on dask).
     - ``batch_size``: windows per onnxruntime call.
     - ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``; ``threads``: onnxruntime's CPU threads.
     - ``providers``: onnxruntime execution providers in order of preference, each a name or
@@ -56,6 +60,7 @@ class Options:
     percent: bool = False
     input_checks: bool = True
     empty_neurons: str = "nan"
+    calibrate: str = "none"
     batch_size: int = DEFAULT_BATCH_SIZE
     device: str = "auto"
     threads: int | None = None
@@ -68,6 +73,8 @@ class Options:
         check_spike_fit(self.spike_fit)
         if self.empty_neurons not in EMPTY_NEURON_POLICIES:
             raise InputError(f"empty_neurons must be one of {', '.join(EMPTY_NEURON_POLICIES)}, not {self.empty_neurons!r}")
+        if self.calibrate not in CALIBRATIONS:
+            raise InputError(f"calibrate must be one of {', '.join(CALIBRATIONS)}, not {self.calibrate!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size!r}")
         if self.device not in DEVICES:

@@ -34,6 +34,8 @@ class InferenceResult:
     neuron_model: np.ndarray  #: (n_neurons,) str, the model that ran on each neuron
     model_sha256: dict[str, str]  #: sha256 of the ONNX file of each model that ran, by name
     settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
+    calibration_unit: np.ndarray | None = None  #: (n_neurons,) with calibrate="quantal": each neuron's unit u (NaN: no fit)
+    calibration_applied: np.ndarray | None = None  #: (n_neurons,) bool, whether the rate was divided by u (a decisive fit)
 
 
 def provenance_json(settings: dict[str, Any], *more: dict[str, Any] | None) -> str:

@@ -38,6 +38,11 @@ class EmptyNeurons(str, Enum):
     error = "error"
 
 
+class Calibrate(str, Enum):
+    none = "none"
+    quantal = "quantal"
+
+
 def _version(show: bool) -> None:
     if show:
         typer.echo(f"ens2rt {ens2rt.__version__}")

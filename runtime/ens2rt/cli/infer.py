@@ -13,7 +13,7 @@ import typer
 import ens2rt
 from ens2rt.catalog.family import load_models
 from ens2rt.catalog.model import DEFAULT_MODEL
-from ens2rt.cli.app import Device, EmptyNeurons, TimeAxis, app, default_output, fail, models_summary, own_warnings, progress_bar
+from ens2rt.cli.app import Calibrate, Device, EmptyNeurons, TimeAxis, app, default_output, fail, models_summary, own_warnings, progress_bar
 from ens2rt.engine.traces import check_frame_rate
 from ens2rt.errors import Ens2Error, InputError, InputWarning
 from ens2rt.formats import DffSettings, ReadSettings
@@ -42,6 +42,7 @@ def infer(
     percent: Annotated[bool, typer.Option("--percent", help="The input is ΔF/F in percent (30 = 30 %): divide it by 100.", rich_help_panel="Inference")] = False,
     input_checks: Annotated[bool, typer.Option("--input-checks/--no-input-checks", help="Stop on input that looks like percent, raw fluorescence, F/F0, a fraction divided by 100 or a transposed array.", rich_help_panel="Inference")] = True,
     empty_neurons: Annotated[EmptyNeurons, typer.Option(help="Neurons without a finite value: 'nan' rows with a warning, or 'error'.", rich_help_panel="Inference")] = EmptyNeurons.nan,
+    calibrate: Annotated[Calibrate, typer.Option(help="'quantal': divide each neuron's rate by the size of one spike found in its own isolated events, where that fit is decisive (docs/counts.md).", rich_help_panel="Inference")] = Calibrate.none,
     overwrite_input: Annotated[bool, typer.Option("--overwrite-input", help="Allow -o to name a file the run reads (it is replaced by the result).")] = False,
     workers: Annotated[int, typer.Option(help="zarr: dask worker processes of a local cluster.", rich_help_panel="zarr input (dask)")] = 1,
     scheduler: Annotated[Optional[str], typer.Option(help="zarr: address of a running dask scheduler.", rich_help_panel="zarr input (dask)")] = None,
@@ -58,7 +59,7 @@ def infer(
     with own_warnings(quiet):
         try:  # every option is checked before any file is read
             options = ens2rt.Options(hop=hop, spikes=spikes, percent=percent, input_checks=input_checks,
-                                     empty_neurons=empty_neurons.value, device=device.value, threads=threads,
+                                     empty_neurons=empty_neurons.value, calibrate=calibrate.value, device=device.value, threads=threads,
                                      providers=_providers(provider))  # fmt: skip
             if frame_rate is not None:
                 check_frame_rate(frame_rate)
@@ -150,6 +151,9 @@ def _infer(input: Path, destination: Path, reading: ReadSettings, run: dict, ove
             f"{result.rate.shape[0]} neurons, {result.time.size / 60:.1f} s at 60 Hz, {n_spikes} spikes, "
             f"{models_summary(result.neuron_model)} on {result.settings['provider']} -> {destination}"
         )
+        if result.calibration_applied is not None:
+            typer.echo(f"quantal calibration decisive for {int(result.calibration_applied.sum())} of {result.rate.shape[0]} neurons "
+                       "(the others keep the model's scale; settings['calibration'] says why)")  # fmt: skip
 
 
 def _infer_zarr(input: Path, output: Path | None, frame_rate: float | None, run: dict, workers: int, scheduler: str | None,

@@ -19,6 +19,7 @@ from ens2rt.engine.resample import (
     n_samples_at_60hz,
     resample_to_60hz,
 )
+from ens2rt.engine.quantal import fit_neuron
 from ens2rt.engine.spikes import fit_spikes, spike_times_from_counts
 from ens2rt.engine.conditioning import as_trace_matrix, condition
 from ens2rt.engine.traces import check_frame_rate, check_length, gap_mask_at_60hz, row_blocks
@@ -96,6 +97,14 @@ def infer(
     n_out = rate.shape[1]
     masked = gap_mask_at_60hz(gaps, rate_hz, n_out) if gaps.any() else None
 
+    units = applied = calibration = None
+    if chosen.calibrate == "quantal":  # on the rate as it will be returned (NaN in gaps), before the spike fit
+        fits = [fit_neuron(np.where(masked[row], np.nan, rate[row]) if masked is not None else rate[row]) for row in range(rate.shape[0])]
+        units = np.array([f.unit for f in fits], dtype=np.float32)
+        applied = np.array([f.decisive for f in fits])
+        rate[applied] /= units[applied, None]
+        calibration = [f.as_dict() for f in fits]
+
     counts = times = None
     if spikes:
         counts = np.empty_like(rate)
@@ -110,6 +119,8 @@ def infer(
 
     record = run_settings(chosen, loaded.contracts, frame_rate=rate_hz, resampler=resampler, provider=runners.provider,
                           noise_level=noise_level, warnings=ready.warnings, conditioning=WHOLE_TRACES)  # fmt: skip
+    if calibration is not None:
+        record["calibration"] = calibration
     return InferenceResult(
         rate=rate,
         time=np.arange(n_out) / TARGET_RATE_HZ,
@@ -120,6 +131,8 @@ def infer(
         neuron_model=runners.names,
         model_sha256=runners.used,
         settings=record,
+        calibration_unit=units,
+        calibration_applied=applied,
     )
 
 

@@ -81,6 +81,9 @@ class Stream:
         if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
             raise InputError(f"n_neurons must be a whole number of at least 1, not {n_neurons!r}")
         self.options = resolve_options(options, settings)
+        if self.options.calibrate != "none":
+            raise InputError(f"calibrate={self.options.calibrate!r} fits each neuron's whole trace, which a stream does not have: "
+                             "calibrate offline (ens2rt.infer) and divide the stream's rate by result.calibration_unit")  # fmt: skip
         self.n_neurons = int(n_neurons)
         self.frame_rate = check_frame_rate(frame_rate)
         if self.options.input_checks:

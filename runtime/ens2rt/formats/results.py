@@ -47,6 +47,9 @@ def result_arrays(result: InferenceResult, traces: Traces | None = None, extra: 
         "model_sha256": json.dumps(result.model_sha256, sort_keys=True),
         "settings": provenance_json(result.settings, traces.settings if traces else None, extra),
     }
+    if result.calibration_unit is not None:
+        arrays["calibration_unit"] = result.calibration_unit
+        arrays["calibration_applied"] = result.calibration_applied
     if traces is not None:
         arrays["dff"] = np.atleast_2d(traces.dff).astype(np.float32)
         arrays["frame_rate"] = float(result.settings["frame_rate"])

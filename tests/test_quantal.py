@@ -1,0 +1,90 @@
+"""Quantal calibration (ens2rt.engine.quantal): a known unit is recovered, indecisive cases leave the rate alone."""
+
+import json
+
+import numpy as np
+import pytest
+
+import ens2rt
+from ens2rt.example import load_example
+from ens2rt.engine import quantal
+from ens2rt.engine.spikes import spike_kernel
+from ens2rt.errors import InputError
+from ens2rt.formats import write_result
+
+
+def synthetic_rate(unit: float, seed: int = 0, n_events: int = 150, dense: bool = False, seconds: float = 1200.0) -> np.ndarray:
+    """A 60 Hz rate of isolated events of 1–3 spikes, each spike a bump of total ``unit`` (±15 %); or Poisson-dense firing."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 60)
+    rate, kernel = np.zeros(n), spike_kernel()
+    radius = kernel.size // 2
+    if dense:  # 12 Hz Poisson: events merge, few are isolated
+        for t in np.flatnonzero(rng.poisson(0.2, n))[1:-1]:
+            if radius <= t < n - radius:
+                rate[t - radius : t + radius + 1] += unit * kernel
+        return rate
+    for t in np.sort(rng.choice(np.arange(120, n - 120, 90), n_events, replace=False)):
+        for _ in range(rng.choice([1, 1, 1, 2, 2, 3])):
+            at = t + rng.integers(0, 6)
+            rate[at - radius : at + radius + 1] += unit * kernel * rng.normal(1.0, 0.15)
+    return rate
+
+
+@pytest.mark.parametrize("unit", [0.5, 1.0, 2.0])
+def test_the_fit_recovers_a_known_unit_within_ten_percent(unit):
+    fit = quantal.fit_neuron(synthetic_rate(unit, seed=int(unit * 10)))
+    assert fit.decisive and fit.reason == "decisive" and fit.n_events == 150
+    assert fit.unit == pytest.approx(unit, rel=0.10)
+    assert fit.bic_gain_one >= quantal.MIN_BIC_GAIN and fit.bic_gain_free >= quantal.MIN_BIC_GAIN
+
+
+def test_dense_firing_is_not_decisive_and_says_why():
+    fit = quantal.fit_neuron(synthetic_rate(1.0, dense=True))
+    assert not fit.decisive and "isolated events, fewer than" in fit.reason
+
+
+def test_sums_without_quanta_are_not_decisive():
+    sums = np.random.default_rng(3).lognormal(0.0, 0.6, 400)  # one broad skewed cluster: a slow indicator's merged events
+    fit = quantal.fit_sums(sums)
+    assert not fit.decisive and "BIC" in fit.reason
+
+
+def test_event_sums_are_whole_isolated_events():
+    rate = np.zeros(6000)
+    kernel = spike_kernel()
+    for at, size in ((100, 1.0), (1000, 2.0), (1010, 1.0), (5990, 1.0)):  # 1000 and 1010 merge; 5990 is cut by the end
+        rate[at - 6 : at + 7] += size * kernel[kernel.size // 2 - 6 : kernel.size // 2 + 7]
+    sums = quantal.event_sums(rate)
+    np.testing.assert_allclose(sums, [1.0, 3.0], rtol=0.03)  # each bump's tails below the event threshold are not counted
+
+
+def test_infer_divides_decisive_neurons_only_and_records_every_fit(monkeypatch):
+    from ens2rt.engine import offline
+
+    fits = iter([quantal.QuantalFit(2.0, True, 80, 3, 50.0, 20.0, "decisive"),
+                 quantal.QuantalFit(np.nan, False, 4, 0, np.nan, np.nan, "4 isolated events, fewer than 30")])  # fmt: skip
+    monkeypatch.setattr(offline, "fit_neuron", lambda rate: next(fits))
+    example = load_example()
+    dff = np.stack([example.dff[:3600], example.dff[:3600]])
+    plain = ens2rt.infer(dff, example.frame_rate)
+    calibrated = ens2rt.infer(dff, example.frame_rate, calibrate="quantal")
+    np.testing.assert_allclose(calibrated.rate[0], plain.rate[0] / 2.0, rtol=1e-6)
+    np.testing.assert_array_equal(calibrated.rate[1], plain.rate[1])
+    assert calibrated.calibration_applied.tolist() == [True, False] and calibrated.calibration_unit[0] == 2.0
+    assert calibrated.settings["options"]["calibrate"] == "quantal" and calibrated.settings["calibration"][1]["reason"].startswith("4 isolated")
+    assert plain.calibration_unit is None and "calibration" not in plain.settings
+    assert sum(t.size for t in calibrated.spike_times[:1]) < sum(t.size for t in plain.spike_times[:1])
+
+
+def test_calibration_is_written_and_refused_where_whole_traces_are_missing(tmp_path):
+    example = load_example()
+    result = ens2rt.infer(example.dff[:3600], example.frame_rate, calibrate="quantal")
+    with np.load(write_result(tmp_path / "r.npz", result)) as saved:
+        assert saved["calibration_applied"].tolist() == result.calibration_applied.tolist()
+        np.testing.assert_array_equal(saved["calibration_unit"], result.calibration_unit)
+        assert json.loads(str(saved["settings"]))["calibration"][0]["reason"] == result.settings["calibration"][0]["reason"]
+    with pytest.raises(InputError, match="calibrate must be one of"):
+        ens2rt.infer(example.dff[:3600], example.frame_rate, calibrate="magic")
+    with pytest.raises(InputError, match="a stream does not have"):
+        ens2rt.Stream(1, example.frame_rate, calibrate="quantal")
