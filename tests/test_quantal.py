@@ -88,3 +88,17 @@ def test_calibration_is_written_and_refused_where_whole_traces_are_missing(tmp_p
         ens2rt.infer(example.dff[:3600], example.frame_rate, calibrate="magic")
     with pytest.raises(InputError, match="a stream does not have"):
         ens2rt.Stream(1, example.frame_rate, calibrate="quantal")
+
+
+def test_the_count_table_measures_how_one_spike_scatters():
+    from benchmarks import counts
+
+    rate = synthetic_rate(1.0, seed=5, n_events=100)
+    events = np.flatnonzero(np.diff((rate >= quantal.EVENT_THRESHOLD).astype(int)) == 1) + 3  # one "recorded spike" per event
+    cv, n = counts.single_spike_spread(rate, events / 60.0)
+    assert n > 20 and 0.1 < cv < 1.0  # events of 1–3 spikes each counted as one: their sums scatter
+    row = {"bias": 1.0, "calibrated_bias": 0.1, "decisive": True, "n_events": 40, "single_spike_cv": 0.2, "reason": "decisive"}
+    lines = counts.table_lines({"DS31": {"neurons": [row, {**row, "decisive": False, "calibrated_bias": 1.0,
+                                                           "reason": "12 isolated events, fewer than 30"}]}})  # fmt: skip
+    assert lines[2] == "| DS31 | 2 | 1.00 | 0.55 | 1 | 40 | 0.20 |"
+    assert lines[-1] == "Why fits were not decisive (neurons): decisive: 1; isolated events: 1."
