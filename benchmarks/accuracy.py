@@ -310,6 +310,7 @@ def summary(results: dict[str, dict], cells: str = "excitatory", recipe: str = P
             per_dataset[key]["ground_truth"] = ground_truth_copy(key, result.get("ground_truth_sha256"))
     common = {
         "protocol": f"leave-one-dataset-out over the {cells} datasets; {recipe} training recipe; median per-neuron scores",
+        **({"count_ratio": ratios} if (ratios := count_ratio(results)) else {}),
         "hop": sorted({r["hop"] for r in results.values() if r.get("hop") is not None}),
         "resampler": sorted({r["resampler"] for r in results.values()}),
         "oasis": "oasis-deconv deconvolve(dff, penalty=1) per trial (AR(1), defaults), spikes smoothed like the truth",
@@ -340,6 +341,21 @@ def summary(results: dict[str, dict], cells: str = "excitatory", recipe: str = P
 
 def dataset_label(key: str, row: dict | None) -> str:
     return key + (GROUND_TRUTH_MARKS[row["ground_truth"]] if row and "ground_truth" in row else "")
+
+
+COUNT_RATIO_MIN_SPIKES = 10  #: neurons with fewer recorded spikes give too coarse a ratio
+
+
+def count_ratio(results: dict[str, dict]) -> dict | None:
+    """Quantiles over held-out neurons of inferred / recorded spikes: what a result's count interval is made from
+    (``ens2rt`` reads them from the card: the recorded count lies in [N / q90, N / q10] for 80 % of these neurons)."""
+    ratios = [n["n_predicted_spikes"] / n["n_true_spikes"] for r in results.values() for n in r["neurons"]
+              if n.get("n_true_spikes", 0) >= COUNT_RATIO_MIN_SPIKES and "n_predicted_spikes" in n]  # fmt: skip
+    if len(ratios) < 20:
+        return None
+    q10, q50, q90 = (round(float(v), 3) for v in np.quantile(ratios, [0.1, 0.5, 0.9]))
+    return {"q10": q10, "q50": q50, "q90": q90, "neurons": len(ratios), "datasets": len(results),
+            "what": f"inferred / recorded spikes per held-out neuron with at least {COUNT_RATIO_MIN_SPIKES} recorded spikes"}
 
 
 def excitatory_lines(s: dict, others: dict[str, dict] | None = None) -> list[str]:

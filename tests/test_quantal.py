@@ -102,3 +102,19 @@ def test_the_count_table_measures_how_one_spike_scatters():
                                                            "reason": "12 isolated events, fewer than 30"}]}})  # fmt: skip
     assert lines[2] == "| DS31 | 2 | 1.00 | 0.55 | 1 | 40 | 0.20 |"
     assert lines[-1] == "Why fits were not decisive (neurons): decisive: 1; isolated events: 1."
+
+
+def test_every_result_carries_an_interval_for_each_neurons_spike_total(tmp_path):
+    """[N / q90, N / q10] from the model card's held-out count ratios; NaN for a model without them."""
+    example = load_example()
+    result = ens2rt.infer(example.dff, example.frame_rate)
+    model = ens2rt.Model.load(result.neuron_model[0])
+    q10, q90 = model.count_ratio
+    total = result.spike_times[0].size
+    np.testing.assert_allclose(result.spike_total_interval[0], [total / q90, total / q10], rtol=1e-6)
+    assert result.spike_total_interval[0, 0] <= example.spike_times.size <= result.spike_total_interval[0, 1]  # the demo's neuron
+    with np.load(write_result(tmp_path / "r.npz", result)) as saved:
+        np.testing.assert_array_equal(saved["spike_total_interval"], result.spike_total_interval)
+    unrecorded = ens2rt.infer(example.dff[:3600], example.frame_rate, model="ens2-published-exc")
+    assert np.isnan(unrecorded.spike_total_interval).all()
+    assert ens2rt.infer(example.dff[:3600], example.frame_rate, spikes=False).spike_total_interval is None

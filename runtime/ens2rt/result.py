@@ -34,6 +34,7 @@ class InferenceResult:
     neuron_model: np.ndarray  #: (n_neurons,) str, the model that ran on each neuron
     model_sha256: dict[str, str]  #: sha256 of the ONNX file of each model that ran, by name
     settings: dict[str, Any] = field(default_factory=dict)  #: everything needed to redo the run
+    spike_total_interval: np.ndarray | None = None  #: (n_neurons, 2) the recorded total likely lies in, from held-out counts (NaN: none)
     calibration_unit: np.ndarray | None = None  #: (n_neurons,) with calibrate="quantal": each neuron's unit u (NaN: no fit)
     calibration_applied: np.ndarray | None = None  #: (n_neurons,) bool, whether the rate was divided by u (a decisive fit)
 
@@ -82,3 +83,13 @@ def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rat
     if noise_level is not None:
         record["noise_level_given"] = np.asarray(noise_level, dtype=float).tolist()
     return record
+
+
+def spike_total_interval(totals: np.ndarray, ratios: list[tuple[float, float] | None]) -> np.ndarray:
+    """(n_neurons, 2): where each neuron's recorded spike total lies for 80 % of held-out neurons of its model,
+    [N / q90, N / q10] from the (q10, q90) of inferred / recorded spikes in its card; NaN where the model has none."""
+    out = np.full((len(ratios), 2), np.nan, dtype=np.float32)
+    for row, (total, ratio) in enumerate(zip(totals, ratios)):
+        if ratio is not None and np.isfinite(total):
+            out[row] = (total / ratio[1], total / ratio[0])
+    return out

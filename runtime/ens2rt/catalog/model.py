@@ -232,6 +232,14 @@ class Model:
         level = self.card.get("noise_level")
         return None if level is None else float(level)
 
+    @property
+    def count_ratio(self) -> tuple[float, float] | None:
+        """(q10, q90) of inferred / recorded spikes over held-out neurons of this model's recipe, from its card; None without."""
+        ratio = self.card.get("scores", {}).get("count_ratio")
+        if not isinstance(ratio, dict) or not all(isinstance(ratio.get(q), (int, float)) and ratio[q] > 0 for q in ("q10", "q90")):
+            return None
+        return float(ratio["q10"]), float(ratio["q90"])
+
     @cached_property
     def stream_graph(self) -> StreamGraph | None:
         """The streaming graph the card names (convolutional models; loaded on first use), or None."""

@@ -35,7 +35,7 @@ from ens2rt.engine.windows import (
 )
 from ens2rt.errors import InputError
 from ens2rt.options import Options, resolve_options
-from ens2rt.result import InferenceResult, run_settings
+from ens2rt.result import InferenceResult, run_settings, spike_total_interval
 
 #: what ``settings["conditioning"]`` says of an offline run
 WHOLE_TRACES = {"checks": "whole traces", "gaps": "interpolated; rate and spikes NaN there"}
@@ -114,8 +114,15 @@ def infer(
             counts[masked] = np.nan
     if masked is not None:
         rate[masked] = np.nan
+    interval = None
     if counts is not None:
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
+        ratios = [runners.models[k].count_ratio for k in runners.index]
+        if applied is not None:  # no held-out record of calibrated counts
+            ratios = [None if done else ratio for ratio, done in zip(ratios, applied)]
+        totals = np.array([t.size for t in times], dtype=float)
+        totals[np.isnan(rate).all(axis=1)] = np.nan  # a neuron without a finite frame has no count
+        interval = spike_total_interval(totals, ratios)
 
     record = run_settings(chosen, loaded.contracts, frame_rate=rate_hz, resampler=resampler, provider=runners.provider,
                           noise_level=noise_level, warnings=ready.warnings, conditioning=WHOLE_TRACES)  # fmt: skip
@@ -131,6 +138,7 @@ def infer(
         neuron_model=runners.names,
         model_sha256=runners.used,
         settings=record,
+        spike_total_interval=interval,
         calibration_unit=units,
         calibration_applied=applied,
     )

@@ -58,6 +58,8 @@ def result_arrays(result: InferenceResult, traces: Traces | None = None, extra: 
     if result.spike_counts is not None and result.spike_times is not None:
         arrays["spike_counts"] = result.spike_counts
         arrays["spike_times"], arrays["spike_times_offsets"] = ragged(result.spike_times)
+        if result.spike_total_interval is not None:
+            arrays["spike_total_interval"] = result.spike_total_interval
     return arrays
 
 
