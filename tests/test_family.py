@@ -150,7 +150,9 @@ def test_shipped_families_are_consistent():
         assert name not in shipped  # a family name never shadows a model
         family = ens2rt.ModelFamily.load(name, device="cpu")
         assert [m.name for m in family.members] == members
-        assert all(m.card["cell_class"] == family.members[0].card["cell_class"] for m in family.members)
+        cells = "inhibitory" if name.startswith("ens2-inh") else "excitatory"
+        at_10hz_or_faster = {family.member_for(level, rate).name for level in np.arange(0.0, 12.0, 0.25) for rate in (10.0, 30.0, 122.0)}
+        assert {ens2rt.Model.load(m).card["cell_class"] for m in at_10hz_or_faster} == {cells}  # only slower recordings may cross over
     with pytest.raises(ModelError, match="model family"):
         ens2rt.Model.load("ens2-exc")
     with pytest.raises(ModelError, match="unknown model family"):
@@ -197,3 +199,13 @@ def test_cli_noise_level_and_its_errors(tmp_path, mixed):
         assert saved["neuron_model"].tolist() == [expected] * 4
     refused = runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", str(rate), "--model", "ens2-published-exc", "--noise-level", "6"])
     assert refused.exit_code == 1 and "single model" in refused.output and "Traceback" not in refused.output
+
+
+def test_ens2_inh_hands_recordings_slower_than_10_hz_to_the_excitatory_student():
+    """Inhibitory models over-count 2-5x below 10 Hz (research/results/inhibitory.md); ens2-exc-conv does not."""
+    example = load_example()
+    slow = ens2rt.infer(example.dff[::8], example.frame_rate / 8, model="ens2-inh")  # 7.5 Hz
+    fast = ens2rt.infer(example.dff[::4], example.frame_rate / 4, model="ens2-inh")  # 15 Hz
+    assert slow.neuron_model.tolist() == ["ens2-exc-conv"] and fast.neuron_model[0].startswith("ens2-inh-")
+    manifest = ens2rt.catalog.model.family_manifest("ens2-inh")
+    assert "research/results/inhibitory.md" in manifest.why
