@@ -50,7 +50,15 @@ def member_summary(manifest: FamilyManifest) -> str:
         return ", ".join(manifest.model_names) + " (nearest noise level)"
     parts = []
     for member in manifest.members:
-        limits = [f"{label} {low:g}–{high:g}" if math.isfinite(high) else f"{label} ≥ {low:g}"
-                  for label, (low, high) in (("Hz", member.frame_rate_hz), ("ν", member.noise_level)) if (low, high) != ANYTHING]  # fmt: skip
+        limits = [_limit(label, unit, low, high) for label, unit, (low, high) in (("", " Hz", member.frame_rate_hz), ("ν ", "", member.noise_level))
+                  if (low, high) != ANYTHING]  # fmt: skip
         parts.append(member.model + (f" ({', '.join(limits)})" if limits else ""))
     return "; ".join(parts)
+
+
+def _limit(label: str, unit: str, low: float, high: float) -> str:
+    if low == 0:
+        return f"{label}< {high:.3g}{unit}"
+    if not math.isfinite(high):
+        return f"{label}≥ {low:.3g}{unit}"
+    return f"{label}{low:.3g}–{high:.3g}{unit}"
