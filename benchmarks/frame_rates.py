@@ -37,6 +37,7 @@ from benchmarks.common import (
     median,
     point_sampled,
     predict_neuron,
+    report,
     score_prediction,
 )
 from ens2export.groundtruth import find_datasets, load_dataset
@@ -254,8 +255,7 @@ def table(out: Path = RESULTS / "frame_rates.md") -> None:
         *noise_bin_lines(scores),
         "",
     ])  # fmt: skip
-    out.write_text(text)
-    typer.echo(text)
+    report(text, out)
 
 
 if __name__ == "__main__":

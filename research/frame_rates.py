@@ -21,7 +21,7 @@ import numpy as np
 import typer
 
 import ens2rt
-from benchmarks.common import GROUND_TRUTH, median
+from benchmarks.common import GROUND_TRUTH, median, report
 from benchmarks.frame_rates import NATIVE, RATES_HZ, rate_label, score_neurons
 from benchmarks.recipes import VARIANTS
 from research.recipe import FOLDS, RESULTS, load_run
@@ -99,8 +99,7 @@ def table(out: Path = RESULTS / "frame_rates.md") -> None:
         *table_lines(records),
         "",
     ])  # fmt: skip
-    out.write_text(text)
-    typer.echo(text)
+    report(text, out)
 
 
 if __name__ == "__main__":
