@@ -90,6 +90,11 @@ def summary_cells(rows: list[dict]) -> str:
             f"{decisive} | {median(r['n_events'] for r in rows):.0f} | {median(r['single_spike_cv'] for r in rows):.2f}")  # fmt: skip
 
 
+REASONS = (("decisive", "decisive"), ("isolated events", f"fewer than {quantal.MIN_EVENTS} isolated events"),
+           ("one cluster", "one cluster (Gaussian or log-normal) fits as well"), ("free means", "free means fit as well"),
+           ("outside", "unit implausible"), ("", "other"))  # fmt: skip
+
+
 def table_lines(records: dict[str, dict]) -> list[str]:
     lines = ["| held out | neurons | median abs bias | calibrated | decisive fits | isolated events (median) | one-spike sum CV (median) |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -100,7 +105,7 @@ def table_lines(records: dict[str, dict]) -> list[str]:
         lines.append(f"| all ({len(records)}) | {summary_cells(pooled)} |")
     reasons: dict[str, int] = {}
     for row in pooled:
-        reason = "decisive" if row["decisive"] else row["reason"].split(" by ")[0].split(",")[0].lstrip("0123456789. ")
+        reason = next(label for key, label in REASONS if key in row["reason"])
         reasons[reason] = reasons.get(reason, 0) + 1
     lines += ["", "Why fits were not decisive (neurons): " + "; ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) + "."]
     return lines

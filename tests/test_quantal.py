@@ -101,7 +101,7 @@ def test_the_count_table_measures_how_one_spike_scatters():
     lines = counts.table_lines({"DS31": {"neurons": [row, {**row, "decisive": False, "calibrated_bias": 1.0,
                                                            "reason": "12 isolated events, fewer than 30"}]}})  # fmt: skip
     assert lines[2] == "| DS31 | 2 | 1.00 | 0.55 | 1 | 40 | 0.20 |"
-    assert lines[-1] == "Why fits were not decisive (neurons): decisive: 1; isolated events: 1."
+    assert lines[-1] == "Why fits were not decisive (neurons): decisive: 1; fewer than 30 isolated events: 1."
 
 
 def test_every_result_carries_an_interval_for_each_neurons_spike_total(tmp_path):
