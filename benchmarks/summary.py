@@ -39,6 +39,8 @@ SECTIONS = (
     Section("Noise", "noise.md", "python -m benchmarks.noise train; python -m benchmarks.noise score; python -m benchmarks.noise table",
             "Two folds of the excitatory datasets, each scored by models trained on the other, as recorded and degraded to "
             "ν = 2 … 8 by white noise at each trace's native rate."),  # fmt: skip
+    Section("Spike counts", "counts.md", "python -m benchmarks.counts score; python -m benchmarks.counts table",
+            "Held-out count bias with and without quantal calibration, and why the quantal fits were or were not decisive."),
     Section("Speed at 30 Hz", "speed_cpu.md", "python -m benchmarks.speed run --conv-model ens2-exc-conv",
             "Throughput on this 2-core CPU, every method in one run, as ratios to the published pipeline."),
     Section("Speed at 122 Hz", "speed_cpu_120hz.md", "python -m benchmarks.speed run --frame-rate 122.07 --conv-model ens2-exc-conv",
