@@ -133,6 +133,8 @@ def test_version_and_info():
     assert info.exit_code == 0
     assert "CPUExecutionProvider" in info.output and "ens2-exc" in info.output and "ens2-inh" in info.output
     assert " *ens2-exc-online " in info.output and "  ens2-exc-native " in info.output  # streaming graph or not
+    assert "ens2-exc-conv (< 10 Hz)" in info.output  # a member's ranges, from ens2-inh's manifest
+    assert next(line for line in info.output.splitlines() if line.startswith("default ens2-exc: "))  # what the default is, and why
 
 
 def test_demo_scores_the_example_and_writes_its_result(tmp_path):

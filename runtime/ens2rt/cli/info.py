@@ -34,6 +34,9 @@ def info() -> None:
     for family in ens2rt.available_families():
         manifest = family_manifest(family)
         typer.echo(f"  {family:<22} {member_summary(manifest)}" + ("  (default)" if family == DEFAULT_MODEL else ""))
+    default = family_manifest(DEFAULT_MODEL) if DEFAULT_MODEL in ens2rt.available_families() else None
+    if default is not None and default.description:
+        typer.echo(f"default {DEFAULT_MODEL}: {default.description}" + (f" Why: {default.why}" if default.why else ""))
     typer.echo("models (* streams through a streaming graph: each sample computed once, docs/onnx-contract.md):")
     for name in ens2rt.available_models():
         card = read_card(resolve_model_path(name))
