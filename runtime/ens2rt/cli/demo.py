@@ -54,7 +54,7 @@ def demo(
         fail(str(exc))
     truth = true_rate_at_60hz(example.spike_times, result.time.size)
     inferred = result.spike_times[0]
-    how = f"hop {result.settings['hop']}" if result.settings["hop"] is not None else "whole trace"
+    how = f"hop {result.settings['hop']}" if ens2rt.Model.load(result.neuron_model[0], device="cpu").contract.windowed else "whole trace"
     typer.echo(f"noise level {result.noise_level[0]:.2f}: {models_summary(result.neuron_model)} on {result.settings['provider']}, {how}")
     typer.echo(f"correlation of inferred rate with recorded spikes: {correlation(result.rate[0], truth):.3f}")
     typer.echo(f"spikes inferred / recorded: {inferred.size} / {example.spike_times.size} ({_count_remark(inferred.size, example.spike_times.size)})")

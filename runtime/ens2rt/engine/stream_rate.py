@@ -216,6 +216,7 @@ def rate_runner(models: NeuronModels, n_neurons: int, options: Options) -> Windo
     groups = models.groups()
     if len(groups) > 1:
         return MixedRate([(rows, rate_runner(group, rows.size, options)) for rows, group in groups], n_neurons)
+    models = groups[0][1]  # every neuron's model runs one way (in a family of mixed kinds: only its members of that kind)
     if models.contract.windowed:
         return WindowedRate(models, n_neurons, options.hop, options.batch_size)
     if all(model.stream_graph is not None for model in models.models):
