@@ -27,7 +27,7 @@ import numpy as np
 import typer
 
 import ens2rt
-from benchmarks.common import SHARED, report
+from benchmarks.common import REPO, SHARED, report
 from ens2rt.catalog.model import DEFAULT_MODEL
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -167,9 +167,9 @@ def run(
     for method in METHODS:
         if method == "ens2rt-conv" and not conv_model:
             continue
-        command = [sys.executable, __file__, "one", method, str(neurons), str(minutes), "--device", device,
+        command = [sys.executable, "-m", "benchmarks.speed", "one", method, str(neurons), str(minutes), "--device", device,
                    "--frame-rate", str(frame_rate), "--conv-model", conv_model]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
         if done.returncode != 0:
             typer.echo(f"{method} failed:\n{done.stderr[-2000:]}", err=True)
             continue
