@@ -145,7 +145,7 @@ def score(
     hop: int = ens2rt.DEFAULT_HOP,
 ) -> None:
     """Score each held-out dataset's fold models at every rate (cached per dataset and recipe)."""
-    recipes = recipe or [PUBLISHED]
+    recipes = recipe or ([] if family else [PUBLISHED])
     for name in recipes:
         recipe_fields(name)  # an unknown recipe fails before any work
     families = list(family or [])
