@@ -93,6 +93,7 @@ def test_training_losses_score_a_batch_of_windows_as_documented():
         training_loss(output, target, "l1")
 
 
+@pytest.mark.research  # a rejected variant (research/findings.md): run with -m research
 def test_a_run_with_another_loss_records_it(ground_truth, tmp_path):
     result = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "run"),
                                  "--max-steps", "3", "--batch-size", "32", "--loss", "eucd"])  # fmt: skip
@@ -111,6 +112,7 @@ def test_cosine_schedule_decays_to_zero_over_the_step_budget():
     assert learning_rate_factor(TrainSettings(), 4000) == 1.0  # the published recipe keeps its rate
 
 
+@pytest.mark.research  # a rejected variant (research/findings.md): run with -m research
 def test_cosine_schedule_is_a_fixed_budget_and_the_optimizer_follows_it(ground_truth):
     with pytest.raises(ValueError, match="patience 500 would stop it early"):
         TrainSettings(max_steps=2000, patience=500, schedule="cosine")
