@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import numpy as np
 import typer
@@ -36,17 +36,50 @@ def teacher_of(variant: str) -> str | None:
     return teacher if isinstance(teacher, str) else None
 
 
+# the recipe variant each shipped family member was trained with: a family's fold version is made of these runs
+FOLD_VARIANT = {"ens2-exc-native": "windowed", "ens2-exc-conv": "conv-noise-distil1", "ens2-exc-band2": "windowed-band2",
+                **{f"ens2-exc-nu{level}": f"windowed-nu{level}" for level in (2, 4, 6, 8)}}  # fmt: skip
+
+
+def without_noise_members(ranges):
+    """The ranges with the noise members (those taking only ν above 0) dropped and the others taking every ν."""
+    from dataclasses import replace
+
+    from ens2rt.catalog.manifest import ANYTHING
+
+    return [replace(r, noise_level=ANYTHING) for r in ranges if r.noise_level[0] == 0.0]
+
+
+def fold_families(fold: str, manifest: Path, seed: int, threads: int) -> dict:
+    """The manifest's family made of FOLD's runs, and the same without its noise members, by run name."""
+    from dataclasses import replace
+
+    from ens2rt.catalog.manifest import read_manifest
+
+    spec = read_manifest(manifest)
+    runs = {m.model: load_run(fold, FOLD_VARIANT[m.model], seed, threads)[0] for m in spec.members}
+    out = {}
+    for name, ranges in ((f"family-{spec.name}", list(spec.members)), (f"family-{spec.name}-without-noise-members", without_noise_members(spec.members))):
+        out[f"{name}-s{seed}"] = ens2rt.ModelFamily.with_ranges(name, [runs[r.model] for r in ranges],
+                                                                [replace(r, model=runs[r.model].name) for r in ranges])  # fmt: skip
+    return out
+
+
 @app.command()
 def score(
     fold: Annotated[str, typer.Argument(help="Validation fold: A, B, C or D.")],
-    variants: Annotated[list[str], typer.Argument(help="Variants whose runs on FOLD to score (trained by research.recipe run).")],
+    variants: Annotated[Optional[list[str]], typer.Argument(help="Variants whose runs on FOLD to score (trained by research.recipe run).")] = None,
     seed: int = 0,
     threads: int = 2,
+    family: Annotated[Path | None, typer.Option(help="Also a family manifest's fold version, and the same without its noise members.")] = None,
 ) -> None:
     """Score each variant's run of FOLD at every rate; one JSON per run in research/results/frame_rates/."""
     from ens2export.groundtruth import find_datasets, load_dataset
 
+    variants = variants or []
     runs = {f"{variant}-s{seed}": load_run(fold, variant, seed, threads)[0] for variant in variants}
+    if family is not None:
+        runs.update(fold_families(fold, family, seed, threads))
     students = {f"{v}-s{seed}": teacher_of(v) for v in variants if teacher_of(v) in runs}
     OUT.mkdir(parents=True, exist_ok=True)
     by_name: dict[str, dict] = {name: {} for name in runs}
@@ -83,6 +116,26 @@ def table_lines(records: list[dict]) -> list[str]:
                      if (rows := record["rates"].get(label)) else "" for label in labels]  # fmt: skip
             lines.append(f"| {record['fold']} | {record['run']} | " + " | ".join(cells) + " |")
     return lines
+
+
+@app.command()
+def members(fold: str = "D", family: str = "family-ens2-exc", seed: int = 0, at_least: float = 5.0) -> None:
+    """The noise-member rule: the family against itself without members, on FOLD's neurons with ν ≥ AT_LEAST at each rate."""
+    with_members = json.loads((OUT / f"{fold}-{family}-s{seed}.json").read_text())["rates"]
+    without = json.loads((OUT / f"{fold}-{family}-without-noise-members-s{seed}.json").read_text())["rates"]
+    pooled: dict[str, list[float]] = {"with": [], "without": []}
+    for label, rows in with_members.items():
+        noisy = [k for k, row in enumerate(rows) if row["noise_level"] >= at_least]
+        if not noisy:
+            continue
+        a, b = [rows[k]["correlation"] for k in noisy], [without[label][k]["correlation"] for k in noisy]
+        if label != NATIVE and label != rate_label(60.0):
+            pooled["with"] += a
+            pooled["without"] += b
+        typer.echo(f"{fold} {label}: {len(noisy)} neurons with ν ≥ {at_least:g}: with members {median(a):.3f}, without {median(b):.3f}")
+    if pooled["with"]:
+        typer.echo(f"{fold} 30/15/7.5 Hz pooled ({len(pooled['with'])}): with members {median(pooled['with']):.3f}, "
+                   f"without {median(pooled['without']):.3f}")  # fmt: skip
 
 
 @app.command()
