@@ -211,15 +211,18 @@ def test_ens2_inh_hands_recordings_slower_than_10_hz_to_the_excitatory_student()
     assert "research/results/inhibitory.md" in manifest.why
 
 
-def test_the_default_runs_the_student_up_to_63_hz_and_noise_members_only_above_nu_5():
-    """models/families/ens2-exc.json, chosen on validation fold D (research/findings.md)."""
+def test_the_default_runs_the_native_member_on_every_neuron():
+    """models/families/ens2-exc.json, chosen by the rules of research/findings.md (2026-12-07)."""
     family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
-    assert family.member_for(1.0, 30.0).name == "ens2-exc-conv" and family.member_for(4.9, 62.0).name == "ens2-exc-conv"
-    assert family.member_for(1.0, 122.0).name == "ens2-exc-native" and family.member_for(4.9, 63.0).name == "ens2-exc-native"
-    assert family.member_for(5.5, 30.0).name == "ens2-exc-nu6" and family.member_for(9.0, 122.0).name == "ens2-exc-nu8"
+    assert {family.member_for(level, rate).name for level in (0.5, 3.0, 9.0) for rate in (7.5, 30.0, 122.0)} == {"ens2-exc-native"}
+    assert "research/findings.md" in ens2rt.catalog.model.family_manifest("ens2-exc").why
+
+
+def test_a_stream_over_a_mixed_family_whose_neurons_all_run_one_kind():
+    family = ens2rt.ModelFamily.load("ens2-exc-mixed", device="cpu")
     example = load_example()
-    stream = ens2rt.Stream(2, example.frame_rate, noise_level=[8.0, 9.0], spikes=False)  # every neuron on one windowed member
+    stream = ens2rt.Stream(2, example.frame_rate, model=family, noise_level=[8.0, 9.0], spikes=False)  # every neuron on one windowed member
     assert set(stream.neuron_model) == {"ens2-exc-nu8"}
     pieces = [stream.push(np.stack([example.dff[:1800]] * 2)[:, k : k + 600]).rate for k in range(0, 1800, 600)] + [stream.flush().rate]
-    offline = ens2rt.infer(np.stack([example.dff[:1800]] * 2), example.frame_rate, noise_level=[8.0, 9.0], spikes=False)
+    offline = ens2rt.infer(np.stack([example.dff[:1800]] * 2), example.frame_rate, model=family, noise_level=[8.0, 9.0], spikes=False)
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), offline.rate, atol=1e-5)

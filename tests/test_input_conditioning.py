@@ -143,7 +143,7 @@ def test_dask_names_each_neurons_model_as_infer_does():
     dask = pytest.importorskip("ens2rt.dask")
     x = _realistic(4)
     x[2:] += np.random.default_rng(1).normal(0, 0.3, (2, x.shape[1]))  # two noisy neurons: another family member
-    lazy = dask.infer(x, RATE, spikes=False)
-    expected = ens2rt.infer(x, RATE, spikes=False).neuron_model
+    lazy = dask.infer(x, RATE, model="ens2-exc-mixed", spikes=False)
+    expected = ens2rt.infer(x, RATE, model="ens2-exc-mixed", spikes=False).neuron_model
     np.testing.assert_array_equal(lazy.neuron_model.compute(), expected)
     assert len(set(expected)) == 2
