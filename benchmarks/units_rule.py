@@ -67,14 +67,14 @@ def refused_before(stats: np.ndarray) -> bool:
     return bool(level > 20.0 or typical > 5.0)
 
 
-def judge_all(ground_truth: Path) -> dict[str, np.ndarray]:
+def judge_all(ground_truth: Path, include: list[str] | None = None) -> dict[str, np.ndarray]:
     """Per version label: counts of [judged, fraction refused, fraction warned, fraction refused before,
-    percent refused, percent refused or warned, percent refused before]."""
+    percent refused, percent refused or warned, percent refused before]; ``include``: only these datasets."""
     from ens2export.groundtruth import find_datasets, load_dataset
 
     logging.getLogger("ens2export").setLevel(logging.ERROR)
     counts: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(7, dtype=int))
-    for folder in find_datasets(ground_truth).values():
+    for folder in find_datasets(ground_truth, include=include).values():
         for neuron in load_dataset(folder):
             for trial in neuron.trials:
                 for label, dff, rate in versions(trial.dff, trial.frame_rate):

@@ -121,6 +121,18 @@ def test_a_too_short_input_says_so_before_asking_about_its_orientation():
         ens2rt.infer(np.random.default_rng(0).normal(0, 0.05, (300, 20)), RATE, model=MODEL)
 
 
+def test_the_units_rule_refuses_no_trial_of_five_datasets_at_any_user_frame_rate(ground_truth):
+    """A dye at 7.8 Hz, a red indicator at 30 Hz, GCaMP6f at 158 Hz, jGCaMP8m at 122 Hz and interneurons at 30 Hz;
+    every dataset is judged by the slow test below and by ``benchmarks/units_rule.py``."""
+    from benchmarks.units_rule import judge_all
+
+    counts = sum(judge_all(ground_truth, include=["DS04", "DS21", "DS10", "DS31", "DS26"]).values())
+    judged, fraction_refused, _, _, percent_refused, percent_said, _ = counts
+    assert judged > 1000 and fraction_refused == 0
+    assert percent_refused / judged > 0.8 and percent_said / judged > 0.99
+
+
+@pytest.mark.slow  # every trial of every dataset: ~10 s
 def test_the_units_rule_refuses_no_ground_truth_trial_at_any_user_frame_rate(ground_truth):
     """Every trial of every dataset, as recorded and at 30, 15, 7.5 and 2.5 Hz (point samples and
     frame averages): none refused as a fraction, few warned; × 100 (percent), most refused and the
