@@ -40,6 +40,7 @@ def test_training_with_added_trials_is_reproducible_and_uses_them(ground_truth, 
     assert not np.array_equal(first.losses, plain.losses)  # the added trials are in the batches
 
 
+@pytest.mark.research  # a rejected variant (windowed-stretch, research/findings.md): run with -m research
 def test_windowed_training_takes_stretched_windows(ground_truth):
     source = load_windows(ground_truth, include=["DS05"])
     stretched = [train(source, TrainSettings(max_steps=3, batch_size=64, seed=2, stretch=1.5), device="cpu") for _ in range(2)]
