@@ -29,12 +29,15 @@ def test_wheel_holds_models_cards_and_example(wheel):
     for graph in graphs:
         assert f"ens2rt/models/stream/{graph}" in names
     assert "ens2rt/data/example.npz" in names
+    for family in ("ens2-exc", "ens2-exc-mixed", "ens2-inh", "ens2-inh-mixed"):  # the manifests families are loaded from
+        assert f"ens2rt/models/families/{family}.json" in names
     assert wheel.stat().st_size < 10e6  # every model is ~0.2 MB compressed; a family must not bloat the install
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist") and "extra ==" not in line]
     assert sorted(r.split()[1].split(">")[0].split("<")[0] for r in requires) == ["numpy", "onnxruntime", "scipy", "typer"]
 
 
+@pytest.mark.slow  # a fresh venv and pip install: ~20 s; tests/test_no_torch.py checks the runtime without torch by default
 def test_wheel_installs_and_runs_in_a_fresh_venv_without_torch(wheel, tmp_path):
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
