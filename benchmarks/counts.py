@@ -35,20 +35,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 def single_spike_spread(rate: np.ndarray, spike_times: np.ndarray, sample_rate: float = 60.0) -> tuple[float, int]:
     """Coefficient of variation of the rate summed over isolated events holding exactly one recorded spike, and their number."""
-    values = np.nan_to_num(rate, nan=0.0)
-    above = values >= quantal.EVENT_THRESHOLD
-    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    if starts.size == 0:
-        return float("nan"), 0
-    gap = int(round(quantal.GAP_S * sample_rate))
-    opens = np.concatenate([[True], starts[1:] - ends[:-1] >= gap])
-    first, last = starts[opens], np.maximum.reduceat(ends, np.flatnonzero(opens))
-    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    first, last = quantal.isolated_events(rate, sample_rate, whole=False)  # as scored: events at the ends too
     bins = np.round(np.asarray(spike_times) * sample_rate).astype(np.int64)
-    half = gap // 2
+    half = int(round(quantal.GAP_S * sample_rate)) // 2
     counts = np.searchsorted(bins, last + half) - np.searchsorted(bins, first - half)
-    sums = (cumulative[last] - cumulative[first])[counts == 1]
+    sums = quantal.event_total(rate, first, last)[counts == 1]
     if sums.size < 5:
         return float("nan"), int(sums.size)
     return float(np.std(sums) / np.mean(sums)), int(sums.size)

@@ -14,7 +14,7 @@ the Bayesian information criterion.
 Otherwise — Poisson-dense firing with few isolated events, slow indicators whose events
 merge — the rate is left as it is, and the result says why.
 
-Pure numpy; one neuron at a time (:func:`fit_neuron`), or a matrix (:func:`calibrate`).
+Pure numpy, one neuron at a time (:func:`fit_neuron`).
 """
 
 from __future__ import annotations
@@ -50,20 +50,33 @@ class QuantalFit:
                 "bic_gain_one": self.bic_gain_one, "bic_gain_free": self.bic_gain_free, "reason": self.reason}  # fmt: skip
 
 
-def event_sums(rate: np.ndarray, sample_rate: float = 60.0) -> np.ndarray:
-    """Sums of ``rate`` (one neuron, per bin) over its isolated events: runs above :data:`EVENT_THRESHOLD`
-    merged across gaps shorter than :data:`GAP_S`, so each sum has quiet on both sides; NaN counts as quiet."""
-    values = np.nan_to_num(np.asarray(rate, dtype=float), nan=0.0)
-    above = values >= EVENT_THRESHOLD
+def isolated_events(rate: np.ndarray, sample_rate: float = 60.0, whole: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(first, end) sample of each event of ``rate`` (one neuron, per bin): runs above :data:`EVENT_THRESHOLD`
+    merged across gaps shorter than :data:`GAP_S`, so each has quiet on both sides; NaN counts as quiet.
+    With ``whole``, events cut by the trace's ends are left out."""
+    above = np.nan_to_num(np.asarray(rate, dtype=float), nan=0.0) >= EVENT_THRESHOLD
     if not above.any():
-        return np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     gap = int(round(GAP_S * sample_rate))
     opens = np.concatenate([[True], starts[1:] - ends[:-1] >= gap])  # a run joins the previous when the quiet between is short
     first, last = starts[opens], np.maximum.reduceat(ends, np.flatnonzero(opens))
-    cumulative = np.concatenate([[0.0], np.cumsum(values)])
-    sums = (cumulative[last] - cumulative[first])[(first >= gap) & (last <= values.size - gap)]  # events cut by an end are not whole
+    if not whole:
+        return first, last
+    kept = (first >= gap) & (last <= above.size - gap)
+    return first[kept], last[kept]
+
+
+def event_total(rate: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Sum of ``rate`` over each event ``first:last`` (NaN as 0)."""
+    cumulative = np.concatenate([[0.0], np.cumsum(np.nan_to_num(np.asarray(rate, dtype=float), nan=0.0))])
+    return cumulative[last] - cumulative[first]
+
+
+def event_sums(rate: np.ndarray, sample_rate: float = 60.0) -> np.ndarray:
+    """Sums of ``rate`` over its isolated events (:func:`isolated_events`) of at least :data:`MIN_EVENT_TOTAL`."""
+    sums = event_total(rate, *isolated_events(rate, sample_rate))
     return sums[sums >= MIN_EVENT_TOTAL]
 
 
@@ -153,10 +166,3 @@ def fit_sums(sums: np.ndarray) -> QuantalFit:
 def fit_neuron(rate: np.ndarray, sample_rate: float = 60.0) -> QuantalFit:
     """The quantal fit of one neuron's rate (spikes per bin)."""
     return fit_sums(event_sums(rate, sample_rate))
-
-
-def calibrate(rate: np.ndarray, sample_rate: float = 60.0) -> tuple[np.ndarray, list[QuantalFit]]:
-    """(n_neurons, n) rate → the rate divided by each decisive neuron's unit, and every neuron's fit."""
-    fits = [fit_neuron(row, sample_rate) for row in np.atleast_2d(rate)]
-    units = np.array([f.unit if f.decisive else 1.0 for f in fits], dtype=np.float32)
-    return (np.atleast_2d(rate) / units[:, None]).astype(np.asarray(rate).dtype), fits
