@@ -22,7 +22,8 @@ import typer
 
 import ens2rt
 from benchmarks.common import GROUND_TRUTH, median, report
-from benchmarks.frame_rates import NATIVE, RATES_HZ, rate_label, score_neurons
+from benchmarks.accuracy import PUBLISHED
+from benchmarks.frame_rates import FOLD_RECIPE, NATIVE, RATES_HZ, rate_label, score_neurons
 from benchmarks.recipes import VARIANTS
 from research.recipe import FOLDS, RESULTS, load_run
 
@@ -36,9 +37,8 @@ def teacher_of(variant: str) -> str | None:
     return teacher if isinstance(teacher, str) else None
 
 
-# the recipe variant each shipped family member was trained with: a family's fold version is made of these runs
-FOLD_VARIANT = {"ens2-exc-native": "windowed", "ens2-exc-conv": "conv-noise-distil1", "ens2-exc-band2": "windowed-band2",
-                **{f"ens2-exc-nu{level}": f"windowed-nu{level}" for level in (2, 4, 6, 8)}}  # fmt: skip
+# the variant each shipped family member was trained with (the published recipe is research's "windowed")
+FOLD_VARIANT = {name: "windowed" if recipe == PUBLISHED else recipe for name, recipe in FOLD_RECIPE.items()}
 
 
 def without_noise_members(ranges):
