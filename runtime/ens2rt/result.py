@@ -85,11 +85,8 @@ def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rat
     return record
 
 
-def spike_total_interval(totals: np.ndarray, ratios: list[tuple[float, float] | None]) -> np.ndarray:
+def spike_total_interval(totals: np.ndarray, ratios: np.ndarray) -> np.ndarray:
     """(n_neurons, 2): where each neuron's recorded spike total lies for 80 % of held-out neurons of its model,
-    [N / q90, N / q10] from the (q10, q90) of inferred / recorded spikes in its card; NaN where the model has none."""
-    out = np.full((len(ratios), 2), np.nan, dtype=np.float32)
-    for row, (total, ratio) in enumerate(zip(totals, ratios)):
-        if ratio is not None and np.isfinite(total):
-            out[row] = (total / ratio[1], total / ratio[0])
-    return out
+    [N / q90, N / q10] from each neuron's (q10, q90) of inferred / recorded spikes (``ratios``, (n_neurons, 2),
+    NaN where its model has none)."""
+    return (np.asarray(totals, dtype=float)[:, None] / np.asarray(ratios, dtype=float)[:, ::-1]).astype(np.float32)

@@ -117,10 +117,11 @@ def infer(
     interval = None
     if counts is not None:
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
-        ratios = [runners.models[k].count_ratio for k in runners.index]
+        per_model = np.array([m.count_ratio or (np.nan, np.nan) for m in runners.models], dtype=float)  # read once per model
+        ratios = per_model[runners.index]
         if applied is not None:  # no held-out record of calibrated counts
-            ratios = [None if done else ratio for ratio, done in zip(ratios, applied)]
-        totals = np.array([t.size for t in times], dtype=float)
+            ratios[applied] = np.nan
+        totals = np.fromiter((t.size for t in times), dtype=float, count=len(times))
         totals[np.isnan(rate).all(axis=1)] = np.nan  # a neuron without a finite frame has no count
         interval = spike_total_interval(totals, ratios)
 
