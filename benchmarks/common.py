@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,10 @@ class Prediction:
     true_spike_times: np.ndarray
 
 
+@lru_cache(maxsize=None)
 def ground_truth_fingerprint(folder: Path) -> str:
-    """sha256 over a dataset folder's .mat files (names and bytes): which copy of the ground truth a score used."""
+    """sha256 over a dataset folder's .mat files (names and bytes): which copy of the ground truth a score used
+    (read once per process: tables ask for it per row)."""
     import hashlib
 
     digest = hashlib.sha256()
