@@ -224,3 +224,13 @@ def test_spike_times_share_one_ragged_encoding():
     flat, offsets = ragged(times)
     assert [unragged(flat, offsets, i).tolist() for i in range(3)] == [[0.5, 1.0], [], [2.0]]
     assert ragged([])[0].size == 0 and ragged([])[1].tolist() == [0]
+
+
+def test_text_files_take_empty_cells_as_gaps_and_skip_comment_lines(tmp_path):
+    """Empty cells are gaps and '#' lines comments, whatever the delimiter (a comment line once hid a ';' table)."""
+    from ens2rt.formats.arrays import read_traces
+
+    (tmp_path / "gaps.csv").write_text("0.1,,0.3\n0.1,0.2,0.3\n")
+    (tmp_path / "comma.csv").write_text("# frame_rate_hz=30\n0,1;0,25;0,5\n")
+    np.testing.assert_array_equal(read_traces(tmp_path / "gaps.csv").dff, [[0.1, np.nan, 0.3], [0.1, 0.2, 0.3]])
+    np.testing.assert_array_equal(read_traces(tmp_path / "comma.csv").dff, [[0.1, 0.25, 0.5]])

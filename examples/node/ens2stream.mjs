@@ -1,6 +1,7 @@
 // ENS² spike inference on frames as they arrive, from Node.js with onnxruntime-node.
 //
-// Written from docs/onnx-contract.md alone: it runs the *streaming graph* of a
+// Written from docs/onnx-contract.md (the contract and noise level come from the engine the
+// browser page uses, runtime/ens2rt/web/ens2rt.mjs): it runs the *streaming graph* of a
 // convolutional model (models/stream/<model>.onnx), which keeps per-layer state and reads
 // only the samples that are new at each push. Its contract (lag, warm-up, states, input
 // scaling, resampler) is read from the ONNX file's metadata. It resamples linearly (the
@@ -9,65 +10,14 @@
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 
-const SAMPLE_RATE_HZ = 60;
+import { SAMPLE_RATE_HZ, noiseLevel, readOnnxMetadata } from "../../runtime/ens2rt/web/ens2rt.mjs"; // shared with the browser page
 
-// --- ONNX metadata: ModelProto field 14 holds StringStringEntryProto {1: key, 2: value} ---
+export { noiseLevel };
 
-function readVarint(bytes, offset) {
-  let value = 0;
-  let factor = 1;
-  for (;;) {
-    const byte = bytes[offset++];
-    value += (byte & 0x7f) * factor; // arithmetic, not bit shifts: lengths may pass 2^31
-    if (byte < 0x80) return [value, offset];
-    factor *= 128;
-  }
-}
-
-/** Top-level fields of a protobuf message: [{field, wireType, start, end, value}] (value: varints only). */
-function fields(bytes, start = 0, end = bytes.length) {
-  const found = [];
-  let offset = start;
-  while (offset < end) {
-    let tag;
-    [tag, offset] = readVarint(bytes, offset);
-    const field = Math.floor(tag / 8);
-    const wireType = tag % 8;
-    if (wireType === 0) {
-      let value;
-      [value, offset] = readVarint(bytes, offset);
-      found.push({ field, wireType, value });
-    } else if (wireType === 1 || wireType === 5) {
-      offset += wireType === 1 ? 8 : 4;
-    } else if (wireType === 2) {
-      let length;
-      [length, offset] = readVarint(bytes, offset);
-      found.push({ field, wireType, start: offset, end: offset + length });
-      offset += length;
-    } else {
-      throw new Error(`not an ONNX file: protobuf wire type ${wireType}`);
-    }
-  }
-  return found;
-}
-
-/** The metadata_props of an ONNX model file as a Map of strings. */
-export function readOnnxMetadata(path) {
-  const bytes = readFileSync(path);
-  const text = new TextDecoder();
-  const metadata = new Map();
-  for (const entry of fields(bytes).filter((f) => f.field === 14 && f.wireType === 2)) {
-    const parts = Object.fromEntries(
-      fields(bytes, entry.start, entry.end).map((f) => [f.field, text.decode(bytes.subarray(f.start, f.end))]),
-    );
-    metadata.set(parts[1], parts[2] ?? "");
-  }
-  return metadata;
-}
 
 /** The model contract, checked for what this host can run. */
 export function readContract(path) {
-  const raw = readOnnxMetadata(path).get("contract");
+  const raw = readOnnxMetadata(new Uint8Array(readFileSync(path))).get("contract");
   if (raw === undefined) throw new Error(`${path}: no contract in the ONNX metadata (not an ens2 model?)`);
   const contract = JSON.parse(raw);
   const kind = contract.kind ?? "windowed"; // contracts older than the kind field are windowed
@@ -83,20 +33,6 @@ export function readContract(path) {
     throw new Error(`${path}: unknown input scaling ${contract.input_scaling.kind}`);
   }
   return contract;
-}
-
-/** ENS²/CASCADE noise level of a trace: median |x(t+1) − x(t)| · 100 / √fs (non-finite steps ignored). */
-export function noiseLevel(trace, frameRate) {
-  const steps = [];
-  for (let t = 1; t < trace.length; t++) {
-    const step = Math.abs(trace[t] - trace[t - 1]);
-    if (Number.isFinite(step)) steps.push(step);
-  }
-  if (steps.length === 0) return NaN;
-  steps.sort((a, b) => a - b);
-  const middle = steps.length >> 1;
-  const median = steps.length % 2 ? steps[middle] : (steps[middle - 1] + steps[middle]) / 2;
-  return (median * 100.0) / Math.sqrt(frameRate);
 }
 
 /** Python's round(): halves to even, so the recording's 60 Hz length matches ens2rt's. */

@@ -120,20 +120,26 @@ def _read_text(path: Path, variable: str | None) -> tuple[np.ndarray, float | No
     """A delimited text file, one neuron per row, as spreadsheets write it.
 
     Takes a UTF-8 byte-order mark, ``;`` or tab delimiters and decimal commas (``0,25;0,31``:
-    what Excel writes where the decimal mark is a comma); empty cells and ``NaN`` are gaps.
+    what Excel writes where the decimal mark is a comma); empty cells and ``NaN`` are gaps;
+    lines starting with ``#`` are comments. The browser page reads text the same way
+    (``ens2rt/web/inputs.mjs``).
     """
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise InputError(f"{path}: the file is empty")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _delimiter(lines[0])
-    if delimiter != "," and "," in text:
-        text = text.replace(",", ".")  # decimal commas
-        lines = [line.replace(",", ".") for line in lines]
-    try:
-        return np.loadtxt(io.StringIO(text), delimiter=delimiter, ndmin=2, dtype=np.float64), None
+    if delimiter != ",":
+        lines = [line.replace(",", ".") for line in lines]  # decimal commas
+    try:  # numpy's fast parser takes every full table
+        return np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delimiter, ndmin=2, dtype=np.float64), None
     except ValueError:
-        raise InputError(f"{path}: {_text_problem(lines, delimiter)}") from None
+        pass
+    rows = [line.split(delimiter) for line in lines]
+    problem = _text_problem(rows)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    return np.array([[float(cell) if cell.strip() else np.nan for cell in row] for row in rows], dtype=np.float64), None
 
 
 def _delimiter(first_line: str) -> str:
@@ -144,18 +150,17 @@ def _delimiter(first_line: str) -> str:
     return ","
 
 
-def _text_problem(lines: list[str], delimiter: str) -> str:
-    """Why delimited text is not a table of numbers: the first ragged row or non-numeric cell."""
-    widths = [len(line.split(delimiter)) for line in lines]
-    for number, (line, width) in enumerate(zip(lines, widths), start=1):
-        for column, cell in enumerate(line.split(delimiter), start=1):
+def _text_problem(rows: list[list[str]]) -> str | None:
+    """Why delimited text is not a table of numbers: the first non-numeric cell or ragged row; None if it is one."""
+    for number, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row, start=1):
             if cell.strip() and not _is_number(cell):
                 header = " (a header row? remove it: one neuron per row, numbers only)" if number == 1 else ""
                 return f"row {number}, column {column}: {cell.strip()[:40]!r} is not a number{header}"
-        if width != widths[0]:
-            return (f"row {number} has {width} values and row 1 has {widths[0]}: every row must be one neuron's whole "
+        if len(row) != len(rows[0]):
+            return (f"row {number} has {len(row)} values and row 1 has {len(rows[0])}: every row must be one neuron's whole "
                     "trace (leave a cell empty for a missing frame)")  # fmt: skip
-    return "not a table of numbers"
+    return None
 
 
 def _is_number(cell: str) -> bool:

@@ -1,0 +1,125 @@
+"""The JavaScript engine (runtime/ens2rt/web/ens2rt.mjs) that the browser page and examples/node
+share gives ens2rt.infer's numbers and refuses bad input with the Python runtime's messages."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ens2rt
+from ens2rt.errors import InputError
+from ens2rt.example import load_example
+from ens2rt.formats import read_input
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_HOST = ROOT / "examples" / "node"
+WEB = ROOT / "runtime" / "ens2rt" / "web"
+NODE = shutil.which("node")
+
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="node is not installed: the JavaScript engine is untested here"),
+    pytest.mark.skipif(
+        not (NODE_HOST / "node_modules" / "onnxruntime-node").is_dir(),
+        reason="onnxruntime-node is not installed: run `npm ci --ignore-scripts` in examples/node (as .ci/run does)",
+    ),
+]
+
+MODELS = ["ens2-exc", "ens2-exc-conv", "ens2-exc-mixed", "ens2-inh"]  # windowed, convolutional, mixed kinds, ranges
+
+
+@pytest.fixture(scope="module")
+def traces(tmp_path_factory) -> dict[str, tuple[Path, float]]:
+    """The example neuron at its 60.06 Hz, and six neurons at 30 Hz (one with a gap, levels spread over the families' members)."""
+    folder = tmp_path_factory.mktemp("js-engine")
+    example = load_example()
+    np.savetxt(folder / "example.csv", example.dff[None, :], delimiter=",")
+    rng = np.random.default_rng(0)
+    x = example.dff[::2][:3600]
+    many = np.stack([np.roll(x, 37 * k) * (1 + 0.2 * k) + 0.015 * k * rng.standard_normal(x.size) for k in range(6)])
+    many[2, 500:530] = np.nan
+    np.savetxt(folder / "many.csv", many, delimiter=",")
+    return {"example": (folder / "example.csv", example.frame_rate), "many": (folder / "many.csv", 30.0)}
+
+
+def _node_infer(trace: Path, frame_rate: float, model: str, out: Path) -> dict:
+    done = subprocess.run([NODE, str(NODE_HOST / "infer.mjs"), "--trace", str(trace), "--frame-rate", repr(frame_rate), "--model", model,
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("which", ["example", "many"])
+def test_the_js_engine_gives_infers_numbers(traces, which, model, tmp_path):
+    path, frame_rate = traces[which]
+    js = _node_infer(path, frame_rate, model, tmp_path / "result.json")
+    py = ens2rt.infer(np.loadtxt(path, delimiter=",", ndmin=2), frame_rate, model=model)
+    rate = np.array(js["rate"], dtype=float)  # null (a gap) becomes NaN
+    np.testing.assert_array_equal(np.isnan(rate), np.isnan(py.rate))
+    assert np.nanmax(np.abs(rate - py.rate)) <= 1e-4
+    np.testing.assert_array_equal(np.array(js["spikeCounts"], dtype=float), py.spike_counts)
+    assert [len(t) for t in js["spikeTimes"]] == [t.size for t in py.spike_times]
+    assert js["neuronModel"] == list(py.neuron_model) and js["model"] == py.model
+    assert js["modelSha256"] == py.model_sha256
+    np.testing.assert_allclose(js["noiseLevel"], py.noise_level, rtol=1e-6)
+    np.testing.assert_allclose(np.array(js["spikeTotalInterval"], dtype=float), py.spike_total_interval, rtol=1e-6)
+    for key in ("frame_rate", "model_kind", "hop", "resampler", "spikes", "spike_fit", "percent", "input_checks", "conditioning", "warnings"):
+        assert js["settings"][key] == py.settings[key], key
+    assert set(js["settings"]) == set(py.settings) and set(js["settings"]["options"]) == set(py.settings["options"])
+    if which == "example" and model == "ens2-exc":
+        assert sum(len(t) for t in js["spikeTimes"]) == 331  # the README's demo count
+
+
+BAD_TEXT = {
+    "header.csv": "time,neuron\n0.1,0.2\n",
+    "ragged.csv": "0.1,0.2,0.3\n0.1,0.2\n",
+    "letters.csv": "0.1,0.2\n0.1,abc\n",
+    "empty.csv": "\n\n",
+}
+
+
+def _js_messages(calls: str) -> dict:
+    """Run ``calls`` (JavaScript that fills ``out`` with name → message) against the web engine's modules."""
+    script = (f"import * as e from {json.dumps((WEB / 'ens2rt.mjs').as_uri())};\n"
+              f"import * as i from {json.dumps((WEB / 'inputs.mjs').as_uri())};\n"
+              "const out = {};\nconst message = async (f) => { try { await f(); return null; } catch (error) { return error.message; } };\n"
+              f"{calls}\nconsole.log(JSON.stringify(out));")  # fmt: skip
+    done = subprocess.run([NODE, "--input-type=module"], input=script, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_bad_text_files_get_the_python_readers_messages(tmp_path):
+    calls = "\n".join(f"out[{json.dumps(name)}] = await message(() => i.parseDelimited({json.dumps(text)}, {json.dumps(name)}));"
+                      for name, text in BAD_TEXT.items())  # fmt: skip
+    js = _js_messages(calls)
+    for name, text in BAD_TEXT.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError) as raised:
+            read_input(tmp_path / name, frame_rate=30.0)
+        assert js[name] == str(raised.value).replace(str(tmp_path / name), name), name
+
+
+def test_bad_traces_get_the_python_runtimes_messages():
+    example = load_example()
+    cases = {  # name → (traces, frame rate): percent, transposed, too short, F/F0, a neuron of one value
+        "percent": (example.dff[None, :] * 100, example.frame_rate),
+        "transposed": (np.stack([example.dff[k * 200 : k * 200 + 600] for k in range(60)], axis=1), 30.0),  # frames × neurons
+        "transposed_smooth": (np.stack([example.dff[k * 70 : k * 70 + 300] for k in range(200)], axis=1), 30.0),
+        "short": (example.dff[None, :40], 30.0),
+        "f_over_f0": (np.stack([example.dff + 1] * 3), example.frame_rate),
+        "frame_rate": (example.dff[None, :], 0.5),
+    }
+    calls = []
+    for name, (dff, rate) in cases.items():
+        rows = json.dumps(np.round(dff, 7).tolist())
+        # infer() checks the input before it touches a model, so none is needed to see the refusal
+        calls.append(f"out[{json.dumps(name)}] = await message(() => e.infer(null, ({rows}).map((r) => Float64Array.from(r)), {rate!r}, {{}}));")
+    js = _js_messages("\n".join(calls))
+    for name, (dff, rate) in cases.items():
+        with pytest.raises(InputError) as raised:
+            ens2rt.infer(np.round(dff, 7), rate, spikes=False)
+        assert js[name] == str(raised.value), name
