@@ -50,6 +50,9 @@ SECTIONS = (
     Section("Latency against accuracy", "latency.md", "python -m benchmarks.stream_latency trade",
             "Lookahead of the low-latency models against their accuracy on validation fold D."),
     Section("dask", "dask_scaling.md", "python -m benchmarks.dask_scaling", "Neuron-hours per second on 1 and 2 dask workers."),
+    Section("Browser", "browser.md", "python -m benchmarks.browser --neurons 16 --minutes 10",
+            "The page of `ens2rt web` (onnxruntime-web, WebAssembly, 2 threads, in headless Chromium) beside ens2rt.infer "
+            "on the same 16 neurons × 10 min at 30 Hz, in one run."),
     Section("Window hop", "hops.md", "python -m benchmarks.sweep hops", "Accuracy and speed of the windowed models' hop; the default is 6."),
     Section("Resamplers", "resamplers.md", "python -m benchmarks.sweep resamplers", "Windowed sinc (streamable) against Fourier resampling."),
     Section("Input units", "units_rule.md", "python -m benchmarks.units_rule",

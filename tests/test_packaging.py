@@ -31,7 +31,14 @@ def test_wheel_holds_models_cards_and_example(wheel):
     assert "ens2rt/data/example.npz" in names
     for family in ("ens2-exc", "ens2-exc-mixed", "ens2-inh", "ens2-inh-mixed"):  # the manifests families are loaded from
         assert f"ens2rt/models/families/{family}.json" in names
-    assert wheel.stat().st_size < 10e6  # every model is ~0.2 MB compressed; a family must not bloat the install
+    from ens2rt.web import PAGE_FILES
+    from ens2rt.web.site import ORT_FILES
+
+    assert {f"ens2rt/web/{name}" for name in PAGE_FILES} <= names  # the browser page (ens2rt web)
+    if (REPO / "runtime" / "ens2rt" / "web" / "ort" / ORT_FILES[0]).is_file():  # bundled by `npm run vendor` in web/
+        assert {f"ens2rt/web/ort/{name}" for name in ORT_FILES} <= names
+    # every model is ~0.2 MB compressed, onnxruntime-web's WebAssembly 3.8 MB: a family must not bloat the install
+    assert wheel.stat().st_size < 10e6
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist") and "extra ==" not in line]
     assert sorted(r.split()[1].split(">")[0].split("<")[0] for r in requires) == ["numpy", "onnxruntime", "scipy", "typer"]
