@@ -55,6 +55,7 @@ def online_path(tmp_path_factory):
     return _export_online(tmp_path_factory.mktemp("node-online"))
 
 
+@pytest.mark.slow  # 5 s; test_the_shipped_online_model_streams_as_in_python runs the same trace by default
 def test_the_shipped_example_trace_streams_as_in_python(online_path, tmp_path):
     trace = EXAMPLE / "example-trace.csv"
     frame_rate = _stated_frame_rate(trace)

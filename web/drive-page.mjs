@@ -7,7 +7,7 @@
 // PLAN: {url, cases: [{name, files: [paths], input: "file" | "folder" | "example",
 //        frameRate?, model?, timeFirst?, downloads?: ["npz", "rate", "spikes"]}], screenshot?: true}
 // OUT_DIR gets each case's downloads (NAME.npz, NAME-rate.csv, NAME-spikes.csv), page.png
-// and report.json: {engine, cases: {NAME: {message, summary, seconds, progressSeen}}}.
+// and report.json: {engine, cases: {NAME: {message, summary, seconds, runSeconds, progressSeen, slowestAnswerMs}}}.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +43,7 @@ try {
     let message = await page.textContent("#message");
     let summary = null;
     let progressSeen = false;
+    let slowestAnswerMs = null;
     if (!message) {
       if (step.frameRate !== undefined) await page.fill("#frame-rate", String(step.frameRate));
       await page.selectOption("#model", step.model ?? defaultModel); // a case without a model runs the default
@@ -50,11 +51,18 @@ try {
       await page.click("#run");
       // the progress bar shows while the worker runs, and the page answers meanwhile
       progressSeen = await page.evaluate(() => !document.getElementById("progress").hidden);
-      await page.waitForFunction(() => !document.getElementById("results").hidden || document.getElementById("message").textContent, null, { timeout: 600000 });
+      // how long the page takes to answer while the worker runs (the longest of its answers)
+      slowestAnswerMs = 0;
+      const finished = () => page.evaluate(() => !document.getElementById("results").hidden || Boolean(document.getElementById("message").textContent));
+      for (let asked = Date.now(); !(await finished()); asked = Date.now()) {
+        slowestAnswerMs = Math.max(slowestAnswerMs, Date.now() - asked);
+        if (Date.now() - started > 3600000) throw new Error(`${step.name}: no result after an hour`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
       message = await page.textContent("#message");
       if (!message) summary = await page.textContent("#summary");
     }
-    report.cases[step.name] = { message: message || null, summary, progressSeen, seconds: (Date.now() - started) / 1000 };
+    report.cases[step.name] = { message: message || null, summary, progressSeen, slowestAnswerMs, seconds: (Date.now() - started) / 1000 };
     if (summary !== null) {
       report.cases[step.name].runSeconds = await page.evaluate(() => window.ens2rtLastRunSeconds ?? null);
       for (const kind of step.downloads ?? []) {

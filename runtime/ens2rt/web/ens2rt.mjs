@@ -314,8 +314,10 @@ export function flatFrames(trace, frameRate) {
   return flat;
 }
 
-/** Linear interpolation over non-finite frames (ends take the nearest finite value); all-gap rows become zeros. */
+/** Linear interpolation over non-finite frames (ends take the nearest finite value); all-gap rows become zeros.
+ * A trace without a gap comes back as it is (no copy); the given array is never written. */
 export function fillGaps(trace) {
+  if (trace.every(Number.isFinite)) return trace;
   const filled = Float64Array.from(trace);
   let previous = -1;
   for (let t = 0; t <= trace.length; t++) {
@@ -468,15 +470,15 @@ export function condition(traces, frameRate, { percent = false, inputChecks = tr
   if (traces.some((t) => t.length !== nFrames)) throw new InputError("ΔF/F must be (n_neurons, n_frames): every neuron needs the same number of frames");
   const flats = [];
   let anyFlat = false;
+  // copies only where something changes (percent, runs of one value): 1,000 neurons × 30 min fit a browser tab
   const fractions = traces.map((trace) => {
-    const fraction = Float64Array.from(trace, (v) => (percent ? v / 100 : v));
+    let fraction = percent ? Float64Array.from(trace, (v) => v / 100) : trace;
     const flat = flatFrames(fraction, frameRate);
     flats.push(flat);
-    for (let t = 0; t < nFrames; t++) {
-      if (flat[t]) {
-        fraction[t] = NaN;
-        anyFlat = true;
-      }
+    if (flat.includes(1)) {
+      anyFlat = true;
+      if (fraction === trace) fraction = Float64Array.from(trace);
+      flat.forEach((f, t) => f && (fraction[t] = NaN));
     }
     return fraction;
   });

@@ -29,32 +29,35 @@ function delimiterOf(firstLine) {
 export function parseDelimited(text, name, { timeFirst = false } = {}) {
   const all = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
   const stated = all.map((line) => /^\s*#\s*frame_rate_hz\s*=\s*([0-9.eE+-]+)/.exec(line)).find(Boolean);
-  let lines = all.filter((line) => line.trim() !== "" && !line.trimStart().startsWith("#"));
+  const lines = all.filter((line) => line.trim() !== "" && !line.trimStart().startsWith("#"));
   if (lines.length === 0) throw new InputError(`${name}: the file is empty`);
   const delimiter = name.toLowerCase().endsWith(".tsv") ? "\t" : delimiterOf(lines[0]);
-  if (delimiter !== ",") lines = lines.map((line) => line.replaceAll(",", "."));
-  const rows = lines.map((line) => line.split(delimiter));
-  const width = rows[0].length;
-  const values = rows.map((row, r) => {
-    if (row.length !== width && row.every((cell) => !cell.trim() || parseNumber(cell) !== undefined)) {
-      throw new InputError(
-        `${name}: row ${r + 1} has ${row.length} values and row 1 has ${width}: every row must be one neuron's whole ` +
-          "trace (leave a cell empty for a missing frame)",
-      );
-    }
-    return row.map((cell, c) => {
-      if (!cell.trim()) return NaN;
+  const width = lines[0].split(delimiter).length;
+  // row by row into typed arrays: no table of strings, so large files fit in memory
+  const traces = timeFirst
+    ? Array.from({ length: width }, () => new Float64Array(lines.length))
+    : new Array(lines.length);
+  lines.forEach((line, r) => {
+    const cells = (delimiter !== "," ? line.replaceAll(",", ".") : line).split(delimiter);
+    const values = new Float64Array(cells.length);
+    cells.forEach((cell, c) => {
+      if (!cell.trim()) return void (values[c] = NaN);
       const value = parseNumber(cell);
       if (value === undefined) {
         const header = r === 0 ? " (a header row? remove it: one neuron per row, numbers only)" : "";
         throw new InputError(`${name}: row ${r + 1}, column ${c + 1}: '${cell.trim().slice(0, 40)}' is not a number${header}`);
       }
-      return value;
+      values[c] = value;
     });
+    if (cells.length !== width) {
+      throw new InputError(
+        `${name}: row ${r + 1} has ${cells.length} values and row 1 has ${width}: every row must be one neuron's whole ` +
+          "trace (leave a cell empty for a missing frame)",
+      );
+    }
+    if (timeFirst) values.forEach((v, n) => (traces[n][r] = v));
+    else traces[r] = values;
   });
-  const traces = timeFirst
-    ? Array.from({ length: width }, (_, n) => Float64Array.from(values, (row) => row[n]))
-    : values.map((row) => Float64Array.from(row));
   return { traces, frameRate: stated ? Number(stated[1]) : undefined };
 }
 
