@@ -57,6 +57,7 @@ def test_zarr_cli_on_a_local_cluster(tmp_path, dff, offline):
     expected = ens2rt.infer(traces.astype(np.float32), rate, device="cpu")
     np.testing.assert_allclose(group["rate"][:], expected.rate, atol=1e-5)
     np.testing.assert_array_equal(group["spike_counts"][:], expected.spike_counts)
+    np.testing.assert_array_equal(group["spike_total_interval"][:], expected.spike_total_interval)
     np.testing.assert_allclose(group["noise_level"][:], expected.noise_level, rtol=1e-6)
     settings = json.loads(group.attrs["settings"])  # the one provenance encoding every writer stores
     assert settings["options"] == ens2rt.Options().as_dict() and settings["input"] == str(tmp_path / "in.zarr")

@@ -119,3 +119,24 @@ def test_every_result_carries_an_interval_for_each_neurons_spike_total(tmp_path)
     unrecorded = ens2rt.infer(example.dff[:3600], example.frame_rate, model="ens2-published-exc")
     assert np.isnan(unrecorded.spike_total_interval).all()
     assert ens2rt.infer(example.dff[:3600], example.frame_rate, spikes=False).spike_total_interval is None
+
+
+@pytest.mark.parametrize("chunks", [(1, 4000), (3, -1)])
+def test_dask_and_a_stream_carry_the_same_interval(chunks):
+    """A stream's interval covers the spikes out so far: at the flush, the offline one; dask's equals it for any chunking."""
+    import dask.array as da
+
+    import ens2rt.dask
+
+    example = load_example()
+    dff = np.stack([example.dff, np.roll(example.dff, 500), 0.5 * example.dff]).astype(np.float64)
+    offline = ens2rt.infer(dff, example.frame_rate)
+    lazy = ens2rt.dask.infer(da.from_array(dff, chunks=chunks), example.frame_rate)
+    np.testing.assert_array_equal(lazy.spike_total_interval.compute(), offline.spike_total_interval)
+    with ens2rt.Stream(3, example.frame_rate, noise_level=ens2rt.noise_level(dff, example.frame_rate)) as stream:
+        outputs = [stream.push(dff[:, k : k + 600]) for k in range(0, dff.shape[1], 600)] + [stream.flush()]
+    so_far = [sum(t.size for o in outputs[: i + 1] for t in o.spike_times[n : n + 1]) for i in (0, len(outputs) - 1) for n in range(3)]
+    assert so_far[3:] == [t.size for t in offline.spike_times]
+    np.testing.assert_array_equal(outputs[-1].spike_total_interval, offline.spike_total_interval)
+    q10, q90 = ens2rt.Model.load("ens2-exc-native").count_ratio
+    np.testing.assert_allclose(outputs[0].spike_total_interval[:, 0], np.array(so_far[:3]) / q90, rtol=1e-6)

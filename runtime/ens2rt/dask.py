@@ -50,7 +50,7 @@ from ens2rt.engine.traces import noise_level as noise_level_of
 from ens2rt.errors import InputError
 from ens2rt.formats.files import atomic_output, same_file
 from ens2rt.options import Options, resolve_options
-from ens2rt.result import provenance_json, run_settings
+from ens2rt.result import count_ratios, provenance_json, run_settings, spike_total_interval
 
 try:
     import dask.array as da
@@ -81,6 +81,7 @@ class DaskResult:
 
     rate: da.Array  #: (n_neurons, n_out) float32, lazy
     spike_counts: da.Array | None  #: (n_neurons, n_out) float32, lazy
+    spike_total_interval: da.Array | None  #: (n_neurons, 2) float32, lazy, as :attr:`InferenceResult.spike_total_interval`
     noise_level: da.Array  #: (n_neurons,) float32, lazy: ENS²/CASCADE noise level of the input
     model_index: da.Array  #: (n_neurons,) int8, lazy: position in ``models`` of each neuron's model
     time: np.ndarray  #: (n_out,) s since the first frame
@@ -171,10 +172,15 @@ def infer(x: da.Array | np.ndarray, frame_rate: float, *, model: str | Path = DE
             )  # fmt: skip
         )
     rate = da.concatenate(pieces, axis=1)
-    counts = None
+    counts = interval = None
     if chosen.spikes:
         counts = rate.rechunk({1: -1}).map_blocks(lambda r: fit_spikes(r, spike_fit).astype(np.float32), dtype=np.float32)
-    return DaskResult(rate=rate, spike_counts=counts, noise_level=levels, model_index=model_index,
+        per_model = count_ratios(members, np.arange(len(members)))  # plain numbers: the workers get these, not the models
+        ratios = model_index.map_blocks(lambda index: per_model[index], new_axis=1, chunks=(model_index.chunks[0], (2,)), dtype=np.float64)
+        totals = counts.sum(axis=1, keepdims=True, dtype=np.float64)  # (n, 1): blocks of neurons aligned with ratios
+        interval = da.map_blocks(lambda total, ratio: spike_total_interval(total[:, 0], ratio), totals, ratios, chunks=ratios.chunks,
+                                 dtype=np.float32)  # fmt: skip
+    return DaskResult(rate=rate, spike_counts=counts, spike_total_interval=interval, noise_level=levels, model_index=model_index,
                       time=np.arange(n_out) / TARGET_RATE_HZ, model=loaded.name,
                       models=tuple(m.name for m in members), model_sha256={m.name: m.sha256 for m in members},
                       options=chosen, settings=run_settings(chosen, contracts, frame_rate=frame_rate, resampler=resampler,
@@ -256,6 +262,7 @@ def infer_zarr(source: str | Path, out: str | Path, *, frame_rate: float | None 
                 ]
                 if result.spike_counts is not None:
                     writes.append(da.to_zarr(result.spike_counts, str(temporary), component="spike_counts", compute=False))
+                    writes.append(da.to_zarr(result.spike_total_interval, str(temporary), component="spike_total_interval", compute=False))
                 futures = client.compute(writes)
                 if show_progress:
                     progress(futures)

@@ -9,6 +9,7 @@ provenance is written (every output format stores it).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,13 @@ def run_settings(options: Options, contracts: tuple[Contract, ...], *, frame_rat
     if noise_level is not None:
         record["noise_level_given"] = np.asarray(noise_level, dtype=float).tolist()
     return record
+
+
+def count_ratios(models: Sequence[Any], index: np.ndarray) -> np.ndarray:
+    """(n_neurons, 2): the (q10, q90) of inferred / recorded spikes over held-out neurons of each neuron's model
+    (``models[index]``, from its card's ``count_ratio``), NaN where the card has none."""
+    per_model = np.array([m.count_ratio or (np.nan, np.nan) for m in models], dtype=float).reshape(-1, 2)  # each card read once
+    return per_model[np.asarray(index, dtype=np.int64)]
 
 
 def spike_total_interval(totals: np.ndarray, ratios: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from ens2rt.engine.windows import (
 )
 from ens2rt.errors import InputError
 from ens2rt.options import Options, resolve_options
-from ens2rt.result import InferenceResult, run_settings, spike_total_interval
+from ens2rt.result import InferenceResult, count_ratios, run_settings, spike_total_interval
 
 #: what ``settings["conditioning"]`` says of an offline run
 WHOLE_TRACES = {"checks": "whole traces", "gaps": "interpolated; rate and spikes NaN there"}
@@ -117,8 +117,7 @@ def infer(
     interval = None
     if counts is not None:
         times = spike_times_from_counts(counts, TARGET_RATE_HZ)
-        per_model = np.array([m.count_ratio or (np.nan, np.nan) for m in runners.models], dtype=float)  # read once per model
-        ratios = per_model[runners.index]
+        ratios = count_ratios(runners.models, runners.index)
         if applied is not None:  # no held-out record of calibrated counts
             ratios[applied] = np.nan
         totals = np.fromiter((t.size for t in times), dtype=float, count=len(times))

@@ -35,7 +35,7 @@ from ens2rt.engine.traces import check_frame_rate, noise_level as estimate_noise
 from ens2rt.engine.windows import WINDOW
 from ens2rt.errors import InputError
 from ens2rt.options import Options, resolve_options
-from ens2rt.result import run_settings
+from ens2rt.result import count_ratios, run_settings, spike_total_interval
 
 _NO_SPIKES = np.zeros(0)
 _NO_SPIKES.flags.writeable = False  # shared by every neuron without spikes in a push
@@ -49,6 +49,9 @@ class StreamOutput:
     rate: np.ndarray  #: (n_neurons, k) float32 spikes per 60 Hz bin
     time: np.ndarray  #: (k,) s since the first frame
     spike_times: list[np.ndarray] | None  #: per neuron, spikes of rate runs that closed
+    #: (n_neurons, 2) where the recorded total of every spike out so far likely lies, as
+    #: :attr:`InferenceResult.spike_total_interval` (NaN where the model's card has no held-out counts)
+    spike_total_interval: np.ndarray | None = None
 
 
 class Stream:
@@ -117,6 +120,8 @@ class Stream:
         self._fitted = np.zeros(n_neurons, dtype=np.int64)  # per neuron, columns of _pending already fitted
         self._run_start = np.zeros(n_neurons, dtype=np.int64)  # per neuron, 60 Hz index after its last sample below threshold
         self._open_above = np.zeros(n_neurons, dtype=bool)  # per neuron, a sample at or above threshold not yet fitted
+        self._spike_totals = np.zeros(n_neurons)  # per neuron, spikes out so far
+        self._count_ratios = count_ratios(self.models.models, self.models.index)
         self._flushed = False
         # the first STREAM_CHECK_S of frames, kept until their units are judged (None once they are, or never will be)
         self._unchecked: list[np.ndarray] | None = [] if self.options.input_checks else None
@@ -267,7 +272,12 @@ class Stream:
         """The rate that became final, its times, and the spikes of the runs it closes."""
         start, self._n_emitted = self._n_emitted, self._n_emitted + rate.shape[1]
         times = np.arange(start, self._n_emitted) / TARGET_RATE_HZ
-        return StreamOutput(rate=rate, time=times, spike_times=self._close_runs(rate, final) if self.options.spikes else None)
+        if not self.options.spikes:
+            return StreamOutput(rate=rate, time=times, spike_times=None)
+        spikes = self._close_runs(rate, final)
+        self._spike_totals += [t.size for t in spikes]
+        return StreamOutput(rate=rate, time=times, spike_times=spikes,
+                            spike_total_interval=spike_total_interval(self._spike_totals, self._count_ratios))  # fmt: skip
 
     def _close_runs(self, rate: np.ndarray, final: bool) -> list[np.ndarray]:
         """Fit spikes to every neuron's rate runs that closed; return their spike times.
