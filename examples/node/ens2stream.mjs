@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 
-import { SAMPLE_RATE_HZ, noiseLevel, readOnnxMetadata } from "../../runtime/ens2rt/web/ens2rt.mjs"; // shared with the browser page
+import { SAMPLE_RATE_HZ, noiseLevel, readOnnxMetadata, roundHalfEven } from "../../runtime/ens2rt/web/ens2rt.mjs"; // shared with the browser page
 
 export { noiseLevel };
 
@@ -33,15 +33,6 @@ export function readContract(path) {
     throw new Error(`${path}: unknown input scaling ${contract.input_scaling.kind}`);
   }
   return contract;
-}
-
-/** Python's round(): halves to even, so the recording's 60 Hz length matches ens2rt's. */
-function roundHalfEven(x) {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 export class Stream {

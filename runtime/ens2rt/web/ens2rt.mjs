@@ -339,8 +339,8 @@ export function nSamplesAt60Hz(nFrames, frameRate) {
   return roundHalfEven((nFrames * SAMPLE_RATE_HZ) / frameRate);
 }
 
-/** Python's round(): halves to even. */
-function roundHalfEven(x) {
+/** Python's round(): halves to even, so lengths at 60 Hz match ens2rt's. */
+export function roundHalfEven(x) {
   const floor = Math.floor(x);
   const diff = x - floor;
   if (diff > 0.5) return floor + 1;

@@ -2,7 +2,7 @@
 // .npy arrays, and suite2p plane folders (F.npy, Fneu.npy, iscell.npy; the frame rate
 // from ops.npy where it can be read without unpickling). Messages are the Python readers'.
 
-import { InputError } from "./ens2rt.mjs";
+import { InputError, fillGaps, roundHalfEven } from "./ens2rt.mjs";
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const SPECIAL = /^[+-]?(nan|inf|infinity)$/i;
@@ -166,30 +166,6 @@ function runningBaseline(trace, windowFrames, percentile) {
   return out;
 }
 
-function fillGapsOf(trace) {
-  const finiteAt = [];
-  trace.forEach((v, t) => Number.isFinite(v) && finiteAt.push(t));
-  if (finiteAt.length === trace.length) return trace;
-  const out = Float64Array.from(trace);
-  if (finiteAt.length === 0) return out.fill(0);
-  let k = 0;
-  for (let t = 0; t < trace.length; t++) {
-    if (Number.isFinite(trace[t])) continue;
-    while (k + 1 < finiteAt.length && finiteAt[k + 1] < t) k++;
-    const lo = finiteAt[k];
-    const hi = finiteAt.find((f) => f > t);
-    if (lo > t || hi === undefined) out[t] = trace[lo > t ? lo : finiteAt[finiteAt.length - 1]];
-    else out[t] = trace[lo] + ((trace[hi] - trace[lo]) * (t - lo)) / (hi - lo);
-  }
-  return out;
-}
-
-function roundHalfEven(x) {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  return diff > 0.5 ? floor + 1 : diff < 0.5 ? floor : floor % 2 === 0 ? floor : floor + 1;
-}
-
 /**
  * ΔF/F from a suite2p plane folder, as ens2rt's suite2p reader computes it: Fc = F − 0.7 · Fneu,
  * ΔF/F = (Fc − B(Fc)) / B(F), B the 8th percentile over 60 s. `files`: {name: bytes} with
@@ -224,9 +200,9 @@ export function suite2pDff(files, folder, frameRate, { neuropil = 0.7, windowS =
     });
     const rawGaps = Float64Array.from(raw, (v, t) => (Number.isFinite(corrected[t]) ? v : NaN));
     const measured = corrected.some(Number.isFinite);
-    const denominator = runningBaseline(fillGapsOf(rawGaps), window, percentile);
+    const denominator = runningBaseline(fillGaps(rawGaps), window, percentile);
     if (measured && denominator.some((d) => d <= 0)) throw new InputError(`${folder}: ROI ${roi} has a non-positive fluorescence baseline; ΔF/F is undefined`);
-    const baseline = runningBaseline(fillGapsOf(corrected), window, percentile);
+    const baseline = runningBaseline(fillGaps(corrected), window, percentile);
     return Float64Array.from(corrected, (c, t) => (measured ? (c - baseline[t]) / denominator[t] : NaN));
   });
   return { traces, roiIndex: chosen, frameRate: rate, statedFrameRate: stated };
