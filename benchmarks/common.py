@@ -75,7 +75,7 @@ def ground_truth_note(copies: set[str]) -> list[str]:
     if not copies:
         return []
     meaning = {"corrected": "scored on CASCADE's 2025 correction of an alignment error (" + ", ".join(f"{k} {v}" for k, v in CORRECTED.items())
-               + "; ../shared/docs/DATA.md); the other folds' models were trained before it, with the earlier copies among their training data",
+               + "; ../shared/docs/DATA.md); fold models trained before 2026-12-07 had the earlier copies among their training data",
                "earlier copies": "scored on the earlier copies of those files, not comparable with scores on the corrected ones",
                "unknown": "ground truth not found here, copy unknown"}  # fmt: skip
     return ["", " ".join(f"{GROUND_TRUTH_MARKS[c]} {meaning[c]}." for c in sorted(copies))]
