@@ -86,8 +86,8 @@ def test_calibration_is_written_and_refused_where_whole_traces_are_missing(tmp_p
         assert json.loads(str(saved["settings"]))["calibration"][0]["reason"] == result.settings["calibration"][0]["reason"]
     with pytest.raises(InputError, match="calibrate must be one of"):
         ens2rt.infer(example.dff[:3600], example.frame_rate, calibrate="magic")
-    with pytest.raises(InputError, match="a stream does not have"):
-        ens2rt.Stream(1, example.frame_rate, calibrate="quantal")
+    with pytest.raises(InputError, match="calibration_s is the warm-up"):
+        ens2rt.Stream(1, example.frame_rate, model="ens2-exc-native", calibrate="quantal", calibration_s=0)
 
 
 def test_the_count_table_measures_how_one_spike_scatters():
@@ -140,3 +140,39 @@ def test_dask_and_a_stream_carry_the_same_interval(chunks):
     np.testing.assert_array_equal(outputs[-1].spike_total_interval, offline.spike_total_interval)
     q10, q90 = ens2rt.Model.load("ens2-exc-native").count_ratio
     np.testing.assert_allclose(outputs[0].spike_total_interval[:, 0], np.array(so_far[:3]) / q90, rtol=1e-6)
+
+
+def _stream(dff: np.ndarray, frame_rate: float, **settings) -> tuple[ens2rt.Stream, list]:
+    stream = ens2rt.Stream(dff.shape[0], frame_rate, model="ens2-exc-native", **settings)
+    return stream, [stream.push(dff[:, k : k + 300]) for k in range(0, dff.shape[1], 300)] + [stream.flush()]
+
+
+def test_a_stream_calibrates_after_its_warm_up_and_leaves_what_came_before(monkeypatch):
+    """Fitted on each neuron's first calibration_s of rate; decisive neurons divided from the next sample on."""
+    fits = [quantal.QuantalFit(2.0, True, 80, 3, 50.0, 20.0, "decisive"),
+            quantal.QuantalFit(np.nan, False, 4, 0, np.nan, np.nan, "4 isolated events, fewer than 30")]  # fmt: skip
+    seen = []
+    monkeypatch.setattr(quantal, "fit_neuron", lambda rate: (seen.append(rate.size), fits[len(seen) - 1])[1])
+    example = load_example()
+    dff = np.stack([example.dff, example.dff]).astype(np.float64)
+    _, plain = _stream(dff, example.frame_rate)
+    stream, calibrated = _stream(dff, example.frame_rate, calibrate="quantal", calibration_s=30.0)
+    assert seen == [1800, 1800]  # 30 s of 60 Hz rate per neuron
+    before, after = (np.concatenate([o.rate for o in outputs], axis=1) for outputs in (plain, calibrated))
+    np.testing.assert_array_equal(after[:, :1800], before[:, :1800])
+    np.testing.assert_allclose(after[0, 1800:], before[0, 1800:] / 2.0, rtol=1e-6)
+    np.testing.assert_array_equal(after[1], before[1])
+    assert stream.calibration_applied.tolist() == [True, False] and stream.calibration_unit[0] == 2.0
+    record = stream.settings["calibration"]
+    assert record["warmup_s"] == 30.0 and record["neurons"][1]["reason"].startswith("4 isolated")
+    assert np.isnan(calibrated[-1].spike_total_interval[0]).all() and np.isfinite(calibrated[-1].spike_total_interval[1]).all()
+
+
+def test_a_stream_shorter_than_its_warm_up_is_not_calibrated_and_says_so():
+    example = load_example()
+    dff = example.dff[None, :3600].astype(np.float64)
+    _, plain = _stream(dff, example.frame_rate)
+    stream, outputs = _stream(dff, example.frame_rate, calibrate="quantal")  # the default warm-up, 300 s, is longer
+    np.testing.assert_array_equal(np.concatenate([o.rate for o in outputs], axis=1), np.concatenate([o.rate for o in plain], axis=1))
+    assert not stream.calibration_applied.any() and np.isnan(stream.calibration_unit).all()
+    assert stream.settings["calibration"]["state"].startswith("not calibrated: fewer than 300 s")

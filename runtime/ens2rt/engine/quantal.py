@@ -166,3 +166,49 @@ def fit_sums(sums: np.ndarray) -> QuantalFit:
 def fit_neuron(rate: np.ndarray, sample_rate: float = 60.0) -> QuantalFit:
     """The quantal fit of one neuron's rate (spikes per bin)."""
     return fit_sums(event_sums(rate, sample_rate))
+
+
+DEFAULT_WARMUP_S = 300.0  #: a stream's warm-up: 5 min of rate hold a few hundred isolated events of a neuron firing at 1 Hz
+
+
+class WarmupCalibration:
+    """A stream's quantal calibration: fitted on each neuron's first ``warmup_s`` of rate, applied to every sample after.
+
+    The rate emitted during the warm-up stays as it is (it is out before the fit can
+    be made); from the first sample after it, each decisive neuron's rate is divided by
+    its unit. ``fits`` is None until the warm-up is complete.
+    """
+
+    def __init__(self, n_neurons: int, warmup_s: float = DEFAULT_WARMUP_S, sample_rate: float = 60.0):
+        self.warmup_s = float(warmup_s)
+        self.needed = int(round(self.warmup_s * sample_rate))
+        self.fits: list[QuantalFit] | None = None
+        self.unit = np.full(n_neurons, np.nan)  #: each neuron's fitted unit (NaN: no fit, or not yet)
+        self.applied = np.zeros(n_neurons, dtype=bool)  #: whether its rate is divided by it
+        self._seen: list[np.ndarray] = []
+        self._n_seen = 0
+
+    def apply(self, rate: np.ndarray) -> np.ndarray:
+        """The next (n_neurons, k) samples of the rate: as they are during the warm-up, calibrated after it."""
+        first_after = 0
+        if self.fits is None:
+            first_after = min(rate.shape[1], self.needed - self._n_seen)
+            self._seen.append(np.array(rate[:, :first_after]))
+            self._n_seen += first_after
+            if self._n_seen < self.needed:
+                return rate
+            warm, self._seen = np.concatenate(self._seen, axis=1), []
+            self.fits = [fit_neuron(row) for row in warm]
+            self.unit = np.array([f.unit for f in self.fits], dtype=float)
+            self.applied = np.array([f.decisive for f in self.fits], dtype=bool)
+        if not self.applied.any() or first_after == rate.shape[1]:
+            return rate
+        out = np.array(rate, dtype=np.float32)
+        out[self.applied, first_after:] /= self.unit[self.applied, None].astype(np.float32)
+        return out
+
+    def record(self) -> dict:
+        """What ``settings["calibration"]`` says: the warm-up, and each neuron's fit once it is made."""
+        if self.fits is None:
+            return {"warmup_s": self.warmup_s, "state": f"not calibrated: fewer than {self.warmup_s:g} s of rate so far"}
+        return {"warmup_s": self.warmup_s, "state": "calibrated after the warm-up", "neurons": [f.as_dict() for f in self.fits]}

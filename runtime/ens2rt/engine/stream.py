@@ -17,6 +17,7 @@ is out ≈ 0.12 s after the frame at its time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,7 @@ from ens2rt.catalog.family import ModelFamily, assign_models, load_models, only_
 from ens2rt.catalog.model import DEFAULT_MODEL, Model
 from ens2rt.engine.contract import Contract
 from ens2rt.engine.resample import TARGET_RATE_HZ, local_resampler, n_samples_at_60hz
+from ens2rt.engine.quantal import DEFAULT_WARMUP_S, WarmupCalibration
 from ens2rt.engine.spikes import MAX_RUN, THRESHOLD, fit_spikes, spike_times_from_counts
 from ens2rt.engine.stream_rate import GraphRate, MixedRate, rate_runner
 from ens2rt.engine.conditioning import STREAM_CHECK_S, as_frames, check_given_levels, check_units, unit_statistics, warn_all
@@ -75,19 +77,24 @@ class Stream:
     values, and with ``input_checks`` the noise levels given and, once its first
     ``STREAM_CHECK_S`` (10 s) of frames are in (or at :meth:`flush`), their units, as
     :func:`ens2rt.infer` checks whole traces. ``empty_neurons`` does not apply, and the
-    resampler must be local (not ``"fourier"``). ``with ens2rt.Stream(...) as stream:``
-    closes it at the end (:meth:`close`).
+    resampler must be local (not ``"fourier"``). ``calibrate="quantal"`` fits each neuron
+    on its first ``calibration_s`` (300) seconds of rate and divides its later rate by its
+    unit where the fit is decisive (:class:`~ens2rt.engine.quantal.WarmupCalibration`).
+    ``with ens2rt.Stream(...) as stream:`` closes it at the end (:meth:`close`).
     """
 
     def __init__(self, n_neurons: int, frame_rate: float, *, model: str | Path | Model | ModelFamily = DEFAULT_MODEL,
-                 noise_level: float | np.ndarray | None = None, options: Options | None = None, **settings: Any):  # fmt: skip
+                 noise_level: float | np.ndarray | None = None, options: Options | None = None,
+                 calibration_s: float = DEFAULT_WARMUP_S, **settings: Any):  # fmt: skip
         if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
             raise InputError(f"n_neurons must be a whole number of at least 1, not {n_neurons!r}")
         self.options = resolve_options(options, settings)
-        if self.options.calibrate != "none":
-            raise InputError(f"calibrate={self.options.calibrate!r} fits each neuron's whole trace, which a stream does not have: "
-                             "calibrate offline (ens2rt.infer) and divide the stream's rate by result.calibration_unit")  # fmt: skip
         self.n_neurons = int(n_neurons)
+        self._calibration = None
+        if self.options.calibrate == "quantal":
+            if isinstance(calibration_s, bool) or not isinstance(calibration_s, (int, float)) or not 0 < calibration_s < math.inf:
+                raise InputError(f"calibration_s is the warm-up in seconds before a stream calibrates, a positive number, not {calibration_s!r}")
+            self._calibration = WarmupCalibration(self.n_neurons, calibration_s)
         self.frame_rate = check_frame_rate(frame_rate)
         if self.options.input_checks:
             check_given_levels(noise_level, self.frame_rate)
@@ -145,9 +152,22 @@ class Stream:
         checks = "each push's values"
         if self.options.input_checks:
             checks += f"; the noise levels given; the units of the first {STREAM_CHECK_S:g} s of frames"
-        return run_settings(self.options, self.contracts, frame_rate=self.frame_rate, resampler=self.resampler,
-                            provider=self.models.provider, noise_level=self._noise_level,
-                            conditioning={"checks": checks, "gaps": "the neuron's last finite value held"})  # fmt: skip
+        record = run_settings(self.options, self.contracts, frame_rate=self.frame_rate, resampler=self.resampler,
+                              provider=self.models.provider, noise_level=self._noise_level,
+                              conditioning={"checks": checks, "gaps": "the neuron's last finite value held"})  # fmt: skip
+        if self._calibration is not None:
+            record["calibration"] = self._calibration.record()
+        return record
+
+    @property
+    def calibration_unit(self) -> np.ndarray | None:
+        """With ``calibrate="quantal"``: each neuron's unit u once the warm-up is over (NaN: no fit, or not yet)."""
+        return None if self._calibration is None else self._calibration.unit.astype(np.float32)
+
+    @property
+    def calibration_applied(self) -> np.ndarray | None:
+        """With ``calibrate="quantal"``: whether each neuron's rate is divided by its unit from the end of the warm-up on."""
+        return None if self._calibration is None else self._calibration.applied.copy()
 
     @property
     def contract(self) -> Contract:
@@ -270,12 +290,16 @@ class Stream:
 
     def _output(self, rate: np.ndarray, final: bool) -> StreamOutput:
         """The rate that became final, its times, and the spikes of the runs it closes."""
+        if self._calibration is not None:
+            rate = self._calibration.apply(rate)
         start, self._n_emitted = self._n_emitted, self._n_emitted + rate.shape[1]
         times = np.arange(start, self._n_emitted) / TARGET_RATE_HZ
         if not self.options.spikes:
             return StreamOutput(rate=rate, time=times, spike_times=None)
         spikes = self._close_runs(rate, final)
         self._spike_totals += [t.size for t in spikes]
+        if self._calibration is not None and self._calibration.applied.any():  # no held-out record of calibrated counts
+            self._count_ratios[self._calibration.applied] = np.nan
         return StreamOutput(rate=rate, time=times, spike_times=spikes,
                             spike_total_interval=spike_total_interval(self._spike_totals, self._count_ratios))  # fmt: skip
 
