@@ -48,6 +48,11 @@ def single_spike_spread(rate: np.ndarray, spike_times: np.ndarray, sample_rate: 
 def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP) -> dict:
     folder = find_datasets(GROUND_TRUTH, include=[held_out])[held_out]
     model = ens2rt.Model.load(export_run(held_out, runs), device="cpu")
+    return {"dataset": held_out, "ground_truth_sha256": ground_truth_fingerprint(folder), "hop": hop, "neurons": neuron_rows(folder, model, hop)}
+
+
+def neuron_rows(folder: Path, model: ens2rt.Model, hop: int = ens2rt.DEFAULT_HOP) -> list[dict]:
+    """Per neuron of the dataset in ``folder``, run by ``model``: count bias before and after calibration, and the fit."""
     rows = []
     for neuron in load_dataset(folder):
         prediction = predict_neuron(neuron, model, hop, spikes=False)
@@ -59,7 +64,7 @@ def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HO
         rows.append({"file": neuron.path.name, "bias": total / true_total - 1.0, "calibrated_bias": calibrated / true_total - 1.0,
                      "n_true_spikes": int(prediction.true_spike_times.size), "single_spike_cv": spread, "single_spike_events": n_single,
                      **fit.as_dict()})  # fmt: skip
-    return {"dataset": held_out, "ground_truth_sha256": ground_truth_fingerprint(folder), "hop": hop, "neurons": rows}
+    return rows
 
 
 @app.command()
