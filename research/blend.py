@@ -17,10 +17,10 @@ import numpy as np
 import typer
 
 import ens2rt
-from benchmarks.common import GROUND_TRUTH, Prediction, median, point_sampled, report, score_prediction, true_rate_at_60hz
-from benchmarks.frame_rates import rate_label
+from benchmarks.common import Prediction, median, point_sampled, report, true_rate_at_60hz
 from ens2rt.engine.spikes import fit_spikes, spike_times_from_counts
-from research.recipe import FOLDS, RESULTS, load_run
+from research.paired import score_fold, write_fold
+from research.recipe import RESULTS, load_run
 
 OUT = RESULTS / "blend"
 RATES = (30.0, 15.0, 7.5)
@@ -56,23 +56,8 @@ def predictions(neuron, models: dict, frame_rate: float) -> dict[str, Prediction
 @app.command()
 def score(fold: Annotated[str, typer.Argument(help="Validation fold: B or D.")], seed: int = 0, threads: int = 2) -> None:
     """Score the windowed run, the student run and their blend on FOLD's neurons at 30, 15 and 7.5 Hz."""
-    from ens2export.groundtruth import find_datasets, load_dataset
-
     models = {name: load_run(fold, variant, seed, threads)[0] for name, variant in RUNS.items()}
-    rows: dict[str, list[dict]] = {rate_label(r): [] for r in RATES}
-    for key, folder in find_datasets(GROUND_TRUTH, include=FOLDS[fold]).items():
-        for neuron in load_dataset(folder):
-            for rate in RATES:
-                if not any(trial.frame_rate > rate for trial in neuron.trials):
-                    continue
-                found = predictions(neuron, models, rate)
-                if found:
-                    scores = {name: score_prediction(p) for name, p in found.items()}
-                    rows[rate_label(rate)].append({"dataset": key, "file": neuron.path.name,
-                                                   **{f"{n}_{m}": s[m] for n, s in scores.items() for m in ("correlation", "bias")}})
-        typer.echo(f"{fold} {key} scored")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{fold}.json").write_text(json.dumps({"fold": fold, "seed": seed, "rates": rows}, indent=1) + "\n")
+    write_fold(OUT, fold, seed, score_fold(fold, RATES, lambda neuron, rate: predictions(neuron, models, rate)))
 
 
 @app.command()

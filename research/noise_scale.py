@@ -19,9 +19,9 @@ from typing import Annotated
 import typer
 
 import ens2rt
-from benchmarks.common import GROUND_TRUTH, Prediction, median, point_sampled, report, score_prediction, true_rate_at_60hz
-from benchmarks.frame_rates import rate_label
-from research.recipe import FOLDS, RESULTS, load_run
+from benchmarks.common import Prediction, median, point_sampled, report, true_rate_at_60hz
+from research.paired import score_fold, write_fold
+from research.recipe import RESULTS, load_run
 
 OUT = RESULTS / "noise_scale"
 RATES = (30.0, 15.0, 7.5)
@@ -59,21 +59,13 @@ def predict(neuron, model, frame_rate: float, scale: str) -> Prediction | None:
 @app.command()
 def probe(fold: Annotated[str, typer.Argument(help="Validation fold: B or D.")], seed: int = 0, threads: int = 2) -> None:
     """Score FOLD's student run at 30, 15 and 7.5 Hz with the estimated and the oracle input scale."""
-    from ens2export.groundtruth import find_datasets, load_dataset
-
     model = load_run(fold, "conv-noise-distil1", seed, threads)[0]
-    rows: dict[str, list[dict]] = {rate_label(r): [] for r in RATES}
-    for key, folder in find_datasets(GROUND_TRUTH, include=FOLDS[fold]).items():
-        for neuron in load_dataset(folder):
-            for rate in RATES:
-                found = {scale: predict(neuron, model, rate, scale) for scale in SCALES}
-                if all(p is not None for p in found.values()):
-                    scores = {scale: score_prediction(p) for scale, p in found.items()}
-                    rows[rate_label(rate)].append({"dataset": key, "file": neuron.path.name,
-                                                   **{f"{s}_{m}": scores[s][m] for s in SCALES for m in ("correlation", "bias")}})
-        typer.echo(f"{fold} {key} scored")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{fold}.json").write_text(json.dumps({"fold": fold, "seed": seed, "rates": rows}, indent=1) + "\n")
+
+    def both(neuron, rate: float) -> dict:
+        found = {scale: predict(neuron, model, rate, scale) for scale in SCALES}
+        return found if all(p is not None for p in found.values()) else {}
+
+    write_fold(OUT, fold, seed, score_fold(fold, RATES, both))
 
 
 @app.command()
