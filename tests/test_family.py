@@ -211,11 +211,29 @@ def test_ens2_inh_hands_recordings_slower_than_10_hz_to_the_excitatory_student()
     assert "research/results/inhibitory.md" in manifest.why
 
 
-def test_the_default_runs_the_native_member_on_every_neuron():
-    """models/families/ens2-exc.json, chosen by the rules of research/findings.md (2026-12-07)."""
+def test_the_default_runs_the_native_member_from_10_hz_and_the_student_below():
+    """models/families/ens2-exc.json, chosen by the rules of research/findings.md (2026-12-07): every ν alike."""
     family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
-    assert {family.member_for(level, rate).name for level in (0.5, 3.0, 9.0) for rate in (7.5, 30.0, 122.0)} == {"ens2-exc-native"}
+    levels = (0.5, 3.0, 9.0, float("nan"))
+    assert {family.member_for(level, rate).name for level in levels for rate in (10.0, 15.0, 30.0, 122.0)} == {"ens2-exc-native"}
+    assert {family.member_for(level, rate).name for level in levels for rate in (2.5, 7.5, 9.99)} == {"ens2-exc-conv"}
+    assert [m.name for m in family.members_at(30.0)] == ["ens2-exc-native"] and [m.name for m in family.members_at(7.5)] == ["ens2-exc-conv"]
     assert "research/findings.md" in ens2rt.catalog.model.family_manifest("ens2-exc").why
+
+
+def test_a_default_stream_needs_a_noise_level_only_where_its_member_scales_by_it():
+    example = load_example()
+    fast = ens2rt.Stream(1, 30.0)  # ens2-exc-native alone runs at 30 Hz: nothing to choose or scale
+    assert list(fast.neuron_model) == ["ens2-exc-native"]
+    with pytest.raises(InputError, match=r"ens2-exc \(at 7.5 Hz it runs ens2-exc-conv\) divides each trace by its noise std"):
+        ens2rt.Stream(1, 7.5)
+    slow_frames = example.dff[::8].astype(np.float64)
+    level = ens2rt.noise_level(slow_frames, example.frame_rate / 8)
+    stream = ens2rt.Stream(1, example.frame_rate / 8, noise_level=level, spikes=False)
+    pieces = [stream.push(slow_frames[None, k : k + 40]).rate for k in range(0, slow_frames.size, 40)] + [stream.flush().rate]
+    offline = ens2rt.infer(slow_frames, example.frame_rate / 8, spikes=False)
+    assert list(offline.neuron_model) == ["ens2-exc-conv"]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), offline.rate, atol=1e-5)
 
 
 def test_a_stream_over_a_mixed_family_whose_neurons_all_run_one_kind():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ens2rt.catalog.manifest import MemberRange, choose, nearest_level_ranges, uncovered
+from ens2rt.catalog.manifest import ANYTHING, MemberRange, choose, nearest_level_ranges, uncovered
 from ens2rt.catalog.model import Model, available_families, family_manifest
 from ens2rt.engine.contract import Contract
 from ens2rt.errors import InputError, ModelError
@@ -112,6 +112,17 @@ class ModelFamily:
     def member_for(self, noise_level: float, frame_rate: float) -> Model:
         """The member a neuron of this noise level, recorded at ``frame_rate``, runs on."""
         return self.members[int(self.choose(np.array([noise_level]), frame_rate)[0])]
+
+    def members_at(self, frame_rate: float) -> tuple[Model, ...]:
+        """The members that may run a neuron recorded at ``frame_rate``: those whose frame rates hold it, in order,
+        up to the first that takes every ν (no later member is ever chosen)."""
+        possible = []
+        for member, taken in zip(self.members, self.ranges):
+            if taken.frame_rate_hz[0] <= frame_rate < taken.frame_rate_hz[1]:
+                possible.append(member)
+                if taken.noise_level == ANYTHING:
+                    break
+        return tuple(possible)
 
 
 def distinct_contracts(contracts) -> tuple[Contract, ...]:

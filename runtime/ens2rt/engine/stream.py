@@ -99,15 +99,19 @@ class Stream:
         if self.options.input_checks:
             check_given_levels(noise_level, self.frame_rate)
         loaded = load_models(model, self.options)
-        if isinstance(loaded, ModelFamily) and len(loaded.members) > 1 and noise_level is None:
+        # the members that can run a neuron at this frame rate: a family whose ranges leave one needs no noise level to choose
+        possible = loaded.members_at(self.frame_rate) if isinstance(loaded, ModelFamily) else (loaded,)
+        if len(possible) > 1 and noise_level is None:
             raise InputError(
                 f"model family {loaded.name} picks a model per neuron from its noise level, which a stream "
                 "cannot see in advance: pass noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate)) "
-                f"or a single model ({', '.join(m.name for m in loaded.members)})"
+                f"or a single model ({', '.join(m.name for m in possible)})"
             )
-        if any(c.input_scaling != "none" for c in loaded.contracts) and noise_level is None:
+        if any(m.contract.input_scaling != "none" for m in possible) and noise_level is None:
+            scaling = [m.name for m in possible if m.contract.input_scaling != "none"]
+            runs = "" if scaling == [loaded.name] else f" (at {self.frame_rate:g} Hz it runs {', '.join(scaling)})"
             raise InputError(
-                f"{loaded.name} divides each trace by its noise std, which a stream cannot see in advance: pass "
+                f"{loaded.name}{runs} divides each trace by its noise std, which a stream cannot see in advance: pass "
                 "noise_level= (e.g. ens2rt.noise_level(baseline_dff, frame_rate))"
             )
         self.models = assign_models(loaded, np.full(self.n_neurons, np.nan), noise_level, frame_rate=self.frame_rate)
