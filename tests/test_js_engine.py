@@ -41,7 +41,8 @@ def traces(tmp_path_factory) -> dict[str, tuple[Path, float]]:
     many = np.stack([np.roll(x, 37 * k) * (1 + 0.2 * k) + 0.015 * k * rng.standard_normal(x.size) for k in range(6)])
     many[2, 500:530] = np.nan
     np.savetxt(folder / "many.csv", many, delimiter=",")
-    return {"example": (folder / "example.csv", example.frame_rate), "many": (folder / "many.csv", 30.0)}
+    np.savetxt(folder / "slow.csv", many[:, ::4], delimiter=",")  # 7.5 Hz: the default runs its whole-trace member
+    return {"example": (folder / "example.csv", example.frame_rate), "many": (folder / "many.csv", 30.0), "slow": (folder / "slow.csv", 7.5)}
 
 
 def _node_infer(trace: Path, frame_rate: float, model: str, out: Path) -> dict:
@@ -51,8 +52,7 @@ def _node_infer(trace: Path, frame_rate: float, model: str, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("which", ["example", "many"])
+@pytest.mark.parametrize(("which", "model"), [(w, m) for w in ("example", "many") for m in MODELS] + [("slow", "ens2-exc")])
 def test_the_js_engine_gives_infers_numbers(traces, which, model, tmp_path):
     path, frame_rate = traces[which]
     js = _node_infer(path, frame_rate, model, tmp_path / "result.json")
@@ -69,6 +69,8 @@ def test_the_js_engine_gives_infers_numbers(traces, which, model, tmp_path):
     for key in ("frame_rate", "model_kind", "hop", "resampler", "spikes", "spike_fit", "percent", "input_checks", "conditioning", "warnings"):
         assert js["settings"][key] == py.settings[key], key
     assert set(js["settings"]) == set(py.settings) and set(js["settings"]["options"]) == set(py.settings["options"])
+    if which == "slow":
+        assert set(js["neuronModel"]) == {"ens2-exc-conv"}
     if which == "example" and model == "ens2-exc":
         assert sum(len(t) for t in js["spikeTimes"]) == 331  # the README's demo count
 
