@@ -99,12 +99,29 @@ def table_lines(records: dict[str, dict]) -> list[str]:
     pooled = [r for record in records.values() for r in record["neurons"]]
     if len(records) > 1:
         lines.append(f"| all ({len(records)}) | {summary_cells(pooled)} |")
+    lines += ["", "Median over datasets of each dataset's median |count bias|, as given / calibrated: " + "; ".join(
+        f"{name} ({len(group)}): {median(_median_abs(records[k], 'bias') for k in group):.2f} / "
+        f"{median(_median_abs(records[k], 'calibrated_bias') for k in group):.2f}"
+        for name, group in _dataset_groups(records) if group) + "."]  # fmt: skip
     reasons: dict[str, int] = {}
     for row in pooled:
         reason = next(label for key, label in REASONS if key in row["reason"])
         reasons[reason] = reasons.get(reason, 0) + 1
     lines += ["", "Why fits were not decisive (neurons): " + "; ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) + "."]
     return lines
+
+
+FAST = ("DS29", "DS31")  #: the 122 Hz datasets (jGCaMP7f, jGCaMP8m), which issue 45 asks about apart
+
+
+def _median_abs(record: dict, key: str) -> float:
+    return median(abs(r[key]) for r in record["neurons"])
+
+
+def _dataset_groups(records: dict[str, dict]) -> list[tuple[str, list[str]]]:
+    """Every dataset, the 122 Hz ones, and the slower ones."""
+    keys = list(records)
+    return [("all", keys), ("122 Hz, DS29 and DS31", [k for k in keys if k in FAST]), ("the slower ones", [k for k in keys if k not in FAST])]
 
 
 @app.command()
