@@ -125,3 +125,17 @@ def test_bad_traces_get_the_python_runtimes_messages():
         with pytest.raises(InputError) as raised:
             ens2rt.infer(np.round(dff, 7), rate, spikes=False)
         assert js[name] == str(raised.value), name
+
+
+def test_the_node_command_refuses_bad_input_with_one_line_and_no_file(tmp_path):
+    (tmp_path / "header.csv").write_text(BAD_TEXT["header.csv"])
+    out = tmp_path / "result.json"
+    done = subprocess.run([NODE, str(NODE_HOST / "infer.mjs"), "--trace", str(tmp_path / "header.csv"), "--frame-rate", "30",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr and " at " not in done.stderr
+    assert done.stderr.strip() == f"error: {tmp_path / 'header.csv'}: row 1, column 1: 'time' is not a number (a header row? remove it: " \
+                                  "one neuron per row, numbers only)"
+    assert not out.exists() and not out.with_name("result.json.partial").exists()
+    (tmp_path / "plain.csv").write_text("0.1,0.2,0.1\n")
+    missing = subprocess.run([NODE, str(NODE_HOST / "infer.mjs"), "--trace", str(tmp_path / "plain.csv")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "pass --frame-rate" in missing.stderr
