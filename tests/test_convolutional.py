@@ -240,7 +240,7 @@ def test_the_shipped_convolutional_model():
 
     model = ens2rt.Model.load("ens2-exc-conv", device="cpu")
     assert model.contract.kind == "convolutional" and model.contract.input_scaling == "noise_std"
-    assert "validation_of_the_recipe" in model.card["scores"] and "Not in the default family" in model.card["description"]
+    assert "validation_of_the_recipe" in model.card["scores"] and "In the default family ens2-exc for recordings below 10 Hz" in model.card["description"]
     example = load_example()
     res = ens2rt.infer(example.dff, example.frame_rate, model="ens2-exc-conv")
     assert res.settings["model_kind"] == "convolutional" and res.settings["hop"] is None
