@@ -137,6 +137,7 @@ def test_each_cell_class_of_a_shipped_recipe_scores_its_own_card(tmp_path, monke
     assert accuracy.update_shipped_cards({"inhibitory": {"conv-local": empty}}, tmp_path) == []  # nothing run: the card is left alone
 
 
+@pytest.mark.slow  # 5 s; a research table's cross-check
 def test_a_noise_following_rate_scale_is_fitted_without_the_dataset_it_scales():
     levels = {f"DS{i:02d}": level for i, level in zip(range(2, 8), (0.5, 0.8, 1.0, 1.5, 2.0, 3.0))}
     # every bias follows ν exactly (counts ∝ ν): a scale c · ν^-1 mends all of them but the one that breaks the rule

@@ -44,6 +44,7 @@ def test_one_model_per_worker_process(dff):
     assert ens2rt_dask.worker_model(path).session.get_session_options().intra_op_num_threads == 1
 
 
+@pytest.mark.slow  # 6 s, a 2-worker cluster; dask = in memory is checked by default elsewhere
 def test_zarr_cli_on_a_local_cluster(tmp_path, dff, offline):
     traces, rate = dff
     source = zarr.create_array(str(tmp_path / "in.zarr"), shape=traces.shape, chunks=(3, 4000), dtype="float32")

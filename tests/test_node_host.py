@@ -87,6 +87,7 @@ def test_several_neurons_at_30_hz_in_chunks(online_path, tmp_path, chunk):
     np.testing.assert_allclose(rate, expected, atol=1e-5)
 
 
+@pytest.mark.slow  # 3 s; no seed ensemble ships
 def test_a_seed_ensemble_streams_as_in_python(tmp_path):
     """Two members in one streaming graph (twice the states): the host reads them from the contract as for one."""
     from conftest import random_conv_weights

@@ -433,6 +433,7 @@ def test_padded_neurons_on_the_command_line(tmp_path, real_dff):
     assert np.isnan(np.load(out)["rate"][1, -100:]).all()
 
 
+@pytest.mark.slow  # 6 s, two real processes; a guard for leaks that did not reproduce
 def test_dependency_warnings_do_not_reach_the_user(tmp_path):
     """In a real process (pytest intercepts warnings), every warning enabled: none of hdmf's, pynwb's … shows.
 
