@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ens2rt
-from ens2rt.errors import InputError
+from ens2rt.errors import InputError, InputWarning
 from ens2rt.example import load_example
 from ens2rt.formats import read_input
 
@@ -139,3 +139,15 @@ def test_the_node_command_refuses_bad_input_with_one_line_and_no_file(tmp_path):
     (tmp_path / "plain.csv").write_text("0.1,0.2,0.1\n")
     missing = subprocess.run([NODE, str(NODE_HOST / "infer.mjs"), "--trace", str(tmp_path / "plain.csv")], capture_output=True, text=True)
     assert missing.returncode == 2 and "pass --frame-rate" in missing.stderr
+
+
+def test_empty_and_flat_neurons_get_the_python_warnings():
+    from ens2rt.engine.conditioning import condition
+
+    x = load_example().dff[:1200].astype(float)
+    dff = np.stack([x, np.full(1200, np.nan), np.r_[x[:600], np.full(600, 0.2)], np.full(1200, 0.3)])  # fine, empty, half flat, flat
+    with pytest.warns(InputWarning):
+        expected = condition(dff, 60.0, percent=False, input_checks=True, empty_neurons="nan").warnings
+    rows = json.dumps(np.where(np.isnan(dff), None, dff).tolist())
+    js = _js_messages(f"out.warnings = e.condition(({rows}).map((r) => Float64Array.from(r, (v) => (v === null ? NaN : v))), 60).warnings;")
+    assert js["warnings"] == expected and len(expected) == 2

@@ -70,8 +70,9 @@ async function readFiles(files) {
     const folder = (files[0].webkitRelativePath || files[0].name).split("/").slice(0, -1).join("/") || "plane0";
     const wanted = {};
     for (const name of ["F.npy", "Fneu.npy", "iscell.npy", "ops.npy"]) if (byName[name]) wanted[name] = await bytesOf(byName[name]);
-    const probe = suite2pDff(wanted, folder, undefined); // the frame rate ops.npy states, if it can be read without unpickling
-    return { name: folder, kind: "suite2p", files: wanted, frameRate: probe.frameRate };
+    // ΔF/F at the frame rate ops.npy states (read without unpickling), kept for the run; none without it
+    const read = suite2pDff(wanted, folder, undefined);
+    return { name: folder, kind: "suite2p", files: wanted, frameRate: read.frameRate, read };
   }
   if (files.length !== 1) throw new InputError(`pick one trace file (or a suite2p plane folder), not ${files.length} files`);
   const [file] = files;
@@ -79,8 +80,8 @@ async function readFiles(files) {
   if (lower.endsWith(".npy")) return { name: file.name, kind: "npy", npy: parseNpy(await bytesOf(file), file.name) };
   if (lower.endsWith(".csv") || lower.endsWith(".tsv") || lower.endsWith(".txt")) {
     const text = await file.text();
-    const probe = parseDelimited(text, file.name); // refuses non-numeric cells and ragged rows now, before a run
-    return { name: file.name, kind: "text", text, frameRate: probe.frameRate };
+    const read = parseDelimited(text, file.name); // refuses non-numeric cells and ragged rows now; kept for the run
+    return { name: file.name, kind: "text", text, frameRate: read.frameRate, read };
   }
   throw new InputError(`${file.name}: the page reads .csv, .tsv, .npy and suite2p plane folders; for .mat, .h5, .nwb and more use ens2rt infer`);
 }
@@ -88,10 +89,12 @@ async function readFiles(files) {
 /** The traces of the loaded input, read with the page's settings (orientation, frame rate). */
 function tracesOf(source, frameRate) {
   const timeFirst = $("time-first").checked;
-  if (source.kind === "text") return { traces: parseDelimited(source.text, source.name, { timeFirst }).traces, roiIndex: null };
+  if (source.kind === "text") {  // read once at load as one neuron per row; again only when the rows are frames
+    return { traces: (timeFirst ? parseDelimited(source.text, source.name, { timeFirst }) : source.read).traces, roiIndex: null };
+  }
   if (source.kind === "npy") return { traces: npyRows(source.npy, source.name, { timeFirst }), roiIndex: null };
-  const { traces, roiIndex } = suite2pDff(source.files, source.name, frameRate);
-  return { traces, roiIndex };
+  const read = source.read.frameRate === frameRate ? source.read : suite2pDff(source.files, source.name, frameRate);
+  return { traces: read.traces, roiIndex: read.roiIndex };
 }
 
 async function take(files) {

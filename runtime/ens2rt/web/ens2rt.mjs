@@ -498,15 +498,11 @@ export function condition(traces, frameRate, { percent = false, inputChecks = tr
     checkOrientation(filled, frameRate);
     warnings.push(...checkUnits(fractions, levels, frameRate));
   }
-  const empty = [];
-  gaps.forEach((row, n) => {
-    if (row.every((g, t) => g && !flats[n][t])) empty.push(n);
-  });
   const isAllGap = gaps.map((row) => row.every(Boolean));
-  const realEmpty = empty.filter((n) => isAllGap[n] && !flats[n].some(Boolean));
-  if (realEmpty.length) {
-    if (emptyNeurons === "error") throw new InputError(`${realEmpty.length} neuron(s) have no finite ΔF/F value (${neuronNames(realEmpty, roiIndex)})`);
-    warnings.push(`${realEmpty.length} of ${traces.length} neurons have no finite ΔF/F value; their rows are NaN (${neuronNames(realEmpty, roiIndex)})`);
+  const empty = isAllGap.map((all, n) => (all && !flats[n].includes(1) ? n : -1)).filter((n) => n >= 0); // no finite frame, none flat
+  if (empty.length) {
+    if (emptyNeurons === "error") throw new InputError(`${empty.length} neuron(s) have no finite ΔF/F value (${neuronNames(empty, roiIndex)})`);
+    warnings.push(`${empty.length} of ${traces.length} neurons have no finite ΔF/F value; their rows are NaN (${neuronNames(empty, roiIndex)})`);
   }
   if (anyFlat) {
     const flatRows = flats.map((f, n) => (f.some(Boolean) ? n : -1)).filter((n) => n >= 0);
@@ -832,8 +828,9 @@ export async function infer(ort, traces, frameRate, options) {
   }
 
   // 60 Hz bins whose nearest frame was a gap are NaN in the rate and the counts
-  const nearest = Array.from({ length: nOut }, (_, i) => Math.min(Math.max(roundHalfEven((i * rateHz) / SAMPLE_RATE_HZ), 0), nFrames - 1));
-  const masked = ready.gaps.map((gaps) => (gaps.some(Boolean) ? Uint8Array.from(nearest, (f) => gaps[f]) : null));
+  const anyGap = ready.gaps.some((gaps) => gaps.includes(1));
+  const nearest = anyGap ? Int32Array.from({ length: nOut }, (_, i) => Math.min(Math.max(roundHalfEven((i * rateHz) / SAMPLE_RATE_HZ), 0), nFrames - 1)) : null;
+  const masked = ready.gaps.map((gaps) => (anyGap && gaps.includes(1) ? Uint8Array.from(nearest, (f) => gaps[f]) : null));
   let spikeCounts = null;
   let spikeTimes = null;
   let spikeTotalInterval = null;
