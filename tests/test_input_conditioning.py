@@ -121,6 +121,7 @@ def test_a_too_short_input_says_so_before_asking_about_its_orientation():
         ens2rt.infer(np.random.default_rng(0).normal(0, 0.05, (300, 20)), RATE, model=MODEL)
 
 
+@pytest.mark.slow  # 3 s of ground truth; benchmarks/units_rule.py measures the rule on every dataset
 def test_the_units_rule_refuses_no_trial_of_five_datasets_at_any_user_frame_rate(ground_truth):
     """A dye at 7.8 Hz, a red indicator at 30 Hz, GCaMP6f at 158 Hz, jGCaMP8m at 122 Hz and interneurons at 30 Hz;
     every dataset is judged by the slow test below and by ``benchmarks/units_rule.py``."""

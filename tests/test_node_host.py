@@ -66,6 +66,7 @@ def test_the_shipped_example_trace_streams_as_in_python(online_path, tmp_path):
     assert f"delay {delay:.3f} s" in (tmp_path / "rate.csv").read_text().splitlines()[0]
 
 
+@pytest.mark.slow  # 5 s; test_several_neurons_at_30_hz_in_chunks streams through the same host by default
 def test_the_shipped_online_model_streams_as_in_python(tmp_path):
     """The README's command, with the shipped ens2-exc-online, against ens2rt.Stream."""
     trace = EXAMPLE / "example-trace.csv"
