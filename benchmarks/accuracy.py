@@ -5,7 +5,7 @@
     python -m benchmarks.accuracy run --dataset DS22 ... --dataset DS27   # the inhibitory ones
     python -m benchmarks.accuracy table                               # the markdown table
     python -m benchmarks.accuracy cards                               # then, on purpose: scores into the cards
-    python -m benchmarks.accuracy run --recipe conv-local -d DS09     # another recipe, beside it
+    python -m benchmarks.accuracy run --recipe conv-noise-distil1 -d DS09     # another recipe, beside it
 
 For each held-out dataset D a model is trained with the published recipe on every
 other dataset of D's cell class (excitatory DS01-DS21, DS29, DS31; inhibitory
@@ -17,7 +17,7 @@ dataset is also run through ENS²'s published Inh weights (``ens2-published-inh`
 were trained on all six inhibitory datasets: that column is *not* held out.
 
 ``--recipe NAME`` trains and scores with another recipe of ``benchmarks/recipes.py``
-(e.g. ``conv-local``, chosen there on validation folds) under the same protocol: run
+(e.g. ``conv-noise-distil1``, chosen there on validation folds) under the same protocol: run
 folders ``loo-NAME-D``, results in ``benchmarks/results/loo/NAME/``, and a column beside
 the published recipe's in the excitatory table.
 """
@@ -70,7 +70,7 @@ POOLS = {"excitatory": EXCITATORY, "inhibitory": INHIBITORY}  #: cell class: its
 #: recipe: {cell class: the shipped model trained with it on all data of that class, whose card cites its table}
 SHIPPED_RECIPES = {"conv-noise-distil1": {"excitatory": "ens2-exc-conv", "inhibitory": "ens2-inh-conv"}}
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
-Recipe = Annotated[str, typer.Option(help="published, or a recipe of benchmarks/recipes.py (e.g. conv-local).")]
+Recipe = Annotated[str, typer.Option(help="published, or a recipe of benchmarks/recipes.py (e.g. conv-noise-distil1).")]
 
 
 def seed_ensemble(recipe: str) -> tuple[str, int] | None:

@@ -4,7 +4,7 @@
     python -m benchmarks.noise score      # degrade, infer, score (cached per dataset)
     python -m benchmarks.noise table      # markdown table
     python -m benchmarks.noise cards      # then, on purpose: the table's scores into the shipped cards
-    python -m benchmarks.noise train --recipe conv-local; python -m benchmarks.noise score --recipe conv-local
+    python -m benchmarks.noise train --recipe conv-noise-distil1; python -m benchmarks.noise score --recipe conv-noise-distil1
                                           # another recipe's single model per fold, beside them
     python -m benchmarks.noise score --recipe conv-noise-distil1 --member conv-noise-distil1-nu4 ...
                                           # that recipe's own family (members trained with --recipe too)
@@ -29,7 +29,7 @@ exactly what a noisier microscope adds; trials already noisier stay as they are.
 Three contenders see the same traces: the recipe model alone, the noise-matched
 family (the runtime picks a member per trial from its estimated ν) and OASIS. With
 ``--recipe NAME`` (a recipe of ``benchmarks/recipes.py``, e.g. the convolutional
-``conv-local``) one model of that recipe per fold, trained on the same half, is a
+``conv-noise-distil1``) one model of that recipe per fold, trained on the same half, is a
 fourth contender (results in ``benchmarks/results/noise/NAME/``).
 """
 

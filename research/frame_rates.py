@@ -24,7 +24,7 @@ import ens2rt
 from benchmarks.common import GROUND_TRUTH, median, report
 from benchmarks.accuracy import PUBLISHED
 from benchmarks.frame_rates import FOLD_RECIPE, NATIVE, RATES_HZ, rate_label, score_neurons
-from benchmarks.recipes import VARIANTS
+from research.variants import VARIANTS
 from research.recipe import FOLDS, RESULTS, load_run
 
 OUT = RESULTS / "frame_rates"

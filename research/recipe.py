@@ -34,7 +34,7 @@ import numpy as np
 import typer
 
 from benchmarks.common import CACHE, EXCITATORY, GROUND_TRUTH, median, noise_rate_scale, rate_scale
-from benchmarks.recipes import DISTILLED_STUDENT, VARIANTS  # noqa: F401 -- the variants this validates
+from research.variants import DISTILLED_STUDENT, VARIANTS  # noqa: F401 -- the variants this validates
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -102,11 +102,11 @@ def export_run(folder: Path, settings, threads: int):
 
 def load_run(fold: str, variant: str, seed: int, threads: int):
     """A finished run's model, exported and loaded as the runtime loads any model, and its run.json."""
-    from ens2export.train import TrainSettings
+    from research.training import ResearchSettings
 
     folder = RUNS / fold / f"{variant}-s{seed}"
     info = json.loads((folder / "run.json").read_text())
-    return export_run(folder, TrainSettings.from_dict(info["settings"]), threads), info
+    return export_run(folder, ResearchSettings.from_dict(info["settings"]), threads), info
 
 
 def save_record(name: str, record: dict) -> None:
@@ -125,8 +125,11 @@ def run(
 ) -> None:
     """Train VARIANT on the three other folds and score it on FOLD."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch loads; ens2export's trainer keeps an explicit count
-    from ens2export.dataset import load_windows, load_windows_and_validation
-    from ens2export.train import TrainSettings, as_teachers, save_run, train
+    from ens2export.dataset import load_windows
+    from ens2export.train import as_teachers, save_run
+
+    from research.training import ResearchSettings, train
+    from research.training.validation import load_windows_and_validation
 
     held_out, (fields, what) = FOLDS[fold], VARIANTS[variant]
     training = [d for d in EXCITATORY if d not in held_out]
@@ -139,7 +142,7 @@ def run(
             load_run(fold, teacher_variant, int(teacher_seed), threads)  # exports its model if not yet
             teachers.append(str(RUNS / fold / name / "model.onnx"))
         fields["teacher"] = teachers[0] if len(teachers) == 1 else tuple(teachers)
-    settings = TrainSettings(seed=seed, **fields)
+    settings = ResearchSettings(seed=seed, **fields)
     validation = None
     if settings.validation_share:  # neurons of the training datasets, never of FOLD
         source, validation = load_windows_and_validation(GROUND_TRUTH, training, settings.validation_share, settings.resampler)
@@ -201,15 +204,16 @@ def noise(
     """
     from ens2export.card import write_model
     from ens2export.dataset import load_windows
-    from ens2export.train import TrainSettings
 
     import ens2rt
+
+    from research.training import ResearchSettings
 
     models = []
     for variant in [base, *member]:
         folder = RUNS / fold / f"{variant}-s{seed}"
         info = json.loads((folder / "run.json").read_text())
-        settings = TrainSettings.from_dict(info["settings"])
+        settings = ResearchSettings.from_dict(info["settings"])
         at = settings.matched_level
         if at is None:  # a native-noise member sits at the typical ν of its training data
             at = load_windows(GROUND_TRUTH, include=info["datasets"], resampler=settings.resampler).typical_noise_level()

@@ -116,23 +116,24 @@ def assert_dask_equals_offline(model_path, traces: np.ndarray, frame_rate: float
     return result
 
 
-def train_and_export_convolutional(ground_truth, tmp_path: Path, *options: str) -> tuple[dict, Path]:
-    """``ens2export train`` a 3-step convolutional run on DS05 with ``options`` (288-sample windows, noise-std input),
-    then ``ens2export onnx`` it: the run's settings and the model's path (its card beside it)."""
+def train_and_export_convolutional(ground_truth, tmp_path: Path, **fields) -> tuple[dict, Path]:
+    """Train a 3-step convolutional run on DS05 with research options ``fields`` (288-sample windows, noise-std input),
+    then export it as research/recipe.py does: the run's settings and the model's path (its card beside it)."""
     pytest.importorskip("torch")
-    from ens2export.cli import app
-    from typer.testing import CliRunner
+    from ens2export.card import write_model
+    from ens2export.dataset import load_windows
+    from ens2export.train import save_run
 
-    runner = CliRunner()
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "3", "--batch-size", "32",
-                                  "--device", "cpu", "--kind", "convolutional", "--context", "288", "--input-scaling", "noise_std",
-                                  *options])  # fmt: skip
-    assert trained.exit_code == 0, trained.output
+    from research.training import ResearchSettings, train
+
+    settings = ResearchSettings(max_steps=3, batch_size=32, kind="convolutional", context=288, input_scaling="noise_std", **fields)
+    source = load_windows(ground_truth, include=["DS05"])
+    result = train(source, settings, device="cpu")
+    save_run(tmp_path / "run", source, settings, result, "test")
     out = tmp_path / "model.onnx"
-    exported = runner.invoke(app, ["onnx", str(run), "-o", str(out)])
-    assert exported.exit_code == 0, exported.output
-    return json.loads((run / "run.json").read_text())["settings"], out
+    write_model(result.weights, out, name="model", cell_class="excitatory", description="test run", training={},
+                **settings.export_fields())  # fmt: skip
+    return json.loads((tmp_path / "run" / "run.json").read_text())["settings"], out
 
 
 def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1,

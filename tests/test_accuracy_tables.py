@@ -30,24 +30,24 @@ def test_each_cell_class_is_summarised_on_its_own():
     table = accuracy.inhibitory_lines(inhibitory)
     assert table[-1].startswith("| **median, 2 of 6** | | **0.500** | **0.900** | **0.400** |")
     conv = accuracy.summary({"DS23": _result("DS23", 0.5, True)}, "inhibitory", "conv-noise")
-    table = accuracy.inhibitory_lines(inhibitory, {"conv-noise": conv, "conv-local": accuracy.summary({}, "inhibitory", "conv-local")})
-    assert table[6].endswith(" conv-noise r | conv-noise bias |") and "conv-local" not in table[6]  # a recipe with no inhibitory run: no column
+    table = accuracy.inhibitory_lines(inhibitory, {"conv-noise": conv, "online-100ms": accuracy.summary({}, "inhibitory", "online-100ms")})
+    assert table[6].endswith(" conv-noise r | conv-noise bias |") and "online-100ms" not in table[6]  # a recipe with no inhibitory run: no column
     assert table[8].endswith("| not run | |") and table[9].endswith("| 0.600 | +0.100 |")  # DS22 not run, DS23 run
     assert table[-1].endswith("| **0.600** (1 of 6) | |")
 
 
 def test_another_recipe_runs_in_its_own_folders_and_sits_in_columns_beside(tmp_path):
     assert accuracy.run_dir("DS09", tmp_path) == tmp_path / "loo-DS09"  # the published recipe's cache keeps its name
-    assert accuracy.run_dir("DS09", tmp_path, "conv-local") == tmp_path / "loo-conv-local-DS09"
-    assert accuracy.results_dir("conv-local") == accuracy.LOO_RESULTS / "conv-local"
-    assert accuracy.recipe_fields("conv-local")["local_window"] == 97 and accuracy.recipe_fields("published") == {}
+    assert accuracy.run_dir("DS09", tmp_path, "online-100ms") == tmp_path / "loo-online-100ms-DS09"
+    assert accuracy.results_dir("online-100ms") == accuracy.LOO_RESULTS / "online-100ms"
+    assert accuracy.recipe_fields("online-100ms")["lookahead"] == 6 and accuracy.recipe_fields("published") == {}
     with pytest.raises(typer.BadParameter, match="neither"):
         accuracy.recipe_fields("conv-magic")
     published = accuracy.summary({"DS09": _result("DS09", 0.7, False), "DS10": _result("DS10", 0.7, False)})
-    other = accuracy.summary({"DS09": _result("DS09", 0.8, False)}, recipe="conv-local")
-    assert other["ahead_of_ens2"] == 1 and "conv-local training recipe" in other["protocol"] and other["hop"] == [6]
-    lines = accuracy.excitatory_lines(published, {"conv-local": other})
-    assert lines[0].endswith(" conv-local r | conv-local bias |")
+    other = accuracy.summary({"DS09": _result("DS09", 0.8, False)}, recipe="online-100ms")
+    assert other["ahead_of_ens2"] == 1 and "online-100ms training recipe" in other["protocol"] and other["hop"] == [6]
+    lines = accuracy.excitatory_lines(published, {"online-100ms": other})
+    assert lines[0].endswith(" online-100ms r | online-100ms bias |")
     assert lines[2].endswith("| 0.900 | +0.100 |") and lines[3].endswith("| not run | |")  # DS09 run, DS10 not
     assert "**0.900** (1 of 20; ahead of ENS² on 1)" in next(line for line in lines if line.startswith("| **median"))
 
@@ -101,40 +101,40 @@ def test_scores_go_into_a_card_beside_other_benchmarks_entries(tmp_path):
 def test_another_recipe_is_compared_with_the_published_one_on_the_datasets_both_ran():
     published = accuracy.summary({"DS09": _result("DS09", 0.7, False), "DS10": _result("DS10", 0.5, False),
                                   "DS11": _result("DS11", 0.6, False)})  # fmt: skip
-    other = accuracy.summary({"DS09": _result("DS09", 0.8, False), "DS10": _result("DS10", 0.4, False)}, recipe="conv-local")
+    other = accuracy.summary({"DS09": _result("DS09", 0.8, False), "DS10": _result("DS10", 0.4, False)}, recipe="online-100ms")
     h = accuracy.head_to_head(published, other)
     assert (h["datasets"], h["ahead"], h["behind"]) == (2, 1, 1)  # DS11 not run by the other recipe: left out
     assert h["median_r"] == pytest.approx(0.7) and h["published_median_r"] == pytest.approx(0.7)  # (0.9 + 0.5) / 2, (0.8 + 0.6) / 2
     assert h["mean_r"] == pytest.approx(0.7) and h["median_abs_bias"] == pytest.approx(0.1)
-    [line] = accuracy.head_to_head_lines(published, {"conv-local": other})
+    [line] = accuracy.head_to_head_lines(published, {"online-100ms": other})
     assert "on the 2 held-out datasets both have run: ahead on 1, behind on 1" in line
 
 
 def test_each_cell_class_of_a_shipped_recipe_scores_its_own_card(tmp_path, monkeypatch):
     import json
 
-    monkeypatch.setattr(accuracy, "SHIPPED_RECIPES", {"conv-local": {"excitatory": "my-exc", "inhibitory": "my-inh"}})
+    monkeypatch.setattr(accuracy, "SHIPPED_RECIPES", {"online-100ms": {"excitatory": "my-exc", "inhibitory": "my-inh"}})
     for name in ("my-exc", "my-inh"):
         (tmp_path / f"{name}.json").write_text(json.dumps({"name": name, "scores": {"noise_benchmark_of_the_recipe": "kept"}}))
-    excitatory = accuracy.summary({"DS09": _result("DS09", 0.7, False)}, recipe="conv-local")
-    inhibitory = accuracy.summary({"DS22": _result("DS22", 0.5, True), "DS23": _result("DS23", 0.3, True)}, "inhibitory", "conv-local")
+    excitatory = accuracy.summary({"DS09": _result("DS09", 0.7, False)}, recipe="online-100ms")
+    inhibitory = accuracy.summary({"DS22": _result("DS22", 0.5, True), "DS23": _result("DS23", 0.3, True)}, "inhibitory", "online-100ms")
     unshipped = accuracy.summary({"DS22": _result("DS22", 0.5, True)}, "inhibitory", "conv-magic")
-    written = accuracy.update_shipped_cards({"excitatory": {"conv-local": excitatory},
-                                             "inhibitory": {"conv-local": inhibitory, "conv-magic": unshipped}}, tmp_path)  # fmt: skip
+    written = accuracy.update_shipped_cards({"excitatory": {"online-100ms": excitatory},
+                                             "inhibitory": {"online-100ms": inhibitory, "conv-magic": unshipped}}, tmp_path)  # fmt: skip
     assert written == [tmp_path / "my-exc.json", tmp_path / "my-inh.json"]
     exc, inh = (json.loads((tmp_path / f"{name}.json").read_text())["scores"] for name in ("my-exc", "my-inh"))
     assert exc["held_out"].endswith("1 of 23 held-out datasets so far") and list(exc["per_dataset"]) == ["DS09"]
     assert inh["held_out"].endswith("2 of 6 held-out datasets so far") and inh["median_of_medians"] == pytest.approx(0.5)
     assert inh["noise_benchmark_of_the_recipe"] == "kept"  # the card's other benchmarks stay
-    complete = accuracy.summary({d: _result(d, 0.5, True) for d in accuracy.INHIBITORY}, "inhibitory", "conv-local")
-    accuracy.update_shipped_cards({"inhibitory": {"conv-local": complete}}, tmp_path)
+    complete = accuracy.summary({d: _result(d, 0.5, True) for d in accuracy.INHIBITORY}, "inhibitory", "online-100ms")
+    accuracy.update_shipped_cards({"inhibitory": {"online-100ms": complete}}, tmp_path)
     assert json.loads((tmp_path / "my-inh.json").read_text())["scores"]["held_out"].endswith(": 6 of 6 held-out datasets")
     card = json.loads((tmp_path / "my-exc.json").read_text())
     (tmp_path / "my-exc.json").write_text(json.dumps({**card, "architecture": {"members": 2}}))  # a seed ensemble's card says so
-    accuracy.update_shipped_cards({"excitatory": {"conv-local": excitatory}}, tmp_path)
+    accuracy.update_shipped_cards({"excitatory": {"online-100ms": excitatory}}, tmp_path)
     assert "this model averages 2 seeds" in json.loads((tmp_path / "my-exc.json").read_text())["scores"]["held_out"]
-    empty = accuracy.summary({}, "inhibitory", "conv-local")
-    assert accuracy.update_shipped_cards({"inhibitory": {"conv-local": empty}}, tmp_path) == []  # nothing run: the card is left alone
+    empty = accuracy.summary({}, "inhibitory", "online-100ms")
+    assert accuracy.update_shipped_cards({"inhibitory": {"online-100ms": empty}}, tmp_path) == []  # nothing run: the card is left alone
 
 
 @pytest.mark.slow  # 5 s; a research table's cross-check

@@ -166,10 +166,10 @@ def test_train_and_export_a_convolutional_model_from_the_command_line(ground_tru
     run = tmp_path / "run"
     trained = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(run), "--max-steps", "6", "--batch-size", "64",
                                   "--device", "cpu", "--kind", "convolutional", "--context", "192", "--input-scaling", "noise_std",
-                                  "--schedule", "cosine", "--patience", "6", "--drift", "2", "--noise-band", "0", "8"])  # fmt: skip
+                                  "--noise-band", "0", "8"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
     settings = json.loads((run / "run.json").read_text())["settings"]
-    assert settings["kind"] == "convolutional" and settings["schedule"] == "cosine" and settings["drift"] == 2.0
+    assert settings["kind"] == "convolutional" and settings["input_scaling"] == "noise_std" and settings["context"] == 192
     assert settings["noise_band"] == [0.0, 8.0] and json.loads((run / "run.json").read_text())["noise"]["target_noise_band"] == [0.0, 8.0]
     assert json.loads((run / "run.json").read_text())["noise_level"] == 4.0  # a family matches a banded model at its band's centre
     out = tmp_path / "conv.onnx"
@@ -201,23 +201,6 @@ def test_context_batches_are_zero_outside_their_trial(ground_truth):
     # a window at a trial's start: its left context lies before the trial and is zero, not the previous trial
     at_start = np.flatnonzero((plain_x[:, :48] == 0).all(axis=1) & (plain_x[:, 48] != 0))
     assert at_start.size > 0 and (x[at_start, :96] == 0).all()
-
-
-def test_drift_augmentation_adds_an_offset_and_ramp_inside_the_trial_only(ground_truth):
-    from ens2export.dataset import input_scale, load_windows
-
-    source = load_windows(ground_truth, include=["DS05"])
-    plain, targets = source.context_batch(np.random.default_rng(0), 2000, 192)
-    drifted, same_targets = source.context_batch(np.random.default_rng(0), 2000, 192, drift=5.0)
-    np.testing.assert_array_equal(targets, same_targets)
-    trial, inside = source._trial_and_inside(np.random.default_rng(0).integers(0, source.n_windows, 2000), 192)
-    added = (drifted - plain) / input_scale(source.noise_levels[trial], source.frame_rates[trial])[:, None]
-    assert (added[~inside] == 0).all()
-    full = inside.all(axis=1)
-    steps = np.diff(added[full], axis=1)  # a straight line: equal steps along each window
-    np.testing.assert_allclose(steps, steps[:, :1].repeat(191, axis=1), atol=1e-3)
-    offsets, ramps = added[full].mean(axis=1), steps[:, 0] * 191
-    assert 4 < offsets.std() < 6 and 4 < ramps.std() < 6
 
 
 def test_the_shipped_inhibitory_convolutional_model_says_what_it_is():

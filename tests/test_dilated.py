@@ -51,17 +51,17 @@ def test_stream_and_dask_equal_infer(model_path):
 
 
 def test_settings_and_export_guard_it(tmp_path):
-    from ens2export.train import TrainSettings
+    from research.training import ResearchSettings
 
-    settings = TrainSettings(kind="convolutional", context=288, input_scaling="noise_std", dilation=DILATION)
+    settings = ResearchSettings(kind="convolutional", context=288, input_scaling="noise_std", dilation=DILATION)
     assert not settings.streamable and settings.export_fields()["stream_graph"] is False
-    assert TrainSettings.from_dict(
+    assert ResearchSettings.from_dict(
         {**settings.as_dict(), "unknown": 1, "noise_band": [0, 8], "noise_level": None}
     ).noise_band == (0, 8)
     with pytest.raises(ValueError, match="dilated"):
-        TrainSettings(dilation=2)  # windowed
+        ResearchSettings(dilation=2)  # windowed
     with pytest.raises(ValueError, match="dilated"):
-        TrainSettings(kind="convolutional", context=192, dilation=2, lookahead=6)
+        ResearchSettings(kind="convolutional", context=192, dilation=2, lookahead=6)
     with pytest.raises(ValueError, match="streaming graph"):
         write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
                     network=NETWORK, input_scaling="noise_std")  # fmt: skip

@@ -122,7 +122,7 @@ def test_export_several_seeds_of_a_recipe_from_the_command_line(ground_truth, tm
                                       "--context", "192", "--input-scaling", "noise_std", "--seed", str(seed)])  # fmt: skip
         assert trained.exit_code == 0, trained.output
     older = json.loads((runs[1] / "run.json").read_text())  # a run from before a setting existed reads it as its default
-    del older["settings"]["slower_frames"]
+    del older["settings"]["lookahead"]
     (runs[1] / "run.json").write_text(json.dumps(older))
     out = tmp_path / "pair.onnx"
     exported = runner.invoke(app, ["onnx", str(runs[0]), str(runs[1]), "-o", str(out)])

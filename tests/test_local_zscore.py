@@ -119,10 +119,10 @@ def test_dask_equals_offline(model_path, traces):
 
 
 def test_train_settings_guard_the_channel():
-    from ens2export.train import TrainSettings
+    from research.training import ResearchSettings
 
     assert (
-        TrainSettings(kind="convolutional", context=288, input_scaling="noise_std", local_window=WINDOW).local_window
+        ResearchSettings(kind="convolutional", context=288, input_scaling="noise_std", local_window=WINDOW).local_window
         == WINDOW
     )
     for bad in ({"local_window": WINDOW},  # windowed
@@ -130,12 +130,12 @@ def test_train_settings_guard_the_channel():
                 {"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "local_window": 96},
                 {"kind": "convolutional", "context": 288, "input_scaling": "noise_std", "local_window": WINDOW, "lookahead": 6}):  # fmt: skip
         with pytest.raises(ValueError):
-            TrainSettings(**bad)
+            ResearchSettings(**bad)
 
 
-def test_train_and_export_from_the_command_line(ground_truth, tmp_path):
-    settings, out = train_and_export_convolutional(ground_truth, tmp_path, "--local-window", str(WINDOW))
+def test_train_and_export_a_run(ground_truth, tmp_path):
+    settings, out = train_and_export_convolutional(ground_truth, tmp_path, local_window=WINDOW)
     assert settings["local_window"] == WINDOW
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["contract"]["reach"]["left"] == 99 and "local z-score" in card["description"]
+    assert card["contract"]["reach"]["left"] == 99
     assert ens2rt.Model.load(out, device="cpu").contract.context_right == 104

@@ -12,8 +12,8 @@ COMMAND = typer.main.get_command(app)
 
 @pytest.mark.parametrize("line", [
     "train --out runs/x -g gt -x DS22 -x DS23 --noise-band 1 3 --max-steps 5",
-    "train --out runs/x -g gt -d DS05 --synthetic 0.5 --synthetic-scan-offset --teacher a.onnx --teacher b.onnx",
-    "train --out runs/x -g gt --noise-level 4 --no-synthetic-scan-offset",
+    "train --out runs/x -g gt -d DS05 --kind convolutional --context 192 --teacher a.onnx --teacher b.onnx",
+    "train --out runs/x -g gt --noise-level 4 --lookahead 6",
     "onnx runs/a runs/b --out m.onnx --family ens2-exc --family ens2-exc-mixed",
 ])  # fmt: skip
 def test_a_recorded_command_parses_back_to_the_same_settings(line):
@@ -26,6 +26,15 @@ def test_a_recorded_command_parses_back_to_the_same_settings(line):
 
 
 def test_a_band_and_a_flag_are_spelled_as_typed():
-    parsed = COMMAND.commands["train"].make_context("train", ["--out", "r", "-g", "gt", "--noise-band", "1", "3", "--synthetic-scan-offset"])
-    recorded = _command_line(parsed)
-    assert "--noise-band 1.0 3.0" in recorded and "--synthetic-scan-offset --slower-frames" in recorded
+    parsed = COMMAND.commands["train"].make_context("train", ["--out", "r", "-g", "gt", "--noise-band", "1", "3"])
+    assert "--noise-band 1.0 3.0" in _command_line(parsed)
+    flagged = typer.Typer()
+
+    @flagged.command()
+    def run(ctx: typer.Context, quick: bool = False, strict: bool = True) -> None:
+        pass
+
+    command = typer.main.get_command(flagged)
+    recorded = _command_line(command.make_context("run", ["--quick"]))
+    assert recorded.endswith("--quick --strict")
+    assert command.make_context("run", shlex.split(recorded)[2:]).params == {"quick": True, "strict": True}

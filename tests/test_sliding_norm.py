@@ -75,14 +75,14 @@ def test_stream_and_dask_equal_infer(model_path):
 
 
 def test_settings_and_export_guard_it(tmp_path):
-    from ens2export.train import TrainSettings
+    from research.training import ResearchSettings
 
-    settings = TrainSettings(kind="convolutional", context=288, input_scaling="noise_std", norm_window=NORM_WINDOW)
+    settings = ResearchSettings(kind="convolutional", context=288, input_scaling="noise_std", norm_window=NORM_WINDOW)
     assert not settings.streamable and settings.export_fields()["network"] == NETWORK
     with pytest.raises(ValueError, match="sliding InstanceNorm"):
-        TrainSettings(norm_window=NORM_WINDOW)  # windowed
+        ResearchSettings(norm_window=NORM_WINDOW)  # windowed
     with pytest.raises(ValueError, match="sliding InstanceNorm"):
-        TrainSettings(kind="convolutional", context=192, norm_window=NORM_WINDOW, lookahead=6)
+        ResearchSettings(kind="convolutional", context=192, norm_window=NORM_WINDOW, lookahead=6)
     with pytest.raises(ValueError, match="streaming graph"):
         write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
                     network=NETWORK)

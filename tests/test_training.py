@@ -14,7 +14,7 @@ import ens2rt  # noqa: E402
 from ens2export.cli import app  # noqa: E402
 from ens2export.dataset import load_windows  # noqa: E402
 from ens2export.network import from_weights  # noqa: E402
-from ens2export.train import CORR_WEIGHT, TrainSettings, learning_rate_factor, train, training_loss  # noqa: E402
+from ens2export.train import TrainSettings, train  # noqa: E402
 
 runner = CliRunner()
 
@@ -27,26 +27,6 @@ def test_training_is_reproducible_for_a_seed(ground_truth):
     np.testing.assert_array_equal(first.losses, again.losses)
     for name, value in first.weights.items():
         np.testing.assert_array_equal(value, again.weights[name])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("added", [{"synthetic": 0.5}, {"slower_frames": 0.5}], ids=["synthetic", "slower-frames"])
-def test_training_with_added_trials_is_reproducible_and_uses_them(ground_truth, added):
-    source = load_windows(ground_truth, include=["DS05"])
-    settings = TrainSettings(max_steps=3, batch_size=64, seed=2, **added)
-    first, again = (train(source, settings, device="cpu") for _ in range(2))
-    np.testing.assert_array_equal(first.losses, again.losses)
-    plain = train(source, TrainSettings(max_steps=3, batch_size=64, seed=2), device="cpu")
-    assert not np.array_equal(first.losses, plain.losses)  # the added trials are in the batches
-
-
-@pytest.mark.research  # a rejected variant (windowed-stretch, research/findings.md): run with -m research
-def test_windowed_training_takes_stretched_windows(ground_truth):
-    source = load_windows(ground_truth, include=["DS05"])
-    stretched = [train(source, TrainSettings(max_steps=3, batch_size=64, seed=2, stretch=1.5), device="cpu") for _ in range(2)]
-    np.testing.assert_array_equal(stretched[0].losses, stretched[1].losses)
-    plain = train(source, TrainSettings(max_steps=3, batch_size=64, seed=2), device="cpu")
-    assert not np.array_equal(stretched[0].losses, plain.losses)
 
 
 def test_a_few_steps_lower_the_loss(ground_truth):
@@ -69,71 +49,6 @@ def test_patience_stops_training():
     )
     result = train(flat, TrainSettings(max_steps=500, patience=5, batch_size=8), device="cpu")
     assert result.stopped_early and result.steps < 500
-
-
-def test_training_losses_score_a_batch_of_windows_as_documented():
-    target = torch.zeros(3, 96)
-    target[0, 40:44] = torch.tensor([0.1, 0.4, 0.4, 0.1])
-    target[1, 10:12] = 0.3
-    # window 2 is silent: its target does not vary, so it has no correlation to score
-    output = 2.0 * target
-    output[2] = 0.05
-    difference = output - target
-    assert float(training_loss(output, target, "mse")) == pytest.approx(float((difference**2).mean()))
-    norms = torch.sqrt((difference**2).sum(dim=1))
-    assert float(training_loss(output, target, "eucd")) == pytest.approx(float(norms.mean()), rel=1e-6)
-    # Output proportional to the target where it varies: r = 1, so only the MSE remains
-    assert float(training_loss(output, target, "mse+corr")) == pytest.approx(float((difference**2).mean()))
-    flipped = output.clone()
-    flipped[0] = -output[0]  # r = -1 on window 0: the term adds CORR_WEIGHT * (2 + 0) / 2 windows
-    expected = float(((flipped - target) ** 2).mean()) + CORR_WEIGHT * 1.0
-    assert float(training_loss(flipped, target, "mse+corr")) == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(ValueError, match="loss must be one of"):
-        TrainSettings(loss="l1")
-    with pytest.raises(ValueError, match="loss must be one of"):
-        training_loss(output, target, "l1")
-
-
-@pytest.mark.research  # a rejected variant (research/findings.md): run with -m research
-def test_a_run_with_another_loss_records_it(ground_truth, tmp_path):
-    result = runner.invoke(app, ["train", "-g", str(ground_truth), "-d", "DS05", "-o", str(tmp_path / "run"),
-                                 "--max-steps", "3", "--batch-size", "32", "--loss", "eucd"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["settings"]["loss"] == "eucd" and run["steps"] == 3
-    assert run["platform"] == {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
-    assert "training loss (eucd) per step" in (tmp_path / "run" / "losses.csv").read_text().splitlines()[0]
-
-
-def test_cosine_schedule_decays_to_zero_over_the_step_budget():
-    settings = TrainSettings(max_steps=100, patience=100, schedule="cosine")
-    factors = [learning_rate_factor(settings, done) for done in range(100)]
-    assert factors[0] == 1.0 and factors[50] == pytest.approx(0.5) and 0 < factors[-1] < 1e-3
-    assert np.all(np.diff(factors) < 0)
-    assert learning_rate_factor(TrainSettings(), 4000) == 1.0  # the published recipe keeps its rate
-
-
-@pytest.mark.research  # a rejected variant (research/findings.md): run with -m research
-def test_cosine_schedule_is_a_fixed_budget_and_the_optimizer_follows_it(ground_truth):
-    with pytest.raises(ValueError, match="patience 500 would stop it early"):
-        TrainSettings(max_steps=2000, patience=500, schedule="cosine")
-    with pytest.raises(ValueError, match="schedule must be one of"):
-        TrainSettings(schedule="linear")
-    with pytest.raises(ValueError, match="drift is a non-negative augmentation of convolutional training"):
-        TrainSettings(drift=5.0)  # the windowed network normalises every window: an offset is invisible to it
-    source = load_windows(ground_truth, include=["DS05"])
-    seen = []
-    original = torch.optim.Adam.step
-
-    def spy(self, *args, **kwargs):
-        seen.append(self.param_groups[0]["lr"])
-        return original(self, *args, **kwargs)
-
-    settings = TrainSettings(max_steps=4, patience=4, batch_size=64, schedule="cosine", learning_rate=2e-3)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.optim.Adam, "step", spy)
-        train(source, settings, device="cpu")
-    np.testing.assert_allclose(seen, [2e-3 * learning_rate_factor(settings, done) for done in range(4)])
 
 
 def test_train_and_export_cli_make_a_model_the_runtime_loads(ground_truth, tmp_path):
@@ -201,3 +116,16 @@ def test_a_distilled_run_records_its_teacher_and_a_bad_share_is_refused(ground_t
     assert exported.exit_code == 0, exported.output
     names = " + ".join(teachers) + (" (rates averaged)" if len(teachers) > 1 else "")
     assert f"distilled from {names} (0.3 of the targets)" in json.loads((tmp_path / "taught.json").read_text())["description"]
+
+
+def test_export_refuses_a_run_trained_with_research_options(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    settings = {**TrainSettings().as_dict(), "stretch": 1.5, "research_options": True}
+    (run / "run.json").write_text(json.dumps({"datasets": ["DS05"], "settings": settings}))
+    refused = runner.invoke(app, ["onnx", str(run), "-o", str(tmp_path / "m.onnx")])
+    assert refused.exit_code == 2 and "research.training.ResearchSettings" in refused.output
+    assert not (tmp_path / "m.onnx").exists()
+    with pytest.raises(ValueError, match="research options|research/training"):
+        TrainSettings.from_dict(settings)
+    assert TrainSettings.from_dict({**settings, "research_options": False}) == TrainSettings()  # unknown keys of a product run: ignored

@@ -72,44 +72,12 @@ def train(
         Optional[tuple[float, float]],
         typer.Option(help="Instead of --noise-level: lift every window to its own ν drawn uniformly from LOW HIGH."),
     ] = None,
-    drift: Annotated[
-        float, typer.Option(help="convolutional: add a random baseline offset and ramp to each window, N(0, DRIFT) noise std each.")
-    ] = 0.0,
-    stretch: Annotated[
-        float, typer.Option(help="Slow down or speed up each window by a random factor up to STRETCH (1: none).")
-    ] = 1.0,
-    gain: Annotated[
-        float, typer.Option(help="convolutional: multiply each window's input by a random factor up to GAIN either way (1: none).")
-    ] = 1.0,
-    schedule: Annotated[
-        str, typer.Option(help="Learning rate: constant (published) or cosine (decays to zero over exactly --max-steps; set --patience >= it).")
-    ] = "constant",
-    local_window: Annotated[
-        int, typer.Option(help="convolutional, noise_std: also feed the input z-scored over a centred window of this many samples (odd; 0: none).")
-    ] = 0,
-    dilation: Annotated[int, typer.Option(help="convolutional: dilate the bottleneck's convolutions by this factor (1: none).")] = 1,
-    norm_window: Annotated[
-        int, typer.Option(help="convolutional: sliding InstanceNorm over a centred window of this many samples instead of BatchNorm (odd; 0: none).")
-    ] = 0,
-    baseline_window: Annotated[
-        int, typer.Option(help="convolutional: the network takes its input less its mean over a centred window of this many samples (odd; 0: none).")
-    ] = 0,
     teacher: Annotated[
         Optional[list[str]],
         typer.Option(help="Distillation: a model (.onnx or shipped name) whose rates on the training trials join the targets; "
                      "repeat for an ensemble (rates averaged)."),
     ] = None,
     teacher_weight: Annotated[float, typer.Option(help="Share of the teacher's rates in the targets, in (0, 1].")] = 0.5,
-    loss: Annotated[str, typer.Option(help="Training loss: mse (published), eucd (per-window Euclidean distance) or mse+corr.")] = "mse",
-    synthetic: Annotated[
-        float, typer.Option(help="Add a synthetic copy of this share of the training trials: their spikes through simulated indicators.")
-    ] = 0.0,
-    synthetic_scan_offset: Annotated[
-        bool, typer.Option(help="Sample each synthetic trial up to one frame late, as a scanning microscope reaches a neuron.")
-    ] = False,
-    slower_frames: Annotated[
-        float, typer.Option(help="Add a copy of this share of the training trials as if recorded at a lower frame rate (5-30 Hz).")
-    ] = 0.0,
 ) -> None:
     """Train ENS² with the published recipe, e.g. leave DS09 out:
 
@@ -125,12 +93,9 @@ def train(
         raise typer.BadParameter(f"must be positive, not {noise_level}", param_hint="--noise-level")
     try:
         settings = TrainSettings(learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, patience=patience,
-                                 seed=seed, noise_level=noise_level, kind=kind, context=context, input_scaling=input_scaling,
-                                 lookahead=lookahead, resampler=resampler, schedule=schedule,
-                                 noise_band=noise_band, drift=drift, stretch=stretch, gain=gain, local_window=local_window, dilation=dilation,
-                                 norm_window=norm_window, baseline_window=baseline_window, teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight,
-                                 loss=loss, synthetic=synthetic, synthetic_scan_offset=synthetic_scan_offset,
-                                 slower_frames=slower_frames)  # fmt: skip
+                                 seed=seed, noise_level=noise_level, noise_band=noise_band, kind=kind, context=context,
+                                 input_scaling=input_scaling, lookahead=lookahead, resampler=resampler,
+                                 teacher=one_or_ensemble(teacher), teacher_weight=teacher_weight)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if out.exists() and any(out.iterdir()):
@@ -181,6 +146,11 @@ def onnx(
 
     infos = [json.loads((folder / "run.json").read_text()) for folder in run]
     run_info = infos[0]
+    for folder, info in zip(run, infos):
+        try:
+            TrainSettings.from_dict(info.get("settings", {}))
+        except ValueError as exc:
+            raise typer.BadParameter(f"{folder}: {exc}", param_hint="RUN") from None
     for folder, info in zip(run[1:], infos[1:]):
         if _trained_alike(info) != _trained_alike(run_info):
             raise typer.BadParameter(f"{folder} was not trained as {run[0]} (other settings or datasets): only seeds of one recipe average",
@@ -205,16 +175,6 @@ def onnx(
         recipe += f" for a fixed {settings['max_steps']} steps"
     if settings.get("noise_band") is not None:
         recipe += " with noise lifting each window to a ν drawn from {:g}-{:g}".format(*settings["noise_band"])
-    if settings.get("schedule", "constant") != "constant":
-        recipe += f" with a {settings['schedule']} learning-rate schedule"
-    if settings.get("local_window"):
-        recipe += f", with a local z-score input channel over {settings['local_window']} samples"
-    if settings.get("dilation", 1) > 1:
-        recipe += f", with its bottleneck dilated {settings['dilation']}x"
-    if settings.get("baseline_window"):
-        recipe += f", its input less its mean over {settings['baseline_window']} samples"
-    if settings.get("norm_window"):
-        recipe += f", with sliding InstanceNorm over {settings['norm_window']} samples"
     if settings.get("teacher"):
         teachers = as_teachers(settings["teacher"])
         names = " + ".join(Path(t).name for t in teachers) + (" (rates averaged)" if len(teachers) > 1 else "")

@@ -18,7 +18,6 @@ import numpy as np
 from ens2export.groundtruth import Neuron, find_datasets, load_dataset, select_datasets
 from ens2rt.scoring import smooth_spike_counts, spike_counts_at_60hz
 from ens2rt.engine.resample import resample_to_60hz
-from ens2rt.engine.spikes import SIGMA_SAMPLES
 from ens2rt.engine.traces import noise_level
 from ens2rt.engine.windows import WINDOW, pad_for_windows
 
@@ -97,24 +96,17 @@ class WindowSource:
         """Recorded time covered, in hours."""
         return self.n_windows / 60.0 / 3600.0
 
-    def batch(self, rng: np.random.Generator, size: int, noise_level: float | np.ndarray | None = None,
-              stretch: float = 1.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def batch(self, rng: np.random.Generator, size: int, noise_level: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``size`` windows drawn uniformly with replacement: (inputs, targets), each (size, 96).
 
         With ``noise_level`` (one ν, or one per window), every window gets fresh noise that
-        lifts its trial to that ν. ``stretch`` (augmentation, ≥ 1): each window's time axis
-        is scaled by a factor drawn log-uniformly from 1 / stretch to stretch, as in
-        :meth:`context_batch` (:meth:`stretched`); any noise is added after, inside the trial.
+        lifts its trial to that ν.
         """
         chosen = rng.integers(0, self.n_windows, size)
-        if stretch > 1.0:
-            trial, inputs, inside, targets = self._randomly_stretched(rng, chosen, stretch, WINDOW)
-        else:
-            index = self.starts[chosen][:, None] + np.arange(WINDOW)
-            inputs, targets = self.inputs[index], self.targets[index]
-            trial, inside = self._trial_and_inside(chosen, WINDOW)
-        if noise_level is not None:  # only where the (stretched) window lies inside its trial
-            inputs = inputs + self._noise(rng, trial, inside, noise_level)
+        index = self.starts[chosen][:, None] + np.arange(WINDOW)
+        inputs, targets = self.inputs[index], self.targets[index]
+        if noise_level is not None:
+            inputs = inputs + self.noise(rng, chosen, noise_level)
         return inputs, targets
 
     def noise(self, rng: np.random.Generator, chosen: np.ndarray, noise_level: float | np.ndarray, length: int = WINDOW) -> np.ndarray:
@@ -124,27 +116,28 @@ class WindowSource:
         zero outside the trial (inference pads with clean zeros) and for trials whose
         native ν already reaches the target.
         """
-        return self._noise(rng, *self._trial_and_inside(chosen, length), noise_level)
+        return self.noise_inside(rng, *self.trial_and_inside(chosen, length), noise_level)
 
-    def _noise(self, rng: np.random.Generator, trial: np.ndarray, inside: np.ndarray, noise_level: float | np.ndarray) -> np.ndarray:
+    def noise_inside(self, rng: np.random.Generator, trial: np.ndarray, inside: np.ndarray, noise_level: float | np.ndarray) -> np.ndarray:
+        """Noise lifting windows of trials ``trial`` to ``noise_level`` where ``inside`` (their samples within the trial), else 0."""
         std = added_noise_std(self.noise_levels[trial], noise_level, self.frame_rates[trial])
         noise = native_white_noise_at_60hz(rng, self.frame_rates[trial], inside.shape[1])
         return np.where(inside, noise * std[:, None].astype(np.float32), np.float32(0))
 
-    def _trial_of(self, chosen: np.ndarray) -> np.ndarray:
+    def trial_of(self, chosen: np.ndarray) -> np.ndarray:
         """Index of the trial each of the windows ``chosen`` belongs to."""
         return np.searchsorted(self.first_windows, chosen, side="right") - 1
 
-    def _trial_and_inside(self, chosen: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def trial_and_inside(self, chosen: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Trial of each window and which of its ``length`` samples (centred on it, ``delay`` earlier) lie inside that trial."""
-        trial = self._trial_of(chosen)
+        trial = self.trial_of(chosen)
         # window w of a trial covers its samples w - 48 … w + 47; extended by (length - 96) / 2 each side
         sample = (chosen - self.first_windows[trial])[:, None] + np.arange(length) - length // 2 - delay
         return trial, (sample >= 0) & (sample < self.trial_lengths[trial][:, None])
 
     def context_batch(
         self, rng: np.random.Generator, size: int, length: int, noise_level: float | np.ndarray | None = None, scaled: bool = False,
-        delay: int = 0, drift: float = 0.0, stretch: float = 1.0, gain: float = 1.0,
+        delay: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows with context for a convolutional model: inputs (size, length), targets (size, 96).
 
@@ -155,86 +148,29 @@ class WindowSource:
         ``"noise_std"`` input scaling of the model contract. ``delay``: the input ends that
         many samples earlier, so the network learns to output a sample's rate ``delay``
         samples after its input's centre (a low-latency model: less input after the sample).
-        ``drift`` (augmentation): each input inside its trial gets a baseline offset plus a
-        linear ramp, both drawn N(0, drift) in units of the trial's noise std (the ramp's value
-        is its change from the window's first to last sample), as a slowly drifting baseline.
-        ``stretch`` (augmentation, ≥ 1): each window's time axis is scaled by a factor drawn
-        log-uniformly from 1 / stretch to stretch, as if its indicator were that much slower
-        or faster (:meth:`stretched`). ``gain`` (augmentation, ≥ 1): each input (signal and
-        noise) is multiplied by a factor drawn log-uniformly from 1 / gain to gain, as if its
-        ΔF/F amplitude or its noise estimate were that much off; the targets stay.
         """
         chosen = rng.integers(0, self.n_windows, size)
-        if stretch > 1.0:
-            trial, inputs, inside, targets = self._randomly_stretched(rng, chosen, stretch, length, delay)
-        else:
-            extra = (length - WINDOW) // 2
-            trial, inside = self._trial_and_inside(chosen, length, delay)
-            index = np.clip(self.starts[chosen][:, None] - extra - delay + np.arange(length), 0, self.inputs.size - 1)
-            inputs = np.where(inside, self.inputs[index], np.float32(0))
-            targets = self.targets[self.starts[chosen][:, None] + np.arange(WINDOW)]
+        trial, inputs, inside, targets = self.context_windows(chosen, length, delay)
+        inputs, scale = self.with_noise(rng, trial, inputs, inside, noise_level)
+        return (inputs / scale if scaled else inputs).astype(np.float32), targets
+
+    def context_windows(self, chosen: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Windows ``chosen`` with context: their trials, inputs (zero outside the trial), which samples lie inside, targets."""
+        extra = (length - WINDOW) // 2
+        trial, inside = self.trial_and_inside(chosen, length, delay)
+        index = np.clip(self.starts[chosen][:, None] - extra - delay + np.arange(length), 0, self.inputs.size - 1)
+        inputs = np.where(inside, self.inputs[index], np.float32(0))
+        return trial, inputs, inside, self.targets[self.starts[chosen][:, None] + np.arange(WINDOW)]
+
+    def with_noise(
+        self, rng: np.random.Generator, trial: np.ndarray, inputs: np.ndarray, inside: np.ndarray, noise_level: float | np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs lifted to ``noise_level`` (if any) inside their trials, and each one's noise std after it, (n, 1) float32."""
         levels = self.noise_levels[trial]
         if noise_level is not None:
-            inputs = inputs + self._noise(rng, trial, inside, noise_level)
+            inputs = inputs + self.noise_inside(rng, trial, inside, noise_level)
             levels = np.maximum(levels, noise_level)
-        scale = input_scale(levels, self.frame_rates[trial])[:, None].astype(np.float32)
-        if drift > 0:
-            offset, ramp = (rng.normal(0.0, drift, (size, 1)).astype(np.float32) for _ in range(2))
-            along = np.linspace(-0.5, 0.5, length, dtype=np.float32)
-            inputs = inputs + np.where(inside, (offset + ramp * along) * scale, np.float32(0))
-        if scaled:
-            inputs = inputs / scale
-        if gain > 1.0:
-            inputs = inputs * np.exp(rng.uniform(-np.log(gain), np.log(gain), (size, 1)))
-        return inputs.astype(np.float32), targets
-
-    def _randomly_stretched(self, rng: np.random.Generator, chosen: np.ndarray, stretch: float, length: int,
-                            delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """Windows ``chosen``, each stretched by a factor drawn log-uniformly from 1 / stretch to stretch: trials and :meth:`stretched`."""
-        factors = np.exp(rng.uniform(-np.log(stretch), np.log(stretch), chosen.size))
-        return (self._trial_of(chosen), *self.stretched(chosen, factors, length, delay))
-
-    def stretched(self, chosen: np.ndarray, factors: np.ndarray, length: int, delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Windows ``chosen`` with their time axis scaled by ``factors`` about each window's centre.
-
-        Returns inputs (len(chosen), ``length``; linearly interpolated, zero outside the
-        trial), which of them lie inside the trial, and targets (len(chosen), 96): the true
-        spikes moved to their scaled times and smoothed with the targets' Gaussian there
-        (so the kernel keeps its width and each spike its count), mixed with the teacher's
-        rates, interpolated and divided by the factor, as :attr:`targets` mixes them.
-        A factor of 1 gives the unscaled windows (targets to the kernel's truncation).
-        """
-        trial = self._trial_of(chosen)
-        centre = (chosen - self.first_windows[trial]).astype(np.float64)  # the window's centre, as a sample of its trial
-        first, n = self.trial_offsets[trial], self.trial_lengths[trial]
-        factor = np.asarray(factors, dtype=np.float64)[:, None]
-
-        def along_trial(position: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """``values`` linearly interpolated at trial positions; and which positions lie inside the trial."""
-            inside = (position >= 0) & (position <= n[:, None] - 1)
-            low = np.clip(np.floor(position), 0, n[:, None] - 1).astype(np.int64)
-            high = np.minimum(low + 1, n[:, None] - 1)
-            weight = np.clip(position - low, 0.0, 1.0)
-            mixed = (1 - weight) * values[first[:, None] + low] + weight * values[first[:, None] + high]
-            return np.where(inside, mixed, 0.0), inside
-
-        inputs, inside = along_trial(centre[:, None] + (np.arange(length) - length // 2 - delay) / factor, self.inputs)
-        reach = int(np.ceil((WINDOW // 2 + 4 * SIGMA_SAMPLES) / factor.min())) + 1
-        offsets = np.arange(-reach, reach + 1)  # source samples around the centre that can reach the target
-        source = centre[:, None].astype(np.int64) + offsets
-        valid = (source >= 0) & (source < n[:, None])
-        counts = np.where(valid, self.spike_counts[first[:, None] + np.clip(source, 0, n[:, None] - 1)], 0)
-        window, at = np.nonzero(counts)  # spikes are sparse: smooth only the samples that have some
-        landed = offsets[at] * factor[window, 0]  # where those samples' spikes land, from the window's centre
-        gap = (np.arange(WINDOW) - WINDOW // 2)[None, :] - landed[:, None]
-        kernel = np.exp(-0.5 * (gap / SIGMA_SAMPLES) ** 2) / (SIGMA_SAMPLES * np.sqrt(2 * np.pi))
-        targets = np.zeros((len(chosen), WINDOW))
-        np.add.at(targets, window, kernel * counts[window, at][:, None])
-        if self.teacher_rates is not None:
-            target_position = centre[:, None] + (np.arange(WINDOW) - WINDOW // 2) / factor
-            teacher = along_trial(target_position, self.teacher_rates)[0] / factor
-            targets = (1.0 - self.teacher_weight) * targets + self.teacher_weight * teacher
-        return inputs.astype(np.float32), inside, targets.astype(np.float32)
+        return inputs, input_scale(levels, self.frame_rates[trial])[:, None].astype(np.float32)
 
     def typical_noise_level(self) -> float:
         """Median native ν over the recorded time (each trial weighted by its length)."""
@@ -365,41 +301,6 @@ def load_windows(
     if not sources:
         raise ValueError(f"no dataset left to train on under {root}")
     return concatenate(sources)
-
-
-def held_out_neurons(n_neurons: int, share: float) -> list[int]:
-    """Which of a dataset's ``n_neurons`` (by load order) go to validation: ``round(share · n)``, evenly spaced.
-
-    At least one while the dataset has four neurons or more (so none loses most of its
-    data to validation), none below that.
-    """
-    if not 0.0 < share < 1.0:
-        raise ValueError(f"the validation share is a fraction between 0 and 1, not {share}")
-    count = max(round(share * n_neurons), 1) if n_neurons >= 4 else 0
-    return [int(i) for i in np.floor((np.arange(count) + 0.5) * n_neurons / count)]  # distinct: count <= n_neurons
-
-
-def load_windows_and_validation(
-    root: str | Path, include: Iterable[str] | None, share: float, resampler: str = "fourier"
-) -> tuple[WindowSource, WindowSource]:
-    """Training and validation windows of the chosen datasets of a ground-truth folder.
-
-    Of every dataset, the neurons :func:`held_out_neurons` picks are validation, the rest
-    training: a split of whole neurons inside the training data, so stopping on its loss
-    never looks at a dataset a model is scored on.
-    """
-    training, validation = [], []
-    for folder in find_datasets(root, include=include).values():
-        neurons = load_dataset(folder)
-        held = set(held_out_neurons(len(neurons), share))
-        training.append(windows_from_neurons([n for i, n in enumerate(neurons) if i not in held], resampler))
-        if held:
-            validation.append(windows_from_neurons([n for i, n in enumerate(neurons) if i in held], resampler))
-    if not training:
-        raise ValueError(f"no dataset left to train on under {root}")
-    if not validation:
-        raise ValueError("no dataset has the four neurons it takes to hold one out for validation")
-    return concatenate(training), concatenate(validation)
 
 
 def prepare(root: str | Path, out: str | Path, include: Iterable[str] | None = None) -> list[Path]:

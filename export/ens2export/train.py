@@ -1,34 +1,27 @@
-"""Training the ENS² network with the published recipe."""
+"""Training the ENS² network with the published recipe and the shipped variants of it."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 import numpy as np
 import torch
 
 from ens2export.dataset import WindowSource
 from ens2export.network import ENS2UNet, initialise, to_weights
-from ens2export.frame_rates import with_slower_frames
-from ens2export.synthetic import with_synthetic
 from ens2export.architecture import ALIGNMENT, KINDS, Network, architecture_reach
 from ens2rt.engine.contract import WINDOW
 
-VALIDATION_WINDOWS = 8192  # fixed windows a validation check scores (ValidationCheck)
 INPUT_SCALINGS = ("none", "noise_std")
 DATA_RESAMPLERS = ("fourier", "linear")
-SCHEDULES = ("constant", "cosine")
-LOSSES = ("mse", "eucd", "mse+corr")
-SLOWER_TARGETS = ("teacher", "truth")  #: how the slower copies of a distilled model's trials are labelled
-CORR_WEIGHT = 0.01  # "mse+corr": about the MSE of a trained model (~0.004) next to 1 - r (~0.4) at the start
+RESEARCH_MARK = "research_options"  #: the key that marks the settings of a run that used research options (from_dict)
 
 
 @dataclass(frozen=True)
@@ -36,48 +29,22 @@ class TrainSettings:
     """Published ENS² defaults (docs/method.md): Adam 1e-3, 1024 windows/step, MSE, patience 500.
 
     ``noise_level``: train at this ν (:mod:`ens2export.noise`); ``None`` = native noise,
-    the published recipe. ``kind="convolutional"``: BatchNorm network trained on windows
-    of ``context`` samples with the loss on their central 96 and a linear output;
-    ``input_scaling="noise_std"`` divides each input by its trace's noise std.
-    ``lookahead`` (convolutional only): the output at a sample may read input at most
-    this many 60 Hz samples later (a low-latency model; ``None``: the architecture's
-    symmetric reach). ``resampler``: how the training traces are brought to 60 Hz;
-    a model must run with the resampler it was trained on (its contract says which).
-    ``schedule="cosine"``: the learning rate falls from ``learning_rate`` to zero along a
-    half cosine over exactly ``max_steps`` steps (a fixed budget, so ``patience`` must not
-    cut it short); ``"constant"`` is the published recipe. ``drift`` (convolutional): baseline
-    drift augmentation, see :meth:`WindowSource.context_batch`; ``stretch`` (either kind):
-    time-stretch augmentation, each window slowed or sped up by up to that factor (the same
-    method); ``gain`` (convolutional): amplitude augmentation, each input scaled by up to
-    that factor either way. ``noise_band`` (instead of
-    ``noise_level``): every window is lifted to its own ν drawn uniformly from (low, high),
-    so one model sees the whole band. ``local_window`` (convolutional, noise_std scaling):
-    the network also reads the input's z-score over a centred window of that many samples
-    (:func:`ens2export.network.local_zscore`); its reach grows by half the window, so
-    ``context`` should too. ``dilation`` (convolutional, offline): of the bottleneck's
-    convolutions, a wider reach (:func:`ens2export.architecture.architecture_reach`).
-    ``norm_window`` (convolutional, offline): sliding InstanceNorm over that many samples
-    instead of BatchNorm (:class:`ens2export.network.SlidingInstanceNorm`).
-    ``baseline_window`` (convolutional, offline): the network takes its input less the
-    input's mean over a centred window of that many samples, blind to a constant baseline
-    offset (:func:`ens2export.network.less_local_mean`); its reach grows by half the
-    window, so ``context`` should too. ``loss``: the
-    training loss, see :func:`training_loss` (``"mse"`` is the published recipe).
-    ``synthetic``: add a synthetic copy of that share of the training trials, their spikes
-    seen through simulated indicators (:mod:`ens2export.synthetic`), each sampled up to a
-    frame late if ``synthetic_scan_offset``. ``slower_frames``: add a copy of that share of
-    the training trials as if recorded at a lower frame rate (:mod:`ens2export.frame_rates`),
-    labelled, with a ``teacher``, by the teacher's rates on them (``slower_targets="teacher"``)
-    or by their smoothed true spikes (``"truth"``: where a teacher trained on faster frames
-    over-counts, the truth decides). ``teacher``
-    (distillation): a model file (or catalog name) whose rates, run over every training
-    trial, make up ``teacher_weight`` of the targets (:meth:`WindowSource.with_teacher`);
-    several: their rates averaged. ``validation_share`` (early stopping on validation loss):
-    that share of every training dataset's neurons is held out
-    (:func:`ens2export.dataset.load_windows_and_validation`); every ``validate_every`` steps
-    the MSE on fixed windows of them is measured, ``patience`` counts steps without a
-    better one, and the weights with the best are returned. ``0``: the published rule,
-    patience on the batch loss, the last weights returned.
+    the published recipe. ``noise_band`` (instead of ``noise_level``): every window is
+    lifted to its own ν drawn uniformly from (low, high), so one model sees the whole band.
+    ``kind="convolutional"``: BatchNorm network trained on windows of ``context`` samples
+    with the loss on their central 96 and a linear output; ``input_scaling="noise_std"``
+    divides each input by its trace's noise std. ``lookahead`` (convolutional only): the
+    output at a sample may read input at most this many 60 Hz samples later (a low-latency
+    model; ``None``: the architecture's symmetric reach). ``resampler``: how the training
+    traces are brought to 60 Hz; a model must run with the resampler it was trained on
+    (its contract says which). ``teacher`` (distillation): a model file (or catalog name)
+    whose rates, run over every training trial, make up ``teacher_weight`` of the targets
+    (:meth:`WindowSource.with_teacher`); several: their rates averaged.
+
+    These are the options of the shipped recipes. The methods below the fields are the
+    trainer's extension points: ``research/training`` subclasses these settings with the
+    options of variants no shipped model uses (augmentations, other losses, schedules and
+    stopping rules, synthetic and slower-frame data) and overrides them.
     """
 
     learning_rate: float = 1e-3
@@ -86,78 +53,25 @@ class TrainSettings:
     patience: int = 500
     seed: int = 0
     noise_level: float | None = None
+    noise_band: tuple[float, float] | None = None
     kind: str = "windowed"
     context: int = WINDOW
     input_scaling: str = "none"
     lookahead: int | None = None
     resampler: str = "fourier"
-    schedule: str = "constant"
-    drift: float = 0.0
-    stretch: float = 1.0
-    gain: float = 1.0
-    noise_band: tuple[float, float] | None = None
-    local_window: int = 0
-    dilation: int = 1
-    norm_window: int = 0
-    baseline_window: int = 0
     teacher: str | tuple[str, ...] | None = None
     teacher_weight: float = 0.5
-    loss: str = "mse"
-    synthetic: float = 0.0
-    synthetic_scan_offset: bool = False
-    slower_frames: float = 0.0
-    slower_targets: str = "teacher"
-    validation_share: float = 0.0
-    validate_every: int = 50
+    reads_research_runs: ClassVar[bool] = False  # whether from_dict may read a research run's record
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
-        Network(self.kind, self.local_window, self.dilation, self.norm_window, self.baseline_window)  # checks each network option
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], not {self.teacher_weight}")
-        if self.norm_window and (self.kind != "convolutional" or self.lookahead is not None):
-            raise ValueError("sliding InstanceNorm is for offline convolutional models")
-        if self.dilation > 1 and (self.kind != "convolutional" or self.lookahead is not None):
-            raise ValueError("a dilated bottleneck is for offline convolutional models")
-        if self.baseline_window and (self.kind != "convolutional" or self.lookahead is not None):
-            raise ValueError("a local-mean baseline is for offline convolutional models")
-        if self.local_window and (self.kind != "convolutional" or self.input_scaling != "noise_std" or self.lookahead is not None):
-            raise ValueError("a local z-score channel is for offline convolutional models with noise_std input scaling")
-        if not 0.0 <= self.synthetic <= 1.0:
-            raise ValueError(f"synthetic is the share of training trials copied through simulated indicators, 0 to 1, not {self.synthetic}")
-        if self.synthetic_scan_offset and not self.synthetic:
-            raise ValueError("synthetic_scan_offset is a property of synthetic trials: set synthetic too")
-        if not 0.0 <= self.slower_frames <= 1.0:
-            raise ValueError(f"slower_frames is the share of training trials given a slower copy, 0 to 1, not {self.slower_frames}")
-        if self.slower_targets not in SLOWER_TARGETS:
-            raise ValueError(f"slower_targets must be one of {', '.join(SLOWER_TARGETS)}, not {self.slower_targets!r}")
-        if self.slower_targets == "truth" and not (self.slower_frames and self.teacher):
-            raise ValueError("slower_targets='truth' labels the slower copies of a distilled model: set slower_frames and teacher")
-        if not 0.0 <= self.validation_share < 1.0:
-            raise ValueError(f"validation_share is the share of neurons held out to stop on, 0 to below 1, not {self.validation_share}")
-        if self.validate_every < 1:
-            raise ValueError(f"validate_every is a number of steps, at least 1, not {self.validate_every}")
-        if self.validation_share and self.kind != "windowed":
-            raise ValueError("early stopping on validation loss is implemented for windowed models")
-        if self.validation_share and self.schedule == "cosine":
-            raise ValueError("a cosine schedule runs a fixed budget: it does not stop on validation loss")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if self.noise_band is not None:
             low, high = self.noise_band
             if self.noise_level is not None or not 0 <= low < high:
                 raise ValueError(f"noise_band must be (low, high) with 0 <= low < high, instead of noise_level; not {self.noise_band}")
-        if self.drift < 0 or (self.drift > 0 and self.kind != "convolutional"):
-            raise ValueError(f"drift is a non-negative augmentation of convolutional training, not {self.drift} for {self.kind}")
-        if not self.stretch >= 1.0:
-            raise ValueError(f"stretch is a factor >= 1, not {self.stretch}")
-        if not self.gain >= 1.0 or (self.gain > 1.0 and self.kind != "convolutional"):
-            raise ValueError(f"gain is a factor >= 1 for convolutional training, not {self.gain} for {self.kind}")
-        if self.schedule == "cosine" and self.patience < self.max_steps:
-            raise ValueError(f"a cosine schedule runs exactly max_steps ({self.max_steps}); patience {self.patience} would stop it early")
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, not {self.input_scaling!r}")
         if self.kind == "windowed" and (self.context != WINDOW or self.input_scaling != "none"):
@@ -197,14 +111,54 @@ class TrainSettings:
     @property
     def network(self) -> Network:
         """The U-Net these settings train."""
-        return Network(self.kind, self.local_window, self.dilation, self.norm_window, self.baseline_window)
+        return Network(self.kind)
+
+    @property
+    def loss_name(self) -> str:
+        """What :meth:`batch_loss` computes, for the loss curve's header."""
+        return "mse"
+
+    @property
+    def batches_on_device(self) -> bool:
+        """Whether a GPU may gather this recipe's batches itself (plain windows; a convolutional batch is built on the CPU)."""
+        return self.kind == "windowed"
+
+    def training_windows(self, source: WindowSource) -> WindowSource:
+        """The windows trained on: ``source``, its targets mixed with the teachers' rates if distilled."""
+        if not self.teachers:
+            return source
+        import ens2rt
+
+        return source.with_teacher([ens2rt.Model.load(t, device="cpu") for t in self.teachers], self.teacher_weight)
+
+    def draw_batch(self, source: WindowSource, rng: np.random.Generator, level: float | np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """One step's (inputs, targets) on the CPU, noise lifted to ``level`` (one ν, one per window, or ``None``)."""
+        if self.kind == "convolutional":
+            return source.context_batch(rng, self.batch_size, self.context, level, scaled=self.input_scaling == "noise_std",
+                                        delay=self.output_delay)  # fmt: skip
+        return source.batch(rng, self.batch_size, level)
+
+    def batch_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch of windows, shape (windows, samples): the mean squared error."""
+        return torch.mean((output - target) ** 2)
+
+    def learning_rate_factor(self, completed_steps: int) -> float:
+        """Multiplier of ``learning_rate`` for the step after ``completed_steps`` steps (constant)."""
+        return 1.0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, fields: dict) -> TrainSettings:
-        """The settings a run.json records (keys this version does not know are ignored; lists back to tuples)."""
+        """The settings a run.json records (keys this version does not know are ignored; lists back to tuples).
+
+        Refuses the record of a research run (:data:`RESEARCH_MARK`) unless ``cls`` is a
+        research subclass: read without its options, it would be another network.
+        """
+        if fields.get(RESEARCH_MARK) and not cls.reads_research_runs:
+            raise ValueError("these settings use training options of research/training (a variant no shipped model uses): "
+                             "read them with research.training.ResearchSettings")  # fmt: skip
         known = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -227,6 +181,40 @@ def as_teachers(teacher: str | Sequence[str] | None) -> tuple[str, ...]:
     return (teacher,) if isinstance(teacher, str) else tuple(teacher)
 
 
+class StopRule(Protocol):
+    """When training stops, and which weights it returns (:func:`train` asks after every step)."""
+
+    def should_stop(self, step: int, loss: float, model: torch.nn.Module) -> bool:
+        """Whether to stop after ``step`` (its batch loss ``loss``)."""
+
+    def best_state(self) -> dict[str, torch.Tensor] | None:
+        """The weights to return instead of the last ones, if any."""
+
+    def record(self) -> dict:
+        """What the rule measured, for :class:`TrainResult` (its optional fields)."""
+
+
+class PatienceOnLoss:
+    """The published rule: stop once the batch loss has not beaten its best for ``patience`` steps; the last weights."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self._best, self._since_best = np.inf, 0
+
+    def should_stop(self, step: int, loss: float, model: torch.nn.Module) -> bool:
+        if loss < self._best:
+            self._best, self._since_best = loss, 0
+            return False
+        self._since_best += 1
+        return self._since_best >= self.patience
+
+    def best_state(self) -> dict[str, torch.Tensor] | None:
+        return None
+
+    def record(self) -> dict:
+        return {}
+
+
 @dataclass(frozen=True)
 class TrainResult:
     weights: dict[str, np.ndarray]
@@ -235,8 +223,9 @@ class TrainResult:
     stopped_early: bool
     wall_time_s: float
     device: str
-    validation_losses: np.ndarray | None = None  # validation MSE every ``validate_every`` steps, if validated
-    best_step: int | None = None  # the step whose weights were returned, if validated
+    validation_losses: np.ndarray | None = None  # a validating stop rule's losses, one per check
+    best_step: int | None = None  # the step whose weights were returned, if a stop rule chose them
+    validation_every: int | None = None  # steps between a validating stop rule's checks
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -253,29 +242,16 @@ def train(
     settings: TrainSettings = TrainSettings(),
     device: str = "auto",
     on_step: Callable[[int, float], None] | None = None,
-    validation: WindowSource | None = None,
+    stop: StopRule | None = None,
 ) -> TrainResult:
     """Train a fresh network on ``source``; deterministic for a seed on CPU.
 
-    Stops after ``max_steps`` or once the loss has not beaten its best for
-    ``patience`` steps; the weights after the last step are returned. With
-    ``validation`` (``settings.validation_share`` > 0) the loss watched is the one on its
-    windows (:class:`ValidationCheck`) and the weights with the best are returned.
+    Stops after ``max_steps`` or when ``stop`` says so (default :class:`PatienceOnLoss`
+    with the settings' patience: the published rule, the last weights returned).
     """
-    if (validation is None) != (settings.validation_share == 0.0):
-        raise ValueError("pass validation windows exactly when validation_share is set (load_windows_and_validation)")
     target_device = pick_device(device)
-    truth_for_slower = settings.slower_targets == "truth"
-    if settings.slower_frames and not truth_for_slower:  # with both, the synthetic copies are drawn from the real and the slower trials alike
-        source = with_slower_frames(source, settings.slower_frames, settings.seed)
-    if settings.synthetic:
-        source = with_synthetic(source, settings.synthetic, settings.seed, scan_offset=settings.synthetic_scan_offset)
-    if settings.teachers:
-        import ens2rt
-
-        source = source.with_teacher([ens2rt.Model.load(t, device="cpu") for t in settings.teachers], settings.teacher_weight)
-    if truth_for_slower:  # the copies are added after the teacher labelled the real trials: their targets are the truth
-        source = with_slower_frames(source, settings.slower_frames, settings.seed)
+    source = settings.training_windows(source)
+    stop = PatienceOnLoss(settings.patience) if stop is None else stop
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -285,18 +261,15 @@ def train(
     convolutional = settings.kind == "convolutional"
     centre = slice((settings.context - WINDOW) // 2, (settings.context + WINDOW) // 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(learning_rate_factor, settings))
-    # On a GPU the whole training set lives on the device; batches are gathered there.
-    # context batches and stretched windows are gathered on the CPU
-    on_gpu = target_device.type == "cuda" and not convolutional and settings.stretch == 1.0
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, settings.learning_rate_factor)
+    # On a GPU the whole training set lives on the device and plain batches are gathered there
+    on_gpu = target_device.type == "cuda" and settings.batches_on_device
     if on_gpu:
         inputs = torch.from_numpy(source.inputs).to(target_device)
         targets = torch.from_numpy(source.targets).to(target_device)
-        offsets = torch.arange(96, device=target_device)
+        offsets = torch.arange(WINDOW, device=target_device)
 
     losses: list[float] = []
-    best, since_best = np.inf, 0
-    check = None if validation is None else ValidationCheck(validation, target_device)
     started = time.perf_counter()
     for step in range(1, settings.max_steps + 1):
         level = settings.noise_level if settings.noise_band is None else rng.uniform(*settings.noise_band, settings.batch_size)
@@ -306,17 +279,12 @@ def train(
             x, y = inputs[index], targets[index]
             if level is not None:
                 x = x + torch.from_numpy(source.noise(rng, chosen, level)).to(target_device)
-        elif convolutional:
-            batch_x, batch_y = source.context_batch(rng, settings.batch_size, settings.context, level,
-                                                    scaled=settings.input_scaling == "noise_std", delay=settings.output_delay,
-                                                    drift=settings.drift, stretch=settings.stretch, gain=settings.gain)  # fmt: skip
-            x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         else:
-            batch_x, batch_y = source.batch(rng, settings.batch_size, level, stretch=settings.stretch)
-            x, y = torch.from_numpy(batch_x), torch.from_numpy(batch_y)
+            batch_x, batch_y = settings.draw_batch(source, rng, level)
+            x, y = torch.from_numpy(batch_x).to(target_device), torch.from_numpy(batch_y).to(target_device)
         optimizer.zero_grad(set_to_none=True)
         output = model(x, rectify=False)[:, centre] if convolutional else model(x)
-        loss = training_loss(output, y, settings.loss)
+        loss = settings.batch_loss(output, y)
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -324,20 +292,10 @@ def train(
         losses.append(value)
         if on_step is not None:
             on_step(step, value)
-        if check is not None:  # patience on the validation loss, checked every validate_every steps
-            if step % settings.validate_every == 0:
-                since_best = 0 if check.improved(model, step) else since_best + settings.validate_every
-                if since_best >= settings.patience:
-                    break
-            continue
-        if value < best:
-            best, since_best = value, 0
-        else:
-            since_best += 1
-            if since_best >= settings.patience:
-                break
-    if check is not None and check.best_state is not None:
-        model.load_state_dict(check.best_state)
+        if stop.should_stop(step, value, model):
+            break
+    if (best := stop.best_state()) is not None:
+        model.load_state_dict(best)
     return TrainResult(
         weights=to_weights(model.cpu().eval()),
         losses=np.asarray(losses, dtype=np.float32),
@@ -345,85 +303,18 @@ def train(
         stopped_early=len(losses) < settings.max_steps,
         wall_time_s=time.perf_counter() - started,
         device=str(target_device),
-        validation_losses=None if check is None else np.asarray(check.losses, dtype=np.float32),
-        best_step=None if check is None else check.best_step,
+        **stop.record(),
     )
-
-
-class ValidationCheck:
-    """The MSE of a windowed model on fixed validation windows, and the weights where it was lowest.
-
-    The windows: up to ``VALIDATION_WINDOWS`` of them, evenly spaced over every sample of
-    the validation trials (one window per sample, as in training), at native noise.
-    """
-
-    def __init__(self, validation: WindowSource, device: torch.device) -> None:
-        chosen = np.unique(np.linspace(0, validation.n_windows - 1, min(VALIDATION_WINDOWS, validation.n_windows)).astype(np.int64))
-        index = validation.starts[chosen][:, None] + np.arange(WINDOW)
-        self.inputs = torch.from_numpy(validation.inputs[index]).to(device)
-        self.targets = torch.from_numpy(validation.targets[index]).to(device)
-        self.losses: list[float] = []
-        self.best_step: int | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self._best_loss = float("inf")
-
-    def loss(self, model: torch.nn.Module) -> float:
-        """Validation MSE of ``model`` (InstanceNorm keeps no running statistics, so train mode computes what eval does)."""
-        with torch.no_grad():
-            total = sum(float(torch.sum((model(x) - y) ** 2)) for x, y in zip(self.inputs.split(1024), self.targets.split(1024)))
-        return total / self.targets.numel()
-
-    def improved(self, model: torch.nn.Module, step: int) -> bool:
-        """Measure ``model`` after ``step``; keep its weights and say so if it is the best yet."""
-        value = self.loss(model)
-        self.losses.append(value)
-        if not value < self._best_loss:  # a NaN loss is never the best
-            return False
-        self._best_loss, self.best_step = value, step
-        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return True
-
-
-def training_loss(output: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
-    """The loss of a batch of windows, shape (windows, samples).
-
-    ``"mse"``: mean squared error (the published recipe). ``"eucd"``: the Euclidean
-    distance of each window's output from its target, averaged over windows (a window's
-    error counts by its norm, not its square). ``"mse+corr"``: the MSE plus
-    :data:`CORR_WEIGHT` times the mean of 1 − Pearson r over the windows whose target
-    varies (the score the benchmarks report, per window; the MSE keeps the rate's scale).
-    """
-    difference = output - target
-    if kind == "mse":
-        return torch.mean(difference**2)
-    if kind == "eucd":
-        return torch.mean(torch.sqrt(torch.sum(difference**2, dim=1) + 1e-12))
-    if kind == "mse+corr":
-        o = output - output.mean(dim=1, keepdim=True)
-        t = target - target.mean(dim=1, keepdim=True)
-        t_norm = torch.sqrt(torch.sum(t * t, dim=1))
-        varies = t_norm > 1e-6
-        r = torch.sum(o * t, dim=1)[varies] / (torch.sqrt(torch.sum(o * o, dim=1))[varies] * t_norm[varies] + 1e-8)
-        corr_term = torch.mean(1.0 - r) if bool(varies.any()) else difference.new_zeros(())
-        return torch.mean(difference**2) + CORR_WEIGHT * corr_term
-    raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {kind!r}")
-
-
-def learning_rate_factor(settings: TrainSettings, completed_steps: int) -> float:
-    """Multiplier of ``settings.learning_rate`` for the step after ``completed_steps`` steps."""
-    if settings.schedule == "constant":
-        return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * min(completed_steps, settings.max_steps) / settings.max_steps))
 
 
 def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: TrainResult, command: str) -> None:
     """Save a training run: ``weights.npz``, ``losses.csv`` and ``run.json`` (provenance)."""
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "weights.npz", **result.weights)
-    np.savetxt(out / "losses.csv", result.losses, fmt="%.6g", header=f"training loss ({settings.loss}) per step", comments="# ")
+    np.savetxt(out / "losses.csv", result.losses, fmt="%.6g", header=f"training loss ({settings.loss_name}) per step", comments="# ")
     if result.validation_losses is not None:
         np.savetxt(out / "validation.csv", result.validation_losses, fmt="%.6g", comments="# ",
-                   header=f"validation MSE every {settings.validate_every} steps")  # fmt: skip
+                   header=f"validation MSE every {result.validation_every} steps")  # fmt: skip
     run = {
         "datasets": list(source.datasets),
         "n_neurons": source.n_neurons,
@@ -437,7 +328,7 @@ def save_run(out: Path, source: WindowSource, settings: TrainSettings, result: T
         "steps": result.steps,
         "stopped_early": result.stopped_early,
         **({} if result.best_step is None else {"best_step": result.best_step, "best_validation_loss": float(result.validation_losses.min()),
-                                                "validation_every": settings.validate_every}),
+                                                "validation_every": result.validation_every}),
         "final_loss": float(result.losses[-1]),
         "best_loss": float(result.losses.min()),
         "wall_time_s": round(result.wall_time_s, 1),

@@ -78,7 +78,7 @@ def test_noise_calibration_rows_fit_each_fold_on_the_other_three():
 def test_the_spike_triggered_half_rise_finds_when_transients_rise_and_late_time_stamps():
     np = pytest.importorskip("numpy")
     from ens2export.groundtruth import Neuron, Trial
-    from ens2export.synthetic import fluorescence
+    from research.training.synthetic import fluorescence
 
     frame_rate, spikes = 500.0, np.arange(1.0, 59.0, 1.0)
     dff = fluorescence(spikes, np.full(spikes.size, 0.3), 30000, frame_rate, 0.02, 0.4)

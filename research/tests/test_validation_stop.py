@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
-
 torch = pytest.importorskip("torch")
 
-from ens2export.dataset import held_out_neurons, load_windows, load_windows_and_validation  # noqa: E402
-from ens2export.train import TrainSettings, save_run, train  # noqa: E402
+from ens2export.dataset import load_windows  # noqa: E402
+from ens2export.train import save_run  # noqa: E402
+from research.training import ResearchSettings, train  # noqa: E402
+from research.training.validation import held_out_neurons, load_windows_and_validation  # noqa: E402
 
 
 @pytest.mark.parametrize(("n_neurons", "expected"), [(3, []), (4, [2]), (8, [4]), (16, [4, 12]), (42, [4, 12, 21, 29, 37])])
@@ -34,13 +34,13 @@ def test_the_validation_neurons_are_left_out_of_training(ground_truth):
 
 def test_the_weights_returned_are_those_of_the_best_validation_step(ground_truth):
     training, validation = load_windows_and_validation(ground_truth, ["DS05"], 0.125)
-    settings = TrainSettings(max_steps=30, patience=30, batch_size=64, seed=1, validation_share=0.125, validate_every=5)
+    settings = ResearchSettings(max_steps=30, patience=30, batch_size=64, seed=1, validation_share=0.125, validate_every=5)
     result = train(training, settings, device="cpu", validation=validation)
     assert result.steps == 30 and len(result.validation_losses) == 6
     best = int(np.argmin(result.validation_losses))
     assert result.best_step == 5 * (best + 1)
     # checking costs no random draws, so a plain run stopped at the best step trains the same weights
-    plain = train(training, TrainSettings(max_steps=result.best_step, patience=30, batch_size=64, seed=1), device="cpu")
+    plain = train(training, ResearchSettings(max_steps=result.best_step, patience=30, batch_size=64, seed=1), device="cpu")
     np.testing.assert_array_equal(plain.losses, result.losses[: result.best_step])
     for name, value in plain.weights.items():
         np.testing.assert_array_equal(value, result.weights[name])
@@ -48,14 +48,14 @@ def test_the_weights_returned_are_those_of_the_best_validation_step(ground_truth
 
 def test_patience_counts_steps_without_a_better_validation_loss(ground_truth):
     training, validation = load_windows_and_validation(ground_truth, ["DS05"], 0.125)
-    settings = TrainSettings(learning_rate=0.0, max_steps=100, patience=10, batch_size=16, validation_share=0.125, validate_every=5)
+    settings = ResearchSettings(learning_rate=0.0, max_steps=100, patience=10, batch_size=16, validation_share=0.125, validate_every=5)
     result = train(training, settings, device="cpu", validation=validation)  # a frozen network never improves on its first check
     assert result.stopped_early and result.steps == 15 and result.best_step == 5
 
 
 def test_a_validated_run_records_its_best_step_and_validation_losses(ground_truth, tmp_path):
     training, validation = load_windows_and_validation(ground_truth, ["DS05"], 0.125)
-    settings = TrainSettings(max_steps=10, batch_size=32, validation_share=0.125, validate_every=5)
+    settings = ResearchSettings(max_steps=10, batch_size=32, validation_share=0.125, validate_every=5)
     result = train(training, settings, device="cpu", validation=validation)
     save_run(tmp_path, training, settings, result, "test")
     run = json.loads((tmp_path / "run.json").read_text())
@@ -67,9 +67,9 @@ def test_a_validated_run_records_its_best_step_and_validation_losses(ground_trut
 def test_validation_windows_and_the_share_go_together(ground_truth):
     training, validation = load_windows_and_validation(ground_truth, ["DS05"], 0.125)
     with pytest.raises(ValueError, match="exactly when validation_share"):
-        train(training, TrainSettings(max_steps=2, batch_size=8), device="cpu", validation=validation)
+        train(training, ResearchSettings(max_steps=2, batch_size=8), device="cpu", validation=validation)
     with pytest.raises(ValueError, match="exactly when validation_share"):
-        train(training, TrainSettings(max_steps=2, batch_size=8, validation_share=0.125), device="cpu")
+        train(training, ResearchSettings(max_steps=2, batch_size=8, validation_share=0.125), device="cpu")
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -80,4 +80,4 @@ def test_validation_windows_and_the_share_go_together(ground_truth):
 ])  # fmt: skip
 def test_bad_validation_settings_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
-        TrainSettings(**fields)
+        ResearchSettings(**fields)

@@ -1,17 +1,15 @@
-"""Synthetic training trials: real spikes through simulated indicators (ens2export.synthetic)."""
+"""Synthetic training trials: real spikes through simulated indicators (research.training.synthetic)."""
 
 import math
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
-
 pytest.importorskip("torch")
 
 from ens2export.dataset import load_windows  # noqa: E402
-from ens2export.synthetic import Indicators, fluorescence, simulate_trial, with_synthetic  # noqa: E402
-from ens2export.train import TrainSettings  # noqa: E402
+from research.training.synthetic import Indicators, fluorescence, simulate_trial, with_synthetic  # noqa: E402
+from research.training import ResearchSettings  # noqa: E402
 from ens2rt.engine.traces import noise_level  # noqa: E402
 
 
@@ -72,7 +70,7 @@ def test_with_synthetic_adds_copies_of_a_share_of_the_trials_with_their_spikes(g
     with pytest.raises(ValueError, match="synthetic share must be in"):
         with_synthetic(source, 0.0, seed=1)
     with pytest.raises(ValueError, match="share of training trials copied"):
-        TrainSettings(synthetic=1.5)
+        ResearchSettings(synthetic=1.5)
 
 
 def test_a_scan_offset_samples_each_trial_up_to_a_frame_late():
@@ -89,4 +87,4 @@ def test_a_scan_offset_samples_each_trial_up_to_a_frame_late():
         later.append(onset(plain) - onset(scanned))
     assert max(later) > 0
     with pytest.raises(ValueError, match="set synthetic too"):
-        TrainSettings(synthetic_scan_offset=True)
+        ResearchSettings(synthetic_scan_offset=True)
