@@ -107,6 +107,9 @@ RESEARCH_VARIANTS = {
     "windowed-corr": ({"loss": "mse+corr"},
                       "the published recipe with a correlation term: MSE + 0.01 x the mean of 1 - r over the batch's "
                       "windows whose target varies (r: Pearson, per window)"),
+    "conv-noise-distil1-w2": ({**DISTILLED_STUDENT, "width": 2},
+                              "as conv-noise-distil1, twice the features in every layer (18-36-72-144): about 4x the "
+                              "student's parameters and compute, still about a twelfth of the windowed model's cost"),
 }  # fmt: skip
 VARIANTS = {**PRODUCT_VARIANTS, **RESEARCH_VARIANTS}  #: name: (settings fields, what it tests)
 assert not set(PRODUCT_VARIANTS) & set(RESEARCH_VARIANTS)

@@ -137,13 +137,13 @@ def train_and_export_convolutional(ground_truth, tmp_path: Path, **fields) -> tu
 
 
 def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.02, head_bias: float = -0.1,
-                        norm_window: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
+                        norm_window: int = 0, width: int = 1) -> dict[str, np.ndarray]:  # fmt: skip
     """Folded convolutional weights (fan-in scaled) whose sparse, small output moves with the input, as a trained model's."""
     from ens2export.architecture import Network
 
     rng = np.random.default_rng(seed)
     weights = {}
-    for name, shape in Network("convolutional", local_window=local_window, norm_window=norm_window).shapes().items():
+    for name, shape in Network("convolutional", local_window=local_window, norm_window=norm_window, width=width).shapes().items():
         fan_in = shape[0] * shape[2] if name.startswith("upconv") and name.endswith("weight") else int(np.prod(shape[1:]))
         weights[name] = rng.normal(0, 0.1 if name.endswith("bias") else np.sqrt(2.0 / max(fan_in, 1)), shape).astype(np.float32)
     weights["conv.weight"] *= head_gain

@@ -26,12 +26,14 @@ deviation over a centred window of ``norm_window`` input samples (halved per lev
 Or it may take its input *less its local mean* (``baseline_window`` > 0): the trace minus
 its mean over a centred window (:func:`baseline_reach`), so a constant ΔF/F baseline
 offset, or a linear drift, changes nothing away from the trace's ends (the windowed
-model's InstanceNorm removes each window's mean too).
+model's InstanceNorm removes each window's mean too). Or it may be ``width`` times wider:
+every block and transposed convolution has that many times the features (the input and
+the output keep one channel; the reach is unchanged).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -88,16 +90,6 @@ HEAD = "conv"  #: 1×1 convolution, ENCODER[0].features → 1 spike rate per sam
 ALIGNMENT = 2 ** len(ENCODER)  # max-pool 2 per encoder level: input lengths and shifts are multiples of this
 
 
-def blocks() -> tuple[ConvBlock, ...]:
-    """Every conv block in forward order."""
-    return (*ENCODER, BOTTLENECK, *(block for _, block in DECODER))
-
-
-def block_prefixes() -> list[str]:
-    """Names of the conv blocks in forward order, as the published checkpoint spells them."""
-    return [block.name for block in blocks()]
-
-
 def check_local_window(local_window: int) -> None:
     """Raise ``ValueError`` unless ``local_window`` is 0 (none) or an odd length ≥ 3 (centred on its sample)."""
     if local_window and (local_window < 3 or local_window % 2 == 0):
@@ -125,7 +117,7 @@ def check_norm_window(norm_window: int) -> None:
 
 def level(block: ConvBlock) -> int:
     """How many 2× poolings below the input ``block`` runs: 0 for encoder1 and decoder1, 3 for the bottleneck."""
-    return int(block.module[-1]) - 1 if block != BOTTLENECK else len(ENCODER)
+    return int(block.module[-1]) - 1 if block.name != BOTTLENECK.name else len(ENCODER)
 
 
 def norm_windows(norm_window: int) -> tuple[int, ...]:
@@ -196,22 +188,25 @@ class Network:
     dilation: int = 1
     norm_window: int = 0
     baseline_window: int = 0
+    width: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"model kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"width is a whole multiple of the features, at least 1, not {self.width!r}")
         check_local_window(self.local_window)
         check_dilation(self.dilation)
         check_norm_window(self.norm_window)
         baseline_reach(self.baseline_window)
         if self.widened and self.kind != "convolutional":
-            raise ValueError("a local z-score channel, a dilated bottleneck, sliding InstanceNorm and a local-mean baseline "
-                             "are for convolutional models")
+            raise ValueError("a local z-score channel, a dilated bottleneck, sliding InstanceNorm, a local-mean baseline "
+                             "and a wider network are for convolutional models")
 
     @property
     def widened(self) -> bool:
         """Whether any of the options departs from the plain network of its kind."""
-        return bool(self.local_window or self.dilation > 1 or self.norm_window or self.baseline_window)
+        return bool(self.local_window or self.dilation > 1 or self.norm_window or self.baseline_window or self.width > 1)
 
     @property
     def input_channels(self) -> int:
@@ -228,27 +223,41 @@ class Network:
         """Whether ``ens2export`` can build its streaming graph: the plain convolutional network only."""
         return self.kind == "convolutional" and not self.widened
 
+    def encoder(self) -> tuple[ConvBlock, ...]:
+        """The encoder's blocks at this network's width; the first reads :attr:`input_channels`."""
+        first, *rest = (self._wider(block) for block in ENCODER)
+        return (replace(first, channels_in=self.input_channels), *rest)
+
+    def bottleneck(self) -> ConvBlock:
+        return self._wider(BOTTLENECK)
+
+    def decoder(self) -> tuple[tuple[UpConv, ConvBlock], ...]:
+        """Coarse to fine: each transposed conv and the block after it, at this network's width."""
+        return tuple((self._wider(up), self._wider(block)) for up, block in DECODER)
+
+    def _wider(self, layer):
+        return replace(layer, channels_in=layer.channels_in * self.width, features=layer.features * self.width)
+
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of every tensor in export form, by published name."""
         shapes: dict[str, tuple[int, ...]] = {}
 
         def add_block(block: ConvBlock) -> None:
             first, second = block.conv_names()
-            shapes[first] = (block.features, self.input_channels if block == ENCODER[0] else block.channels_in, KERNEL)
+            shapes[first] = (block.features, block.channels_in, KERNEL)
             shapes[second] = (block.features, block.features, KERNEL)
+            if self.folded_batch_norm:
+                for name in (first, second):
+                    shapes[name.replace(".weight", ".bias")] = (block.features,)
 
-        for block in (*ENCODER, BOTTLENECK):
+        for block in (*self.encoder(), self.bottleneck()):
             add_block(block)
-        for up, block in DECODER:
+        for up, block in self.decoder():
             shapes[f"{up.name}.weight"] = (up.channels_in, up.features, UP_KERNEL)
             shapes[f"{up.name}.bias"] = (up.features,)
             add_block(block)
-        shapes[f"{HEAD}.weight"] = (1, ENCODER[0].features, 1)
+        shapes[f"{HEAD}.weight"] = (1, self.encoder()[0].features, 1)
         shapes[f"{HEAD}.bias"] = (1,)
-        if self.folded_batch_norm:
-            for block in blocks():
-                for name in block.conv_names():
-                    shapes[name.replace(".weight", ".bias")] = (block.features,)
         return shapes
 
     def reach(self) -> tuple[int, int]:
@@ -265,4 +274,5 @@ class Network:
         return (f"ENS2 U-Net, 1-D, {norm}, whole-trace"
                 + (f", local z-score input channel over {self.local_window} samples" if self.local_window else "")
                 + (f", bottleneck dilated {self.dilation}x" if self.dilation > 1 else "")
-                + (f", input less its mean over {self.baseline_window} samples" if self.baseline_window else ""))  # fmt: skip
+                + (f", input less its mean over {self.baseline_window} samples" if self.baseline_window else "")
+                + (f", {self.width}x the features" if self.width > 1 else ""))  # fmt: skip

@@ -24,9 +24,8 @@ BATCH_NORM_EPSILON = NORM_EPSILON
 def _norm_block(block: ConvBlock, network: Network) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     prefix = block.layer_prefix
-    dilation = network.dilation if block == BOTTLENECK else 1
-    channels_in = network.input_channels if block == ENCODER[0] else block.channels_in
-    for index, width_in in ((1, channels_in), (2, block.features)):
+    dilation = network.dilation if block.name == BOTTLENECK.name else 1
+    for index, width_in in ((1, block.channels_in), (2, block.features)):
         layers[f"{prefix}conv{index}"] = nn.Conv1d(width_in, block.features, kernel_size=KERNEL, padding=KERNEL // 2 * dilation,
                                                    dilation=dilation, bias=False)  # fmt: skip
         if network.kind == "windowed":
@@ -93,13 +92,13 @@ class ENS2UNet(nn.Module):
     def __init__(self, network: Network = Network()) -> None:
         super().__init__()
         self.network = network
-        for block in (*ENCODER, BOTTLENECK):  # attribute names are the checkpoint's module names
+        for block in (*network.encoder(), network.bottleneck()):  # attribute names are the checkpoint's module names
             setattr(self, block.module, _norm_block(block, network))
         self.pool = nn.MaxPool1d(2)
-        for up, block in DECODER:
+        for up, block in network.decoder():
             setattr(self, up.name, nn.ConvTranspose1d(up.channels_in, up.features, kernel_size=UP_KERNEL, stride=2))
             setattr(self, block.module, _norm_block(block, network))
-        setattr(self, HEAD, nn.Conv1d(ENCODER[0].features, 1, kernel_size=1))
+        setattr(self, HEAD, nn.Conv1d(network.encoder()[0].features, 1, kernel_size=1))
 
     def forward(self, windows: torch.Tensor, rectify: bool = True) -> torch.Tensor:
         x, skips = windows.unsqueeze(1), []

@@ -45,7 +45,8 @@ class ResearchSettings(TrainSettings):
     ``norm_window``: sliding InstanceNorm over that many samples instead of BatchNorm;
     ``baseline_window``: the network takes its input less its mean over a centred window
     (:class:`ens2export.architecture.Network`; these three for offline convolutional
-    models, and each grows the reach, so ``context`` should too). ``loss``: see
+    models, and each grows the reach, so ``context`` should too); ``width``
+    (convolutional): that many times the features in every layer, the reach unchanged. ``loss``: see
     :func:`training_loss`. ``synthetic``: add a synthetic copy of that share of the training
     trials (:mod:`research.training.synthetic`), each sampled up to a frame late if
     ``synthetic_scan_offset``. ``slower_frames``: add a copy of that share of the training
@@ -64,6 +65,7 @@ class ResearchSettings(TrainSettings):
     dilation: int = 1
     norm_window: int = 0
     baseline_window: int = 0
+    width: int = 1
     loss: str = "mse"
     synthetic: float = 0.0
     synthetic_scan_offset: bool = False
@@ -125,7 +127,7 @@ class ResearchSettings(TrainSettings):
 
     @property
     def network(self) -> Network:
-        return Network(self.kind, self.local_window, self.dilation, self.norm_window, self.baseline_window)
+        return Network(self.kind, self.local_window, self.dilation, self.norm_window, self.baseline_window, self.width)
 
     @property
     def loss_name(self) -> str:
