@@ -246,11 +246,9 @@ class Network:
             first, second = block.conv_names()
             shapes[first] = (block.features, block.channels_in, KERNEL)
             shapes[second] = (block.features, block.features, KERNEL)
-            if self.folded_batch_norm:
-                for name in (first, second):
-                    shapes[name.replace(".weight", ".bias")] = (block.features,)
 
-        for block in (*self.encoder(), self.bottleneck()):
+        blocks = (*self.encoder(), self.bottleneck(), *(block for _, block in self.decoder()))
+        for block in blocks[: len(ENCODER) + 1]:
             add_block(block)
         for up, block in self.decoder():
             shapes[f"{up.name}.weight"] = (up.channels_in, up.features, UP_KERNEL)
@@ -258,6 +256,10 @@ class Network:
             add_block(block)
         shapes[f"{HEAD}.weight"] = (1, self.encoder()[0].features, 1)
         shapes[f"{HEAD}.bias"] = (1,)
+        if self.folded_batch_norm:  # after the rest, in forward order (the order random test weights are drawn in)
+            for block in blocks:
+                for name in block.conv_names():
+                    shapes[name.replace(".weight", ".bias")] = (block.features,)
         return shapes
 
     def reach(self) -> tuple[int, int]:
