@@ -25,7 +25,7 @@ def offline(dff):
     return ens2rt.infer(traces, rate, device="cpu")
 
 
-@pytest.mark.parametrize("chunks", [(3, -1), (4, 1000), (8, 2777), (1, 5000)])
+@pytest.mark.parametrize("chunks", [(3, -1), pytest.param((4, 1000), marks=pytest.mark.slow), pytest.param((8, 2777), marks=pytest.mark.slow), (1, 5000)])
 def test_dask_equals_in_memory_for_any_chunking(dff, offline, chunks):
     traces, rate = dff
     result = ens2rt_dask.infer(da.from_array(traces, chunks=chunks), rate)

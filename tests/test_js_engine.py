@@ -52,7 +52,12 @@ def _node_infer(trace: Path, frame_rate: float, model: str, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize(("which", "model"), [(w, m) for w in ("example", "many") for m in MODELS] + [("slow", "ens2-exc")])
+# by default each model once, the example on the two families; the other pairs run with -m slow
+CASES = [(w, m) if (w, m) in {("example", "ens2-exc"), ("example", "ens2-inh"), ("many", "ens2-exc-conv"), ("many", "ens2-exc-mixed")}
+         else pytest.param(w, m, marks=pytest.mark.slow) for w in ("example", "many") for m in MODELS]  # fmt: skip
+
+
+@pytest.mark.parametrize(("which", "model"), CASES + [("slow", "ens2-exc")])
 def test_the_js_engine_gives_infers_numbers(traces, which, model, tmp_path):
     path, frame_rate = traces[which]
     js = _node_infer(path, frame_rate, model, tmp_path / "result.json")

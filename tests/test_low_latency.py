@@ -116,7 +116,7 @@ def test_linear_resampling_interpolates_and_reads_no_later_frame(frame_rate):
         np.testing.assert_allclose(piece[:, 0], whole[:, output], atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["ens2-exc-online", "ens2-inh-online"])
+@pytest.mark.parametrize("name", ["ens2-exc-online", pytest.param("ens2-inh-online", marks=pytest.mark.slow)])  # one shipped graph by default
 def test_the_shipped_online_models_answer_within_150_ms_with_offline_numbers(traces, name):
     """At 30 Hz: delay_s ≤ 0.15 s (resampler included), and the stream equals infer."""
     levels = ens2rt.noise_level(traces, RATE)

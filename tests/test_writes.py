@@ -103,7 +103,7 @@ with atomic_output(Path(sys.argv[1])) as temporary:
 """
 
 
-@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
+@pytest.mark.parametrize("name", ["SIGTERM", pytest.param("SIGHUP", marks=pytest.mark.slow), pytest.param("SIGINT", marks=pytest.mark.slow)])
 def test_a_signal_during_a_write_removes_the_temporary(tmp_path, name):
     done = subprocess.run([sys.executable, "-c", STOPPED_WHILE_WRITING, str(tmp_path / "out.npz"), name], capture_output=True, text=True)
     assert done.returncode != 0
