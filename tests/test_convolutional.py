@@ -155,6 +155,7 @@ def test_a_family_of_convolutional_members(tmp_path, traces):
     np.testing.assert_allclose(res.rate[:1], alone.rate, atol=1e-6)
 
 
+@pytest.mark.slow  # 2.5 s; the CLI trains and exports in test_training.py by default
 def test_train_and_export_a_convolutional_model_from_the_command_line(ground_truth, tmp_path):
     torch = pytest.importorskip("torch")
     from ens2export.cli import app

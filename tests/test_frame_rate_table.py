@@ -14,6 +14,7 @@ def test_point_samples_are_the_trace_at_k_over_the_rate():
     assert sampled.size == 300
 
 
+@pytest.mark.slow  # a benchmark's scoring, 1.4 s; its table arithmetic stays in the default run
 def test_fold_models_are_scored_at_every_lower_rate_with_fidelity(ground_truth, monkeypatch):
     """Shipped models stand in for the fold models here (they saw DS17: this checks the plumbing, not accuracy)."""
     import ens2rt

@@ -71,7 +71,7 @@ def test_members_must_share_a_resampler(conv):
         ens2rt.ModelFamily.from_models("two-resamplers", [conv, ens2rt.Model.load("ens2-exc-online", device="cpu")])
 
 
-@pytest.mark.parametrize("graph", [True, False], ids=["streaming graph", "pieces"])
+@pytest.mark.parametrize("graph", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["streaming graph", "pieces"])
 def test_a_stream_equals_infer_and_waits_for_the_windowed_member(conv, traces, graph, tmp_path):
     conv = conv if graph else _conv(tmp_path, stream_graph=False)
     family = ens2rt.ModelFamily.from_models("mixed", [conv, ens2rt.Model.load("ens2-exc-nu4", device="cpu")])

@@ -214,6 +214,7 @@ def test_the_readme_says_counts_are_not_calibrated():
     assert rows and all("not calibrated" in row for row in rows)
 
 
+@pytest.mark.slow  # a dask cluster for one refusal (3.6 s); dask refuses bad units by default in test_input_conditioning.py
 def test_raw_fluorescence_in_a_zarr_store_is_one_error_and_no_store(tmp_path):
     zarr = pytest.importorskip("zarr")
     pytest.importorskip("distributed")

@@ -76,7 +76,7 @@ def test_the_shipped_online_model_streams_as_in_python(tmp_path):
     np.testing.assert_allclose(rate, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("chunk", [1, 7])
+@pytest.mark.parametrize("chunk", [pytest.param(1, marks=pytest.mark.slow), 7])  # one frame per call: 2 s
 def test_several_neurons_at_30_hz_in_chunks(online_path, tmp_path, chunk):
     rng = np.random.default_rng(chunk)
     traces = np.loadtxt(EXAMPLE / "example-trace.csv")[::2][None, :1800] * rng.uniform(0.5, 2.0, (3, 1)) + rng.normal(0, 0.02, (3, 1800))

@@ -458,6 +458,7 @@ def test_an_unknown_device_is_a_usage_error(tmp_path):
     assert runner.invoke(app, ["infer", str(tmp_path / "x.npy"), "-r", "30", "--device", "gpu"]).exit_code == 2
 
 
+@pytest.mark.slow  # 2.5 s; a stream's constant memory is checked by default in test_stream.py
 def test_memory_is_bounded_in_neurons(model, monkeypatch):
     """5,000 neurons of 10 s: beyond the input, rate and counts, the work arrays stay small (unbounded, their
     windows alone would take 190 MB).

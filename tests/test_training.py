@@ -29,6 +29,7 @@ def test_training_is_reproducible_for_a_seed(ground_truth):
         np.testing.assert_array_equal(value, again.weights[name])
 
 
+@pytest.mark.slow  # 2.7 s; a seeded run's reproducibility stays in the default run
 def test_a_few_steps_lower_the_loss(ground_truth):
     source = load_windows(ground_truth, include=["DS05"])
     result = train(source, TrainSettings(max_steps=40, batch_size=256, seed=3), device="cpu")
