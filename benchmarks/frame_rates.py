@@ -17,6 +17,7 @@ recorded too: per-neuron correlation of the two rates and the ratio of their spi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -54,15 +55,21 @@ def rate_label(rate: float | None) -> str:
     return NATIVE if rate is None else f"{rate:g} Hz"
 
 
-def neuron_noise_level(neuron, rate: float | None) -> float:
-    """The neuron's ν as a family would estimate it: median over its trials, at the rate they are run at."""
-    levels = []
+def per_trial_median(neuron, rate: float | None, statistic: Callable[[np.ndarray, float], float]) -> float:
+    """Median over the neuron's trials of ``statistic(dff, frame_rate)``, each trial point-sampled to ``rate`` where it was
+    recorded faster (as the trials are run at)."""
+    values = []
     for trial in neuron.trials:
         dff, trial_rate = trial.dff, trial.frame_rate
         if rate is not None and rate < trial_rate:
             dff, trial_rate = point_sampled(dff, trial_rate, rate), rate
-        levels.append(float(noise_level(dff, trial_rate)))
-    return median(levels)
+        values.append(float(statistic(dff, trial_rate)))
+    return median(values)
+
+
+def neuron_noise_level(neuron, rate: float | None) -> float:
+    """The neuron's ν as a family would estimate it: median over its trials, at the rate they are run at."""
+    return per_trial_median(neuron, rate, noise_level)
 
 
 # the recipe each shipped family member was trained with: a family's fold version is made of these recipes' fold models

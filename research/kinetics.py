@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import typer
 
-from benchmarks.common import GROUND_TRUTH, median, point_sampled
-from benchmarks.frame_rates import NATIVE, rate_label
+from benchmarks.common import GROUND_TRUTH, median
+from benchmarks.frame_rates import NATIVE, per_trial_median
 from research.recipe import FOLDS, RESULTS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -63,13 +62,7 @@ def autocorrelation_time(dff: np.ndarray, frame_rate: float, max_s: float = MAX_
 
 def neuron_tau(neuron, rate: float | None) -> float:
     """Median τ over the neuron's trials, each point-sampled to ``rate`` where it was recorded faster (as the scores were)."""
-    taus = []
-    for trial in neuron.trials:
-        dff, trial_rate = trial.dff, trial.frame_rate
-        if rate is not None and rate < trial_rate:
-            dff, trial_rate = point_sampled(dff, trial_rate, rate), rate
-        taus.append(autocorrelation_time(dff, trial_rate))
-    return median(taus)
+    return per_trial_median(neuron, rate, autocorrelation_time)
 
 
 @app.command()

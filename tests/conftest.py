@@ -151,6 +151,22 @@ def random_conv_weights(seed: int, local_window: int = 0, head_gain: float = 0.0
     return weights
 
 
+def variant_weights(network, seed: int) -> dict[str, np.ndarray]:
+    """:func:`random_conv_weights` for a convolutional ``network`` variant, with an output that moves with its input."""
+    return random_conv_weights(seed, local_window=network.local_window, head_gain=0.3, head_bias=0.0,
+                               norm_window=network.norm_window, width=network.width)  # fmt: skip
+
+
+def write_variant_model(folder: Path, network, name: str) -> Path:
+    """``folder/name.onnx`` (card beside it): ``network`` with :func:`variant_weights` of seed 0, noise-std input, no streaming graph."""
+    from ens2export.card import write_model
+
+    out = folder / f"{name}.onnx"
+    write_model(variant_weights(network, 0), out, name=name, cell_class="excitatory", description="test model", training={},
+                network=network, input_scaling="noise_std", stream_graph=False)  # fmt: skip
+    return out
+
+
 def measured_reach(network, base, positions: range, kick: float = 1.0) -> tuple[int, int]:
     """How far (left, right) an impulse of ``kick`` at any of ``positions`` of ``base`` (1, T) moves a torch network's output."""
     import torch

@@ -16,7 +16,8 @@ from conftest import (  # noqa: E402
     assert_dask_equals_offline,
     assert_stream_equals_offline,
     measured_reach,
-    random_conv_weights,
+    variant_weights,
+    write_variant_model,
     simulated_traces,
     train_and_export_convolutional,
 )
@@ -28,16 +29,9 @@ WINDOW = 97
 NETWORK = Network("convolutional", baseline_window=WINDOW)
 
 
-def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    return random_conv_weights(seed, head_gain=0.3, head_bias=0.0)
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    out = tmp_path_factory.mktemp("baseline") / "baseline.onnx"
-    write_model(_random_weights(0), out, name="baseline", cell_class="excitatory", description="test model", training={},
-                network=NETWORK, input_scaling="noise_std", stream_graph=False)  # fmt: skip
-    return out
+    return write_variant_model(tmp_path_factory.mktemp("baseline"), NETWORK, "baseline")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +62,7 @@ def test_the_reach_is_measured_on_the_network():
     torch = pytest.importorskip("torch")
     from ens2export.network import from_weights
 
-    network = from_weights(_random_weights(3), NETWORK).double()
+    network = from_weights(variant_weights(NETWORK, 3), NETWORK).double()
     base = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, 768)))
     assert measured_reach(network, base, range(376, 384), kick=3.0) == NETWORK.reach()
 
@@ -80,7 +74,7 @@ def test_onnx_computes_what_torch_computes(model):
     x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
     x[:, 150:170] += 25.0
     with torch.no_grad():
-        expected = from_weights(_random_weights(0), NETWORK)(torch.from_numpy(x)).numpy()
+        expected = from_weights(variant_weights(NETWORK, 0), NETWORK)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model.run(x), expected, rtol=1e-3, atol=1e-4)
     assert expected.std() > 0.01
 
@@ -88,7 +82,7 @@ def test_onnx_computes_what_torch_computes(model):
 def test_a_baseline_offset_changes_nothing_away_from_the_ends(model, traces, tmp_path):
     """The plain network's rates move with a constant offset; this one's do not, but within its reach of either end."""
     plain_path = tmp_path / "plain.onnx"
-    write_model(_random_weights(0), plain_path, name="plain", cell_class="excitatory", description="", training={},
+    write_model(variant_weights(NETWORK, 0), plain_path, name="plain", cell_class="excitatory", description="", training={},
                 network=Network("convolutional"), input_scaling="noise_std", stream_graph=False)  # fmt: skip
     inner = slice(100, -100)  # the zeros outside the recording make a step there
     for network_model, blind in ((model, True), (ens2rt.Model.load(plain_path, device="cpu"), False)):

@@ -2,14 +2,13 @@
 
 import json
 
-import numpy as np
 import pytest
 
 pytestmark = pytest.mark.research  # a training option no shipped model uses: run with -m research
 
 onnx = pytest.importorskip("onnx")
 
-from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, random_conv_weights  # noqa: E402
+from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, variant_weights, write_variant_model  # noqa: E402
 from ens2export.architecture import Network, architecture_reach  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
@@ -18,16 +17,9 @@ DILATION = 4
 NETWORK = Network("convolutional", dilation=DILATION)
 
 
-def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    return random_conv_weights(seed, head_gain=0.3, head_bias=0.0)
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dilated") / "dilated.onnx"
-    write_model(_random_weights(0), out, name="dilated", cell_class="excitatory", description="test model", training={},
-                network=NETWORK, input_scaling="noise_std", stream_graph=False)  # fmt: skip
-    return out
+    return write_variant_model(tmp_path_factory.mktemp("dilated"), NETWORK, "dilated")
 
 
 def test_the_reach_is_stated_and_measured(model_path):
@@ -37,13 +29,13 @@ def test_the_reach_is_stated_and_measured(model_path):
     assert architecture_reach(dilation=2) == (67, 67) and architecture_reach(dilation=DILATION) == (99, 99)
     card = json.loads(model_path.with_suffix(".json").read_text())
     assert card["contract"]["reach"] == {"left": 99, "right": 99} and "dilated 4x" in card["architecture"]["name"]
-    network = from_weights(_random_weights(3), NETWORK).double()
+    network = from_weights(variant_weights(NETWORK, 3), NETWORK).double()
     assert measured_reach(network, torch.zeros(1, 768, dtype=torch.float64), range(376, 384)) == (99, 99)
 
 
 def test_onnx_computes_what_torch_computes(model_path):
     pytest.importorskip("torch")
-    assert_onnx_equals_torch(model_path, _random_weights(0), NETWORK)
+    assert_onnx_equals_torch(model_path, variant_weights(NETWORK, 0), NETWORK)
 
 
 def test_stream_and_dask_equal_infer(model_path):
@@ -63,5 +55,5 @@ def test_settings_and_export_guard_it(tmp_path):
     with pytest.raises(ValueError, match="dilated"):
         ResearchSettings(kind="convolutional", context=192, dilation=2, lookahead=6)
     with pytest.raises(ValueError, match="streaming graph"):
-        write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
+        write_model(variant_weights(NETWORK, 0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
                     network=NETWORK, input_scaling="noise_std")  # fmt: skip

@@ -15,7 +15,8 @@ from conftest import (  # noqa: E402
     assert_dask_equals_offline,
     assert_stream_equals_offline,
     measured_reach,
-    random_conv_weights,
+    variant_weights,
+    write_variant_model,
     simulated_traces,
     train_and_export_convolutional,
 )
@@ -24,18 +25,12 @@ from ens2export.card import write_model  # noqa: E402
 
 RATE = 30.0
 WINDOW = 97
-
-
-def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    return random_conv_weights(seed, local_window=WINDOW, head_gain=0.3, head_bias=0.0)
+NETWORK = Network("convolutional", local_window=WINDOW)
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    out = tmp_path_factory.mktemp("local") / "local.onnx"
-    write_model(_random_weights(0), out, name="local", cell_class="excitatory", description="test model", training={},
-                network=Network("convolutional", local_window=WINDOW), input_scaling="noise_std", stream_graph=False)  # fmt: skip
-    return out
+    return write_variant_model(tmp_path_factory.mktemp("local"), NETWORK, "local")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +64,7 @@ def test_the_contract_widens_by_half_the_window(model_path, model):
 
 def test_a_streaming_graph_is_refused(tmp_path):
     with pytest.raises(ValueError, match="streaming graph"):
-        write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
+        write_model(variant_weights(NETWORK, 0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
                     network=Network("convolutional", local_window=WINDOW), input_scaling="noise_std")  # fmt: skip
 
 
@@ -78,7 +73,7 @@ def test_the_reach_is_measured_on_the_network():
     torch = pytest.importorskip("torch")
     from ens2export.network import from_weights
 
-    network = from_weights(_random_weights(3), Network("convolutional", local_window=WINDOW)).double()
+    network = from_weights(variant_weights(NETWORK, 3), Network("convolutional", local_window=WINDOW)).double()
     base = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, 768)))
     assert measured_reach(network, base, range(376, 384), kick=3.0) == Network("convolutional", local_window=WINDOW).reach()
 
@@ -89,7 +84,7 @@ def test_onnx_computes_what_torch_computes(model):
 
     x = np.random.default_rng(1).normal(0, 1, (3, 400)).astype(np.float32)
     x[:, 150:170] += 25.0  # a transient: its window's z-score shrinks it, noise alone keeps its size
-    network = from_weights(_random_weights(0), Network("convolutional", local_window=WINDOW))
+    network = from_weights(variant_weights(NETWORK, 0), Network("convolutional", local_window=WINDOW))
     with torch.no_grad():
         expected = network(torch.from_numpy(x)).numpy()
         z = local_zscore(torch.from_numpy(x)[:, None], WINDOW)[:, 0].numpy()

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.research  # a training option no shipped model uses: ru
 
 onnx = pytest.importorskip("onnx")
 
-from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, random_conv_weights  # noqa: E402
+from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, variant_weights, write_variant_model  # noqa: E402
 from ens2export.architecture import Network, norm_windows  # noqa: E402
 from ens2export.card import write_model  # noqa: E402
 
@@ -18,16 +18,9 @@ NORM_WINDOW = 97
 NETWORK = Network("convolutional", norm_window=NORM_WINDOW)
 
 
-def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    return random_conv_weights(seed, head_gain=0.3, head_bias=0.0, norm_window=NORM_WINDOW)
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    out = tmp_path_factory.mktemp("slidenorm") / "slidenorm.onnx"
-    write_model(_random_weights(0), out, name="slidenorm", cell_class="excitatory", description="test model", training={},
-                network=NETWORK, input_scaling="noise_std", stream_graph=False)  # fmt: skip
-    return out
+    return write_variant_model(tmp_path_factory.mktemp("slidenorm"), NETWORK, "slidenorm")
 
 
 def test_windows_per_level_and_weights_without_biases():
@@ -51,14 +44,14 @@ def test_the_reach_is_stated_and_measured(model_path):
     card = json.loads(model_path.with_suffix(".json").read_text())
     assert card["contract"]["reach"] == {"left": reach[0], "right": reach[1]}
     assert "sliding InstanceNorm over 97 samples" in card["architecture"]["name"]
-    network = from_weights(_random_weights(3), NETWORK).double()
+    network = from_weights(variant_weights(NETWORK, 3), NETWORK).double()
     base = torch.zeros(1, 2048, dtype=torch.float64)  # on a noisy base max-pooling can hide the farthest changes
     assert measured_reach(network, base, range(1016, 1024)) == reach
 
 
 def test_onnx_computes_what_torch_computes(model_path):
     pytest.importorskip("torch")
-    assert_onnx_equals_torch(model_path, _random_weights(0), NETWORK)
+    assert_onnx_equals_torch(model_path, variant_weights(NETWORK, 0), NETWORK)
 
 
 def test_a_window_is_normalised_as_instance_norm_normalises_it():
@@ -84,7 +77,7 @@ def test_settings_and_export_guard_it(tmp_path):
     with pytest.raises(ValueError, match="sliding InstanceNorm"):
         ResearchSettings(kind="convolutional", context=192, norm_window=NORM_WINDOW, lookahead=6)
     with pytest.raises(ValueError, match="streaming graph"):
-        write_model(_random_weights(0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
+        write_model(variant_weights(NETWORK, 0), tmp_path / "m.onnx", name="m", cell_class="excitatory", description="", training={},
                     network=NETWORK)
 
 

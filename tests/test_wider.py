@@ -9,24 +9,16 @@ pytestmark = pytest.mark.research  # a training option no shipped model uses: ru
 
 onnx = pytest.importorskip("onnx")
 
-from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, random_conv_weights  # noqa: E402
+from conftest import assert_onnx_equals_torch, assert_stream_and_dask_equal_infer, measured_reach, variant_weights, write_variant_model  # noqa: E402
 from ens2export.architecture import Network, architecture_reach  # noqa: E402
-from ens2export.card import write_model  # noqa: E402
 
 RATE = 30.0
 NETWORK = Network("convolutional", width=2)
 
 
-def _random_weights(seed: int) -> dict[str, np.ndarray]:
-    return random_conv_weights(seed, head_gain=0.3, head_bias=0.0, width=2)
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wider") / "wider.onnx"
-    write_model(_random_weights(0), out, name="wider", cell_class="excitatory", description="test model", training={},
-                network=NETWORK, input_scaling="noise_std", stream_graph=False)  # fmt: skip
-    return out
+    return write_variant_model(tmp_path_factory.mktemp("wider"), NETWORK, "wider")
 
 
 def test_every_layer_has_twice_the_features_and_the_input_and_output_one_channel():
@@ -44,13 +36,13 @@ def test_the_reach_is_the_plain_networks(model_path):
 
     card = json.loads(model_path.with_suffix(".json").read_text())
     assert card["contract"]["reach"] == dict(zip(("left", "right"), architecture_reach())) and "2x the features" in card["architecture"]["name"]
-    network = from_weights(_random_weights(3), NETWORK).double()
+    network = from_weights(variant_weights(NETWORK, 3), NETWORK).double()
     assert measured_reach(network, torch.zeros(1, 768, dtype=torch.float64), range(376, 384)) == architecture_reach()
 
 
 def test_onnx_computes_what_torch_computes(model_path):
     pytest.importorskip("torch")
-    assert_onnx_equals_torch(model_path, _random_weights(0), NETWORK)
+    assert_onnx_equals_torch(model_path, variant_weights(NETWORK, 0), NETWORK)
 
 
 def test_stream_and_dask_equal_infer(model_path):

@@ -61,11 +61,12 @@ class ResearchSettings(TrainSettings):
     drift: float = 0.0
     stretch: float = 1.0
     gain: float = 1.0
-    local_window: int = 0
-    dilation: int = 1
-    norm_window: int = 0
-    baseline_window: int = 0
-    width: int = 1
+    # the network's options, their defaults the plain network's (ens2export.architecture.Network)
+    local_window: int = Network.local_window
+    dilation: int = Network.dilation
+    norm_window: int = Network.norm_window
+    baseline_window: int = Network.baseline_window
+    width: int = Network.width
     loss: str = "mse"
     synthetic: float = 0.0
     synthetic_scan_offset: bool = False
