@@ -211,6 +211,14 @@ def test_ens2_inh_hands_recordings_slower_than_10_hz_to_the_excitatory_student()
     assert "research/results/inhibitory.md" in manifest.why
 
 
+def test_ens2_inh_keeps_noise_members_only_where_no_real_inhibitory_neuron_is():
+    """models/families/ens2-inh.json: below ν 5 the members lost to the native model on real held-out neurons."""
+    family = ens2rt.ModelFamily.load("ens2-inh", device="cpu")
+    assert {family.member_for(level, rate).name for level in (0.5, 1.5, 3.0, 4.9) for rate in (10.0, 30.0)} == {"ens2-inh-native"}
+    assert family.member_for(5.5, 30.0).name == "ens2-inh-nu6" and family.member_for(9.0, 30.0).name == "ens2-inh-nu8"
+    assert "research/results/inhibitory_members.md" in ens2rt.catalog.model.family_manifest("ens2-inh").why
+
+
 def test_the_default_runs_the_native_member_from_10_hz_and_the_student_below():
     """models/families/ens2-exc.json, chosen by the rules of research/findings.md (2026-12-07): every ν alike."""
     family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
