@@ -20,7 +20,7 @@ import typer
 
 import ens2rt
 from benchmarks.accuracy import PUBLISHED, RUNS, export_run
-from benchmarks.common import GROUND_TRUTH, REPO, median, predict_neuron, score_prediction
+from benchmarks.common import GROUND_TRUTH, REPO, median, predict_neuron, report, score_prediction
 from benchmarks.frame_rates import neuron_noise_level, rate_label
 from research.recipe import RESULTS
 
@@ -89,15 +89,20 @@ def table() -> None:
             cells.append(f"{median(r['correlation_family'] for r in chosen):.3f} / {median(r['correlation_native'] for r in chosen):.3f} "
                          f"({len(chosen)}; {median(r['bias_family'] for r in chosen):+.2f} / {median(r['bias_native'] for r in chosen):+.2f})")  # fmt: skip
         lines.append(f"| {subset} | " + " | ".join(cells) + " |")
-    handed = {rate_label(r): [x for x in rows if x["rate"] == rate_label(r) and x["to_member"]] for r in RATES}
-    gaps = {label: median(x["correlation_family"] for x in chosen) - median(x["correlation_native"] for x in chosen) for label, chosen in handed.items()}
-    passed = all(gap >= -0.005 for gap in gaps.values())
+    passed, gaps = rule_outcome(rows)
     lines += ["", "Rule (findings.md): on the neurons handed to a member, family median r at least the native fold model's − 0.005 "
               f"as recorded and at 15 Hz. Differences: {', '.join(f'{k} {v:+.3f}' for k, v in gaps.items())}. "
               f"**{'Passes: the members stay' if passed else 'Fails: below ν 5 ens2-inh-native runs every neuron'}.**", ""]  # fmt: skip
-    TABLE.write_text("\n".join(lines))
-    typer.echo("\n".join(lines))
+    report("\n".join(lines), TABLE)
 
+
+def rule_outcome(rows: list[dict]) -> tuple[bool, dict[str, float]]:
+    """Whether the members pass, and per rate the family's median r less the native model's over the neurons they take."""
+    gaps = {}
+    for rate in RATES:
+        handed = [x for x in rows if x["rate"] == rate_label(rate) and x["to_member"]]
+        gaps[rate_label(rate)] = median(x["correlation_family"] for x in handed) - median(x["correlation_native"] for x in handed)
+    return all(gap >= -0.005 for gap in gaps.values()), gaps
 
 if __name__ == "__main__":
     app()

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import typer
 
-from benchmarks.common import GROUND_TRUTH, median
+from benchmarks.common import GROUND_TRUTH, median, report
 from benchmarks.frame_rates import NATIVE, per_trial_median
 from research.recipe import FOLDS, RESULTS
 
@@ -157,8 +157,7 @@ def table() -> None:
               f"Rule (findings.md): every fold and column of {', '.join(COLUMNS)} at least the windowed run's − 0.005, and a "
               f"mean gain of at least +0.01. Mean gain {mean_gain:+.4f}; cells below: {', '.join(failed) or 'none'}. "
               f"**{'Passes' if passed else 'Fails'}.**", ""]  # fmt: skip
-    TABLE.write_text("\n".join(lines))
-    typer.echo("\n".join(lines))
+    report("\n".join(lines), TABLE)
 
 
 if __name__ == "__main__":
