@@ -15,6 +15,13 @@ Per condition: median per-neuron correlation and median count bias (inferred / r
 
     python -m research.inhibitory score      # every dataset with a trained fold model
     python -m research.inhibitory table      # writes research/results/inhibitory.md
+
+A fourth suspect, the **indicator**: ``indicators`` runs the shipped ``ens2-inh-native`` (trained on
+DS22–DS27 only) on every excitatory dataset, all new to it, beside each excitatory dataset's own
+fold model, and groups the neurons by indicator (GCaMP6s is what the spinal-cord recordings used;
+no inhibitory training set does).
+
+    python -m research.inhibitory indicators # writes research/results/inhibitory_indicators.md
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ from pathlib import Path
 import typer
 
 import ens2rt
-from benchmarks.accuracy import RUNS, export_run, run_dir
-from benchmarks.common import GROUND_TRUTH, INHIBITORY, median, predict_neuron, score_prediction
+from benchmarks.accuracy import PUBLISHED, RUNS, export_run, run_dir
+from benchmarks.common import EXCITATORY, GROUND_TRUTH, INHIBITORY, median, predict_neuron, score_prediction
 from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,16 +64,24 @@ def conditions(neuron: Neuron) -> list[tuple[str, Neuron, float | None]]:
     return out
 
 
-def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP, done: dict | None = None) -> dict:
+def fold_model_name(recipe: str) -> str:
+    """The row name of ``recipe``'s fold models (the published recipe's: "fold model")."""
+    return "fold model" if recipe == PUBLISHED else f"fold model, {recipe}"
+
+
+def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP, done: dict | None = None,
+                  recipes: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """Per model and condition, one row per neuron: correlation, bias, recorded firing rate.
 
     ``done``: rows already scored (a cached record's), kept; only missing model-condition pairs run.
+    ``recipes``: leave-one-out recipes whose fold models are scored beside the published recipe's.
     """
-    names = ["fold model", *REFERENCES]
+    folds = {fold_model_name(recipe): recipe for recipe in (PUBLISHED, *recipes)}
+    names = [*folds, *REFERENCES]
     rows: dict[str, dict[str, list[dict]]] = {name: dict((done or {}).get(name, {})) for name in names}
     neurons = load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out])
     wanted = {name: [c for c, _, _ in conditions(neurons[0]) if c not in rows[name]] for name in names}
-    models = {name: ens2rt.Model.load(export_run(held_out, runs) if name == "fold model" else name, device="cpu")
+    models = {name: ens2rt.Model.load(export_run(held_out, runs, folds[name]) if name in folds else name, device="cpu")
               for name in names if wanted[name]}  # fmt: skip
     for neuron in neurons:
         for condition, changed, rate in conditions(neuron):
@@ -81,16 +96,19 @@ def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HO
 
 
 @app.command()
-def score(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs: Path = RUNS) -> None:
+def score(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs: Path = RUNS,
+          recipe: list[str] = typer.Option([], help="Another leave-one-out recipe whose fold models to score (repeat).")) -> None:  # fmt: skip
     """Score each inhibitory dataset with a trained fold model under every condition (cached per dataset and model-condition pair)."""
     OUT.mkdir(parents=True, exist_ok=True)
     for key in dataset or INHIBITORY:
-        if not (run_dir(key, runs) / "run.json").is_file():
-            typer.echo(f"{key}: no fold model in {runs}; train it with python -m benchmarks.accuracy train -d {key}", err=True)
+        missing = [r for r in (PUBLISHED, *recipe) if not (run_dir(key, runs, r) / "run.json").is_file()]
+        if missing:
+            typer.echo(f"{key}: no {missing[0]} fold model in {runs}; train it with python -m benchmarks.accuracy train "
+                       f"-d {key} --recipe {missing[0]}", err=True)  # fmt: skip
             continue
         path = OUT / f"{key}.json"
         done = json.loads(path.read_text())["rows"] if path.is_file() else None
-        rows = score_dataset(key, runs, done=done)
+        rows = score_dataset(key, runs, done=done, recipes=tuple(recipe))
         path.write_text(json.dumps({"dataset": key, "rows": rows}, indent=1) + "\n")
         typer.echo(f"{key}: " + "; ".join(f"{name} as recorded bias {median(r['bias'] for r in by['as recorded']):+.2f}"
                                           for name, by in rows.items()))  # fmt: skip
@@ -141,6 +159,70 @@ def table() -> None:
                       "recipe trained on the other five inhibitory datasets. Regenerate: `python -m research.inhibitory "
                       "score`, then `table`.", "", *table_lines(records), ""])  # fmt: skip
     (RESULTS / "inhibitory.md").write_text(text)
+    typer.echo(text)
+
+
+INDICATOR_GROUPS = {
+    "OGB-1, Cal-520": ("DS01", "DS02", "DS03", "DS04", "DS05"),
+    "GCaMP6f": ("DS06", "DS07", "DS08", "DS09", "DS10", "DS11"),
+    "GCaMP6s": ("DS12", "DS13", "DS14", "DS15", "DS16"),
+    "others": ("DS17", "DS18", "DS19", "DS20", "DS21", "DS29", "DS31"),
+}  #: excitatory datasets by indicator (GCaMP5k, red indicators, jGECO1a, jGCaMP7f, jGCaMP8m are "others")
+
+
+def indicator_rows(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HOP) -> dict[str, list[dict]]:
+    """One excitatory dataset as recorded, per neuron, by ``ens2-inh-native`` and by the dataset's own fold model."""
+    neurons = load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out])
+    models = {"ens2-inh-native": ens2rt.Model.load("ens2-inh-native", device="cpu"),
+              "excitatory fold model": ens2rt.Model.load(export_run(held_out, runs), device="cpu")}  # fmt: skip
+    rows: dict[str, list[dict]] = {name: [] for name in models}
+    for neuron in neurons:
+        for name, model in models.items():
+            scores = score_prediction(predict_neuron(neuron, model, hop))
+            rows[name].append({"file": neuron.path.name, "correlation": scores["correlation"], "bias": scores["bias"],
+                               "firing_rate_hz": firing_rate(neuron)})  # fmt: skip
+    return rows
+
+
+def indicator_table_lines(records: dict[str, dict]) -> list[str]:
+    """Median r / median bias (neurons) per indicator group and model, then the rule's two differences."""
+    names = ["ens2-inh-native", "excitatory fold model"]
+    pooled = {group: {name: [row for key in keys if key in records for row in records[key]["rows"][name]] for name in names}
+              for group, keys in INDICATOR_GROUPS.items()}  # fmt: skip
+    lines = ["| indicator | datasets | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for group, keys in INDICATOR_GROUPS.items():
+        present = [key for key in keys if key in records]
+        lines.append(f"| {group} | {len(present)} | " + " | ".join(_cell(pooled[group][name]) for name in names) + " |")
+    lines.append("")
+    for name in names:
+        slow, fast = (median(r["bias"] for r in pooled[group][name]) for group in ("GCaMP6s", "GCaMP6f"))
+        lines.append(f"- {name}: median bias on GCaMP6s minus on GCaMP6f: {slow - fast:+.2f}")
+    return lines
+
+
+@app.command()
+def indicators(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs: Path = RUNS) -> None:
+    """Score ens2-inh-native and each excitatory fold model on the excitatory datasets; write the indicator table."""
+    out = RESULTS / "inhibitory_indicators"
+    out.mkdir(parents=True, exist_ok=True)
+    for key in dataset or EXCITATORY:
+        path = out / f"{key}.json"
+        if path.is_file():
+            continue
+        if not (run_dir(key, runs) / "run.json").is_file():
+            typer.echo(f"{key}: no fold model in {runs}; train it with python -m benchmarks.accuracy train -d {key}", err=True)
+            continue
+        rows = indicator_rows(key, runs)
+        path.write_text(json.dumps({"dataset": key, "rows": rows}, indent=1) + "\n")
+        typer.echo(f"{key}: " + "; ".join(f"{name} bias {median(r['bias'] for r in by):+.2f}" for name, by in rows.items()))
+    records = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("DS*.json"))}
+    text = "\n".join(["# Does an indicator it never saw make the inhibitory model over-count?", "",
+                      "Every excitatory neuron as recorded. Cells: median per-neuron correlation / median count bias "
+                      "(neurons). `ens2-inh-native` was trained on the six inhibitory datasets only; the excitatory fold "
+                      "model is the published recipe trained on the other excitatory datasets (what the firing pattern "
+                      "alone does). Regenerate: `python -m research.inhibitory indicators`.", "",
+                      *indicator_table_lines(records), ""])  # fmt: skip
+    (RESULTS / "inhibitory_indicators.md").write_text(text)
     typer.echo(text)
 
 

@@ -26,3 +26,18 @@ def test_the_table_pools_every_neuron_and_splits_by_firing_rate():
     lines = inhibitory.table_lines(records)
     assert lines[2] == "| DS22 | fold model | 0.600 / +2.00 (2) |"
     assert lines[-1] == "| fold model | 0.500 / +1.00 (1) | 0.700 / +3.00 (1) |"
+
+
+def test_the_indicator_table_groups_datasets_and_states_the_rules_difference():
+    row = lambda c, b: {"correlation": c, "bias": b, "firing_rate_hz": 1.0}  # noqa: E731
+    rows = lambda inh, exc: {"rows": {"ens2-inh-native": [row(0.5, inh)], "excitatory fold model": [row(0.8, exc)]}}  # noqa: E731
+    lines = inhibitory.indicator_table_lines({"DS09": rows(5.0, 0.1), "DS12": rows(7.0, 0.3)})
+    assert "| GCaMP6f | 1 | 0.500 / +5.00 (1) | 0.800 / +0.10 (1) |" in lines
+    assert "| OGB-1, Cal-520 | 0 |  |  |" in lines
+    assert lines[-2:] == ["- ens2-inh-native: median bias on GCaMP6s minus on GCaMP6f: +2.00",
+                          "- excitatory fold model: median bias on GCaMP6s minus on GCaMP6f: +0.20"]
+
+
+def test_another_recipes_fold_models_get_rows_of_their_own():
+    assert inhibitory.fold_model_name("published") == "fold model"
+    assert inhibitory.fold_model_name("windowed-allcells") == "fold model, windowed-allcells"
