@@ -90,6 +90,13 @@ def recipe_fields(recipe: str) -> dict:
     return dict(VARIANTS[recipe][0])
 
 
+def refuse_training_pool(recipe: str, protocol: str) -> None:
+    """Refuse a recipe that names its own training pool (leave-one-out only) in ``protocol``, whose folds fix the pool."""
+    if "training_pool" in recipe_fields(recipe):
+        raise typer.BadParameter(f"{recipe} chooses its training datasets, which only the leave-one-out benchmark "
+                                 f"(accuracy.py train) honours; {protocol} fixes them per fold", param_hint="--recipe")  # fmt: skip
+
+
 def learns_from_one_teacher(recipe: str, protocol: str) -> bool:
     """Whether ``recipe`` is distilled; refuses an ensemble teacher, for which ``protocol`` has one published model per split."""
     teacher_run = recipe_fields(recipe).get("teacher_run")
@@ -133,8 +140,12 @@ def cell_class(dataset: str) -> str:
     raise typer.BadParameter(f"{dataset} is in neither the excitatory nor the inhibitory datasets", param_hint="--dataset")
 
 
-def training_pool(dataset: str) -> list[str]:
-    """The datasets of ``dataset``'s cell class, ``dataset`` among them (train_one leaves it out)."""
+def training_pool(dataset: str, pool: str | None = None) -> list[str]:
+    """The datasets of ``dataset``'s cell class, or with ``pool="all"`` of both classes; ``dataset`` among them (train_one leaves it out)."""
+    if pool == "all":
+        return EXCITATORY + INHIBITORY
+    if pool is not None:
+        raise ValueError(f"training_pool {pool!r}: a recipe's pool is 'all' or absent (the held-out dataset's cell class)")
     return POOLS[cell_class(dataset)]
 
 
@@ -152,13 +163,14 @@ def train_one(
         return f"{held_out}: cached"
     fields = {**recipe_fields(recipe), **{k: v for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None}}
     fields.pop("teacher_run", None)
+    pool = fields.pop("training_pool", None)
     if learns_from_one_teacher(recipe, "leave-one-out"):  # the published recipe's model of this split teaches (it never saw held_out)
         if not (run_dir(held_out, runs) / "run.json").is_file():
             raise typer.BadParameter(f"{recipe} learns from the published recipe's leave-{held_out}-out model: train that first "
                                      f"(accuracy.py train -d {held_out})", param_hint="--recipe")  # fmt: skip
         fields["teacher"] = str(export_run(held_out, runs))
     settings = TrainSettings(seed=seed, **fields)
-    source = load_windows(training_data, include=training_pool(held_out), exclude=[held_out], resampler=settings.resampler)
+    source = load_windows(training_data, include=training_pool(held_out, pool), exclude=[held_out], resampler=settings.resampler)
     result = train(source, settings, device=device)
     limits = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None)
     command = f"python -m benchmarks.accuracy train -d {held_out} --recipe {recipe} --training-data {training_data} --device {device} --seed {seed}{limits} --runs {runs}"

@@ -128,8 +128,9 @@ def train_recipe(held_out_fold: str, recipe: str, training_data: Path, runs: Pat
     from ens2export.dataset import load_windows
     from ens2export.train import TrainSettings, save_run, train
 
-    from benchmarks.accuracy import learns_from_one_teacher, recipe_fields
+    from benchmarks.accuracy import learns_from_one_teacher, recipe_fields, refuse_training_pool
 
+    refuse_training_pool(recipe, "the noise benchmark")
     out = recipe_dir(held_out_fold, recipe, runs)
     if (out / "run.json").is_file():
         return f"{out}: cached"

@@ -15,6 +15,9 @@ DISTILLED_STUDENT = {"kind": "convolutional", "context": 192, "input_scaling": "
 # name: (TrainSettings fields, what it tests)
 VARIANTS = {
     "windowed": ({}, "the published recipe: windowed U-Net, InstanceNorm, patience 500 on the batch loss"),
+    "windowed-allcells": ({"training_pool": "all"},
+                          "the published recipe trained on every dataset of both cell classes but the held-out one "
+                          "(leave-one-out only): an inhibitory model that has also seen sparse-firing excitatory neurons"),
     "conv-raw": ({"kind": "convolutional", "context": 192, "input_scaling": "none", "max_steps": 1500, "patience": 1500},
                  "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, raw dF/F, 1500 steps"),
     "conv-noise": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500},

@@ -13,6 +13,16 @@ def test_a_held_out_dataset_trains_with_its_own_cell_class():
         accuracy.cell_class("DS28")
 
 
+def test_a_recipe_may_train_on_both_cell_classes_in_leave_one_out_only():
+    pool = accuracy.training_pool("DS24", accuracy.recipe_fields("windowed-allcells")["training_pool"])
+    assert set(pool) == set(accuracy.EXCITATORY) | set(accuracy.INHIBITORY)
+    with pytest.raises(ValueError, match="'all' or absent"):
+        accuracy.training_pool("DS24", "inhibitory-only")
+    accuracy.refuse_training_pool("windowed", "the noise benchmark")  # a recipe without a pool of its own passes
+    with pytest.raises(typer.BadParameter, match="only the leave-one-out benchmark"):
+        accuracy.refuse_training_pool("windowed-allcells", "the noise benchmark")
+
+
 def _result(dataset: str, correlation: float, inhibitory: bool) -> dict:
     neuron = {"correlation": correlation, "error": 1.0, "bias": 0.1, "er_50ms": 0.5, "victor_purpura": 0.6, "oasis_correlation": 0.4}
     if inhibitory:
