@@ -214,15 +214,36 @@ def table_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
 NOISE_BINS = ((0.0, 1.4), (1.4, 3.0), (3.0, np.inf))  #: ν bins of the real-noise table (issue 44, item 1)
 
 
-def noise_bin_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
-    """Real neurons by their own noise level at each rate, every held-out dataset pooled: median r (neurons; bias)."""
+def shared_datasets(scores: dict[str, dict[str, dict]]) -> list[str]:
+    """The held-out datasets that every recipe in ``scores`` has run: the only ones its pooled rows may compare on."""
+    keys = [set(by_dataset) for by_dataset in scores.values()]
+    return sorted(set.intersection(*keys)) if keys else []
+
+
+def shared_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
+    """Every recipe pooled over the same held-out datasets (:func:`shared_datasets`): median r (neurons; bias)."""
+    labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
+    shared = shared_datasets(scores)
+    lines = ["| recipe | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for recipe, by_dataset in scores.items():
+        cells = [_cell([row for key in shared for row in by_dataset[key]["rates"].get(label, [])]) for label in labels]
+        lines.append(f"| {recipe} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def noise_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] | None = None) -> list[str]:
+    """Real neurons by their own noise level at each rate, held-out datasets pooled: median r (neurons; bias).
+
+    ``datasets``: those to pool (default: every one a recipe has run).
+    """
     labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
     lines = ["| recipe | ν | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for recipe, by_dataset in scores.items():
+        records = [record for key, record in by_dataset.items() if datasets is None or key in datasets]
         for low, high in NOISE_BINS:
             cells = []
             for label in labels:
-                rows = [row for record in by_dataset.values() for row in record["rates"].get(label, [])
+                rows = [row for record in records for row in record["rates"].get(label, [])
                         if "noise_level" in row and low <= row["noise_level"] < high]  # fmt: skip
                 cells.append(_cell(rows))
             name = f"< {high:g}" if low == 0 else (f"≥ {low:g}" if high == np.inf else f"{low:g}–{high:g}")
@@ -245,6 +266,7 @@ def _cell(rows: list[dict]) -> str:
 def table(out: Path = RESULTS / "frame_rates.md") -> None:
     """Write the frame-rate table from the cached scores."""
     scores = load_scores()
+    shared = shared_datasets(scores)
     text = "\n".join([
         "# Accuracy at the frame rates users image at",
         "",
@@ -252,14 +274,23 @@ def table(out: Path = RESULTS / "frame_rates.md") -> None:
         "point-sampled to lower rates. Cells: median per-neuron correlation (neurons; median count bias). "
         "Regenerate: `python -m benchmarks.frame_rates score -d DS --recipe R …`, then `python -m benchmarks.frame_rates table`.",
         "",
+        f"## Every recipe on the same {len(shared)} held-out datasets",
+        "",
+        f"Pooled over the neurons of the datasets every recipe below has run ({', '.join(shared)}); only these rows "
+        "compare recipes with each other.",
+        "",
+        *shared_lines(scores),
+        "",
+        "## Per held-out dataset",
+        "",
         *table_lines(scores),
         "",
         "## By each neuron's own noise level",
         "",
-        "The same neurons binned by their ν at the rate they were run at (median over their trials), "
-        "every held-out dataset pooled.",
+        f"The neurons of the same {len(shared)} datasets binned by their ν at the rate they were run at (median over "
+        "their trials).",
         "",
-        *noise_bin_lines(scores),
+        *noise_bin_lines(scores, shared),
         "",
     ])  # fmt: skip
     report(text, out)

@@ -32,7 +32,8 @@ SECTIONS = (
     Section("Frame rates", "frame_rates.md", "python -m benchmarks.frame_rates score -d DS --recipe published --recipe conv-noise-distil1; "
             "python -m benchmarks.frame_rates table",
             "Held-out neurons as recorded and point-sampled to the rates users image at, each scored by the leave-one-out "
-            "fold models that never saw its dataset; below, the same neurons binned by their own noise level.", (0, 2)),  # fmt: skip
+            "fold models that never saw its dataset, pooled over the datasets every recipe has run; below, the same "
+            "neurons binned by their own noise level. Per-dataset rows and fidelity to the teacher are in the file.", (0, 3)),  # fmt: skip
     Section("Accuracy, leave one dataset out", "accuracy.md", "python -m benchmarks.accuracy run [-d DS …]; python -m benchmarks.accuracy table",
             "Each dataset scored by a model trained with the recipe on the others of its cell class, beside ENS²'s reported "
             "numbers and OASIS (defaults, no tuning); excitatory, then inhibitory.", (0, 1)),  # fmt: skip

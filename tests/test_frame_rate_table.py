@@ -46,6 +46,16 @@ def test_the_table_pools_neurons_and_reports_fidelity():
     assert "| conv | DS31 | 0.90 / 1.10 |  | 0.90 / 1.10 |  |  |" in lines
 
 
+def test_recipes_compare_only_on_the_datasets_all_of_them_ran():
+    row = lambda c: {"correlation": c, "bias": 0.0, "noise_level": 1.0}  # noqa: E731
+    scores = {"published": {"DS29": {"rates": {"native": [row(0.8)]}}, "DS31": {"rates": {"native": [row(0.2)]}}},
+              "conv": {"DS29": {"rates": {"native": [row(0.9)]}}}}  # fmt: skip
+    assert frame_rates.shared_datasets(scores) == ["DS29"]
+    lines = frame_rates.shared_lines(scores)
+    assert lines[2].startswith("| published | 0.800 (1; +0.00) |") and lines[3].startswith("| conv | 0.900 (1; +0.00) |")
+    assert frame_rates.noise_bin_lines(scores, ["DS29"])[2].startswith("| published | < 1.4 | 0.800 (1; +0.00) |")
+
+
 @pytest.mark.parametrize("label,rate", [("native", None), ("30 Hz", 30.0), ("7.5 Hz", 7.5)])
 def test_rate_labels(label, rate):
     assert frame_rates.rate_label(rate) == label
