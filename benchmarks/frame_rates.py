@@ -89,17 +89,44 @@ def family_recipes(manifest: Path) -> list[str]:
     return [FOLD_RECIPE[n] for n in names]
 
 
-def fold_family(held_out: str, manifest: Path, runs: Path) -> ens2rt.ModelFamily:
-    """The family of ``manifest`` made of the leave-``held_out``-out models of its members' recipes, choosing as it says."""
-    from ens2rt.catalog.manifest import read_manifest
+def trial_conditions(neurons, rates: tuple[float, ...] = RATES_HZ) -> list[tuple[float, float]]:
+    """(ν, frame rate) of every trial as the benchmark runs it: as recorded, and point-sampled to each slower rate."""
+    out = []
+    for neuron in neurons:
+        for trial in neuron.trials:
+            out.append((float(noise_level(trial.dff, trial.frame_rate)), trial.frame_rate))
+            out += [(float(noise_level(point_sampled(trial.dff, trial.frame_rate, rate), rate)), rate)
+                    for rate in rates if rate < trial.frame_rate]  # fmt: skip
+    return out
 
-    spec = read_manifest(manifest)
-    models = [ens2rt.Model.load(export_run(held_out, runs, FOLD_RECIPE[m.model]), device="cpu") for m in spec.members]
-    if spec.by_noise_level:  # the fold models' levels are their recipes' (the native ones: their training data's median ν)
-        raise typer.BadParameter(f"{manifest} chooses by nearest noise level: give its members explicit ranges to score it here", param_hint="--family")
+
+def fold_family(held_out: str, manifest: Path, runs: Path, trials: list[tuple[float, float]] | None = None) -> ens2rt.ModelFamily:
+    """The family of ``manifest`` made of the leave-``held_out``-out models of its members' recipes, choosing as it says.
+
+    ``trials``: the (ν, frame rate) of every trial the family will run (:func:`trial_conditions`). A member whose fold
+    model is not trained is then left out if the manifest hands it none of them (the family runs as the full one would);
+    otherwise, or without ``trials``, its absence is an error naming what to train.
+    """
     from dataclasses import replace
 
-    ranges = [replace(member, model=model.name) for member, model in zip(spec.members, models)]
+    from ens2rt.catalog.manifest import choose, read_manifest
+
+    spec = read_manifest(manifest)
+    if spec.by_noise_level:  # the fold models' levels are their recipes' (the native ones: their training data's median ν)
+        raise typer.BadParameter(f"{manifest} chooses by nearest noise level: give its members explicit ranges to score it here", param_hint="--family")
+    taken = set()
+    for level, rate in trials or ():
+        taken.add(int(choose(spec.members, np.array([level]), rate)[0]))
+    models, ranges = [], []
+    for position, member in enumerate(spec.members):
+        try:
+            model = ens2rt.Model.load(export_run(held_out, runs, FOLD_RECIPE[member.model]), device="cpu")
+        except typer.BadParameter:
+            if trials is None or position in taken:
+                raise
+            continue  # no trial of this dataset at any rate reaches the member
+        models.append(model)
+        ranges.append(replace(member, model=model.name))
     return ens2rt.ModelFamily.with_ranges(FAMILY_PREFIX + spec.name, models, ranges)
 
 
@@ -107,7 +134,8 @@ def score_dataset(held_out: str, recipes: list[str], ground_truth: Path, runs: P
     """Per recipe (and family): per rate label, one row per neuron (correlation, bias, spike totals; fidelity where it applies)."""
     neurons = load_dataset(find_datasets(ground_truth, include=[held_out])[held_out])
     models = {recipe: ens2rt.Model.load(export_run(held_out, runs, recipe), device="cpu") for recipe in recipes}
-    models.update({FAMILY_PREFIX + manifest.stem: fold_family(held_out, manifest, runs) for manifest in families})
+    trials = trial_conditions(neurons) if families else None
+    models.update({FAMILY_PREFIX + manifest.stem: fold_family(held_out, manifest, runs, trials) for manifest in families})
     students = {recipe: PUBLISHED for recipe in recipes if recipe != PUBLISHED and learns_from_one_teacher(recipe, "leave-one-out")}
     return score_neurons(neurons, models, hop, students)
 
@@ -156,13 +184,19 @@ def score(
     for name in recipes:
         recipe_fields(name)  # an unknown recipe fails before any work
     families = list(family or [])
-    needed = list(dict.fromkeys([*recipes, *(r for manifest in families for r in family_recipes(manifest))]))
+    for manifest in families:
+        family_recipes(manifest)  # a member without a fold recipe fails before any work
     for key in dataset or EXCITATORY:
-        missing = [name for name in needed if not all((f / "run.json").is_file() for f in member_runs(key, runs, name))]
+        missing = [name for name in recipes if not all((f / "run.json").is_file() for f in member_runs(key, runs, name))]
         if missing:
             typer.echo(f"{key}: no fold model of {', '.join(missing)} in {runs}; train with accuracy.py train -d {key}", err=True)
             continue
-        for name, by_rate in score_dataset(key, recipes, ground_truth, runs, hop, families).items():
+        try:  # a family member's fold model may be absent where no trial of the dataset reaches it (fold_family)
+            scored = score_dataset(key, recipes, ground_truth, runs, hop, families)
+        except typer.BadParameter as error:
+            typer.echo(f"{key}: {error.message}", err=True)
+            continue
+        for name, by_rate in scored.items():
             path = OUT / name / f"{key}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             record = {"dataset": key, "recipe": name, "hop": hop,

@@ -216,23 +216,31 @@ def test_ens2_inh_keeps_noise_members_only_where_no_real_inhibitory_neuron_is():
     family = ens2rt.ModelFamily.load("ens2-inh", device="cpu")
     assert {family.member_for(level, rate).name for level in (0.5, 1.5, 3.0, 4.9) for rate in (10.0, 30.0)} == {"ens2-inh-native"}
     assert family.member_for(5.5, 30.0).name == "ens2-inh-nu6" and family.member_for(9.0, 30.0).name == "ens2-inh-nu8"
+    assert {family.member_for(level, 15.0).name for level in (5.5, 9.0)} == {"ens2-inh-native"}  # members only from 20 Hz
     assert "research/results/inhibitory_members.md" in ens2rt.catalog.model.family_manifest("ens2-inh").why
 
 
-def test_the_default_runs_the_native_member_from_10_hz_and_the_student_below():
-    """models/families/ens2-exc.json, chosen by the rules of research/findings.md (2026-12-07): every ν alike."""
+def test_the_default_runs_the_student_below_10_hz_and_noise_members_only_on_noisy_fast_recordings():
+    """models/families/ens2-exc.json, chosen by the rules of research/findings.md (2026-12-07)."""
     family = ens2rt.ModelFamily.load("ens2-exc", device="cpu")
-    levels = (0.5, 3.0, 9.0, float("nan"))
-    assert {family.member_for(level, rate).name for level in levels for rate in (10.0, 15.0, 30.0, 122.0)} == {"ens2-exc-native"}
-    assert {family.member_for(level, rate).name for level in levels for rate in (2.5, 7.5, 9.99)} == {"ens2-exc-conv"}
-    assert [m.name for m in family.members_at(30.0)] == ["ens2-exc-native"] and [m.name for m in family.members_at(7.5)] == ["ens2-exc-conv"]
+    quiet = (0.5, 3.0, 4.99, float("nan"))
+    assert {family.member_for(level, rate).name for level in quiet for rate in (10.0, 15.0, 30.0, 122.0)} == {"ens2-exc-native"}
+    assert {family.member_for(level, rate).name for level in (*quiet, 9.0) for rate in (2.5, 7.5, 9.99)} == {"ens2-exc-conv"}
+    assert {family.member_for(level, 15.0).name for level in (5.0, 6.0, 9.0)} == {"ens2-exc-native"}  # point-sampled ν misleads there
+    assert [family.member_for(level, rate).name for level, rate in ((5.0, 20.0), (6.9, 30.0), (7.0, 30.0), (12.0, 122.0))] == [
+        "ens2-exc-nu6", "ens2-exc-nu6", "ens2-exc-nu8", "ens2-exc-nu8"]  # fmt: skip
+    assert [m.name for m in family.members_at(15.0)] == ["ens2-exc-native"] and [m.name for m in family.members_at(7.5)] == ["ens2-exc-conv"]
+    assert [m.name for m in family.members_at(30.0)] == ["ens2-exc-nu6", "ens2-exc-nu8", "ens2-exc-native"]
     assert "research/findings.md" in ens2rt.catalog.model.family_manifest("ens2-exc").why
 
 
-def test_a_default_stream_needs_a_noise_level_only_where_its_member_scales_by_it():
+def test_a_default_stream_needs_a_noise_level_only_where_it_has_a_choice_or_scales_by_it():
     example = load_example()
-    fast = ens2rt.Stream(1, 30.0)  # ens2-exc-native alone runs at 30 Hz: nothing to choose or scale
-    assert list(fast.neuron_model) == ["ens2-exc-native"]
+    between = ens2rt.Stream(1, 15.0)  # ens2-exc-native alone runs at 15 Hz: nothing to choose or scale
+    assert list(between.neuron_model) == ["ens2-exc-native"]
+    with pytest.raises(InputError, match=r"picks a model per neuron from its noise level.*ens2-exc-nu6, ens2-exc-nu8, ens2-exc-native"):
+        ens2rt.Stream(1, 30.0)
+    assert list(ens2rt.Stream(1, 30.0, noise_level=6.0).neuron_model) == ["ens2-exc-nu6"]
     with pytest.raises(InputError, match=r"ens2-exc \(at 7.5 Hz it runs ens2-exc-conv\) divides each trace by its noise std"):
         ens2rt.Stream(1, 7.5)
     slow_frames = example.dff[::8].astype(np.float64)

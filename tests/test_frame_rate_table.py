@@ -93,3 +93,31 @@ def test_a_family_is_scored_by_its_members_fold_models_choosing_as_its_manifest_
     unknown.write_text(json.dumps({"name": "unknown", "members": ["ens2-inh-native"]}))
     with pytest.raises(Exception, match="no fold recipe known for ens2-inh-native"):
         frame_rates.family_recipes(unknown)
+
+
+def test_a_member_without_a_fold_model_is_left_out_only_where_no_trial_reaches_it(monkeypatch, tmp_path):
+    import json
+
+    import ens2rt
+    import typer
+
+    def export_run(key, runs, recipe):
+        if recipe == "windowed-nu6":
+            raise typer.BadParameter("no trained run")
+        return ens2rt.Model.load({"published": "ens2-exc-native", "conv-noise-distil1": "ens2-exc-conv"}[recipe]).path
+
+    monkeypatch.setattr(frame_rates, "export_run", export_run)
+    manifest = tmp_path / "default.json"
+    manifest.write_text(json.dumps({"name": "default", "members": [
+        {"model": "ens2-exc-conv", "frame_rate_hz": [0, 10]},
+        {"model": "ens2-exc-nu6", "frame_rate_hz": [20, None], "noise_level": [5, None]}, "ens2-exc-native"]}))  # fmt: skip
+    quiet = [(1.0, 60.0), (6.0, 15.0), (9.0, 7.5)]  # the only ν ≥ 5 trials are below 20 Hz: the member takes none
+    family = frame_rates.fold_family("DS31", manifest, None, quiet)
+    assert [m.name for m in family.members] == ["ens2-exc-conv", "ens2-exc-native"]
+    with pytest.raises(typer.BadParameter, match="no trained run"):
+        frame_rates.fold_family("DS31", manifest, None, [*quiet, (6.0, 30.0)])
+    with pytest.raises(typer.BadParameter, match="no trained run"):
+        frame_rates.fold_family("DS31", manifest, None)
+    rows = frame_rates.trial_conditions([type("N", (), {"trials": [type("T", (), {"dff": np.random.default_rng(0).normal(0, 0.05, 1200),
+                                                                                       "frame_rate": 30.0})()]})()])  # fmt: skip
+    assert [rate for _, rate in rows] == [30.0, 15.0, 7.5] and all(level > 0 for level, _ in rows)
