@@ -22,6 +22,12 @@ fold model, and groups the neurons by indicator (GCaMP6s is what the spinal-cord
 no inhibitory training set does).
 
     python -m research.inhibitory indicators # writes research/results/inhibitory_indicators.md
+
+``first_pass`` asks, from those rows alone, whether the excitatory model's inferred firing rate
+can say which neurons the inhibitory model is fit for (a threshold chosen on the excitatory
+neurons, checked on the inhibitory ones).
+
+    python -m research.inhibitory first-pass # writes research/results/inhibitory_first_pass.md
 """
 
 from __future__ import annotations
@@ -223,6 +229,62 @@ def indicators(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs:
                       "alone does). Regenerate: `python -m research.inhibitory indicators`.", "",
                       *indicator_table_lines(records), ""])  # fmt: skip
     (RESULTS / "inhibitory_indicators.md").write_text(text)
+    typer.echo(text)
+
+
+THRESHOLDS_HZ = tuple(round(0.1 * k, 1) for k in range(1, 51))  #: R grid of the first-pass switch
+
+
+def inferred_rate(row: dict) -> float:
+    """The firing rate a model inferred for a neuron: its recorded rate × (1 + count bias)."""
+    return row["firing_rate_hz"] * (1.0 + row["bias"])
+
+
+def switched(inhibitory: list[dict], excitatory: list[dict], threshold_hz: float) -> list[dict]:
+    """Per neuron (rows aligned), the inhibitory model's row where the excitatory one infers ≥ ``threshold_hz``, else its own."""
+    return [inh if inferred_rate(exc) >= threshold_hz else exc for inh, exc in zip(inhibitory, excitatory, strict=True)]
+
+
+def choose_threshold(inhibitory: list[dict], excitatory: list[dict], most_bias: float = 1.0) -> float | None:
+    """The smallest R of the grid at which the switched median bias is at most ``most_bias`` (None: none is)."""
+    for threshold in THRESHOLDS_HZ:
+        if median(r["bias"] for r in switched(inhibitory, excitatory, threshold)) <= most_bias:
+            return threshold
+    return None
+
+
+@app.command("first-pass")
+def first_pass() -> None:
+    """Choose R on the excitatory neurons, check it on the held-out inhibitory ones; write the table."""
+    chosen_on = [json.loads(p.read_text())["rows"] for p in sorted((RESULTS / "inhibitory_indicators").glob("DS*.json"))]
+    inh_models = [row for rows in chosen_on for row in rows["ens2-inh-native"]]
+    exc_models = [row for rows in chosen_on for row in rows["excitatory fold model"]]
+    threshold = choose_threshold(inh_models, exc_models)
+    if threshold is None:
+        typer.echo("no R on the grid brings the excitatory neurons' median bias to +1", err=True)
+        raise typer.Exit(1)
+    lines = [f"R chosen on the {len(exc_models)} excitatory neurons: **{threshold:g} Hz** (switched median bias "
+             f"{median(r['bias'] for r in switched(inh_models, exc_models, threshold)):+.2f}; `ens2-inh-native` alone "
+             f"{median(r['bias'] for r in inh_models):+.2f}).", "",
+             "| held out | fold model | ens2-exc-native | switched at R | neurons to the inhibitory model |", "|---|---|---|---|---|"]  # fmt: skip
+    pooled: dict[str, list[dict]] = {"fold": [], "exc": [], "switched": []}
+    for path in sorted(OUT.glob("DS*.json")):
+        rows = json.loads(path.read_text())["rows"]
+        fold, exc = rows["fold model"]["as recorded"], rows["ens2-exc-native"]["as recorded"]
+        both = switched(fold, exc, threshold)
+        for name, value in (("fold", fold), ("exc", exc), ("switched", both)):
+            pooled[name] += value
+        taken = sum(inferred_rate(e) >= threshold for e in exc)
+        lines.append(f"| {path.stem} | {_cell(fold)} | {_cell(exc)} | {_cell(both)} | {taken} of {len(fold)} |")
+    taken = sum(inferred_rate(e) >= threshold for e in pooled["exc"])
+    lines.append(f"| all | {_cell(pooled['fold'])} | {_cell(pooled['exc'])} | {_cell(pooled['switched'])} | {taken} of {len(pooled['fold'])} |")
+    text = "\n".join(["# The inhibitory model only where the excitatory one infers a busy neuron", "",
+                      "Rows of `research/results/inhibitory/` and `inhibitory_indicators/`, no new inference. A neuron's "
+                      "excitatory-inferred rate is its recorded rate × (1 + bias) of the excitatory model; the switch runs the "
+                      "inhibitory model where that rate is at least R. Cells: median r / median bias (neurons), held-out "
+                      "inhibitory neurons as recorded. Regenerate: `python -m research.inhibitory first-pass`.", "",
+                      *lines, ""])  # fmt: skip
+    (RESULTS / "inhibitory_first_pass.md").write_text(text)
     typer.echo(text)
 
 

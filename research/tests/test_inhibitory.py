@@ -41,3 +41,12 @@ def test_the_indicator_table_groups_datasets_and_states_the_rules_difference():
 def test_another_recipes_fold_models_get_rows_of_their_own():
     assert inhibitory.fold_model_name("published") == "fold model"
     assert inhibitory.fold_model_name("windowed-allcells") == "fold model, windowed-allcells"
+
+
+def test_the_first_pass_switch_hands_busy_neurons_to_the_inhibitory_model():
+    exc = [{"correlation": 0.5, "bias": -0.5, "firing_rate_hz": 4.0}, {"correlation": 0.6, "bias": 0.0, "firing_rate_hz": 0.2}]
+    inh = [{"correlation": 0.9, "bias": 0.1, "firing_rate_hz": 4.0}, {"correlation": 0.7, "bias": 9.0, "firing_rate_hz": 0.2}]
+    assert inhibitory.inferred_rate(exc[0]) == 2.0
+    assert inhibitory.switched(inh, exc, 1.0) == [inh[0], exc[1]]  # 2 Hz inferred: inhibitory; 0.2 Hz: excitatory
+    assert inhibitory.choose_threshold(inh, exc) == 0.3  # below 0.3 Hz both run inhibitory: median bias +4.55
+    assert inhibitory.choose_threshold(inh, [dict(e, bias=3.0) for e in exc]) is None  # every R leaves it above +1
