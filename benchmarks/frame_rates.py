@@ -280,8 +280,30 @@ def noise_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] | No
                 rows = [row for record in records for row in record["rates"].get(label, [])
                         if "noise_level" in row and low <= row["noise_level"] < high]  # fmt: skip
                 cells.append(_cell(rows))
-            name = f"< {high:g}" if low == 0 else (f"≥ {low:g}" if high == np.inf else f"{low:g}–{high:g}")
-            lines.append(f"| {recipe} | {name} | " + " | ".join(cells) + " |")
+            lines.append(f"| {recipe} | {_bin_name(low, high)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _bin_name(low: float, high: float) -> str:
+    return f"< {high:g}" if low == 0 else (f"≥ {low:g}" if high == np.inf else f"{low:g}–{high:g}")
+
+
+def fidelity_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] | None = None) -> list[str]:
+    """Each student's fidelity to its teacher by the neurons' own noise level at each rate: median r / total ratio (neurons)."""
+    labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
+    lines = ["| student | ν | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for recipe, by_dataset in scores.items():
+        records = [record for key, record in by_dataset.items() if datasets is None or key in datasets]
+        if not any("fidelity_correlation" in row for record in records for rows in record["rates"].values() for row in rows):
+            continue
+        for low, high in NOISE_BINS:
+            cells = []
+            for label in labels:
+                rows = [row for record in records for row in record["rates"].get(label, [])
+                        if "fidelity_correlation" in row and low <= row.get("noise_level", np.nan) < high]  # fmt: skip
+                cells.append(f"{median(r['fidelity_correlation'] for r in rows):.2f} / "
+                             f"{median(r['fidelity_total_ratio'] for r in rows):.2f} ({len(rows)})" if rows else "")  # fmt: skip
+            lines.append(f"| {recipe} | {_bin_name(low, high)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -325,6 +347,11 @@ def table(out: Path = RESULTS / "frame_rates.md") -> None:
         "their trials).",
         "",
         *noise_bin_lines(scores, shared),
+        "",
+        "Fidelity of each student to its teacher on the same neurons, by noise level: median per-neuron r of the two "
+        "rates / median ratio of their spike totals (neurons).",
+        "",
+        *fidelity_bin_lines(scores, shared),
         "",
     ])  # fmt: skip
     report(text, out)

@@ -56,6 +56,15 @@ def test_recipes_compare_only_on_the_datasets_all_of_them_ran():
     assert frame_rates.noise_bin_lines(scores, ["DS29"])[2].startswith("| published | < 1.4 | 0.800 (1; +0.00) |")
 
 
+def test_a_students_fidelity_is_binned_by_noise_level_and_a_teacher_gets_no_row():
+    row = lambda nu, f: {"correlation": 0.5, "bias": 0.0, "noise_level": nu, "fidelity_correlation": f, "fidelity_total_ratio": 0.5}  # noqa: E731
+    scores = {"published": {"DS29": {"rates": {"native": [{"correlation": 0.5, "bias": 0.0, "noise_level": 1.0}]}}},
+              "conv": {"DS29": {"rates": {"native": [row(1.0, 0.9), row(2.0, 0.8), row(4.0, 0.6)]}}}}  # fmt: skip
+    lines = frame_rates.fidelity_bin_lines(scores)
+    assert len(lines) == 5 and all(line.startswith("| conv |") for line in lines[2:])
+    assert lines[2].startswith("| conv | < 1.4 | 0.90 / 0.50 (1) |") and lines[4].startswith("| conv | ≥ 3 | 0.60 / 0.50 (1) |")
+
+
 @pytest.mark.parametrize("label,rate", [("native", None), ("30 Hz", 30.0), ("7.5 Hz", 7.5)])
 def test_rate_labels(label, rate):
     assert frame_rates.rate_label(rate) == label
