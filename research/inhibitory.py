@@ -39,7 +39,7 @@ import typer
 
 import ens2rt
 from benchmarks.accuracy import PUBLISHED, RUNS, export_run, run_dir
-from benchmarks.common import EXCITATORY, GROUND_TRUTH, INHIBITORY, median, predict_neuron, score_prediction
+from benchmarks.common import EXCITATORY, GROUND_TRUTH, INHIBITORY, median, predict_neuron, report, score_prediction
 from ens2export.groundtruth import Neuron, Trial, find_datasets, load_dataset
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -147,6 +147,11 @@ def table_lines(records: dict[str, dict]) -> list[str]:
     return lines
 
 
+def write_table(file: str, title: str, caption: str, lines: list[str]) -> None:
+    """Print a titled table and write it to ``research/results/<file>``."""
+    report("\n".join([f"# {title}", "", caption, "", *lines, ""]), RESULTS / file)
+
+
 def _cell(rows: list[dict]) -> str:
     if not rows:
         return ""
@@ -160,12 +165,10 @@ def table() -> None:
     if not records:
         typer.echo("nothing scored yet", err=True)
         raise typer.Exit(1)
-    text = "\n".join(["# Inhibitory models on held-out datasets, one suspect at a time", "",
-                      "Cells: median per-neuron correlation / median count bias (neurons). Fold model: the published "
-                      "recipe trained on the other five inhibitory datasets. Regenerate: `python -m research.inhibitory "
-                      "score`, then `table`.", "", *table_lines(records), ""])  # fmt: skip
-    (RESULTS / "inhibitory.md").write_text(text)
-    typer.echo(text)
+    write_table("inhibitory.md", "Inhibitory models on held-out datasets, one suspect at a time",
+                "Cells: median per-neuron correlation / median count bias (neurons). Fold model: the published recipe "
+                "trained on the other five inhibitory datasets. Regenerate: `python -m research.inhibitory score`, then `table`.",
+                table_lines(records))  # fmt: skip
 
 
 INDICATOR_GROUPS = {
@@ -222,14 +225,11 @@ def indicators(dataset: list[str] = typer.Option(None, "--dataset", "-d"), runs:
         path.write_text(json.dumps({"dataset": key, "rows": rows}, indent=1) + "\n")
         typer.echo(f"{key}: " + "; ".join(f"{name} bias {median(r['bias'] for r in by):+.2f}" for name, by in rows.items()))
     records = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("DS*.json"))}
-    text = "\n".join(["# Does an indicator it never saw make the inhibitory model over-count?", "",
-                      "Every excitatory neuron as recorded. Cells: median per-neuron correlation / median count bias "
-                      "(neurons). `ens2-inh-native` was trained on the six inhibitory datasets only; the excitatory fold "
-                      "model is the published recipe trained on the other excitatory datasets (what the firing pattern "
-                      "alone does). Regenerate: `python -m research.inhibitory indicators`.", "",
-                      *indicator_table_lines(records), ""])  # fmt: skip
-    (RESULTS / "inhibitory_indicators.md").write_text(text)
-    typer.echo(text)
+    write_table("inhibitory_indicators.md", "Does an indicator it never saw make the inhibitory model over-count?",
+                "Every excitatory neuron as recorded. Cells: median per-neuron correlation / median count bias (neurons). "
+                "`ens2-inh-native` was trained on the six inhibitory datasets only; the excitatory fold model is the "
+                "published recipe trained on the other excitatory datasets (what the firing pattern alone does). "
+                "Regenerate: `python -m research.inhibitory indicators`.", indicator_table_lines(records))  # fmt: skip
 
 
 THRESHOLDS_HZ = tuple(round(0.1 * k, 1) for k in range(1, 51))  #: R grid of the first-pass switch
@@ -278,14 +278,11 @@ def first_pass() -> None:
         lines.append(f"| {path.stem} | {_cell(fold)} | {_cell(exc)} | {_cell(both)} | {taken} of {len(fold)} |")
     taken = sum(inferred_rate(e) >= threshold for e in pooled["exc"])
     lines.append(f"| all | {_cell(pooled['fold'])} | {_cell(pooled['exc'])} | {_cell(pooled['switched'])} | {taken} of {len(pooled['fold'])} |")
-    text = "\n".join(["# The inhibitory model only where the excitatory one infers a busy neuron", "",
-                      "Rows of `research/results/inhibitory/` and `inhibitory_indicators/`, no new inference. A neuron's "
-                      "excitatory-inferred rate is its recorded rate × (1 + bias) of the excitatory model; the switch runs the "
-                      "inhibitory model where that rate is at least R. Cells: median r / median bias (neurons), held-out "
-                      "inhibitory neurons as recorded. Regenerate: `python -m research.inhibitory first-pass`.", "",
-                      *lines, ""])  # fmt: skip
-    (RESULTS / "inhibitory_first_pass.md").write_text(text)
-    typer.echo(text)
+    write_table("inhibitory_first_pass.md", "The inhibitory model only where the excitatory one infers a busy neuron",
+                "Rows of `research/results/inhibitory/` and `inhibitory_indicators/`, no new inference. A neuron's "
+                "excitatory-inferred rate is its recorded rate × (1 + bias) of the excitatory model; the switch runs the "
+                "inhibitory model where that rate is at least R. Cells: median r / median bias (neurons), held-out "
+                "inhibitory neurons as recorded. Regenerate: `python -m research.inhibitory first-pass`.", lines)  # fmt: skip
 
 
 if __name__ == "__main__":
