@@ -70,6 +70,11 @@ def ground_truth_copy(key: str, sha256: str | None, ground_truth: Path = GROUND_
 GROUND_TRUTH_MARKS = {"corrected": "†", "earlier copies": "‡", "unknown": "?"}
 
 
+def copy_mark(key: str, record: dict) -> str:
+    """† or ‡ after a dataset CASCADE corrected: which copy of its ground truth a record (with ``ground_truth_sha256``) used."""
+    return GROUND_TRUTH_MARKS[ground_truth_copy(key, record.get("ground_truth_sha256"))] if key in CORRECTED else ""
+
+
 def ground_truth_note(copies: set[str]) -> list[str]:
     """A line under a table with rows of corrected datasets, saying which copy each mark means."""
     if not copies:

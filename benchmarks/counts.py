@@ -25,7 +25,19 @@ import typer
 
 import ens2rt
 from benchmarks.accuracy import RUNS, export_run, run_dir
-from benchmarks.common import EXCITATORY, GROUND_TRUTH, INHIBITORY, RESULTS, ground_truth_fingerprint, median, predict_neuron
+from benchmarks.common import (
+    CORRECTED,
+    EXCITATORY,
+    GROUND_TRUTH,
+    INHIBITORY,
+    RESULTS,
+    copy_mark,
+    ground_truth_copy,
+    ground_truth_fingerprint,
+    ground_truth_note,
+    median,
+    predict_neuron,
+)
 from ens2export.groundtruth import find_datasets, load_dataset
 from ens2rt.engine import quantal
 
@@ -95,10 +107,11 @@ def table_lines(records: dict[str, dict]) -> list[str]:
     lines = ["| held out | neurons | median abs bias | calibrated | decisive fits | isolated events (median) | one-spike sum CV (median) |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for key, record in records.items():
-        lines.append(f"| {key} | {summary_cells(record['neurons'])} |")
+        lines.append(f"| {key}{copy_mark(key, record)} | {summary_cells(record['neurons'])} |")
     pooled = [r for record in records.values() for r in record["neurons"]]
     if len(records) > 1:
         lines.append(f"| all ({len(records)}) | {summary_cells(pooled)} |")
+    lines += ground_truth_note({ground_truth_copy(key, record.get("ground_truth_sha256")) for key, record in records.items() if key in CORRECTED})
     lines += ["", "Median over datasets of each dataset's median |count bias|, as given / calibrated: " + "; ".join(
         f"{name} ({len(group)}): {median(_median_abs(records[k], 'bias') for k in group):.2f} / "
         f"{median(_median_abs(records[k], 'calibrated_bias') for k in group):.2f}"

@@ -30,8 +30,8 @@ from benchmarks.common import (
     CORRECTED,
     EXCITATORY,
     GROUND_TRUTH,
-    GROUND_TRUTH_MARKS,
     RESULTS,
+    copy_mark,
     ground_truth_copy,
     ground_truth_fingerprint,
     ground_truth_note,
@@ -305,11 +305,6 @@ def fidelity_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] |
                              f"{median(r['fidelity_total_ratio'] for r in rows):.2f} ({len(rows)})" if rows else "")  # fmt: skip
             lines.append(f"| {recipe} | {_bin_name(low, high)} | " + " | ".join(cells) + " |")
     return lines
-
-
-def copy_mark(key: str, record: dict) -> str:
-    """† or ‡ after a dataset CASCADE corrected: which copy of its ground truth the record used."""
-    return GROUND_TRUTH_MARKS[ground_truth_copy(key, record.get("ground_truth_sha256"))] if key in CORRECTED else ""
 
 
 def _cell(rows: list[dict]) -> str:

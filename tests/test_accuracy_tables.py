@@ -175,3 +175,16 @@ def test_rows_of_corrected_datasets_say_which_copy_of_the_ground_truth_they_used
     lines = accuracy.excitatory_lines(accuracy.summary({"DS09": fresh, "DS21": stale, "DS10": _result("DS10", 0.7, False)}))
     assert lines[2].startswith("| DS09† |") and lines[3].startswith("| DS21‡ |") and lines[4].startswith("| DS10 |")  # in the order given
     assert "† scored on CASCADE's 2025 correction" in lines[-1] and "‡ scored on the earlier copies" in lines[-1]
+
+
+def test_count_rows_of_corrected_datasets_are_marked_too(ground_truth, monkeypatch):
+    from benchmarks import common, counts
+
+    copy = common.ground_truth_copy
+    monkeypatch.setattr(common, "ground_truth_copy", lambda key, sha: copy(key, sha, ground_truth))
+    monkeypatch.setattr(counts, "ground_truth_copy", lambda key, sha: copy(key, sha, ground_truth))
+    row = {"bias": 0.5, "calibrated_bias": 0.5, "decisive": False, "n_events": 40, "single_spike_cv": 0.2, "reason": "one cluster"}
+    fresh = common.ground_truth_fingerprint(next(ground_truth.glob("DS09*")))
+    lines = counts.table_lines({"DS09": {"ground_truth_sha256": fresh, "neurons": [row]}, "DS10": {"neurons": [row]}})
+    assert lines[2].startswith("| DS09† | 1 |") and lines[3].startswith("| DS10 | 1 |")
+    assert any(line.startswith("† scored on CASCADE's 2025 correction") for line in lines)
