@@ -90,9 +90,12 @@ def recipe_fields(recipe: str) -> dict:
     return dict(VARIANTS[recipe][0])
 
 
-def refuse_training_pool(recipe: str, protocol: str) -> None:
-    """Refuse a recipe that names its own training pool (leave-one-out only) in ``protocol``, whose folds fix the pool."""
-    if "training_pool" in recipe_fields(recipe):
+def refuse_training_pool(recipe: str, protocol: str, fields: dict | None = None) -> None:
+    """Refuse a recipe that names its own training pool (leave-one-out only) in ``protocol``, whose folds fix the pool.
+
+    ``fields``: the recipe's settings where it is not one of benchmarks/recipes.py (a research variant's).
+    """
+    if "training_pool" in (recipe_fields(recipe) if fields is None else fields):
         raise typer.BadParameter(f"{recipe} chooses its training datasets, which only the leave-one-out benchmark "
                                  f"(accuracy.py train) honours; {protocol} fixes them per fold", param_hint="--recipe")  # fmt: skip
 

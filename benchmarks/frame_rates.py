@@ -114,9 +114,9 @@ def fold_family(held_out: str, manifest: Path, runs: Path, trials: list[tuple[fl
     spec = read_manifest(manifest)
     if spec.by_noise_level:  # the fold models' levels are their recipes' (the native ones: their training data's median ν)
         raise typer.BadParameter(f"{manifest} chooses by nearest noise level: give its members explicit ranges to score it here", param_hint="--family")
-    taken = set()
-    for level, rate in trials or ():
-        taken.add(int(choose(spec.members, np.array([level]), rate)[0]))
+    rates = {rate for _, rate in trials or ()}
+    taken = {int(position) for rate in rates
+             for position in choose(spec.members, np.array([level for level, r in trials if r == rate]), rate)}  # fmt: skip
     models, ranges = [], []
     for position, member in enumerate(spec.members):
         try:
@@ -265,6 +265,15 @@ def shared_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
     return lines
 
 
+def _records(by_dataset: dict[str, dict], datasets: list[str] | None) -> list[dict]:
+    return [record for key, record in by_dataset.items() if datasets is None or key in datasets]
+
+
+def _in_bin(records: list[dict], label: str, low: float, high: float) -> list[dict]:
+    """The rows of ``records`` at rate ``label`` whose neuron's ν lies in [low, high)."""
+    return [row for record in records for row in record["rates"].get(label, []) if low <= row.get("noise_level", np.nan) < high]
+
+
 def noise_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] | None = None) -> list[str]:
     """Real neurons by their own noise level at each rate, held-out datasets pooled: median r (neurons; bias).
 
@@ -273,13 +282,9 @@ def noise_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] | No
     labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
     lines = ["| recipe | ν | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for recipe, by_dataset in scores.items():
-        records = [record for key, record in by_dataset.items() if datasets is None or key in datasets]
+        records = _records(by_dataset, datasets)
         for low, high in NOISE_BINS:
-            cells = []
-            for label in labels:
-                rows = [row for record in records for row in record["rates"].get(label, [])
-                        if "noise_level" in row and low <= row["noise_level"] < high]  # fmt: skip
-                cells.append(_cell(rows))
+            cells = [_cell(_in_bin(records, label, low, high)) for label in labels]
             lines.append(f"| {recipe} | {_bin_name(low, high)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -293,14 +298,13 @@ def fidelity_bin_lines(scores: dict[str, dict[str, dict]], datasets: list[str] |
     labels = [NATIVE, *(rate_label(r) for r in RATES_HZ)]
     lines = ["| student | ν | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for recipe, by_dataset in scores.items():
-        records = [record for key, record in by_dataset.items() if datasets is None or key in datasets]
+        records = _records(by_dataset, datasets)
         if not any("fidelity_correlation" in row for record in records for rows in record["rates"].values() for row in rows):
             continue
         for low, high in NOISE_BINS:
             cells = []
             for label in labels:
-                rows = [row for record in records for row in record["rates"].get(label, [])
-                        if "fidelity_correlation" in row and low <= row.get("noise_level", np.nan) < high]  # fmt: skip
+                rows = [row for row in _in_bin(records, label, low, high) if "fidelity_correlation" in row]
                 cells.append(f"{median(r['fidelity_correlation'] for r in rows):.2f} / "
                              f"{median(r['fidelity_total_ratio'] for r in rows):.2f} ({len(rows)})" if rows else "")  # fmt: skip
             lines.append(f"| {recipe} | {_bin_name(low, high)} | " + " | ".join(cells) + " |")

@@ -134,9 +134,9 @@ def run(
     held_out, (fields, what) = FOLDS[fold], VARIANTS[variant]
     training = [d for d in EXCITATORY if d not in held_out]
     fields = dict(fields)
-    if "training_pool" in fields:
-        raise typer.BadParameter(f"{variant} chooses its training datasets (leave-one-out only: benchmarks/accuracy.py "
-                                 "train); the validation folds fix them", param_hint="VARIANT")  # fmt: skip
+    from benchmarks.accuracy import refuse_training_pool
+
+    refuse_training_pool(variant, "research/recipe.py's validation folds", fields)
     teacher_run = fields.pop("teacher_run", None)
     if teacher_run is not None:  # runs of the same fold (so they never saw FOLD either) teach; several: rates averaged
         teachers = []

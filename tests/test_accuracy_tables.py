@@ -21,6 +21,8 @@ def test_a_recipe_may_train_on_both_cell_classes_in_leave_one_out_only():
     accuracy.refuse_training_pool("windowed", "the noise benchmark")  # a recipe without a pool of its own passes
     with pytest.raises(typer.BadParameter, match="only the leave-one-out benchmark"):
         accuracy.refuse_training_pool("windowed-allcells", "the noise benchmark")
+    with pytest.raises(typer.BadParameter, match="only the leave-one-out benchmark"):  # a research variant's own fields
+        accuracy.refuse_training_pool("research-variant", "the validation folds", {"training_pool": "all"})
 
 
 def _result(dataset: str, correlation: float, inhibitory: bool) -> dict:
