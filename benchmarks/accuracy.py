@@ -35,7 +35,7 @@ import numpy as np
 import typer
 
 import ens2rt
-from ens2export.dataset import load_windows
+from ens2export.dataset import concatenate, load_windows
 from ens2export.groundtruth import find_datasets, load_dataset
 from ens2rt.scoring import correlation, smooth_spike_counts
 from ens2export.train import TrainSettings, save_run, train
@@ -67,6 +67,7 @@ LOO_RESULTS = RESULTS / "loo"
 DATASET_FACTS = REPO / "research" / "results" / "recipe" / "datasets.json"  #: each dataset's typical ν and frame rate (`python -m research.recipe dataset-facts`)
 PUBLISHED = "published"
 POOLS = {"excitatory": EXCITATORY, "inhibitory": INHIBITORY}  #: cell class: its datasets
+POOL_FIELDS = {"training_pool", "other_class_share"}  #: recipe fields that choose training datasets (leave-one-out only)
 #: recipe: {cell class: the shipped model trained with it on all data of that class, whose card cites its table}
 SHIPPED_RECIPES = {"conv-noise-distil1": {"excitatory": "ens2-exc-conv", "inhibitory": "ens2-inh-conv"}}
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Held-out dataset (repeat); default: all excitatory.")]
@@ -95,7 +96,7 @@ def refuse_training_pool(recipe: str, protocol: str, fields: dict | None = None)
 
     ``fields``: the recipe's settings where it is not one of benchmarks/recipes.py (a research variant's).
     """
-    if "training_pool" in (recipe_fields(recipe) if fields is None else fields):
+    if POOL_FIELDS & set(recipe_fields(recipe) if fields is None else fields):
         raise typer.BadParameter(f"{recipe} chooses its training datasets, which only the leave-one-out benchmark "
                                  f"(accuracy.py train) honours; {protocol} fixes them per fold", param_hint="--recipe")  # fmt: skip
 
@@ -143,6 +144,24 @@ def cell_class(dataset: str) -> str:
     raise typer.BadParameter(f"{dataset} is in neither the excitatory nor the inhibitory datasets", param_hint="--dataset")
 
 
+def training_windows(held_out: str, training_data: Path, resampler: str, pool: str | None = None, other_class_share: float | None = None):
+    """The windows a leave-``held_out``-out model trains on: its pool (:func:`training_pool`) but ``held_out``.
+
+    ``other_class_share``: the share of windows from the other cell class (pool ``"all"`` only), each of its trials cut
+    to its first part (``WindowSource.trial_heads``) so every neuron stays; ``None`` keeps every window.
+    """
+    chosen = training_pool(held_out, pool)
+    if other_class_share is None:
+        return load_windows(training_data, include=chosen, exclude=[held_out], resampler=resampler)
+    if pool != "all" or not 0.0 < other_class_share < 1.0:
+        raise ValueError(f"other_class_share {other_class_share!r}: a share in (0, 1) of a pool of both classes ('all')")
+    own_class = POOLS[cell_class(held_out)]
+    own = load_windows(training_data, include=own_class, exclude=[held_out], resampler=resampler)
+    other = load_windows(training_data, include=[d for d in chosen if d not in own_class], exclude=[held_out], resampler=resampler)
+    fraction = other_class_share / (1.0 - other_class_share) * own.n_windows / other.n_windows
+    return concatenate([own, other.trial_heads(min(1.0, fraction))])
+
+
 def training_pool(dataset: str, pool: str | None = None) -> list[str]:
     """The datasets of ``dataset``'s cell class, or with ``pool="all"`` of both classes; ``dataset`` among them (train_one leaves it out)."""
     if pool == "all":
@@ -166,14 +185,14 @@ def train_one(
         return f"{held_out}: cached"
     fields = {**recipe_fields(recipe), **{k: v for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None}}
     fields.pop("teacher_run", None)
-    pool = fields.pop("training_pool", None)
+    pool, share = fields.pop("training_pool", None), fields.pop("other_class_share", None)
     if learns_from_one_teacher(recipe, "leave-one-out"):  # the published recipe's model of this split teaches (it never saw held_out)
         if not (run_dir(held_out, runs) / "run.json").is_file():
             raise typer.BadParameter(f"{recipe} learns from the published recipe's leave-{held_out}-out model: train that first "
                                      f"(accuracy.py train -d {held_out})", param_hint="--recipe")  # fmt: skip
         fields["teacher"] = str(export_run(held_out, runs))
     settings = TrainSettings(seed=seed, **fields)
-    source = load_windows(training_data, include=training_pool(held_out, pool), exclude=[held_out], resampler=settings.resampler)
+    source = training_windows(held_out, training_data, settings.resampler, pool, share)
     result = train(source, settings, device=device)
     limits = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_steps", max_steps), ("patience", patience)) if v is not None)
     command = f"python -m benchmarks.accuracy train -d {held_out} --recipe {recipe} --training-data {training_data} --device {device} --seed {seed}{limits} --runs {runs}"

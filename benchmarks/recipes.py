@@ -18,6 +18,9 @@ VARIANTS = {
     "windowed-allcells": ({"training_pool": "all"},
                           "the published recipe trained on every dataset of both cell classes but the held-out one "
                           "(leave-one-out only): an inhibitory model that has also seen sparse-firing excitatory neurons"),
+    "windowed-inh-share25": ({"training_pool": "all", "other_class_share": 0.25},
+                             "as windowed-allcells with the other cell class's trials cut so they make up 25% of the "
+                             "windows (leave-one-out only): a smaller share of sparse firers in inhibitory training"),
     "conv-raw": ({"kind": "convolutional", "context": 192, "input_scaling": "none", "max_steps": 1500, "patience": 1500},
                  "convolutional U-Net (BatchNorm), 192-sample windows, loss on the central 96, raw dF/F, 1500 steps"),
     "conv-noise": ({"kind": "convolutional", "context": 192, "input_scaling": "noise_std", "max_steps": 1500, "patience": 1500},

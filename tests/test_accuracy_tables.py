@@ -1,5 +1,8 @@
 """benchmarks/accuracy.py: which datasets a held-out model trains on, and how the two cell classes are tabled."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import typer
 
@@ -23,7 +26,26 @@ def test_a_recipe_may_train_on_both_cell_classes_in_leave_one_out_only():
         accuracy.refuse_training_pool("windowed-allcells", "the noise benchmark")
     with pytest.raises(typer.BadParameter, match="only the leave-one-out benchmark"):  # a research variant's own fields
         accuracy.refuse_training_pool("research-variant", "the validation folds", {"training_pool": "all"})
+    with pytest.raises(typer.BadParameter, match="only the leave-one-out benchmark"):
+        accuracy.refuse_training_pool("windowed-inh-share25", "the noise benchmark")
 
+
+def test_a_share_of_the_other_cell_class_cuts_its_trials_to_that_share(monkeypatch):
+    from ens2export.dataset import windows_from_neurons
+    from ens2export.groundtruth import Neuron, Trial
+
+    def fake_windows(root, include, exclude, resampler):  # one 100 s trial per dataset
+        trial = Trial(dff=np.sin(np.arange(3000) / 7.0), frame_rate=30.0, spike_times=np.array([1.0]))
+        return accuracy.concatenate([windows_from_neurons([Neuron(dataset=d, path=None, trials=(trial,))]) for d in include if d not in exclude])
+
+    monkeypatch.setattr(accuracy, "load_windows", fake_windows)
+    fields = accuracy.recipe_fields("windowed-inh-share25")
+    source = accuracy.training_windows("DS27", Path("unused"), "fourier", fields["training_pool"], fields["other_class_share"])
+    excitatory = np.isin(np.array(source.datasets), accuracy.EXCITATORY)  # one trial per dataset here
+    assert excitatory.sum() == len(accuracy.EXCITATORY) and (~excitatory).sum() == len(accuracy.INHIBITORY) - 1
+    assert source.trial_lengths[excitatory].sum() / source.n_windows == pytest.approx(0.25, abs=0.01)
+    with pytest.raises(ValueError, match="share in \\(0, 1\\)"):
+        accuracy.training_windows("DS27", Path("unused"), "fourier", None, 0.25)
 
 def _result(dataset: str, correlation: float, inhibitory: bool) -> dict:
     neuron = {"correlation": correlation, "error": 1.0, "bias": 0.1, "er_50ms": 0.5, "victor_purpura": 0.6, "oasis_correlation": 0.4}

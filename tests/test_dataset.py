@@ -39,6 +39,18 @@ def test_trials_do_not_bleed_into_each_other():
     assert source.n_neurons == 2
 
 
+def test_trial_heads_keep_each_trials_start_padded_as_before():
+    source = concatenate([windows_from_neurons([_neuron([2.0, 8.0])]), windows_from_neurons([_neuron([1.0], seconds=4.0)])])
+    heads = source.trial_heads(0.5)
+    assert list(heads.trial_lengths) == [300, 120] and heads.n_neurons == 2
+    for start, head_start, length in zip(source.trial_offsets, heads.trial_offsets, heads.trial_lengths):
+        np.testing.assert_array_equal(heads.inputs[head_start : head_start + length], source.inputs[start : start + length])
+    assert heads.inputs.size == heads.trial_lengths.sum() + 96 * 2
+    assert heads.targets.sum() == pytest.approx(2.0, abs=1e-4)  # the spikes at 2 s and 1 s stay; 8 s is cut
+    with pytest.raises(ValueError, match="in \\(0, 1\\]"):
+        source.trial_heads(0.0)
+
+
 def test_save_and_load_round_trip(tmp_path):
     source = windows_from_neurons([_neuron([1.0, 2.0, 2.01])])
     source.save(tmp_path / "w.npz")

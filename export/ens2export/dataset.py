@@ -75,6 +75,22 @@ class WindowSource:
                 rates[start : start + length] += np.nan_to_num(rate, nan=0.0)
         return replace(self, teacher_rates=rates / np.float32(len(models)), teacher_weight=float(weight))
 
+    def trial_heads(self, fraction: float) -> WindowSource:
+        """A copy keeping the first ``fraction`` of each trial (at least one sample), padded as before.
+
+        Every neuron stays, with less of its recording: a smaller share of these trials in a pool.
+        """
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], not {fraction}")
+        kept = np.maximum(1, np.ceil(self.trial_lengths * fraction)).astype(np.int64)
+
+        def cut(values: np.ndarray) -> np.ndarray:
+            pad = np.zeros(WINDOW // 2, values.dtype)
+            return np.concatenate([part for start, length in zip(self.trial_offsets, kept) for part in (pad, values[start : start + length], pad)])
+
+        rates = None if self.teacher_rates is None else cut(self.teacher_rates)
+        return replace(self, inputs=cut(self.inputs), spike_counts=cut(self.spike_counts), trial_lengths=kept, teacher_rates=rates)
+
     @cached_property
     def first_windows(self) -> np.ndarray:
         """Index (among all windows) of each trial's first window."""
