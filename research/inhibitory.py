@@ -84,7 +84,8 @@ def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HO
     """
     folds = {fold_model_name(recipe): recipe for recipe in (PUBLISHED, *recipes)}
     names = [*folds, *REFERENCES]
-    rows: dict[str, dict[str, list[dict]]] = {name: dict((done or {}).get(name, {})) for name in names}
+    rows: dict[str, dict[str, list[dict]]] = {name: dict(by) for name, by in (done or {}).items()}  # other recipes' rows stay
+    rows.update({name: dict(rows.get(name, {})) for name in names})
     neurons = load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out])
     wanted = {name: [c for c, _, _ in conditions(neurons[0]) if c not in rows[name]] for name in names}
     models = {name: ens2rt.Model.load(export_run(held_out, runs, folds[name]) if name in folds else name, device="cpu")
@@ -128,14 +129,17 @@ def table_lines(records: dict[str, dict]) -> list[str]:
     labels = [label for label in order if label in present]
     lines = ["| held out | model | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     pooled: dict[str, dict[str, list[dict]]] = {name: {label: [] for label in labels} for name in names}
+    ran = {name: [key for key, record in records.items() if record["rows"].get(name)] for name in names}
     for key, record in records.items():
         for name in names:
-            by = record["rows"].get(name, {})
+            if key not in ran[name]:
+                continue  # a model not scored on this dataset gets no row (nor a share of the pooled one)
+            by = record["rows"][name]
             lines.append(f"| {key} | {name} | " + " | ".join(_cell(by.get(label, [])) for label in labels) + " |")
             for label in labels:
                 pooled[name][label] += by.get(label, [])
     for name in names:
-        lines.append(f"| all ({len(records)}) | {name} | " + " | ".join(_cell(pooled[name][label]) for label in labels) + " |")
+        lines.append(f"| all ({len(ran[name])}) | {name} | " + " | ".join(_cell(pooled[name][label]) for label in labels) + " |")
     rates = [row["firing_rate_hz"] for row in pooled[names[0]]["as recorded"]]
     split = median(rates)
     lines += ["", f"Firing pattern: every neuron as recorded, split at the median recorded firing rate ({split:.2f} Hz).", "",

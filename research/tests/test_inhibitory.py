@@ -28,6 +28,26 @@ def test_the_table_pools_every_neuron_and_splits_by_firing_rate():
     assert lines[-1] == "| fold model | 0.500 / +1.00 (1) | 0.700 / +3.00 (1) |"
 
 
+def test_a_model_scored_on_some_datasets_pools_only_those():
+    row = {"correlation": 0.5, "bias": 1.0, "firing_rate_hz": 1.0}
+    records = {"DS22": {"rows": {"fold model": {"as recorded": [row]}, "fold model, x": {"as recorded": [row]}}},
+               "DS23": {"rows": {"fold model": {"as recorded": [row]}}}}  # fmt: skip
+    lines = inhibitory.table_lines(records)
+    assert not any(line.startswith("| DS23 | fold model, x |") for line in lines)
+    assert "| all (2) | fold model | 0.500 / +1.00 (2) |" in lines and "| all (1) | fold model, x | 0.500 / +1.00 (1) |" in lines
+
+
+def test_scoring_one_recipe_keeps_the_rows_of_another(monkeypatch):
+    neuron = _neuron()
+    monkeypatch.setattr(inhibitory, "load_dataset", lambda folder: [neuron])
+    monkeypatch.setattr(inhibitory, "find_datasets", lambda root, include: {include[0]: None})
+    monkeypatch.setattr(inhibitory, "REFERENCES", ())
+    done = {name: {condition: [] for condition, _, _ in inhibitory.conditions(neuron)}
+            for name in ("fold model", "fold model, windowed-allcells")}  # fmt: skip
+    rows = inhibitory.score_dataset("DS22", done=done)  # every pair asked for is done: nothing runs
+    assert set(rows) == {"fold model", "fold model, windowed-allcells"}
+
+
 def test_the_indicator_table_groups_datasets_and_states_the_rules_difference():
     row = lambda c, b: {"correlation": c, "bias": b, "firing_rate_hz": 1.0}  # noqa: E731
     rows = lambda inh, exc: {"rows": {"ens2-inh-native": [row(0.5, inh)], "excitatory fold model": [row(0.8, exc)]}}  # noqa: E731
