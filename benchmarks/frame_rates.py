@@ -1,6 +1,6 @@
 """Accuracy at the frame rates users image at: held-out neurons as recorded and point-sampled to 60, 30, 15, 7.5 Hz.
 
-    python -m benchmarks.frame_rates score -d DS31 --recipe published --recipe conv-noise-distil1
+    python -m benchmarks.frame_rates score -d DS31 --recipe published --recipe conv-noise-distil1 --family models/families/ens2-exc.json
     python -m benchmarks.frame_rates table       # writes benchmarks/results/frame_rates.md
 
 The models are ``benchmarks/accuracy.py``'s leave-one-dataset-out fold models (``accuracy.py

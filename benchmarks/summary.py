@@ -29,7 +29,8 @@ class Section:
 
 
 SECTIONS = (
-    Section("Frame rates", "frame_rates.md", "python -m benchmarks.frame_rates score -d DS --recipe published --recipe conv-noise-distil1; "
+    Section("Frame rates", "frame_rates.md", "python -m benchmarks.frame_rates score -d DS --recipe published --recipe conv-noise-distil1 "
+            "--family models/families/ens2-exc.json; "
             "python -m benchmarks.frame_rates table",
             "Held-out neurons as recorded and point-sampled to the rates users image at, each scored by the leave-one-out "
             "fold models that never saw its dataset, pooled over the datasets every recipe has run; below, the same "
