@@ -35,7 +35,7 @@ import numpy as np
 import typer
 
 import ens2rt
-from ens2export.dataset import concatenate, load_windows
+from ens2export.dataset import WindowSource, concatenate, load_windows
 from ens2export.groundtruth import find_datasets, load_dataset
 from ens2rt.scoring import correlation, smooth_spike_counts
 from ens2export.train import TrainSettings, save_run, train
@@ -144,7 +144,9 @@ def cell_class(dataset: str) -> str:
     raise typer.BadParameter(f"{dataset} is in neither the excitatory nor the inhibitory datasets", param_hint="--dataset")
 
 
-def training_windows(held_out: str, training_data: Path, resampler: str, pool: str | None = None, other_class_share: float | None = None):
+def training_windows(
+    held_out: str, training_data: Path, resampler: str, pool: str | None = None, other_class_share: float | None = None
+) -> WindowSource:
     """The windows a leave-``held_out``-out model trains on: its pool (:func:`training_pool`) but ``held_out``.
 
     ``other_class_share``: the share of windows from the other cell class (pool ``"all"`` only), each of its trials cut
