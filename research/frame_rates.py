@@ -138,6 +138,28 @@ def members(fold: str = "D", family: str = "family-ens2-exc", seed: int = 0, at_
                    f"without {median(pooled['without']):.3f}")  # fmt: skip
 
 
+def noisy_bin(windowed: list[dict], student: list[dict], at_least: float) -> tuple[list[dict], list[dict]]:
+    """The rows of both runs (same neurons, same order) whose ν, as measured at that rate, is at least ``at_least``."""
+    chosen = [k for k, row in enumerate(windowed) if row["noise_level"] >= at_least]
+    return [windowed[k] for k in chosen], [student[k] for k in chosen]
+
+
+@app.command("noisy-student")
+def noisy_student(rate: float = 15.0, at_least: float = 3.0, student: str = "conv-noise-distil1", seed: int = 0) -> None:
+    """The student against the windowed model on each validation fold's neurons with ν ≥ AT_LEAST at RATE, and pooled."""
+    label, pooled = rate_label(rate), ([], [])
+    for fold in ("A", "B", "C", "D"):
+        a = json.loads((OUT / f"{fold}-windowed-s{seed}.json").read_text())["rates"].get(label, [])
+        b = json.loads((OUT / f"{fold}-{student}-s{seed}.json").read_text())["rates"].get(label, [])
+        if [r["file"] for r in a] != [r["file"] for r in b]:
+            raise typer.BadParameter(f"fold {fold}: the two runs scored different neurons at {label}")
+        a, b = noisy_bin(a, b, at_least)
+        pooled[0].extend(a)
+        pooled[1].extend(b)
+        typer.echo(f"{fold} {label} ν ≥ {at_least:g}: windowed {cell(a) or '-'}; student {cell(b) or '-'}")
+    typer.echo(f"pooled {label} ν ≥ {at_least:g}: windowed {cell(pooled[0])}; student {cell(pooled[1])}")
+
+
 @app.command()
 def table(out: Path = RESULTS / "frame_rates.md") -> None:
     """Write research/results/frame_rates.md from every scored run."""
