@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,11 @@ GROUND_TRUTH_MARKS = {"corrected": "†", "earlier copies": "‡", "unknown": "?
 def copy_mark(key: str, record: dict) -> str:
     """† or ‡ after a dataset CASCADE corrected: which copy of its ground truth a record (with ``ground_truth_sha256``) used."""
     return GROUND_TRUTH_MARKS[ground_truth_copy(key, record.get("ground_truth_sha256"))] if key in CORRECTED else ""
+
+
+def copies_used(records: Iterable[tuple[str, dict]]) -> set[str]:
+    """Which copies of their ground truth the (dataset, record with ``ground_truth_sha256``) pairs of corrected datasets used."""
+    return {ground_truth_copy(key, record.get("ground_truth_sha256")) for key, record in records if key in CORRECTED}
 
 
 def ground_truth_note(copies: set[str]) -> list[str]:

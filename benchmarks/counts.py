@@ -26,13 +26,12 @@ import typer
 import ens2rt
 from benchmarks.accuracy import RUNS, export_run, run_dir
 from benchmarks.common import (
-    CORRECTED,
     EXCITATORY,
     GROUND_TRUTH,
     INHIBITORY,
     RESULTS,
+    copies_used,
     copy_mark,
-    ground_truth_copy,
     ground_truth_fingerprint,
     ground_truth_note,
     median,
@@ -111,7 +110,7 @@ def table_lines(records: dict[str, dict]) -> list[str]:
     pooled = [r for record in records.values() for r in record["neurons"]]
     if len(records) > 1:
         lines.append(f"| all ({len(records)}) | {summary_cells(pooled)} |")
-    lines += ground_truth_note({ground_truth_copy(key, record.get("ground_truth_sha256")) for key, record in records.items() if key in CORRECTED})
+    lines += ground_truth_note(copies_used(records.items()))
     lines += ["", "Median over datasets of each dataset's median |count bias|, as given / calibrated: " + "; ".join(
         f"{name} ({len(group)}): {median(_median_abs(records[k], 'bias') for k in group):.2f} / "
         f"{median(_median_abs(records[k], 'calibrated_bias') for k in group):.2f}"

@@ -27,12 +27,11 @@ import typer
 import ens2rt
 from benchmarks.accuracy import PUBLISHED, RUNS, export_run, learns_from_one_teacher, member_runs, recipe_fields
 from benchmarks.common import (
-    CORRECTED,
     EXCITATORY,
     GROUND_TRUTH,
     RESULTS,
+    copies_used,
     copy_mark,
-    ground_truth_copy,
     ground_truth_fingerprint,
     ground_truth_note,
     median,
@@ -227,8 +226,7 @@ def table_lines(scores: dict[str, dict[str, dict]]) -> list[str]:
             lines.append(f"| {recipe} | {key}{copy_mark(key, record)} | " + " | ".join(cells) + " |")
         if len(by_dataset) > 1:
             lines.append(f"| {recipe} | all ({len(by_dataset)}) | " + " | ".join(_cell(pooled[label]) for label in labels) + " |")
-    copies = {ground_truth_copy(key, record.get("ground_truth_sha256")) for by_dataset in scores.values() for key, record in by_dataset.items() if key in CORRECTED}
-    lines += ground_truth_note(copies)
+    lines += ground_truth_note(copies_used(item for by_dataset in scores.values() for item in by_dataset.items()))
     fidelity = [(recipe, key, record) for recipe, by_dataset in scores.items() for key, record in by_dataset.items()
                 if any("fidelity_correlation" in row for rows in record["rates"].values() for row in rows)]  # fmt: skip
     if fidelity:

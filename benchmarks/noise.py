@@ -57,8 +57,8 @@ from benchmarks.common import (
     GROUND_TRUTH_MARKS,
     REPO,
     RESULTS,
+    copies_used,
     export_trained_run,
-    ground_truth_copy,
     median,
     predict_neuron,
     put_scores_in_card,
@@ -455,7 +455,7 @@ def table(results: Path = NOISE_RESULTS, out: Path = RESULTS / "noise.md") -> No
     ]
     corrected = sorted(key for key in found if key in CORRECTED)
     if corrected:  # the fold models here were trained, and these datasets scored, before they carried a fingerprint
-        copies = {ground_truth_copy(key, found[key].get("ground_truth_sha256")) for key in corrected}
+        copies = copies_used((key, found[key]) for key in corrected)
         lines[0] += (f" {', '.join(corrected)}: " + "; ".join(f"{GROUND_TRUTH_MARKS[c]} {c}" for c in sorted(copies))
                      + " of their ground truth (CASCADE's 2025 correction is in ../shared; scores on the earlier copies are not "
                      "comparable with new ones, and both folds' models trained on the earlier copies).")  # fmt: skip

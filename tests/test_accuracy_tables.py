@@ -206,7 +206,6 @@ def test_count_rows_of_corrected_datasets_are_marked_too(ground_truth, monkeypat
 
     copy = common.ground_truth_copy
     monkeypatch.setattr(common, "ground_truth_copy", lambda key, sha: copy(key, sha, ground_truth))
-    monkeypatch.setattr(counts, "ground_truth_copy", lambda key, sha: copy(key, sha, ground_truth))
     row = {"bias": 0.5, "calibrated_bias": 0.5, "decisive": False, "n_events": 40, "single_spike_cv": 0.2, "reason": "one cluster"}
     fresh = common.ground_truth_fingerprint(next(ground_truth.glob("DS09*")))
     lines = counts.table_lines({"DS09": {"ground_truth_sha256": fresh, "neurons": [row]}, "DS10": {"neurons": [row]}})
