@@ -85,7 +85,8 @@ def score_dataset(held_out: str, runs: Path = RUNS, hop: int = ens2rt.DEFAULT_HO
     folds = {fold_model_name(recipe): recipe for recipe in (PUBLISHED, *recipes)}
     names = [*folds, *REFERENCES]
     rows: dict[str, dict[str, list[dict]]] = {name: dict(by) for name, by in (done or {}).items()}  # other recipes' rows stay
-    rows.update({name: dict(rows.get(name, {})) for name in names})
+    for name in names:
+        rows.setdefault(name, {})
     neurons = load_dataset(find_datasets(GROUND_TRUTH, include=[held_out])[held_out])
     wanted = {name: [c for c, _, _ in conditions(neurons[0]) if c not in rows[name]] for name in names}
     models = {name: ens2rt.Model.load(export_run(held_out, runs, folds[name]) if name in folds else name, device="cpu")
